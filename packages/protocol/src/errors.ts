@@ -1,0 +1,73 @@
+/**
+ * The catalogue of stable error codes Confab speaks on the wire. Every HTTP error body and RTM
+ * error frame carries one of these codes; `docs/errors.md` lists the same table and a test fails
+ * when the two disagree.
+ */
+export const errorCatalogue = {
+  bad_request: {
+    status: 400,
+    description: 'The request is malformed: bad JSON, wrong types, unknown or missing fields.',
+  },
+  bad_message: {
+    status: 400,
+    description: 'An RTM message could not be parsed or failed validation (kwm code).',
+  },
+  unauthorized: {
+    status: 401,
+    description: 'No valid credentials were given.',
+  },
+  forbidden: {
+    status: 403,
+    description: 'The caller is known but may not use this resource.',
+  },
+  access_restricted: {
+    status: 403,
+    description: 'The caller may not act on this channel or group (kwm code).',
+  },
+  create_restricted: {
+    status: 403,
+    description: 'The caller may not create this channel or conference (kwm code).',
+  },
+  not_found: {
+    status: 404,
+    description: 'There is nothing at this path.',
+  },
+  method_not_allowed: {
+    status: 405,
+    description: 'The path exists but not for this HTTP method.',
+  },
+  payload_too_large: {
+    status: 413,
+    description: 'The request body or message is larger than the configured limit.',
+  },
+  unsupported_media_type: {
+    status: 415,
+    description: 'The request body has a content type this endpoint does not take.',
+  },
+  rate_limited: {
+    status: 429,
+    description: 'Too many requests; retry after the time given in `Retry-After`.',
+  },
+  server_error: {
+    status: 500,
+    description: 'An unexpected failure on the server; details are in the server log.',
+  },
+  unavailable: {
+    status: 503,
+    description: 'The server is shutting down or a dependency is not available.',
+  },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];
+
+/** The body of every HTTP error answer, shaped like an RTM error frame's `error`. */
+export interface ErrorBody {
+  ok: false;
+  error: { code: ErrorCode; msg: string };
+}
+
+export function errorBody(code: ErrorCode, msg: string): ErrorBody {
+  return { ok: false, error: { code, msg } };
+}

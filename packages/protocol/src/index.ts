@@ -1,0 +1,9 @@
+export { type ErrorBody, type ErrorCode, errorBody, errorCatalogue, errorCodes } from './errors.js';
+export { type HealthCheck, healthCheckSchema } from './health.js';
+export {
+  appBasePath,
+  roomPathPrefix,
+  type WebConfig,
+  webConfigPath,
+  webConfigSchema,
+} from './webConfig.js';

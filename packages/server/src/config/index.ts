@@ -1,0 +1,11 @@
+export { ConfigError } from './ConfigError.js';
+export { type ConfigKey, describeSchema } from './describe.js';
+export {
+  type FlagOverrides,
+  flagKeys,
+  type LoadOptions,
+  loadConfig,
+  type Settings,
+} from './load.js';
+export { isLoopbackHost, issuerOf, publicOrigin } from './origin.js';
+export type { Config, ListenAddress } from './schema.js';

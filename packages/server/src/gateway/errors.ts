@@ -1,0 +1,45 @@
+import { type ErrorCode, errorBody, errorCatalogue } from '@confab/protocol';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+
+export function sendError(reply: FastifyReply, code: ErrorCode, msg: string) {
+  return reply
+    .code(errorCatalogue[code].status)
+    .type('application/json')
+    .send(errorBody(code, msg));
+}
+
+/** Maps fastify's own errors (bad JSON, too large, wrong content type) onto stable codes. */
+function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return 'bad_request';
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 429:
+      return 'rate_limited';
+    case 503:
+      return 'unavailable';
+    default:
+      return status >= 400 && status < 500 ? 'bad_request' : 'server_error';
+  }
+}
+
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+  );
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed');
+      return sendError(reply, 'server_error', 'internal error');
+    }
+    return sendError(reply, codeForStatus(status), err.message);
+  });
+}

@@ -1,0 +1,3 @@
+export { createGateway, createMetricsListener, type GatewayOptions } from './Gateway.js';
+export { Metrics } from './metrics.js';
+export { webClientId } from './webConfig.js';

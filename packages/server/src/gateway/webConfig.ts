@@ -1,0 +1,38 @@
+import type { WebConfig } from '@confab/protocol';
+import type { Settings } from '../config/index.js';
+
+export const webClientId = 'confab-web';
+
+/**
+ * The web app's runtime configuration, derived from the server's own settings (SPEC §2), with
+ * `web_config` merged over it for administrator additions such as `kwm.webrtc.config`.
+ */
+export function buildWebConfig(settings: Settings, issuer: string, version: string): WebConfig {
+  const derived: WebConfig = {
+    apiPrefix: '/api/gc/v1',
+    oidc: { iss: issuer, clientID: webClientId },
+    kwm: { url: '', apiPrefix: '/api/kwm/v2' },
+    guests: {
+      enabled: settings.enable_guest_api && settings.allow_client_guests,
+      default: null,
+      defaultPublicGroupPrefix: 'public/',
+      publicGroupRegexp: settings.public_guest_access_regexp,
+    },
+    disableFullGAB: false,
+    disableRemoteTalkingDetection: false,
+    apps: { enabled: settings.apps.enabled },
+    version,
+  };
+  return mergeDeep(derived, settings.web_config) as WebConfig;
+}
+
+function mergeDeep(base: unknown, over: unknown): unknown {
+  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeDeep(out[k], v);
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

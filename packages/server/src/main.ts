@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, isLoopbackHost, publicOrigin, type Settings } from './config/index.js';
+import { describeErrno, prepareDataDir } from './dataDir.js';
+import { FatalError } from './FatalError.js';
+import { createGateway, createMetricsListener, Metrics } from './gateway/index.js';
+import { createLogger, type Logger } from './logging/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The built PWA, next to this package in the repository (`packages/web/dist`). */
+export const defaultWebRoot = path.resolve(here, '../../web/dist');
+
+export const version: string = (
+  JSON.parse(readFileSync(path.resolve(here, '../package.json'), 'utf8')) as { version: string }
+).version;
+
+export interface StartOptions {
+  settings: Settings;
+  logger?: Logger;
+  webRoot?: string;
+}
+
+export interface RunningServer {
+  /** The public origin, with the bound port when `listen` asked for port 0. */
+  url: string;
+  /** Where /metrics is served when `metrics_listen` is set. */
+  metricsUrl: string | undefined;
+  app: FastifyInstance;
+  logger: Logger;
+  /** Stops taking requests, lets open ones finish within `shutdown_timeout`, then closes. */
+  close(): Promise<void>;
+}
+
+/** Composition root: builds every service from the settings, wires them, and listens. */
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { settings } = opts;
+  const logger =
+    opts.logger ?? (await createLogger({ level: settings.log_level, format: settings.log_format }));
+  const log = logger.child({ module: 'main' });
+
+  const { created } = prepareDataDir(settings.data_dir);
+  if (created) log.info({ dataDir: settings.data_dir }, 'created data directory');
+  const tls = settings.tlsEnabled ? readTls(settings) : undefined;
+
+  let shuttingDown = false;
+  const metrics = new Metrics();
+  const app = await createGateway({
+    settings,
+    logger,
+    version,
+    webRoot: opts.webRoot ?? defaultWebRoot,
+    metrics,
+    ...(tls ? { tls } : {}),
+    shuttingDown: () => shuttingDown,
+  });
+
+  const { host, port } = settings.listenAddress;
+  await listen(app, host, port, settings.listen);
+  const boundPort = (app.server.address() as { port: number }).port;
+  const url = publicOrigin(settings, boundPort);
+
+  let metricsApp: FastifyInstance | undefined;
+  let metricsUrl: string | undefined;
+  if (settings.metricsListenAddress) {
+    metricsApp = createMetricsListener(metrics, logger);
+    const m = settings.metricsListenAddress;
+    try {
+      await listen(metricsApp, m.host, m.port, settings.metrics_listen as string);
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
+    const mport = (metricsApp.server.address() as { port: number }).port;
+    metricsUrl = `http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${mport}/metrics`;
+  }
+
+  if (!settings.tlsEnabled && !isLoopbackHost(host)) {
+    log.warn(
+      { listen: settings.listen },
+      'LISTENING WITHOUT TLS ON A NON-LOOPBACK ADDRESS: browsers refuse camera and microphone outside a secure context, and sign-ins cross the network in clear text. Set tls_cert and tls_key, or put a TLS reverse proxy in front and listen on loopback.',
+    );
+  }
+  log.info(
+    {
+      url,
+      listen: `${host}:${boundPort}`,
+      tls: settings.tlsEnabled,
+      version,
+      metrics: metricsUrl ?? `${url}/metrics (loopback only)`,
+    },
+    'ready',
+  );
+
+  const close = async () => {
+    shuttingDown = true;
+    const timer = setTimeout(() => {
+      log.warn(
+        { timeout: settings.shutdown_timeout },
+        'shutdown timeout: closing open connections',
+      );
+      app.server.closeAllConnections?.();
+    }, settings.shutdown_timeout * 1000);
+    timer.unref();
+    try {
+      await Promise.all([app.close(), metricsApp?.close()]);
+    } finally {
+      clearTimeout(timer);
+    }
+    log.info('stopped');
+  };
+  return { url, metricsUrl, app, logger, close };
+}
+
+async function listen(
+  app: FastifyInstance,
+  host: string,
+  port: number,
+  asGiven: string,
+): Promise<void> {
+  try {
+    await app.listen({ host, port, listenTextResolver: (address) => `bound to ${address}` });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === 'EADDRINUSE'
+        ? 'address already in use'
+        : e.code === 'EACCES'
+          ? 'permission denied (ports below 1024 need privileges)'
+          : e.code === 'EADDRNOTAVAIL'
+            ? 'address not available on this machine'
+            : e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
+              ? 'host name does not resolve'
+              : (e.code ?? e.message);
+    throw new FatalError(`confab: cannot listen on ${asGiven}: ${why}`);
+  }
+}
+
+function readTls(settings: Settings): { cert: Buffer; key: Buffer } {
+  const read = (key: 'tls_cert' | 'tls_key') => {
+    const file = settings[key] as string;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(
+        `confab: ${key}: cannot read ${file}: ${describeErrno(err as NodeJS.ErrnoException)}`,
+      );
+    }
+  };
+  const cert = read('tls_cert');
+  const key = read('tls_key');
+  if (!cert.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(`confab: tls_cert: ${settings.tls_cert} holds no PEM certificate`);
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString()))
+    throw new ConfigError(`confab: tls_key: ${settings.tls_key} holds no PEM private key`);
+  return { cert, key };
+}

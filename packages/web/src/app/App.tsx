@@ -1,0 +1,93 @@
+import type { WebConfig } from '@confab/protocol';
+import { useCallback, useEffect, useState } from 'react';
+import { loadWebConfig } from '../config/loadWebConfig.js';
+import { t } from '../i18n/index.js';
+import { Link } from './Link.js';
+import { type Route, useRoute } from './router.js';
+
+type ConfigState =
+  | { status: 'loading' }
+  | { status: 'ready'; config: WebConfig }
+  | { status: 'failed'; offline: boolean };
+
+export function App() {
+  const route = useRoute();
+  const [state, setState] = useState<ConfigState>({ status: 'loading' });
+
+  const load = useCallback(() => {
+    const abort = new AbortController();
+    setState({ status: 'loading' });
+    loadWebConfig(abort.signal).then(
+      (config) => setState({ status: 'ready', config }),
+      () => {
+        if (!abort.signal.aborted) setState({ status: 'failed', offline: !navigator.onLine });
+      },
+    );
+    return () => abort.abort();
+  }, []);
+  useEffect(load, [load]);
+
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main">
+        {t('app.skipToContent')}
+      </a>
+      <header className="app-header">
+        <Link href="/meet/" className="brand" aria-label={t('nav.home')}>
+          <img src="/meet/icons/confab.svg" alt="" width={28} height={28} />
+          <span>{t('app.name')}</span>
+        </Link>
+      </header>
+      <main id="main" className="app-main" tabIndex={-1}>
+        {state.status === 'loading' && <p aria-live="polite">{t('app.loading')}</p>}
+        {state.status === 'failed' && (
+          <div role="alert" className="notice">
+            <p>{state.offline ? t('app.offline') : t('app.configFailed')}</p>
+            <button type="button" onClick={load}>
+              {t('app.retry')}
+            </button>
+          </div>
+        )}
+        {state.status === 'ready' && <Screen route={route} config={state.config} />}
+      </main>
+    </div>
+  );
+}
+
+function Screen({ route, config }: { route: Route; config: WebConfig }) {
+  switch (route.name) {
+    case 'home':
+      return (
+        <section aria-labelledby="home-title">
+          <h1 id="home-title">{t('home.title')}</h1>
+          <p>{t('home.lead')}</p>
+        </section>
+      );
+    case 'room': {
+      const isPublic =
+        config.guests.enabled && safeRegExp(config.guests.publicGroupRegexp)?.test(route.path);
+      return (
+        <section aria-labelledby="room-title">
+          <h1 id="room-title">{t('room.title', { name: route.path })}</h1>
+          <p>{t('room.lead')}</p>
+          <p>{isPublic ? t('room.public') : t('room.private')}</p>
+        </section>
+      );
+    }
+    case 'notFound':
+      return (
+        <section aria-labelledby="nf-title">
+          <h1 id="nf-title">{t('notFound.title')}</h1>
+          <Link href="/meet/">{t('notFound.back')}</Link>
+        </section>
+      );
+  }
+}
+
+function safeRegExp(source: string): RegExp | undefined {
+  try {
+    return new RegExp(source);
+  } catch {
+    return undefined;
+  }
+}
