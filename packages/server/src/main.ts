@@ -26,6 +26,8 @@ export interface StartOptions {
 export interface RunningServer {
   /** The public origin, with the bound port when `listen` asked for port 0. */
   url: string;
+  /** Where this process actually listens (scheme, bound address and port): what local clients and tests use. */
+  localUrl: string;
   /** Where /metrics is served when `metrics_listen` is set. */
   metricsUrl: string | undefined;
   app: FastifyInstance;
@@ -59,8 +61,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const { host, port } = settings.listenAddress;
   await listen(app, host, port, settings.listen);
-  const boundPort = (app.server.address() as { port: number }).port;
+  const bound = app.server.address() as { address: string; port: number };
+  const boundPort = bound.port;
   const url = publicOrigin(settings, boundPort);
+  const localUrl = `${settings.tlsEnabled ? 'https' : 'http'}://${hostForUrl(bound.address)}:${boundPort}`;
 
   let metricsApp: FastifyInstance | undefined;
   let metricsUrl: string | undefined;
@@ -74,7 +78,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       throw err;
     }
     const mport = (metricsApp.server.address() as { port: number }).port;
-    metricsUrl = `http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${mport}/metrics`;
+    metricsUrl = `http://${hostForUrl(m.host)}:${mport}/metrics`;
   }
 
   if (!settings.tlsEnabled && !isLoopbackHost(host)) {
@@ -111,7 +115,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
     log.info('stopped');
   };
-  return { url, metricsUrl, app, logger, close };
+  return { url, localUrl, metricsUrl, app, logger, close };
+}
+
+/** An address as it stands in a URL: IPv6 in brackets, the unspecified address as loopback. */
+function hostForUrl(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '[::1]';
+  return address.includes(':') ? `[${address}]` : address;
 }
 
 async function listen(

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { errorBody, errorCatalogue, errorCodes } from './errors.js';
+
+const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+
+test('docs/errors.md lists exactly the catalogue, with the same statuses and meanings', () => {
+  const rows = [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (.+) \|$/gm)].map((m) => ({
+    code: m[1] as string,
+    status: Number(m[2]),
+    description: m[3] as string,
+  }));
+  assert.deepEqual(
+    rows.map((r) => r.code),
+    errorCodes,
+    'codes differ between docs/errors.md and errors.ts',
+  );
+  for (const row of rows) {
+    const entry = errorCatalogue[row.code as keyof typeof errorCatalogue];
+    assert.equal(row.status, entry.status, `status of ${row.code}`);
+    assert.equal(row.description, entry.description, `meaning of ${row.code}`);
+  }
+});
+
+test('error bodies carry the code and message in the RTM error shape', () => {
+  assert.deepEqual(errorBody('not_found', 'gone'), {
+    ok: false,
+    error: { code: 'not_found', msg: 'gone' },
+  });
+});

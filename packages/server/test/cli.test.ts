@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { runConfab, startConfab } from '../../../test/support/confabProcess.js';
+import { tempDir } from './helpers.js';
+
+/** A stderr of exactly one line. */
+function oneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `expected one line on stderr, got: ${stderr}`);
+  return lines[0] as string;
+}
+
+describe('confab command line', () => {
+  test('--help lists the commands; every command has --help', async () => {
+    const top = await runConfab(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.stdout, /Usage: confab <command>/);
+    assert.match(top.stdout, /^ {2}serve +Run Confab/m);
+    const none = await runConfab([]);
+    assert.equal(none.stdout, top.stdout);
+    for (const args of [
+      ['serve', '--help'],
+      ['serve', '-h'],
+      ['help', 'serve'],
+    ]) {
+      const res = await runConfab(args);
+      assert.equal(res.code, 0, args.join(' '));
+      assert.match(
+        res.stdout,
+        /Usage: confab serve \[--config FILE\] \[--listen HOST:PORT\] \[--data-dir DIR\]/,
+      );
+      assert.match(res.stdout, /--data-dir DIR/);
+    }
+  });
+
+  test('--version prints the package version', async () => {
+    const res = await runConfab(['--version']);
+    assert.equal(res.code, 0);
+    const { version } = JSON.parse(
+      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    assert.equal(res.stdout.trim(), version);
+  });
+
+  test('an unknown command or flag exits 2 with one line', async () => {
+    const cmd = await runConfab(['srve']);
+    assert.equal(cmd.code, 2);
+    assert.equal(oneLine(cmd.stderr), 'confab: unknown command "srve"; see confab --help');
+    const flag = await runConfab(['serve', '--lisen', 'x']);
+    assert.equal(flag.code, 2);
+    assert.match(
+      oneLine(flag.stderr),
+      /^confab serve: Unknown option '--lisen'.*; see confab serve --help$/,
+    );
+    const missing = await runConfab(['serve', '--listen']);
+    assert.equal(missing.code, 2);
+    assert.match(
+      oneLine(missing.stderr),
+      /^confab serve: Option '--listen <value>' argument missing/,
+    );
+  });
+});
+
+describe('confab serve: bad input stops the start with one clear line', () => {
+  test('an unknown config key exits 2 naming the key and the file', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'confab.yaml');
+    writeFileSync(file, 'listen: 127.0.0.1:0\nbridge_wrokers: 3\n');
+    const res = await runConfab(['serve', '--config', file, '--data-dir', path.join(dir, 'data')]);
+    assert.equal(res.code, 2);
+    assert.equal(oneLine(res.stderr), `confab: ${file}:2:1: unknown key "bridge_wrokers"`);
+    assert.equal(res.stdout, '');
+  });
+
+  test('broken YAML exits 2 naming the file and position', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'confab.yaml'), 'listen: [127.0.0.1:0\n');
+    // ./confab.yaml in the working directory is read by default.
+    const res = await runConfab(['serve'], { cwd: dir });
+    assert.equal(res.code, 2);
+    assert.match(
+      oneLine(res.stderr),
+      new RegExp(`^confab: ${path.join(dir, 'confab.yaml')}:\\d+:\\d+: invalid YAML: `),
+    );
+  });
+
+  test('a wrong type from the environment exits 2 naming the variable', async () => {
+    const res = await runConfab(['serve', '--listen', '127.0.0.1:0'], {
+      env: { CONFAB_ENABLE_GUEST_API: 'perhaps' },
+    });
+    assert.equal(res.code, 2);
+    assert.match(
+      oneLine(res.stderr),
+      /^confab: environment variable CONFAB_ENABLE_GUEST_API: enable_guest_api: .*expected boolean/,
+    );
+  });
+
+  test('a port in use exits 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const res = await runConfab([
+        'serve',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--data-dir',
+        path.join(tempDir(), 'data'),
+      ]);
+      assert.equal(res.code, 1);
+      assert.equal(
+        oneLine(res.stderr),
+        `confab: cannot listen on 127.0.0.1:${port}: address already in use`,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('an unreadable TLS file exits 2 naming the key', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\n');
+    mkdirSync(path.join(dir, 'cert.pem')); // a directory where a file should be
+    const res = await runConfab(
+      ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')],
+      {
+        env: {
+          CONFAB_TLS_CERT: path.join(dir, 'cert.pem'),
+          CONFAB_TLS_KEY: path.join(dir, 'key.pem'),
+        },
+      },
+    );
+    assert.equal(res.code, 2);
+    assert.match(
+      oneLine(res.stderr),
+      new RegExp(`^confab: tls_cert: cannot read ${dir}/cert.pem: `),
+    );
+  });
+
+  test('a TLS file that is not PEM exits 2 naming the key', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'cert.pem'), 'not a certificate');
+    writeFileSync(path.join(dir, 'key.pem'), 'not a key');
+    const res = await runConfab(
+      ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')],
+      {
+        env: {
+          CONFAB_TLS_CERT: path.join(dir, 'cert.pem'),
+          CONFAB_TLS_KEY: path.join(dir, 'key.pem'),
+        },
+      },
+    );
+    assert.equal(res.code, 2);
+    assert.equal(oneLine(res.stderr), `confab: tls_cert: ${dir}/cert.pem holds no PEM certificate`);
+  });
+
+  test('a data dir that cannot be created exits 1', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'file'), '');
+    const res = await runConfab([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      path.join(dir, 'file/data'),
+    ]);
+    assert.equal(res.code, 1);
+    assert.equal(
+      oneLine(res.stderr),
+      `confab: data directory ${dir}/file/data is not usable: a part of the path is not a directory`,
+    );
+  });
+});
+
+describe('confab serve: the Must show of issue 2', () => {
+  test('with an empty data dir it serves the app, config, health and metrics, and stops cleanly on SIGTERM', async () => {
+    const server = await startConfab();
+    try {
+      assert.equal(statSync(server.dataDir).mode & 0o777, 0o700);
+      const get = (p: string) => fetch(new URL(p, server.localUrl), { redirect: 'manual' });
+
+      const root = await get('/');
+      assert.equal(root.status, 302);
+      assert.equal(root.headers.get('location'), '/meet/');
+
+      for (const p of ['/meet/', '/meet/r/group/x']) {
+        const res = await get(p);
+        assert.equal(res.status, 200, p);
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+        assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+        const html = await res.text();
+        assert.match(html, /<title>Confab<\/title>/);
+        assert.match(
+          html,
+          /<script type="module" crossorigin src="\/meet\/assets\/index-[\w-]+\.js">/,
+        );
+      }
+
+      const config = await get('/api/config/v1/kopano/meet/config.json');
+      assert.equal(config.headers.get('cache-control'), 'no-cache');
+      const body = (await config.json()) as Record<string, unknown>;
+      for (const key of ['apiPrefix', 'oidc', 'kwm', 'guests', 'apps']) assert.ok(key in body, key);
+
+      assert.equal((await get('/health-check')).status, 200);
+      assert.match(await (await get('/metrics')).text(), /^process_cpu_seconds_total /m);
+    } finally {
+      const { code } = await server.stop('SIGTERM');
+      assert.equal(code, 0);
+    }
+    assert.ok(server.logs.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'));
+    assert.ok(server.logs.some((l) => l.msg === 'stopped'));
+  });
+
+  test('SIGINT stops it too', async () => {
+    const server = await startConfab();
+    const { code } = await server.stop('SIGINT');
+    assert.equal(code, 0);
+  });
+});

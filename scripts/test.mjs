@@ -1,0 +1,131 @@
+// `npm test`: installs missing Debian packages, builds, lints, type-checks, then runs the unit
+// and integration tests and the browser tests, each inside a fresh network namespace with only
+// loopback up (TESTING.md). Test files are listed explicitly: Node 20 given a directory or glob
+// silently runs none. Ends with one line: "tests: N passed, N failed".
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => path.join(root, 'node_modules/.bin', name);
+const only = process.argv.slice(2); // e.g. `npm test -- unit` or `npm test -- e2e`
+const wants = (step) => only.length === 0 || only.includes(step);
+
+function step(label, cmd, args, opts = {}) {
+  const started = performance.now();
+  console.log(`\n▶ ${label}`);
+  const res = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  if (res.status !== 0) {
+    console.error(`✖ ${label} failed (${secs} s)`);
+    return false;
+  }
+  console.log(`✔ ${label} (${secs} s)`);
+  return true;
+}
+
+function findTests(dir, suffix) {
+  const abs = path.join(root, dir);
+  let entries;
+  try {
+    entries = readdirSync(abs, { recursive: true, withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith(suffix) && !e.parentPath.includes('node_modules'))
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)))
+    .sort();
+}
+
+/** Runs node's test runner over `files` inside `unshare -n`, counting results from TAP. */
+function testStep(label, files, extraArgs) {
+  if (files.length === 0) {
+    console.error(`✖ ${label}: no test files found`);
+    return { ok: false, passed: 0, failed: 1 };
+  }
+  const tmp = mkdtempSync(path.join(tmpdir(), 'confab-test-'));
+  const tap = path.join(tmp, 'report.tap');
+  const node = [
+    process.execPath,
+    '--conditions=source',
+    '--import',
+    'tsx',
+    '--test',
+    ...extraArgs,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...files,
+  ];
+  const quoted = node.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const ok = step(`${label} (${files.length} files, loopback-only namespace)`, 'unshare', [
+    '-n',
+    'sh',
+    '-c',
+    `ip link set lo up && exec ${quoted}`,
+  ]);
+  let passed = 0;
+  let failed = ok ? 0 : 1;
+  try {
+    const report = readFileSync(tap, 'utf8');
+    passed = Number(/^# pass (\d+)$/m.exec(report)?.[1] ?? 0);
+    failed = Number(/^# fail (\d+)$/m.exec(report)?.[1] ?? failed);
+    const cancelled = Number(/^# cancelled (\d+)$/m.exec(report)?.[1] ?? 0);
+    failed += cancelled;
+    if (passed === 0 && failed === 0) failed = 1; // ran nothing: never a pass
+  } catch {
+    failed = Math.max(failed, 1);
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  return { ok: ok && failed === 0, passed, failed };
+}
+
+const results = [];
+let ok = true;
+const started = performance.now();
+
+if (wants('deps'))
+  ok =
+    step(
+      'test dependencies (Debian packages)',
+      path.join(root, 'scripts/ensure-test-deps.sh'),
+      [],
+    ) && ok;
+if (!ok) process.exit(1);
+ok = step('build', process.execPath, [path.join(root, 'scripts/build.mjs')]) && ok;
+if (!ok) process.exit(1);
+if (wants('lint')) ok = step('lint and format (biome)', bin('biome'), ['check', '.']) && ok;
+if (wants('typecheck')) {
+  for (const project of [
+    'packages/server/tsconfig.test.json',
+    'packages/web/tsconfig.json',
+    'packages/web/tsconfig.sw.json',
+    'packages/web/tsconfig.node.json',
+    'test/tsconfig.json',
+  ]) {
+    ok = step(`type check ${project}`, bin('tsc'), ['-p', project]) && ok;
+  }
+}
+if (wants('unit')) {
+  const files = [...findTests('packages', '.test.ts')].filter((f) => !f.includes('/dist/'));
+  results.push(testStep('unit and integration tests', files, ['--test-concurrency=2']));
+}
+if (wants('e2e')) {
+  results.push(
+    testStep('browser tests (Chromium)', findTests('test/e2e', '.test.ts'), [
+      '--test-concurrency=1',
+    ]),
+  );
+}
+
+const passed = results.reduce((n, r) => n + r.passed, 0);
+const failed = results.reduce((n, r) => n + r.failed, 0);
+ok = ok && results.every((r) => r.ok);
+const mins = ((performance.now() - started) / 60000).toFixed(1);
+console.log(`\n${ok ? 'All checks passed' : 'Some checks FAILED'} in ${mins} min`);
+console.log(`tests: ${passed} passed, ${failed} failed`);
+process.exit(ok ? 0 : 1);
