@@ -1,0 +1,36 @@
+/**
+ * `npm run bench -- [name ...]`: runs benchmarks by name (all when none is given), each inside
+ * a fresh network namespace with only loopback up, and prints their figures.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const benches: Record<string, string> = {
+  startup: 'startup/run.ts',
+};
+
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
+const chosen = names.length ? names : Object.keys(benches);
+for (const name of chosen) {
+  const script = benches[name];
+  if (!script) {
+    console.error(`bench: unknown benchmark "${name}"; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  if (!existsSync(path.join(here, '../packages/server/dist/cli.js'))) {
+    console.error('bench: the tree is not built: run npm run build');
+    process.exit(1);
+  }
+  const node = [process.execPath, '--import', 'tsx', path.join(here, script), ...extra]
+    .map((a) => `'${a}'`)
+    .join(' ');
+  const res = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec ${node}`], {
+    stdio: 'inherit',
+    cwd: path.join(here, '..'),
+  });
+  if (res.status !== 0) process.exit(res.status ?? 1);
+}

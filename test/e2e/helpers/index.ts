@@ -1,0 +1,3 @@
+export { type ConfabProcess, startConfab } from '../../support/confabProcess.js';
+export { chromiumArgs, chromiumPath, launchBrowser, openUser, type User } from './browser.js';
+export { countDecodingVideoStreams, waitForDecodingVideo } from './media.js';
