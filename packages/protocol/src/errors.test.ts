@@ -6,11 +6,16 @@ import { errorBody, errorCatalogue, errorCodes } from './errors.js';
 const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
 
 test('docs/errors.md lists exactly the catalogue, with the same statuses and meanings', () => {
-  const rows = [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (.+) \|$/gm)].map((m) => ({
-    code: m[1] as string,
-    status: Number(m[2]),
-    description: m[3] as string,
-  }));
+  const catalogueSection = doc.split('## Exit codes')[0] as string;
+  const rows = catalogueSection
+    .split('\n')
+    .map((line) => line.split('|').map((cell) => cell.trim()))
+    .filter((cells) => /^`[a-z_]+`$/.test(cells[1] ?? ''))
+    .map((cells) => ({
+      code: (cells[1] as string).slice(1, -1),
+      status: Number(cells[2]),
+      description: cells[3] as string,
+    }));
   assert.deepEqual(
     rows.map((r) => r.code),
     errorCodes,
