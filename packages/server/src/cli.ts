@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/index.js';
 import { FatalError } from './FatalError.js';
+import type { RunningServer } from './main.js';
 
 /** Thrown for bad command lines: exit code 2, like configuration errors. */
 class UsageError extends Error {
@@ -48,6 +49,13 @@ Exit codes: 0 after a clean shutdown, 1 when the server cannot run, 2 for bad co
       const { startServer } = await import('./main.js');
       const server = await startServer({ settings });
       handleSignals(server);
+      // A bug that escapes every handler is logged with its stack before the process ends.
+      const die = (kind: string) => (err: unknown) => {
+        server.logger.fatal({ err }, kind);
+        process.exit(1);
+      };
+      process.on('uncaughtException', die('uncaught exception'));
+      process.on('unhandledRejection', die('unhandled promise rejection'));
     },
   },
 };

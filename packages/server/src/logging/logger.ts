@@ -7,8 +7,20 @@ export interface LoggerOptions {
   level: string;
   format: 'auto' | 'json' | 'pretty';
   /** Defaults to standard output. */
-  destination?: NodeJS.WritableStream;
+  destination?: Writable & { isTTY?: boolean };
 }
+
+/** Fields that carry credentials, wherever they appear in a log object. */
+export const redactedPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'token',
+  '*.token',
+];
 
 /**
  * The root logger: JSON lines, or readable lines on a terminal. Each module takes a child with
@@ -16,35 +28,23 @@ export interface LoggerOptions {
  * per request or message, warn is something an administrator should fix.
  */
 export async function createLogger(opts: LoggerOptions): Promise<Logger> {
-  const dest = opts.destination ?? process.stdout;
-  const pretty =
-    opts.format === 'pretty' ||
-    (opts.format === 'auto' && (dest as { isTTY?: boolean }).isTTY === true);
+  const dest = opts.destination;
+  const isTTY = (dest ?? process.stdout).isTTY === true;
+  const pretty = opts.format === 'pretty' || (opts.format === 'auto' && isTTY);
   const base = {
     level: opts.level,
     base: { pid: process.pid },
-    redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.secret'],
-      censor: '[redacted]',
-    },
+    redact: { paths: redactedPaths, censor: '[redacted]' },
   };
-  if (!pretty) return pino(base, pino.destination({ dest: fdOf(dest), sync: true }));
-  const { default: pinoPretty } = await import('pino-pretty');
-  return pino(
-    base,
-    pinoPretty({
-      destination: dest as Writable,
-      colorize: (dest as { isTTY?: boolean }).isTTY === true,
-      sync: true,
-      ignore: 'pid,hostname',
-    }),
-  );
-}
-
-function fdOf(stream: NodeJS.WritableStream): number {
-  const fd = (stream as { fd?: number }).fd;
-  if (typeof fd === 'number') return fd;
-  throw new Error('log destination must be a file descriptor stream');
+  if (pretty) {
+    const { default: pinoPretty } = await import('pino-pretty');
+    return pino(
+      base,
+      pinoPretty({ destination: dest ?? 1, colorize: isTTY, sync: true, ignore: 'pid,hostname' }),
+    );
+  }
+  // Synchronous writes to stdout: nothing is lost when the process exits right after a line.
+  return pino(base, dest ?? pino.destination({ dest: 1, sync: true }));
 }
 
 export function silentLogger(): Logger {
