@@ -47,32 +47,27 @@ Exit codes: 0 after a clean shutdown, 1 when the server cannot run, 2 for bad co
         env: process.env,
       });
       const { startServer } = await import('./main.js');
+      // Signals are handled from before the server listens: one arriving during startup must
+      // not meet Node's default (an abrupt kill) just because `ready` was already logged.
+      const lifecycle = handleSignals();
       const server = await startServer({ settings });
-      handleSignals(server);
-      // A bug that escapes every handler is logged with its stack before the process ends.
-      const die = (kind: string) => (err: unknown) => {
-        server.logger.fatal({ err }, kind);
-        process.exit(1);
-      };
-      process.on('uncaughtException', die('uncaught exception'));
-      process.on('unhandledRejection', die('unhandled promise rejection'));
+      lifecycle.started(server);
     },
   },
 };
 
-function handleSignals(server: {
-  close(): Promise<void>;
-  logger: { info(o: object, m: string): void; warn(m: string): void };
-}) {
+/**
+ * SIGTERM/SIGINT drain and exit 0 (a second one exits 1 at once); during startup they exit 0
+ * as soon as the server is up. A bug escaping every handler is logged before exit 1.
+ */
+function handleSignals(): { started(server: RunningServer): void } {
+  let server: RunningServer | undefined;
+  let pending: NodeJS.Signals | undefined;
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      server.logger.warn('second signal: exiting at once');
-      process.exit(1);
-    }
+  const stop = (s: RunningServer, signal: NodeJS.Signals) => {
     stopping = true;
-    server.logger.info({ signal }, 'shutting down');
-    server.close().then(
+    s.logger.info({ signal }, 'shutting down');
+    s.close().then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`confab: error while shutting down: ${String(err)}\n`);
@@ -80,8 +75,28 @@ function handleSignals(server: {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping || pending) {
+      server?.logger.warn('second signal: exiting at once');
+      process.exit(1);
+    }
+    if (server) stop(server, signal);
+    else pending = signal;
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  return {
+    started(s) {
+      server = s;
+      const die = (kind: string) => (err: unknown) => {
+        s.logger.fatal({ err }, kind);
+        process.exit(1);
+      };
+      process.on('uncaughtException', die('uncaught exception'));
+      process.on('unhandledRejection', die('unhandled promise rejection'));
+      if (pending) stop(s, pending);
+    },
+  };
 }
 
 function mainHelp(): string {

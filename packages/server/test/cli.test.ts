@@ -120,41 +120,36 @@ describe('confab serve: bad input stops the start with one clear line', () => {
     }
   });
 
-  test('an unreadable TLS file exits 2 naming the key', async () => {
+  /** Runs `confab serve` with TLS files prepared in a fresh folder by `prepare`. */
+  async function serveWithTls(prepare: (cert: string, key: string) => void) {
     const dir = tempDir();
-    writeFileSync(path.join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\n');
-    mkdirSync(path.join(dir, 'cert.pem')); // a directory where a file should be
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    prepare(cert, key);
     const res = await runConfab(
       ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')],
       {
-        env: {
-          CONFAB_TLS_CERT: path.join(dir, 'cert.pem'),
-          CONFAB_TLS_KEY: path.join(dir, 'key.pem'),
-        },
+        env: { CONFAB_TLS_CERT: cert, CONFAB_TLS_KEY: key },
       },
     );
     assert.equal(res.code, 2);
-    assert.match(
-      oneLine(res.stderr),
-      new RegExp(`^confab: tls_cert: cannot read ${dir}/cert.pem: `),
-    );
+    return { cert, line: oneLine(res.stderr) };
+  }
+
+  test('an unreadable TLS file exits 2 naming the key', async () => {
+    const { cert, line } = await serveWithTls((cert, key) => {
+      writeFileSync(key, '-----BEGIN PRIVATE KEY-----\n');
+      mkdirSync(cert); // a directory where a file should be
+    });
+    assert.match(line, new RegExp(`^confab: tls_cert: cannot read ${cert}: `));
   });
 
   test('a TLS file that is not PEM exits 2 naming the key', async () => {
-    const dir = tempDir();
-    writeFileSync(path.join(dir, 'cert.pem'), 'not a certificate');
-    writeFileSync(path.join(dir, 'key.pem'), 'not a key');
-    const res = await runConfab(
-      ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')],
-      {
-        env: {
-          CONFAB_TLS_CERT: path.join(dir, 'cert.pem'),
-          CONFAB_TLS_KEY: path.join(dir, 'key.pem'),
-        },
-      },
-    );
-    assert.equal(res.code, 2);
-    assert.equal(oneLine(res.stderr), `confab: tls_cert: ${dir}/cert.pem holds no PEM certificate`);
+    const { cert, line } = await serveWithTls((cert, key) => {
+      writeFileSync(cert, 'not a certificate');
+      writeFileSync(key, 'not a key');
+    });
+    assert.equal(line, `confab: tls_cert: ${cert} holds no PEM certificate`);
   });
 
   test('a data dir that cannot be created exits 1', async () => {
