@@ -14,7 +14,15 @@ export const errorCatalogue = {
   },
   unauthorized: {
     status: 401,
-    description: 'No valid credentials were given.',
+    description: 'No credentials were given; send `Authorization: Bearer <access token>`.',
+  },
+  invalid_token: {
+    status: 401,
+    description: 'The access token is malformed, forged, expired, or not meant for this server.',
+  },
+  insufficient_scope: {
+    status: 403,
+    description: 'The access token lacks the scope this API requires.',
   },
   forbidden: {
     status: 403,
@@ -62,12 +70,14 @@ export type ErrorCode = keyof typeof errorCatalogue;
 
 export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];
 
-/** The body of every HTTP error answer, shaped like an RTM error frame's `error`. */
+/**
+ * The body of every HTTP error answer (Microsoft Graph's shape, as the address book's clients
+ * expect). RTM error frames carry the same codes as kwm does: `{code, msg}`.
+ */
 export interface ErrorBody {
-  ok: false;
-  error: { code: ErrorCode; msg: string };
+  error: { code: ErrorCode; message: string };
 }
 
-export function errorBody(code: ErrorCode, msg: string): ErrorBody {
-  return { ok: false, error: { code, msg } };
+export function errorBody(code: ErrorCode, message: string): ErrorBody {
+  return { error: { code, message } };
 }

@@ -2,11 +2,26 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, isLoopbackHost, publicOrigin, type Settings } from './config/index.js';
+import { registerAddressBook } from './addressbook/index.js';
+import {
+  ConfigError,
+  isLoopbackHost,
+  issuerOf,
+  publicOrigin,
+  type Settings,
+} from './config/index.js';
 import { describeErrno, prepareDataDir } from './dataDir.js';
+import {
+  createUserStore,
+  ensureInitialAdmin,
+  SqliteUserStore,
+  type UserStore,
+} from './directory/index.js';
 import { FatalError } from './FatalError.js';
 import { createGateway, createMetricsListener, Metrics } from './gateway/index.js';
+import { Identity, loadClientRegistry, loadOrCreateSecret, SigningKeys } from './identity/index.js';
 import { createLogger, type Logger } from './logging/index.js';
+import { type Database, openDatabase } from './storage/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -32,6 +47,8 @@ export interface RunningServer {
   metricsUrl: string | undefined;
   app: FastifyInstance;
   logger: Logger;
+  identity: Identity;
+  store: UserStore;
   /** Stops taking requests, lets open ones finish within `shutdown_timeout`, then closes. */
   close(): Promise<void>;
 }
@@ -46,6 +63,20 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { created } = prepareDataDir(settings.data_dir);
   if (created) log.info({ dataDir: settings.data_dir }, 'created data directory');
   const tls = settings.tlsEnabled ? readTls(settings) : undefined;
+  const registry = settings.registryFile ? loadClientRegistry(settings.registryFile) : [];
+
+  const db: Database = openDatabase(settings.data_dir);
+  const store = createUserStore(settings, db, logger.child({ module: 'directory' }));
+  if (store instanceof SqliteUserStore) await ensureInitialAdmin(store, settings.data_dir, log);
+  const identity = new Identity({
+    settings,
+    store,
+    db,
+    keys: await SigningKeys.loadOrCreate(settings.data_dir),
+    registry,
+    cookieSecret: loadOrCreateSecret(settings.data_dir, 'cookie'),
+    logger,
+  });
 
   let shuttingDown = false;
   const metrics = new Metrics();
@@ -59,12 +90,22 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     shuttingDown: () => shuttingDown,
   });
 
+  await identity.register(app);
+  registerAddressBook(app, { store, tokenChecker: () => identity.tokenChecker });
+
   const { host, port } = settings.listenAddress;
-  await listen(app, host, port, settings.listen);
+  try {
+    await listen(app, host, port, settings.listen);
+  } catch (err) {
+    identity.close();
+    db.close();
+    throw err;
+  }
   const bound = app.server.address() as { address: string; port: number };
   const boundPort = bound.port;
   const url = publicOrigin(settings, boundPort);
   const localUrl = `${settings.tlsEnabled ? 'https' : 'http'}://${hostForUrl(bound.address)}:${boundPort}`;
+  await identity.start(url, issuerOf(settings, boundPort));
 
   let metricsApp: FastifyInstance | undefined;
   let metricsUrl: string | undefined;
@@ -112,10 +153,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       await Promise.all([app.close(), metricsApp?.close()]);
     } finally {
       clearTimeout(timer);
+      identity.close();
+      await store.close();
+      db.close();
     }
     log.info('stopped');
   };
-  return { url, localUrl, metricsUrl, app, logger, close };
+  return { url, localUrl, metricsUrl, app, logger, identity, store, close };
 }
 
 /** An address as it stands in a URL: IPv6 in brackets, the unspecified address as loopback. */

@@ -73,7 +73,8 @@ describe('gateway with defaults', () => {
     const body = webConfigSchema.parse(await res.json());
     assert.equal(body.apiPrefix, '/api/gc/v1');
     assert.equal(body.oidc.iss, server.url);
-    assert.equal(body.oidc.clientID, 'confab-web');
+    assert.equal(body.oidc.clientID, `kpop-${server.url}/meet/`);
+    assert.equal(body.oidc.scope, 'openid profile email kopano/kwm kopano/gc');
     assert.equal(body.kwm.url, '');
     assert.deepEqual(body.guests, {
       enabled: false,
@@ -118,8 +119,7 @@ describe('gateway with defaults', () => {
       const res = await get(p);
       assert.equal(res.status, 404, p);
       assert.deepEqual(await res.json(), {
-        ok: false,
-        error: { code: 'not_found', msg: `no route for GET ${p}` },
+        error: { code: 'not_found', message: `no route for GET ${p}` },
       });
     }
   });
@@ -238,9 +238,9 @@ describe('gateway settings', () => {
     try {
       const res = await fetch(new URL('/meet/r/group/x', server.localUrl));
       assert.equal(res.status, 503);
-      const body = (await res.json()) as { error: { code: string; msg: string } };
+      const body = (await res.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, 'unavailable');
-      assert.match(body.error.msg, /npm run build/);
+      assert.match(body.error.message, /npm run build/);
       assert.ok(server.logs.some((l) => l.level === 50 && String(l.msg).includes('not built')));
     } finally {
       await server.close();

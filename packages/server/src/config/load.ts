@@ -21,6 +21,8 @@ export interface LoadOptions {
 /** The validated configuration plus what follows from it. */
 export interface Settings extends Config {
   configFile: string | undefined;
+  /** The client registry, by either of its two names. */
+  registryFile: string | undefined;
   listenAddress: ListenAddress;
   metricsListenAddress: ListenAddress | undefined;
   tlsEnabled: boolean;
@@ -76,8 +78,27 @@ export function loadConfig(opts: LoadOptions = {}): Settings {
     );
   }
 
+  if (
+    config.identifier_registration_conf &&
+    config.registration_conf &&
+    config.identifier_registration_conf !== config.registration_conf
+  ) {
+    throw new ConfigError(
+      `confab: ${where(layers, ['registration_conf'], configFile)}: registration_conf (${config.registration_conf}) and identifier_registration_conf (${config.identifier_registration_conf}) are the same setting and name different files`,
+    );
+  }
+  if (config.directory === 'ldap') {
+    for (const key of ['ldap_uri', 'ldap_base_dn'] as const) {
+      if (!config[key])
+        throw new ConfigError(
+          `confab: ${where(layers, ['directory'], configFile)}: ${key} is required with directory: ldap`,
+        );
+    }
+  }
+
   return {
     ...config,
+    registryFile: config.identifier_registration_conf ?? config.registration_conf,
     configFile,
     listenAddress: parseListen(config.listen) as ListenAddress,
     metricsListenAddress: config.metrics_listen ? parseListen(config.metrics_listen) : undefined,

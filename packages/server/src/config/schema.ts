@@ -153,6 +153,149 @@ export const configSchema = z.strictObject({
     description: 'The OpenID Connect issuer. Unset: the public origin.',
     example: 'https://meet.example.com',
   } satisfies KeyMeta),
+  identifier_registration_conf: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        "Client registry (Konnect's identifier-registration.yaml format). The same setting as `registration_conf`; give one, or both naming the same file.",
+      example: '/etc/confab/identifier-registration.yaml',
+      path: true,
+    } satisfies KeyMeta),
+  registration_conf: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description: "kwmserver's name for `identifier_registration_conf`.",
+      example: '/etc/confab/identifier-registration.yaml',
+      path: true,
+    } satisfies KeyMeta),
+  access_token_ttl: z
+    .number()
+    .int()
+    .min(60)
+    .max(86400)
+    .default(600)
+    .meta({
+      description: 'Lifetime in seconds of access tokens (JWTs checked locally by every service).',
+    } satisfies KeyMeta),
+  session_ttl: z
+    .number()
+    .int()
+    .min(300)
+    .max(31536000)
+    .default(1209600)
+    .meta({
+      description:
+        'Seconds a sign-in lasts without activity; refresh tokens live as long. Default 14 days.',
+    } satisfies KeyMeta),
+  signin_rate_limit_per_ip: z
+    .number()
+    .int()
+    .min(1)
+    .max(100000)
+    .default(30)
+    .meta({
+      description: 'Sign-in attempts allowed per client address per minute; more answer 429.',
+    } satisfies KeyMeta),
+  signin_rate_limit_per_user: z
+    .number()
+    .int()
+    .min(1)
+    .max(100000)
+    .default(10)
+    .meta({
+      description: 'Sign-in attempts allowed per username per minute; more answer 429.',
+    } satisfies KeyMeta),
+  directory: z
+    .enum(['builtin', 'ldap'])
+    .default('builtin')
+    .meta({
+      description:
+        'Where users come from: builtin (SQLite in the data dir, managed with `confab user`) or ldap.',
+    } satisfies KeyMeta),
+  ldap_uri: z
+    .string()
+    .regex(/^ldaps?:\/\/\S+$/, 'expected ldap://HOST[:PORT] or ldaps://HOST[:PORT]')
+    .optional()
+    .meta({
+      description: 'LDAP server, with `directory: ldap`.',
+      example: 'ldaps://ldap.example.com',
+    } satisfies KeyMeta),
+  ldap_bind_dn: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description: 'DN to bind as for searching users. Unset: anonymous search.',
+      example: 'cn=confab,ou=services,dc=example,dc=com',
+    } satisfies KeyMeta),
+  ldap_bind_password: z
+    .string()
+    .optional()
+    .meta({
+      description: 'Password for `ldap_bind_dn`.',
+      example: 'change-me',
+      secret: true,
+    } satisfies KeyMeta),
+  ldap_base_dn: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description: 'Where users are searched, with `directory: ldap`.',
+      example: 'ou=people,dc=example,dc=com',
+    } satisfies KeyMeta),
+  ldap_scope: z
+    .enum(['sub', 'one', 'base'])
+    .default('sub')
+    .meta({
+      description: 'Search scope below `ldap_base_dn`: sub, one or base.',
+    } satisfies KeyMeta),
+  ldap_filter: z
+    .string()
+    .min(1)
+    .default('(objectClass=inetOrgPerson)')
+    .meta({
+      description: 'LDAP filter every user entry matches.',
+    } satisfies KeyMeta),
+  ldap_uuid_attribute: z
+    .string()
+    .min(1)
+    .default('entryUUID')
+    .meta({
+      description: "Attribute holding a user's stable id (their OIDC subject and address-book id).",
+    } satisfies KeyMeta),
+  ldap_login_attribute: z
+    .string()
+    .min(1)
+    .default('uid')
+    .meta({
+      description: 'Attribute users sign in with.',
+    } satisfies KeyMeta),
+  ldap_name_attribute: z
+    .string()
+    .min(1)
+    .default('cn')
+    .meta({
+      description: 'Attribute holding the display name.',
+    } satisfies KeyMeta),
+  ldap_email_attribute: z
+    .string()
+    .min(1)
+    .default('mail')
+    .meta({
+      description: 'Attribute holding the mail address.',
+    } satisfies KeyMeta),
+  ldap_job_title_attribute: z
+    .string()
+    .min(1)
+    .default('title')
+    .meta({
+      description: 'Attribute holding the job title.',
+    } satisfies KeyMeta),
   enable_guest_api: yesNo()
     .default(false)
     .meta({

@@ -59,7 +59,7 @@ export async function createGateway(opts: GatewayOptions): Promise<FastifyInstan
 
   app.get(webConfigPath, (_req, reply) => {
     reply.header('Cache-Control', 'no-cache');
-    return buildWebConfig(settings, issuerOf(settings, boundPort), opts.version);
+    return buildWebConfig(settings, origin(), issuerOf(settings, boundPort), opts.version);
   });
   registerHealth(app, { version: opts.version, startedAt, shuttingDown: opts.shuttingDown });
 

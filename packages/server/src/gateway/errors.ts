@@ -1,11 +1,11 @@
 import { type ErrorCode, errorBody, errorCatalogue } from '@confab/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 
-export function sendError(reply: FastifyReply, code: ErrorCode, msg: string) {
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string) {
   return reply
     .code(errorCatalogue[code].status)
     .type('application/json')
-    .send(errorBody(code, msg));
+    .send(errorBody(code, message));
 }
 
 /** Maps fastify's own errors (bad JSON, too large, wrong content type) onto stable codes. */

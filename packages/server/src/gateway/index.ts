@@ -1,3 +1,5 @@
+export { sendError } from './errors.js';
 export { createGateway, createMetricsListener, type GatewayOptions } from './Gateway.js';
 export { Metrics } from './metrics.js';
-export { webClientId } from './webConfig.js';
+export { contentSecurityPolicy } from './securityHeaders.js';
+export { webClientIdFor } from './webConfig.js';

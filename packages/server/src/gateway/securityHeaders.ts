@@ -8,35 +8,42 @@ export interface SecurityHeaderOptions {
 }
 
 /**
- * Security headers on every answer. The PWA loads only its own files; media comes from the
- * camera (mediastream:) and blobs; WebSockets go to our own origin (listed explicitly, since
- * older engines do not match ws: against 'self'). HSTS only when we serve TLS ourselves.
+ * The content security policy. The PWA loads only its own files; media comes from the camera
+ * (mediastream:) and blobs; WebSockets go to our own origin (listed explicitly, since older
+ * engines do not match ws: against 'self'). Sign-in pages post forms whose answer redirects to
+ * the client's own origin, which Chromium checks against form-action: there it is left open
+ * (those pages carry no script and show nothing from the request but escaped text).
  */
+export function contentSecurityPolicy(origin: string, opts: { signIn?: boolean } = {}): string {
+  const ws = origin.replace(/^http/, 'ws');
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob: mediastream:",
+    "font-src 'self'",
+    `connect-src 'self' ${ws}`,
+    "worker-src 'self'",
+    "manifest-src 'self'",
+    "frame-src 'self'",
+    "frame-ancestors 'self'",
+    ...(opts.signIn ? [] : ["form-action 'self'"]),
+    "base-uri 'self'",
+    "object-src 'none'",
+  ].join('; ');
+}
+
+/** Security headers on every answer; HSTS only when we serve TLS ourselves. */
 export async function registerSecurityHeaders(app: FastifyInstance, opts: SecurityHeaderOptions) {
-  const wsOrigin = () => opts.origin().replace(/^http/, 'ws');
   await app.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        'default-src': ["'self'"],
-        'script-src': ["'self'"],
-        'style-src': ["'self'"],
-        'img-src': ["'self'", 'data:', 'blob:'],
-        'media-src': ["'self'", 'blob:', 'mediastream:'],
-        'font-src': ["'self'"],
-        'connect-src': ["'self'", () => wsOrigin()],
-        'worker-src': ["'self'"],
-        'manifest-src': ["'self'"],
-        'frame-src': ["'self'"],
-        'frame-ancestors': ["'self'"],
-        'form-action': ["'self'"],
-        'base-uri': ["'self'"],
-        'object-src': ["'none'"],
-      },
-    },
+    contentSecurityPolicy: false,
     hsts: opts.tls ? { maxAge: 31536000, includeSubDomains: false, preload: false } : false,
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginEmbedderPolicy: false,
     frameguard: { action: 'sameorigin' },
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('content-security-policy', contentSecurityPolicy(opts.origin()));
   });
 }

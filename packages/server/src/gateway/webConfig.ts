@@ -1,16 +1,28 @@
 import type { WebConfig } from '@confab/protocol';
 import type { Settings } from '../config/index.js';
 
-export const webClientId = 'confab-web';
+/** The built-in web app's OIDC client id: Kopano Meet's form, so Kopano registries still match. */
+export function webClientIdFor(origin: string): string {
+  return `kpop-${origin}/meet/`;
+}
 
 /**
  * The web app's runtime configuration, derived from the server's own settings (SPEC §2), with
  * `web_config` merged over it for administrator additions such as `kwm.webrtc.config`.
  */
-export function buildWebConfig(settings: Settings, issuer: string, version: string): WebConfig {
+export function buildWebConfig(
+  settings: Settings,
+  origin: string,
+  issuer: string,
+  version: string,
+): WebConfig {
   const derived: WebConfig = {
     apiPrefix: '/api/gc/v1',
-    oidc: { iss: issuer, clientID: webClientId },
+    oidc: {
+      iss: issuer,
+      clientID: webClientIdFor(origin),
+      scope: 'openid profile email kopano/kwm kopano/gc',
+    },
     kwm: { url: '', apiPrefix: '/api/kwm/v2' },
     guests: {
       enabled: settings.enable_guest_api && settings.allow_client_guests,

@@ -1,0 +1,1 @@
+export { type AddressBookOptions, addressBookScope, registerAddressBook } from './AddressBook.js';

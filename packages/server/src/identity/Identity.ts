@@ -1,0 +1,558 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  ClientMetadata,
+  InteractionResults,
+  KoaContextWithOIDC,
+  default as Provider,
+} from 'oidc-provider';
+import { MemoryRateLimiter, type RateLimiter } from '../common/RateLimiter.js';
+import { isLoopbackHost, type Settings } from '../config/index.js';
+import { DirectoryError, type UserStore } from '../directory/index.js';
+import { contentSecurityPolicy, sendError, webClientIdFor } from '../gateway/index.js';
+import type { Logger } from '../logging/index.js';
+import type { Database } from '../storage/index.js';
+import type { RegisteredClient } from './ClientRegistry.js';
+import {
+  consentPage,
+  errorPage,
+  pageStrings,
+  signedOutPage,
+  signInCss,
+  signInPage,
+  signOutPage,
+  staticCssPath,
+} from './pages.js';
+import type { SigningKeys } from './SigningKeys.js';
+import { sqliteOidcAdapter } from './SqliteOidcAdapter.js';
+import { TokenChecker } from './TokenChecker.js';
+
+/** Endpoint paths, as Kopano Konnect has them, so reverse-proxy configs written for it still fit. */
+export const identityRoutes = {
+  authorization: '/signin/v1/identifier/_/authorize',
+  end_session: '/signin/v1/identifier/_/endsession',
+  token: '/konnect/v1/token',
+  userinfo: '/konnect/v1/userinfo',
+  jwks: '/konnect/v1/jwks.json',
+  revocation: '/konnect/v1/revocation',
+} as const;
+const interactionPrefix = '/signin/v1/interaction';
+
+/** Scopes of Confab's APIs: `kopano/kwm` grants signaling, `kopano/gc` the address book. */
+export const apiScopes = ['kopano/kwm', 'kopano/gc'] as const;
+const oidcScopes = ['openid', 'offline_access', 'profile', 'email'];
+
+export interface IdentityOptions {
+  settings: Settings;
+  store: UserStore;
+  db: Database;
+  keys: SigningKeys;
+  registry: RegisteredClient[];
+  cookieSecret: Buffer;
+  logger: Logger;
+}
+
+/** What exists once the public origin is known (after listening, for port 0). */
+interface Started {
+  provider: Provider;
+  issuer: string;
+  apiResource: string;
+  webClientId: string;
+  trustedClients: Set<string>;
+  checker: TokenChecker;
+}
+
+/**
+ * The OpenID Connect provider (Konnect's role) on the gateway's origin: oidc-provider for the
+ * protocol, Confab's own sign-in and consent pages, users from the directory port, and one token
+ * checker that every other service uses to trust its access tokens.
+ */
+export class Identity {
+  #started: Started | undefined;
+  #errors: typeof import('oidc-provider').errors | undefined;
+  readonly #log: Logger;
+  readonly #perIp: RateLimiter;
+  readonly #perUser: RateLimiter;
+  readonly #purgeTimer: NodeJS.Timeout;
+  readonly #Adapter;
+
+  constructor(private readonly opts: IdentityOptions) {
+    this.#log = opts.logger.child({ module: 'identity' });
+    this.#perIp = new MemoryRateLimiter(opts.settings.signin_rate_limit_per_ip, 60_000);
+    this.#perUser = new MemoryRateLimiter(opts.settings.signin_rate_limit_per_user, 60_000);
+    this.#Adapter = sqliteOidcAdapter(opts.db);
+    this.#purgeTimer = setInterval(() => this.#Adapter.purgeExpired(), 10 * 60_000);
+    this.#purgeTimer.unref();
+  }
+
+  /**
+   * Builds the provider for the public origin. Call once, after the gateway listens. The
+   * library loads here, not at import, so CLI commands that never serve do not load it.
+   */
+  async start(origin: string, issuer: string): Promise<void> {
+    if (this.#started) throw new Error('identity already started');
+    const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
+    const { settings } = this.opts;
+    const apiResource = `${origin}/api`;
+    const webClientId = webClientIdFor(origin);
+    const clients = buildClients(origin, webClientId, this.opts.registry);
+    const trustedClients = new Set([
+      webClientId,
+      ...this.opts.registry.filter((c) => c.trusted).map((c) => c.id),
+    ]);
+    const store = this.opts.store;
+
+    const provider = new Provider(issuer, {
+      adapter: this.#Adapter,
+      clients,
+      jwks: { keys: this.opts.keys.privateJwks() as never },
+      cookies: {
+        keys: [this.opts.cookieSecret.toString('base64url')],
+        long: { httpOnly: true, sameSite: 'lax' },
+        short: { httpOnly: true, sameSite: 'lax' },
+      },
+      routes: identityRoutes,
+      responseTypes: ['code'],
+      interactions: { url: (_ctx, interaction) => `${interactionPrefix}/${interaction.uid}` },
+      scopes: oidcScopes,
+      claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
+      // The web app reads the profile from the ID token: put the scope's claims there too.
+      conformIdTokenClaims: false,
+      pkce: { required: () => true },
+      features: {
+        devInteractions: { enabled: false },
+        claimsParameter: { enabled: true },
+        revocation: { enabled: true },
+        userinfo: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource: async (ctx, form) => {
+            ctx.body = signOutPage(form);
+          },
+          postLogoutSuccessSource: async (ctx) => {
+            ctx.body = signedOutPage();
+          },
+        },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => apiResource,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx, indicator) => {
+            if (indicator !== apiResource) throw new oidcErrors.InvalidTarget();
+            return {
+              scope: apiScopes.join(' '),
+              audience: apiResource,
+              accessTokenTTL: settings.access_token_ttl,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'ES256' } },
+            };
+          },
+        },
+      },
+      ttl: {
+        AccessToken: settings.access_token_ttl,
+        AuthorizationCode: 60,
+        IdToken: 3600,
+        Interaction: 600,
+        Session: settings.session_ttl,
+        Grant: settings.session_ttl,
+        RefreshToken: settings.session_ttl,
+      },
+      issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+      rotateRefreshToken: () => true,
+      findAccount: async (_ctx, sub) => {
+        const user = await store.findById(sub);
+        if (!user) return undefined;
+        return {
+          accountId: user.id,
+          claims: async () => ({
+            sub: user.id,
+            name: user.displayName,
+            preferred_username: user.username,
+            ...(user.mail ? { email: user.mail } : {}),
+          }),
+        };
+      },
+      renderError: async (ctx, out, error) => {
+        ctx.type = 'html';
+        const expired =
+          error instanceof oidcErrors.SessionNotFound ||
+          (out.error === 'invalid_request' && /interaction/i.test(String(out.error_description)));
+        ctx.body = errorPage(
+          expired ? 'expired' : 'error',
+          out.error_description ? String(out.error_description) : undefined,
+        );
+      },
+    });
+    // X-Forwarded-* reach the provider only from trusted proxies (see #mount).
+    provider.proxy = settings.trusted_proxies.length > 0;
+    provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) =>
+      this.#log.error({ err }, 'identity provider error'),
+    );
+
+    const checker = new TokenChecker({
+      issuer,
+      audience: apiResource,
+      jwks: this.opts.keys.publicJwks(),
+    });
+    this.#errors = oidcErrors;
+    this.#started = { provider, issuer, apiResource, webClientId, trustedClients, checker };
+    this.#log.info(
+      { issuer, clients: clients.length, directory: store.kind },
+      'identity provider ready',
+    );
+  }
+
+  get tokenChecker(): TokenChecker {
+    return this.#need().checker;
+  }
+
+  get webClientId(): string {
+    return this.#need().webClientId;
+  }
+
+  get apiResource(): string {
+    return this.#need().apiResource;
+  }
+
+  close(): void {
+    clearInterval(this.#purgeTimer);
+  }
+
+  #need(): Started {
+    if (!this.#started) throw new Error('identity not started');
+    return this.#started;
+  }
+
+  /** Adds the provider's endpoints and the sign-in pages to the gateway. */
+  async register(app: FastifyInstance): Promise<void> {
+    await app.register(async (scope) => this.#mount(scope));
+    await app.register(async (scope) => this.#pages(scope));
+  }
+
+  /** The provider (a Koa app) gets the raw request; its body stream is left unread for it. */
+  #mount(scope: FastifyInstance): void {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const started = this.#started;
+      if (!started) return sendError(reply, 'unavailable', 'the identity provider is starting');
+      if (
+        !this.opts.settings.trusted_proxies.length ||
+        request.ip === request.socket.remoteAddress
+      ) {
+        for (const h of Object.keys(request.raw.headers))
+          if (h.startsWith('x-forwarded-')) delete request.raw.headers[h];
+      }
+      this.#hijack(request, reply);
+      await started.provider.callback()(request.raw, reply.raw);
+    };
+    for (const path of [
+      '/.well-known/openid-configuration',
+      '/signin/v1/identifier/_/*',
+      '/konnect/v1/*',
+    ])
+      scope.all(path, handler);
+  }
+
+  /** Takes over the raw response, keeping the gateway's security headers (with a CSP fit for sign-in). */
+  #hijack(request: FastifyRequest, reply: FastifyReply): void {
+    reply.hijack();
+    for (const [name, value] of Object.entries(reply.getHeaders()))
+      if (value !== undefined) reply.raw.setHeader(name, value as string);
+    reply.raw.setHeader(
+      'content-security-policy',
+      contentSecurityPolicy(this.#originOf(request), { signIn: true }),
+    );
+  }
+
+  #originOf(request: FastifyRequest): string {
+    return `${request.protocol}://${request.host}`;
+  }
+
+  #csrf(uid: string): string {
+    return createHmac('sha256', this.opts.cookieSecret).update(`csrf:${uid}`).digest('base64url');
+  }
+
+  #csrfOk(request: FastifyRequest, uid: string, token: unknown): boolean {
+    const origin = request.headers.origin;
+    if (origin !== undefined && origin !== this.#originOf(request)) return false;
+    const expected = Buffer.from(this.#csrf(uid));
+    const given = Buffer.from(typeof token === 'string' ? token : '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  #html(request: FastifyRequest, reply: FastifyReply, status: number, body: string) {
+    return reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header(
+        'content-security-policy',
+        contentSecurityPolicy(this.#originOf(request), { signIn: true }),
+      )
+      .send(body);
+  }
+
+  async #finish(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    result: InteractionResults,
+  ): Promise<void> {
+    const { provider } = this.#need();
+    this.#hijack(request, reply);
+    await provider.interactionFinished(request.raw, reply.raw, result, {
+      mergeWithLastSubmission: false,
+    });
+  }
+
+  async #details(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      return await this.#need().provider.interactionDetails(request.raw, reply.raw);
+    } catch (err) {
+      if (this.#errors && err instanceof this.#errors.SessionNotFound) {
+        await this.#html(request, reply, 400, errorPage('expired'));
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** Grants what the client asked for (the consent step), for trusted clients or on "Allow". */
+  async #grant(details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<string> {
+    const { provider } = this.#need();
+    const grant = details.grantId
+      ? ((await provider.Grant.find(details.grantId)) ??
+        new provider.Grant({
+          accountId: details.session?.accountId as string,
+          clientId: details.params.client_id as string,
+        }))
+      : new provider.Grant({
+          accountId: details.session?.accountId as string,
+          clientId: details.params.client_id as string,
+        });
+    const missing = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
+      grant.addResourceScope(indicator, scopes.join(' '));
+    return grant.save();
+  }
+
+  #pages(scope: FastifyInstance): void {
+    void scope.register(formbody, { bodyLimit: 8 * 1024 });
+    scope.get('/signin', (_req, reply) => reply.redirect('/meet/', 302));
+    scope.get('/signin/', (_req, reply) => reply.redirect('/meet/', 302));
+    scope.get(staticCssPath, (_req, reply) =>
+      reply
+        .type('text/css; charset=utf-8')
+        .header('cache-control', 'public, max-age=3600')
+        .send(signInCss),
+    );
+
+    scope.get<{ Params: { uid: string } }>(`${interactionPrefix}/:uid`, async (request, reply) => {
+      if (!this.#started)
+        return sendError(reply, 'unavailable', 'the identity provider is starting');
+      const details = await this.#details(request, reply);
+      if (!details) return reply;
+      const uid = details.uid;
+      const client = await this.#need().provider.Client.find(details.params.client_id as string);
+      const clientName = client?.clientName;
+      if (details.prompt.name === 'login') {
+        return this.#html(
+          request,
+          reply,
+          200,
+          signInPage({
+            action: `${interactionPrefix}/${uid}/login`,
+            csrf: this.#csrf(uid),
+            ...(clientName ? { clientName } : {}),
+            ...(typeof details.params.login_hint === 'string'
+              ? { username: details.params.login_hint }
+              : {}),
+          }),
+        );
+      }
+      if (details.prompt.name === 'consent') {
+        if (this.#need().trustedClients.has(details.params.client_id as string)) {
+          return this.#finish(request, reply, { consent: { grantId: await this.#grant(details) } });
+        }
+        const d = details.prompt.details as {
+          missingOIDCScope?: string[];
+          missingResourceScopes?: Record<string, string[]>;
+        };
+        const scopes = [
+          ...(d.missingOIDCScope ?? []),
+          ...Object.values(d.missingResourceScopes ?? {}).flat(),
+        ];
+        return this.#html(
+          request,
+          reply,
+          200,
+          consentPage({
+            action: `${interactionPrefix}/${uid}/consent`,
+            csrf: this.#csrf(uid),
+            clientName: clientName ?? (details.params.client_id as string),
+            scopes: [...new Set(scopes)],
+          }),
+        );
+      }
+      return this.#html(
+        request,
+        reply,
+        400,
+        errorPage('error', `unsupported prompt ${details.prompt.name}`),
+      );
+    });
+
+    scope.post<{ Params: { uid: string }; Body: Record<string, unknown> }>(
+      `${interactionPrefix}/:uid/login`,
+      async (request, reply) => {
+        if (!this.#started)
+          return sendError(reply, 'unavailable', 'the identity provider is starting');
+        const details = await this.#details(request, reply);
+        if (!details) return reply;
+        const body = request.body ?? {};
+        if (
+          details.uid !== request.params.uid ||
+          details.prompt.name !== 'login' ||
+          !this.#csrfOk(request, details.uid, body.csrf)
+        ) {
+          return this.#html(
+            request,
+            reply,
+            403,
+            errorPage('error', 'the sign-in form was not sent from this sign-in page'),
+          );
+        }
+        const username =
+          typeof body.username === 'string' ? body.username.trim().slice(0, 256) : '';
+        const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+        const again = (status: number, error: string) =>
+          this.#html(
+            request,
+            reply,
+            status,
+            signInPage({
+              action: `${interactionPrefix}/${details.uid}/login`,
+              csrf: this.#csrf(details.uid),
+              username,
+              error,
+            }),
+          );
+        if (!username || !password) return again(400, pageStrings.missingFields);
+
+        const ipDecision = this.#perIp.hit(`ip:${request.ip}`);
+        const userDecision = this.#perUser.hit(`user:${username.toLowerCase()}`);
+        const limited = [ipDecision, userDecision].find((d) => !d.allowed);
+        if (limited) {
+          this.#log.warn({ ip: request.ip, username }, 'sign-in rate limit reached');
+          reply.header('retry-after', String(limited.retryAfter));
+          return again(429, pageStrings.tooMany.replace('{seconds}', String(limited.retryAfter)));
+        }
+
+        let user: Awaited<ReturnType<UserStore['authenticate']>>;
+        try {
+          user = await this.opts.store.authenticate(username, password);
+        } catch (err) {
+          if (err instanceof DirectoryError) return again(503, pageStrings.directoryDown);
+          throw err;
+        }
+        if (!user) {
+          this.#log.info({ ip: request.ip, username }, 'sign-in failed');
+          return again(401, pageStrings.wrongPassword);
+        }
+        this.#log.info({ sub: user.id, username: user.username }, 'signed in');
+        return this.#finish(request, reply, { login: { accountId: user.id } });
+      },
+    );
+
+    scope.post<{ Params: { uid: string }; Body: Record<string, unknown> }>(
+      `${interactionPrefix}/:uid/consent`,
+      async (request, reply) => {
+        if (!this.#started)
+          return sendError(reply, 'unavailable', 'the identity provider is starting');
+        const details = await this.#details(request, reply);
+        if (!details) return reply;
+        const body = request.body ?? {};
+        if (
+          details.uid !== request.params.uid ||
+          details.prompt.name !== 'consent' ||
+          !this.#csrfOk(request, details.uid, body.csrf)
+        ) {
+          return this.#html(
+            request,
+            reply,
+            403,
+            errorPage('error', 'the consent form was not sent from this page'),
+          );
+        }
+        if (body.decision !== 'allow') {
+          return this.#finish(request, reply, {
+            error: 'access_denied',
+            error_description: 'the user declined',
+          });
+        }
+        return this.#finish(request, reply, { consent: { grantId: await this.#grant(details) } });
+      },
+    );
+  }
+}
+
+/** The built-in web app plus the registry's clients, in oidc-provider's terms. */
+export function buildClients(
+  origin: string,
+  webClientId: string,
+  registry: RegisteredClient[],
+): ClientMetadata[] {
+  const origins = [origin];
+  const u = new URL(origin);
+  if (isLoopbackHost(u.hostname)) {
+    for (const host of ['localhost', '127.0.0.1'])
+      origins.push(`${u.protocol}//${host}${u.port ? `:${u.port}` : ''}`);
+  }
+  const unique = [...new Set(origins)];
+  const web: ClientMetadata = {
+    client_id: webClientId,
+    client_name: 'Confab',
+    application_type: 'web',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: unique.flatMap((o) => [
+      `${o}/meet/`,
+      `${o}/meet/oidc-callback`,
+      `${o}/meet/oidc-silent-renew`,
+    ]),
+    post_logout_redirect_uris: unique.map((o) => `${o}/meet/`),
+  };
+  const fromRegistry = registry
+    .filter((c) => c.id !== webClientId)
+    .map(
+      (c): ClientMetadata => ({
+        client_id: c.id,
+        ...(c.name ? { client_name: c.name } : {}),
+        ...(c.secret
+          ? { client_secret: c.secret, token_endpoint_auth_method: 'client_secret_basic' }
+          : { token_endpoint_auth_method: 'none' }),
+        application_type: c.application_type,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: c.redirect_uris,
+        post_logout_redirect_uris: c.post_logout_redirect_uris,
+      }),
+    );
+  const override = registry.find((c) => c.id === webClientId);
+  if (override) {
+    web.redirect_uris = [...new Set([...(web.redirect_uris ?? []), ...override.redirect_uris])];
+    web.post_logout_redirect_uris = [
+      ...new Set([...(web.post_logout_redirect_uris ?? []), ...override.post_logout_redirect_uris]),
+    ];
+  }
+  return [web, ...fromRegistry];
+}

@@ -1,0 +1,115 @@
+import {
+  createLocalJWKSet,
+  type JWK,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
+import { signingAlgorithms } from './SigningKeys.js';
+
+export type TokenErrorCode = 'unauthorized' | 'invalid_token' | 'insufficient_scope';
+
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+  constructor(
+    readonly code: TokenErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a service learns from a valid access token. */
+export interface AccessToken {
+  /** The user id (OIDC subject). */
+  sub: string;
+  scopes: ReadonlySet<string>;
+  clientId: string | undefined;
+  /** Unix seconds. */
+  exp: number;
+  claims: JWTPayload;
+}
+
+export interface TokenCheckerOptions {
+  issuer: string;
+  /** The resource identifier of Confab's APIs: the `aud` of their access tokens. */
+  audience: string;
+  /** Public keys the tokens may be signed with. */
+  jwks: JWK[];
+  /** Seconds of clock skew tolerated on `exp`, `nbf` and `iat` (at most 60). */
+  clockTolerance?: number;
+}
+
+/** Allowed clock skew, in seconds; tokens are short-lived, so more would matter. */
+export const maxClockSkew = 60;
+
+/**
+ * Checks Confab access tokens locally, as kwmserver does against Konnect's JWKS: a JWT of type
+ * `at+jwt`, signed with one of our keys by an allowed algorithm (never `none` nor HMAC), from our
+ * issuer, for our APIs, in its validity window, carrying the scope the caller needs.
+ */
+export class TokenChecker {
+  readonly #jwks;
+  readonly #opts: Required<TokenCheckerOptions>;
+
+  constructor(opts: TokenCheckerOptions) {
+    this.#opts = { clockTolerance: maxClockSkew, ...opts };
+    if (this.#opts.clockTolerance > maxClockSkew)
+      throw new Error(`clock tolerance above ${maxClockSkew} s`);
+    this.#jwks = createLocalJWKSet({ keys: opts.jwks });
+  }
+
+  /** Checks an `Authorization` header value. */
+  async checkHeader(header: string | undefined, requiredScope: string): Promise<AccessToken> {
+    if (!header) throw new TokenError('unauthorized', 'send Authorization: Bearer <access token>');
+    const m = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(header.trim());
+    if (!m) throw new TokenError('invalid_token', 'the Authorization header is not a Bearer token');
+    return this.check(m[1] as string, requiredScope);
+  }
+
+  async check(token: string, requiredScope: string): Promise<AccessToken> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#jwks, {
+        algorithms: [...signingAlgorithms],
+        issuer: this.#opts.issuer,
+        audience: this.#opts.audience,
+        clockTolerance: this.#opts.clockTolerance,
+        typ: 'at+jwt',
+        requiredClaims: ['sub', 'exp', 'iat'],
+      }));
+    } catch (err) {
+      throw new TokenError('invalid_token', describe(err));
+    }
+    const scopes = new Set(
+      typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
+    );
+    if (!scopes.has(requiredScope))
+      throw new TokenError(
+        'insufficient_scope',
+        `the access token lacks the scope ${requiredScope}`,
+      );
+    return {
+      sub: payload.sub as string,
+      scopes,
+      clientId: typeof payload.client_id === 'string' ? payload.client_id : undefined,
+      exp: payload.exp as number,
+      claims: payload,
+    };
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'the access token has expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf' || err.claim === 'iat') return 'the access token is not valid yet';
+    return `the access token's ${err.claim} is not accepted here`;
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed)
+    return 'the access token is signed with an algorithm this server does not accept';
+  if (err instanceof joseErrors.JWKSNoMatchingKey)
+    return 'the access token is signed with a key this server does not know';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+    return 'the access token signature does not verify';
+  return 'the access token is malformed';
+}

@@ -1,0 +1,44 @@
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { FatalError } from '../FatalError.js';
+import { migrations } from './migrations.js';
+
+export type Database = BetterSqlite3.Database;
+
+export const databaseFileName = 'confab.sqlite';
+
+/**
+ * Opens (creating if needed) the database in the data dir: WAL so the CLI and a running server
+ * share it safely, a busy timeout for their overlapping writes, and every pending migration.
+ */
+export function openDatabase(dataDir: string): Database {
+  const file = path.join(dataDir, databaseFileName);
+  let db: Database;
+  try {
+    db = new BetterSqlite3(file);
+  } catch (err) {
+    throw new FatalError(`confab: cannot open database ${file}: ${(err as Error).message}`);
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  migrate(db, file);
+  return db;
+}
+
+function migrate(db: Database, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new FatalError(
+      `confab: database ${file} has schema version ${current}, newer than this Confab knows (${migrations.length}); upgrade Confab`,
+    );
+  }
+  for (let v = current; v < migrations.length; v++) {
+    const m = migrations[v] as (typeof migrations)[number];
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,1 @@
+export { type Database, databaseFileName, openDatabase } from './Database.js';
