@@ -29,5 +29,7 @@ test('docs/errors.md lists exactly the catalogue, with the same statuses and mea
 });
 
 test('error bodies carry the code and message in the Graph error shape', () => {
-  assert.deepEqual(errorBody('not_found', 'gone'), { error: { code: 'not_found', message: 'gone' } });
+  assert.deepEqual(errorBody('not_found', 'gone'), {
+    error: { code: 'not_found', message: 'gone' },
+  });
 });

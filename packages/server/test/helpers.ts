@@ -32,20 +32,34 @@ export function fixtureWebRoot(): string {
 export interface TestServer extends RunningServer {
   logs: Record<string, unknown>[];
   dataDir: string;
+  /** The folder holding confab.yaml (and anything a test writes next to it). */
+  dir: string;
 }
 
 /** Starts a real Confab server on 127.0.0.1 and a free port, configured by a YAML string. */
 export async function startTestServer(
-  opts: { yaml?: string; env?: Record<string, string>; webRoot?: string } = {},
+  opts: {
+    yaml?: string;
+    env?: Record<string, string>;
+    webRoot?: string;
+    /** Reuse a folder (and its data dir), e.g. to restart a server. */
+    dir?: string;
+    /** Files written next to confab.yaml first. */
+    files?: Record<string, string>;
+    /** Default 127.0.0.1:0 (a free port). */
+    listen?: string;
+  } = {},
 ): Promise<TestServer> {
-  const dir = tempDir();
+  const dir = opts.dir ?? tempDir();
+  for (const [name, text] of Object.entries(opts.files ?? {}))
+    writeFileSync(path.join(dir, name), text);
   const file = path.join(dir, 'confab.yaml');
   writeFileSync(file, opts.yaml ?? '');
   const settings = loadConfig({
     cwd: dir,
     configFile: file,
     env: opts.env ?? {},
-    flags: { listen: '127.0.0.1:0', 'data-dir': path.join(dir, 'data') },
+    flags: { listen: opts.listen ?? '127.0.0.1:0', 'data-dir': path.join(dir, 'data') },
   });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -57,5 +71,5 @@ export async function startTestServer(
   });
   const logger = pino({ level: 'debug' }, sink);
   const server = await startServer({ settings, logger, webRoot: opts.webRoot ?? fixtureWebRoot() });
-  return Object.assign(server, { logs, dataDir: settings.data_dir });
+  return Object.assign(server, { logs, dataDir: settings.data_dir, dir });
 }

@@ -81,6 +81,10 @@ export class TokenChecker {
     } catch (err) {
       throw new TokenError('invalid_token', describe(err));
     }
+    // jose checks iat only against a maximum age; a token "issued" in the future is forged.
+    if ((payload.iat as number) > Math.floor(Date.now() / 1000) + this.#opts.clockTolerance) {
+      throw new TokenError('invalid_token', 'the access token is not valid yet');
+    }
     const scopes = new Set(
       typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
     );

@@ -1,0 +1,138 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** A minimal cookie jar for driving the identity provider over plain HTTP in tests. */
+export class CookieJar {
+  readonly cookies = new Map<string, string>();
+
+  store(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair?.indexOf('=') ?? -1;
+      if (!pair || eq < 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async fetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) headers.set('cookie', this.header());
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    this.store(res);
+    return res;
+  }
+}
+
+export interface Pkce {
+  verifier: string;
+  challenge: string;
+}
+
+export function pkce(): Pkce {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export interface AuthRequest {
+  /** Where the server listens (loopback), e.g. http://127.0.0.1:1234. */
+  base: string;
+  clientId: string;
+  redirectUri: string;
+  scope?: string;
+  pkce?: Pkce;
+  state?: string;
+}
+
+export function authorizeUrl(r: AuthRequest & { pkce: Pkce; state: string }): string {
+  const u = new URL('/signin/v1/identifier/_/authorize', r.base);
+  u.search = new URLSearchParams({
+    client_id: r.clientId,
+    response_type: 'code',
+    redirect_uri: r.redirectUri,
+    scope: r.scope ?? 'openid profile email kopano/kwm kopano/gc',
+    code_challenge: r.pkce.challenge,
+    code_challenge_method: 'S256',
+    state: r.state,
+  }).toString();
+  return u.href;
+}
+
+/** Follows same-origin redirects until one leaves the server (or a page answers). */
+export async function follow(
+  jar: CookieJar,
+  base: string,
+  first: Response,
+): Promise<Response & { finalUrl: string }> {
+  let res = first;
+  let url = '';
+  for (let hops = 0; hops < 10 && res.status >= 300 && res.status < 400; hops++) {
+    const location = res.headers.get('location') as string;
+    const next = new URL(location, base);
+    url = next.href;
+    if (next.origin !== new URL(base).origin) return Object.assign(res, { finalUrl: url });
+    res = await jar.fetch(next);
+  }
+  return Object.assign(res, { finalUrl: url });
+}
+
+/** Opens the sign-in page for a new authorization request and returns its form. */
+export async function openSignIn(jar: CookieJar, r: AuthRequest & { pkce: Pkce; state: string }) {
+  const page = await follow(jar, r.base, await jar.fetch(authorizeUrl(r)));
+  const html = await page.text();
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!action || !csrf)
+    throw new Error(`no sign-in form (status ${page.status}): ${html.slice(0, 300)}`);
+  return {
+    action: new URL(action.replaceAll('&#38;', '&'), r.base).href,
+    csrf,
+    html,
+    status: page.status,
+  };
+}
+
+export async function postSignIn(
+  jar: CookieJar,
+  action: string,
+  csrf: string,
+  username: string,
+  password: string,
+): Promise<Response> {
+  return jar.fetch(action, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf, username, password }).toString(),
+  });
+}
+
+/**
+ * Signs in over HTTP as a browser would (for a trusted client, so no consent page) and returns
+ * the authorization code the client's redirect URI would receive.
+ */
+export async function signInOverHttp(
+  r: AuthRequest & { username: string; password: string },
+): Promise<{ code: string; pkce: Pkce; jar: CookieJar; redirect: URL }> {
+  const jar = new CookieJar();
+  const p = r.pkce ?? pkce();
+  const state = r.state ?? randomBytes(8).toString('hex');
+  const form = await openSignIn(jar, { ...r, pkce: p, state });
+  const done = await follow(
+    jar,
+    r.base,
+    await postSignIn(jar, form.action, form.csrf, r.username, r.password),
+  );
+  const redirect = new URL(done.finalUrl || 'about:blank');
+  const code = redirect.searchParams.get('code');
+  if (!code)
+    throw new Error(
+      `sign-in did not end at the client with a code: status ${done.status}, url ${done.finalUrl}, ${(await done.text()).slice(0, 200)}`,
+    );
+  if (redirect.searchParams.get('state') !== state) throw new Error('state mismatch');
+  return { code, pkce: p, jar, redirect };
+}
