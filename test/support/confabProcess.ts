@@ -125,14 +125,15 @@ export async function startConfab(opts: StartOptions = {}): Promise<ConfabProces
 /** Runs a confab command to its end. */
 export function runConfab(
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; input?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [confabBin, ...args], {
       cwd: opts.cwd ?? mkdtempSync(path.join(tmpdir(), 'confab-cwd-')),
       env: cleanEnv(opts.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (opts.input !== undefined) proc.stdin?.end(opts.input);
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => {
