@@ -136,10 +136,10 @@ export function runConfab(
     if (opts.input !== undefined) proc.stdin?.end(opts.input);
     let stdout = '';
     let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => {
+    proc.stdout?.on('data', (d: Buffer) => {
       stdout += d.toString();
     });
-    proc.stderr.on('data', (d: Buffer) => {
+    proc.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
     const timer = setTimeout(() => {
