@@ -40,6 +40,8 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 export interface StartOptions {
   /** YAML for a config file passed with --config. */
   config?: string;
+  /** Files written next to the config file first (relative paths in it resolve there). */
+  files?: Record<string, string>;
   env?: Record<string, string>;
   /** Extra arguments after `serve`. */
   args?: string[];
@@ -54,6 +56,8 @@ export async function startConfab(opts: StartOptions = {}): Promise<ConfabProces
   const dir = mkdtempSync(path.join(tmpdir(), 'confab-proc-'));
   const dataDir = path.join(dir, 'data');
   const args = [confabBin, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  for (const [name, text] of Object.entries(opts.files ?? {}))
+    writeFileSync(path.join(dir, name), text);
   if (opts.config !== undefined) {
     writeFileSync(path.join(dir, 'confab.yaml'), opts.config);
     args.push('--config', path.join(dir, 'confab.yaml'));

@@ -39,6 +39,12 @@ export const identityRoutes = {
 } as const;
 const interactionPrefix = '/signin/v1/interaction';
 
+/**
+ * Sign-in pages send their forms with a real Origin header, which the CSRF check compares:
+ * under `no-referrer` browsers send `Origin: null` on form posts. Cross-site, nothing leaks.
+ */
+const signInReferrerPolicy = 'same-origin';
+
 /** Scopes of Confab's APIs: `kopano/kwm` grants signaling, `kopano/gc` the address book. */
 export const apiScopes = ['kopano/kwm', 'kopano/gc'] as const;
 const oidcScopes = ['openid', 'offline_access', 'profile', 'email'];
@@ -465,7 +471,8 @@ export class Identity {
         }
         if (!user) {
           this.#log.info({ ip: request.ip, username }, 'sign-in failed');
-          return again(401, pageStrings.wrongPassword);
+          // The form again, with its error: 200 (a 401 would need a WWW-Authenticate challenge).
+          return again(200, pageStrings.wrongPassword);
         }
         this.#log.info({ sub: user.id, username: user.username }, 'signed in');
         return this.#finish(request, reply, { login: { accountId: user.id } });

@@ -56,7 +56,7 @@ function layout(title: string, body: string): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${escapeHtml(title)} – Confab</title>
 <link rel="icon" href="/meet/icons/confab.svg" type="image/svg+xml">
 <link rel="stylesheet" href="${staticCssPath}">
