@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const benches: Record<string, string> = {
   startup: 'startup/run.ts',
+  identity: 'identity/run.ts',
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -45,6 +45,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Extra arguments after `serve`. */
   args?: string[];
+  /** Run the server on this CPU only (taskset), for benchmarks. */
+  pinCpu?: number;
   timeoutMs?: number;
 }
 
@@ -63,7 +65,11 @@ export async function startConfab(opts: StartOptions = {}): Promise<ConfabProces
     args.push('--config', path.join(dir, 'confab.yaml'));
   }
   args.push(...(opts.args ?? []));
-  const proc = spawn(process.execPath, args, {
+  const [cmd, argv] =
+    opts.pinCpu === undefined
+      ? [process.execPath, args]
+      : ['taskset', ['-c', String(opts.pinCpu), process.execPath, ...args]];
+  const proc = spawn(cmd, argv, {
     cwd: dir,
     env: cleanEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -38,4 +38,11 @@ export const migrations: readonly { name: string; sql: string }[] = [
       CREATE INDEX oidc_payloads_expiry ON oidc_payloads (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    // The address book lists matches by name: walking this index in order stops at $top
+    // instead of sorting every match (a common term can match the whole directory), and
+    // holding search_text spares a table lookup per row when a rare term scans it all.
+    name: 'users by name',
+    sql: 'CREATE INDEX users_by_name ON users (display_name COLLATE NOCASE, id, search_text);',
+  },
 ];
