@@ -505,6 +505,28 @@ describe('sign-in rate limit', () => {
   });
 });
 
+describe('sign-in rate limit per address', () => {
+  test('many usernames from one address answer 429 too', async () => {
+    const server = await startIdentity('signin_rate_limit_per_ip: 3\n');
+    try {
+      const jar = new CookieJar();
+      const form = await openSignIn(jar, {
+        base: server.localUrl,
+        clientId: 'test-rp',
+        redirectUri,
+        pkce: pkce(),
+        state: 'r',
+      });
+      const statuses: number[] = [];
+      for (const name of ['a1', 'a2', 'a3', 'a4'])
+        statuses.push((await postSignIn(jar, form.action, form.csrf, name, 'x')).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('persistence across restarts', () => {
   test('users, signing keys, tokens and refresh tokens survive a restart', async () => {
     const first = await startIdentity();

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Document, isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './ConfigError.js';
 import { type ConfigKey, configFileEnv, describeSchema, envPrefix } from './describe.js';
 import { type Config, configSchema, type ListenAddress, parseListen } from './schema.js';
+import { yamlPosition } from './yamlPosition.js';
 
 /** Command-line flags that override a config key, by key name. */
 export const flagKeys = { listen: 'listen', 'data-dir': 'data_dir' } as const;
@@ -141,24 +142,10 @@ function fileLayer(file: string): Layer {
   return {
     data: data as Record<string, unknown>,
     describe: (keyPath) => {
-      const pos = nodePosition(doc, lineCounter, keyPath);
+      const pos = yamlPosition(doc, lineCounter, keyPath);
       return pos ? `${file}:${pos.line}:${pos.col}` : file;
     },
   };
-}
-
-/** Line and column of the key at `keyPath` (or its nearest ancestor) in the YAML document. */
-function nodePosition(doc: Document, lc: LineCounter, keyPath: (string | number)[]) {
-  for (let n = keyPath.length; n > 0; n--) {
-    const parent = n === 1 ? doc.contents : doc.getIn(keyPath.slice(0, n - 1), true);
-    if (!isMap(parent)) continue;
-    const pair = parent.items.find(
-      (p) => isScalar(p.key) && String(p.key.value) === String(keyPath[n - 1]),
-    );
-    const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
-    if (range) return lc.linePos(range[0]);
-  }
-  return undefined;
 }
 
 function envLayer(env: Record<string, string | undefined>): Layer {

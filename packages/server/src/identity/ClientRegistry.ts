@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
-import { isScalar, LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../config/index.js';
+import { ConfigError, yamlPosition } from '../config/index.js';
 import { publicJwk } from './SigningKeys.js';
 
 const jwkSchema = z.looseObject({ kty: z.string(), kid: z.string().optional() });
@@ -53,14 +53,8 @@ export function loadClientRegistry(file: string): RegisteredClient[] {
       ...issue.path,
       ...(issue.code === 'unrecognized_keys' ? [issue.keys[0] as string] : []),
     ];
-    const node = doc.getIn(keyPath.slice(0, -1), true) as
-      | { items?: { key: unknown }[] }
-      | undefined;
-    const pair = node?.items?.find(
-      (p) => isScalar(p.key) && String(p.key.value) === String(keyPath.at(-1)),
-    );
-    const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
-    const at = range ? `:${lc.linePos(range[0]).line}:${lc.linePos(range[0]).col}` : '';
+    const pos = yamlPosition(doc, lc, keyPath);
+    const at = pos ? `:${pos.line}:${pos.col}` : '';
     const what =
       issue.code === 'unrecognized_keys'
         ? `unknown key "${keyPath.join('.')}"`
