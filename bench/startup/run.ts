@@ -7,27 +7,16 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { confabBin } from '../../test/support/confabProcess.js';
+import { freePort } from '../../test/support/net.js';
 
 const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 7);
 const goalReadyMs = 1500;
 const goalRssMb = 150;
 const idleMs = 2000;
 const perRunTimeoutMs = 15000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function healthy(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'ldapts';
+import { freePort } from './net.js';
 
 export const slapdBinary = existsSync('/usr/sbin/slapd') ? '/usr/sbin/slapd' : 'slapd';
 
@@ -25,17 +25,6 @@ export interface Slapd {
   /** entryUUID of each user, by uid. */
   uuids: Map<string, string>;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** RFC 2307 `{SSHA}`, as directories usually store passwords. */

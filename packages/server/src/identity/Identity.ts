@@ -325,6 +325,38 @@ export class Identity {
     }
   }
 
+  /**
+   * The checks every form post of an interaction passes: the provider is up, the sign-in
+   * request is alive and at this step, and the form came from its own page (CSRF token and
+   * Origin). Answers the request itself and returns undefined when one fails.
+   */
+  async #formStep(
+    request: FastifyRequest<{ Params: { uid: string }; Body: Record<string, unknown> }>,
+    reply: FastifyReply,
+    prompt: 'login' | 'consent',
+  ) {
+    if (!this.#started) {
+      await sendError(reply, 'unavailable', 'the identity provider is starting');
+      return undefined;
+    }
+    const details = await this.#details(request, reply);
+    if (!details) return undefined;
+    if (
+      details.uid !== request.params.uid ||
+      details.prompt.name !== prompt ||
+      !this.#csrfOk(request, details.uid, request.body?.csrf)
+    ) {
+      await this.#html(
+        request,
+        reply,
+        403,
+        errorPage('error', 'this form was not sent from its own page'),
+      );
+      return undefined;
+    }
+    return details;
+  }
+
   /** Grants what the client asked for (the consent step), for trusted clients or on "Allow". */
   async #grant(details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<string> {
     const { provider } = this.#need();
@@ -419,23 +451,9 @@ export class Identity {
     scope.post<{ Params: { uid: string }; Body: Record<string, unknown> }>(
       `${interactionPrefix}/:uid/login`,
       async (request, reply) => {
-        if (!this.#started)
-          return sendError(reply, 'unavailable', 'the identity provider is starting');
-        const details = await this.#details(request, reply);
+        const details = await this.#formStep(request, reply, 'login');
         if (!details) return reply;
         const body = request.body ?? {};
-        if (
-          details.uid !== request.params.uid ||
-          details.prompt.name !== 'login' ||
-          !this.#csrfOk(request, details.uid, body.csrf)
-        ) {
-          return this.#html(
-            request,
-            reply,
-            403,
-            errorPage('error', 'the sign-in form was not sent from this sign-in page'),
-          );
-        }
         const username =
           typeof body.username === 'string' ? body.username.trim().slice(0, 256) : '';
         const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
@@ -482,23 +500,9 @@ export class Identity {
     scope.post<{ Params: { uid: string }; Body: Record<string, unknown> }>(
       `${interactionPrefix}/:uid/consent`,
       async (request, reply) => {
-        if (!this.#started)
-          return sendError(reply, 'unavailable', 'the identity provider is starting');
-        const details = await this.#details(request, reply);
+        const details = await this.#formStep(request, reply, 'consent');
         if (!details) return reply;
         const body = request.body ?? {};
-        if (
-          details.uid !== request.params.uid ||
-          details.prompt.name !== 'consent' ||
-          !this.#csrfOk(request, details.uid, body.csrf)
-        ) {
-          return this.#html(
-            request,
-            reply,
-            403,
-            errorPage('error', 'the consent form was not sent from this page'),
-          );
-        }
         if (body.decision !== 'allow') {
           return this.#finish(request, reply, {
             error: 'access_denied',
