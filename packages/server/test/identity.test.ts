@@ -258,6 +258,7 @@ describe('identity provider', () => {
     assert.equal(wrong.status, 200, 'the form again, with its error');
     const html = await wrong.text();
     assert.match(html, /role="alert"[^>]*>Wrong username or password\.</);
+    assert.match(html, /to continue to Test Relying Party/, 'the page still names the client');
     assert.match(html, /id="username"[^>]*value="alice"/);
     const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] as string;
     const ok = await follow(

@@ -357,6 +357,12 @@ export class Identity {
     return details;
   }
 
+  /** The registered name of the client a sign-in is for, shown on its pages. */
+  async #clientName(clientId: unknown): Promise<string | undefined> {
+    if (typeof clientId !== 'string') return undefined;
+    return (await this.#need().provider.Client.find(clientId))?.clientName;
+  }
+
   /** Grants what the client asked for (the consent step), for trusted clients or on "Allow". */
   async #grant(details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<string> {
     const { provider } = this.#need();
@@ -399,8 +405,7 @@ export class Identity {
       const details = await this.#details(request, reply);
       if (!details) return reply;
       const uid = details.uid;
-      const client = await this.#need().provider.Client.find(details.params.client_id as string);
-      const clientName = client?.clientName;
+      const clientName = await this.#clientName(details.params.client_id);
       if (details.prompt.name === 'login') {
         return this.#html(
           request,
@@ -457,6 +462,7 @@ export class Identity {
         const username =
           typeof body.username === 'string' ? body.username.trim().slice(0, 256) : '';
         const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+        const clientName = await this.#clientName(details.params.client_id);
         const again = (status: number, error: string) =>
           this.#html(
             request,
@@ -467,6 +473,7 @@ export class Identity {
               csrf: this.#csrf(details.uid),
               username,
               error,
+              ...(clientName ? { clientName } : {}),
             }),
           );
         if (!username || !password) return again(400, pageStrings.missingFields);
