@@ -83,7 +83,6 @@ async function oneRun(): Promise<{
   } finally {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -92,22 +91,41 @@ const median = (xs: number[]) => {
   return s[Math.floor(s.length / 2)] as number;
 };
 
-const results = [];
-for (let i = 0; i < runs; i++) results.push(await oneRun());
+// First start: an empty data dir (keys generated, the first admin's password hashed).
+// Restart: the same data dir again, the usual case.
+const results: Awaited<ReturnType<typeof oneRun>>[] = [];
+const restarts: Awaited<ReturnType<typeof oneRun>>[] = [];
+for (let i = 0; i < runs; i++) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'confab-bench-'));
+  results.push(await oneRun(dir));
+  restarts.push(await oneRun(dir));
+  rmSync(dir, { recursive: true, force: true });
+}
 
-console.log(`confab serve startup, ${runs} runs (node ${process.version}, ${process.platform}):`);
-console.log('run  ready_ms  cpu_to_ready_ms  idle_rss_mb  peak_rss_mb');
-results.forEach((r, i) => {
-  console.log(
-    `${String(i + 1).padStart(3)}  ${r.readyMs.toFixed(0).padStart(8)}  ${r.cpuMs.toFixed(0).padStart(15)}  ${r.rssMb.toFixed(1).padStart(11)}  ${r.peakMb.toFixed(1).padStart(11)}`,
-  );
-});
+const table = (title: string, rows: typeof results) => {
+  console.log(title);
+  console.log('run  ready_ms  cpu_to_ready_ms  idle_rss_mb  peak_rss_mb');
+  rows.forEach((r, i) => {
+    console.log(
+      `${String(i + 1).padStart(3)}  ${r.readyMs.toFixed(0).padStart(8)}  ${r.cpuMs.toFixed(0).padStart(15)}  ${r.rssMb.toFixed(1).padStart(11)}  ${r.peakMb.toFixed(1).padStart(11)}`,
+    );
+  });
+};
+console.log(
+  `confab serve startup, ${runs} runs each (node ${process.version}, ${process.platform}):`,
+);
+table('first start (empty data dir):', results);
+table('restart (same data dir):', restarts);
 const first = results[0] as (typeof results)[number];
 const readyMed = median(results.map((r) => r.readyMs));
-const rssMed = median(results.map((r) => r.rssMb));
+const restartMed = median(restarts.map((r) => r.readyMs));
+const rssMed = median(restarts.map((r) => r.rssMb));
 console.log(`cold start (first run): ready ${first.readyMs.toFixed(0)} ms`);
 console.log(
-  `ready: median ${readyMed.toFixed(0)} ms, goal ${goalReadyMs} ms, ratio ${(readyMed / goalReadyMs).toFixed(2)} (≤ 1 meets it)`,
+  `first start ready: median ${readyMed.toFixed(0)} ms, goal ${goalReadyMs} ms, ratio ${(readyMed / goalReadyMs).toFixed(2)} (≤ 1 meets it)`,
+);
+console.log(
+  `restart ready: median ${restartMed.toFixed(0)} ms, goal ${goalReadyMs} ms, ratio ${(restartMed / goalReadyMs).toFixed(2)} (≤ 1 meets it)`,
 );
 console.log(
   `idle RSS: median ${rssMed.toFixed(1)} MB, goal ${goalRssMb} MB, ratio ${(rssMed / goalRssMb).toFixed(2)} (< 1 meets it)`,
