@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { runConfab } from '../../../test/support/confabProcess.js';
+import { confabBin, runConfab } from '../../../test/support/confabProcess.js';
 import { tempDir } from './helpers.js';
 
 function oneLine(stderr: string): string {
@@ -100,6 +101,37 @@ describe('confab user', () => {
       oneLine(noTty.stderr),
       'confab: no terminal to ask for the password on: use --password-stdin',
     );
+  });
+
+  test('on a terminal it asks twice without --password-stdin; a mismatch or missing answer fails', async () => {
+    // `script` gives the command a real terminal; all input is typed ahead at once.
+    const onTerminal = (username: string, typed: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const cmd = `'${process.execPath}' '${confabBin}' user add ${username} --name 'On Terminal' --data-dir '${dataDir}'`;
+        const proc = spawn('script', ['-qec', cmd, '/dev/null'], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let out = '';
+        proc.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        proc.stdin.end(typed);
+        proc.on('exit', (code) =>
+          resolve({ code, out: out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') }),
+        );
+      });
+    const ok = await onTerminal('terry', 'typed-pw\rtyped-pw\r');
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, /Password: [\s\S]*Repeat password: [\s\S]*added terry/);
+    const mismatch = await onTerminal('tina', 'one\rtwo\r');
+    assert.equal(mismatch.code, 1);
+    assert.match(mismatch.out, /confab: the passwords do not match/);
+    const ended = await onTerminal('tom', 'only-once\r');
+    assert.equal(ended.code, 1);
+    assert.match(ended.out, /confab: no password was entered/);
+    const users = JSON.parse((await user(['list', '--json'])).stdout) as { username: string }[];
+    assert.ok(users.some((u) => u.username === 'terry'));
+    assert.ok(!users.some((u) => u.username === 'tina' || u.username === 'tom'));
   });
 
   test('bad input: invalid username or mail, missing --name or USERNAME, extra arguments', async () => {

@@ -12,18 +12,13 @@ export async function passwordFromStdin(): Promise<string> {
   return line;
 }
 
-/** Asks twice on the terminal without echo; fails when there is no terminal. */
+/**
+ * Asks twice on the terminal without echo; fails when there is no terminal, and when input ends
+ * before an answer (rather than exiting as if all went well).
+ */
 export async function promptPassword(): Promise<string> {
   if (!process.stdin.isTTY)
     throw new UsageError('confab: no terminal to ask for the password on: use --password-stdin');
-  const first = await askHidden('Password: ');
-  if (!first) throw new FatalError('confab: the password must not be empty');
-  const second = await askHidden('Repeat password: ');
-  if (first !== second) throw new FatalError('confab: the passwords do not match');
-  return first;
-}
-
-function askHidden(prompt: string): Promise<string> {
   let muted = false;
   const output = new Writable({
     write(chunk, _enc, done) {
@@ -31,13 +26,39 @@ function askHidden(prompt: string): Promise<string> {
       done();
     },
   });
+  // One interface and a queue of lines for both questions, so a line typed ahead is kept
+  // for the question after it rather than lost between the two.
   const rl = createInterface({ input: process.stdin, output, terminal: true });
-  return new Promise((resolve) => {
-    rl.question(prompt, (answer) => {
-      rl.close();
-      process.stderr.write('\n');
-      resolve(answer);
-    });
-    muted = true;
+  const lines: string[] = [];
+  const waiting: ((line: string | undefined) => void)[] = [];
+  rl.on('line', (line) => (waiting.length ? waiting.shift()?.(line) : lines.push(line)));
+  rl.once('close', () => {
+    for (const w of waiting.splice(0)) w(undefined);
   });
+  let ended = false;
+  rl.once('close', () => {
+    ended = true;
+  });
+  const ask = async (prompt: string): Promise<string> => {
+    muted = false;
+    output.write(prompt);
+    muted = true;
+    const line = lines.length
+      ? lines.shift()
+      : ended
+        ? undefined
+        : await new Promise<string | undefined>((resolve) => waiting.push(resolve));
+    process.stderr.write('\n');
+    if (line === undefined) throw new FatalError('confab: no password was entered');
+    return line;
+  };
+  try {
+    const first = await ask('Password: ');
+    if (!first) throw new FatalError('confab: the password must not be empty');
+    const second = await ask('Repeat password: ');
+    if (first !== second) throw new FatalError('confab: the passwords do not match');
+    return first;
+  } finally {
+    rl.close();
+  }
 }
