@@ -46,13 +46,12 @@ function cpuMsOf(pid: number): number {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
-async function oneRun(): Promise<{
+async function oneRun(dir: string): Promise<{
   readyMs: number;
   rssMb: number;
   peakMb: number;
   cpuMs: number;
 }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'confab-bench-'));
   const port = await freePort();
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('CONFAB_')),
