@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { registerAddressBook } from './addressbook/index.js';
+import { loadOrCreateSecret } from './common/secrets.js';
 import {
   ConfigError,
   isLoopbackHost,
@@ -19,8 +20,9 @@ import {
 } from './directory/index.js';
 import { FatalError } from './FatalError.js';
 import { createGateway, createMetricsListener, Metrics } from './gateway/index.js';
-import { Identity, loadClientRegistry, loadOrCreateSecret, SigningKeys } from './identity/index.js';
+import { Identity, loadClientRegistry, SigningKeys } from './identity/index.js';
 import { createLogger, type Logger } from './logging/index.js';
+import { MemorySignalingState, Signaling } from './signaling/index.js';
 import { type Database, openDatabase } from './storage/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -49,6 +51,7 @@ export interface RunningServer {
   logger: Logger;
   identity: Identity;
   store: UserStore;
+  signaling: Signaling;
   /** Stops taking requests, lets open ones finish within `shutdown_timeout`, then closes. */
   close(): Promise<void>;
 }
@@ -74,7 +77,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     db,
     keys: await SigningKeys.loadOrCreate(settings.data_dir),
     registry,
-    cookieSecret: loadOrCreateSecret(settings.data_dir, 'cookie'),
+    cookieSecret: loadOrCreateSecret(settings.data_dir, 'identity/cookie'),
     logger,
   });
 
@@ -92,6 +95,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   await identity.register(app);
   registerAddressBook(app, { store, tokenChecker: () => identity.tokenChecker });
+  const signaling = new Signaling({
+    settings,
+    state: new MemorySignalingState(),
+    tokenChecker: () => identity.tokenChecker,
+    store,
+    pairHashKey: loadOrCreateSecret(settings.data_dir, 'signaling/pair-hash'),
+    turnSecret: settings.turn_server_shared_secret
+      ? readTurnSecret(settings.turn_server_shared_secret)
+      : undefined,
+    logger,
+  });
+  signaling.register(app);
 
   const { host, port } = settings.listenAddress;
   try {
@@ -159,7 +174,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
     log.info('stopped');
   };
-  return { url, localUrl, metricsUrl, app, logger, identity, store, close };
+  return { url, localUrl, metricsUrl, app, logger, identity, store, signaling, close };
 }
 
 /** An address as it stands in a URL: IPv6 in brackets, the unspecified address as loopback. */
@@ -191,6 +206,20 @@ async function listen(
               : (e.code ?? e.message);
     throw new FatalError(`confab: cannot listen on ${asGiven}: ${why}`);
   }
+}
+
+/** kwmserver reads the TURN secret from a file, so it stays out of configuration files. */
+function readTurnSecret(file: string): string {
+  let secret: string;
+  try {
+    secret = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(
+      `confab: turn_server_shared_secret: cannot read ${file}: ${describeErrno(err as NodeJS.ErrnoException)}`,
+    );
+  }
+  if (!secret) throw new ConfigError(`confab: turn_server_shared_secret: ${file} is empty`);
+  return secret;
 }
 
 function readTls(settings: Settings): { cert: Buffer; key: Buffer } {

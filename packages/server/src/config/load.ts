@@ -88,6 +88,11 @@ export function loadConfig(opts: LoadOptions = {}): Settings {
       `confab: ${where(layers, ['registration_conf'], configFile)}: registration_conf (${config.registration_conf}) and identifier_registration_conf (${config.identifier_registration_conf}) are the same setting and name different files`,
     );
   }
+  if (config.turn_uris.length > 0 && !config.turn_server_shared_secret) {
+    throw new ConfigError(
+      `confab: ${where(layers, ['turn_uris'], configFile)}: turn_uris needs turn_server_shared_secret`,
+    );
+  }
   if (config.directory === 'ldap') {
     for (const key of ['ldap_uri', 'ldap_base_dn'] as const) {
       if (!config[key])

@@ -296,6 +296,98 @@ export const configSchema = z.strictObject({
     .meta({
       description: 'Attribute holding the job title.',
     } satisfies KeyMeta),
+  call_timeout: z
+    .number()
+    .int()
+    .min(5)
+    .max(600)
+    .default(30)
+    .meta({
+      description: 'Seconds a one-to-one call rings before it ends unanswered ("No answer").',
+    } satisfies KeyMeta),
+  video_max_bitrate: z
+    .number()
+    .int()
+    .min(50_000)
+    .max(50_000_000)
+    .default(1_000_000)
+    .meta({
+      description: 'Bits per second each video stream a client sends may use.',
+    } satisfies KeyMeta),
+  turn_uris: z
+    .array(
+      z
+        .string()
+        .regex(/^turns?:\S+$/, 'expected turn:HOST[:PORT][?transport=udp|tcp] or turns:...'),
+    )
+    .default([])
+    .meta({
+      description:
+        'TURN servers handed to clients with time-limited credentials (needs turn_server_shared_secret).',
+      example: [
+        'turn:turn.example.com:3478?transport=udp',
+        'turns:turn.example.com:443?transport=tcp',
+      ],
+    } satisfies KeyMeta),
+  turn_server_shared_secret: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        "File holding the TURN REST secret shared with the TURN server (coturn's static-auth-secret).",
+      example: '/etc/confab/turn-secret',
+      path: true,
+      secret: true,
+    } satisfies KeyMeta),
+  rtm_max_message_size: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(65536)
+    .meta({
+      description:
+        'Largest signaling WebSocket frame, in bytes; a larger one closes the socket (1009).',
+    } satisfies KeyMeta),
+  rtm_message_rate: z
+    .number()
+    .int()
+    .min(1)
+    .max(100000)
+    .default(50)
+    .meta({
+      description:
+        'Signaling messages a connection may send per second before it is slowed (and, if it keeps on, closed).',
+    } satisfies KeyMeta),
+  rtm_heartbeat_timeout: z
+    .number()
+    .int()
+    .min(5)
+    .max(600)
+    .default(30)
+    .meta({
+      description:
+        'Seconds without any message (clients ping every 5) after which a signaling socket is closed.',
+    } satisfies KeyMeta),
+  rtm_connect_rate_limit_per_user: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000000)
+    .default(60)
+    .meta({
+      description: 'rtm/connect requests allowed per user per minute.',
+    } satisfies KeyMeta),
+  rtm_connect_rate_limit_per_ip: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000000)
+    .default(300)
+    .meta({
+      description: 'rtm/connect requests allowed per client address per minute.',
+    } satisfies KeyMeta),
   enable_guest_api: yesNo()
     .default(false)
     .meta({

@@ -1,9 +1,10 @@
 import { type ErrorCode, errorBody, errorCatalogue } from '@confab/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 
-export function sendError(reply: FastifyReply, code: ErrorCode, message: string) {
+/** Answers with the catalogue's status for `code`, or `status` where a protocol fixes another. */
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string, status?: number) {
   return reply
-    .code(errorCatalogue[code].status)
+    .code(status ?? errorCatalogue[code].status)
     .type('application/json')
     .send(errorBody(code, message));
 }

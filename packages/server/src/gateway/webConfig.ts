@@ -23,7 +23,12 @@ export function buildWebConfig(
       clientID: webClientIdFor(origin),
       scope: 'openid profile email kopano/kwm kopano/gc',
     },
-    kwm: { url: '', apiPrefix: '/api/kwm/v2' },
+    // sdpParams in kbit/s, as Kopano Meet reads them.
+    kwm: {
+      url: '',
+      apiPrefix: '/api/kwm/v2',
+      sdpParams: { videoSendBitrate: Math.round(settings.video_max_bitrate / 1000) },
+    },
     guests: {
       enabled: settings.enable_guest_api && settings.allow_client_guests,
       default: null,

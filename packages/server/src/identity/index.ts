@@ -14,7 +14,6 @@ export {
   signingAlgorithms,
   signingKeysFile,
 } from './SigningKeys.js';
-export { loadOrCreateSecret } from './secrets.js';
 export {
   type AccessToken,
   maxClockSkew,

@@ -5,10 +5,10 @@ import { FatalError } from '../FatalError.js';
 
 /**
  * A random secret kept in the data dir (mode 0600), created on first use: cookie signing keys,
- * CSRF tokens. Surviving restarts keeps sessions and open sign-in pages valid.
+ * CSRF tokens, the signaling pair-hash key. `name` may hold a folder (`identity/cookie`). Surviving restarts keeps sessions and open sign-in pages valid.
  */
 export function loadOrCreateSecret(dataDir: string, name: string): Buffer {
-  const file = path.join(dataDir, 'identity', `${name}.key`);
+  const file = path.join(dataDir, `${name}.key`);
   try {
     const text = readFileSync(file, 'utf8').trim();
     const secret = Buffer.from(text, 'base64url');

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+
+/** kwm v2's API prefix; Confab serves signaling under it. */
+export const rtmApiPrefix = '/api/kwm/v2';
+export const rtmConnectPath = `${rtmApiPrefix}/rtm/connect`;
+export const rtmTurnPath = `${rtmApiPrefix}/rtm/turn`;
+export const rtmWebsocketPath = `${rtmApiPrefix}/rtm/websocket`;
+
+/** The `v` of webrtc payloads (kwm's `20180703`). */
+export const webrtcVersion = 20180703;
+
+/** Client heartbeat interval in ms (kwmjs `heartbeatInterval`). */
+export const heartbeatInterval = 5000;
+
+const id = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const text = (max: number) => z.string().max(max);
+
+/** `ping` from the client every 5 s; the server answers the same object as `pong`. */
+export const pingMessageSchema = z.strictObject({
+  type: z.literal('ping'),
+  id,
+  ts: z.number().optional(),
+  transaction: text(128).optional(),
+});
+
+export const webrtcSubtypes = [
+  'webrtc_call',
+  'webrtc_group',
+  'webrtc_signal',
+  'webrtc_hangup',
+] as const;
+export type WebrtcSubtype = (typeof webrtcSubtypes)[number];
+
+/**
+ * A `webrtc` message from a client (kwm's RTMTypeWebRTC). Clients leave `source` empty and never
+ * set `profile`: the server fills both in.
+ */
+export const webrtcMessageSchema = z.strictObject({
+  type: z.literal('webrtc'),
+  id,
+  subtype: z.enum(webrtcSubtypes),
+  target: text(256).default(''),
+  source: z.literal('').optional(),
+  initiator: z.boolean().default(false),
+  state: text(256).default(''),
+  channel: text(128).default(''),
+  group: text(256).default(''),
+  hash: text(128).default(''),
+  v: z.number().int().optional(),
+  transaction: text(128).optional(),
+  pcid: text(128).optional(),
+  data: z.unknown().optional(),
+});
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  pingMessageSchema,
+  webrtcMessageSchema,
+]);
+export type ClientMessage = z.output<typeof clientMessageSchema>;
+export type WebrtcClientMessage = z.output<typeof webrtcMessageSchema>;
+
+/** `data` of a callee's answer to `webrtc_call` (and of `webrtc_hangup`). */
+export const callAnswerSchema = z.looseObject({
+  accept: z.boolean(),
+  state: text(256).optional(),
+  reason: text(64).optional(),
+});
+export type CallAnswer = z.output<typeof callAnswerSchema>;
+
+/**
+ * Why a call ended, in `data.reason` of `webrtc_call` answers and `webrtc_hangup`. kwm's
+ * `reject`, `reject_busy` and `hangup`, plus Confab's `unreachable` (the callee has no
+ * connection) and `no_answer` (nobody answered within `call_timeout`).
+ */
+export const callEndReasons = [
+  'reject',
+  'reject_busy',
+  'hangup',
+  'unreachable',
+  'no_answer',
+] as const;
+export type CallEndReason = (typeof callEndReasons)[number];
+
+export interface RtmSelf {
+  id: string;
+  name: string;
+  auth: string;
+}
+
+export interface TurnCredentials {
+  username: string;
+  password: string;
+  ttl: number;
+  uris: string[];
+}
+
+/** The answer of `POST /api/kwm/v2/rtm/connect`. */
+export interface RtmConnectResponse {
+  ok: true;
+  url: string;
+  self: RtmSelf;
+  turn?: TurnCredentials;
+}
+
+export interface RtmTurnResponse {
+  ok: true;
+  turn: TurnCredentials;
+}
+
+/** Messages the server sends. */
+export type ServerMessage =
+  | { type: 'hello'; self: RtmSelf; server_status?: Record<string, unknown> }
+  | { type: 'goodbye' }
+  | { type: 'pong'; id: number; ts?: number; transaction?: string }
+  | { type: 'error'; reply_to?: number; error: { code: RtmErrorCode; msg: string } }
+  | ServerWebrtcMessage;
+
+export interface ServerWebrtcMessage {
+  type: 'webrtc';
+  subtype: WebrtcSubtype | 'webrtc_channel';
+  reply_to?: number;
+  source?: string;
+  target?: string;
+  profile?: { name: string };
+  initiator?: boolean;
+  state?: string;
+  channel?: string;
+  group?: string;
+  hash?: string;
+  v?: number;
+  pcid?: string;
+  transaction?: string;
+  data?: unknown;
+}
+
+/** kwm's RTM error codes, with Confab's `rate_limited`. */
+export const rtmErrorCodes = [
+  'bad_message',
+  'access_restricted',
+  'create_restricted',
+  'server_error',
+  'rate_limited',
+] as const;
+export type RtmErrorCode = (typeof rtmErrorCodes)[number];
+
+/** WebSocket close codes the server uses. */
+export const rtmCloseCodes = {
+  normal: 1000,
+  goingAway: 1001,
+  /** A client that keeps flooding after being slowed. */
+  policyViolation: 1008,
+  /** A frame over `rtm_max_message_size`. */
+  messageTooBig: 1009,
+  /** No message for `rtm_heartbeat_timeout` seconds. */
+  heartbeatTimeout: 4000,
+  /** The same session key was already used, or the session was replaced. */
+  replaced: 4001,
+} as const;

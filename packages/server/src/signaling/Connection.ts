@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type ClientMessage,
+  clientMessageSchema,
+  type RtmErrorCode,
+  rtmCloseCodes,
+  type ServerMessage,
+} from '@confab/protocol';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../logging/index.js';
+import type { SessionInfo } from './SignalingState.js';
+
+export interface ConnectionLimits {
+  /** Messages per second before the connection is slowed. */
+  messageRate: number;
+  /** Seconds of continued flooding, after slowing, before the socket is closed. */
+  floodGraceSeconds: number;
+}
+
+/**
+ * One signaling WebSocket: parses and validates every frame against the protocol's schemas,
+ * answers what is wrong with kwm's error codes, keeps time of the last message for heartbeats,
+ * and slows a client that sends too fast by pausing its socket, closing it if it keeps on.
+ */
+export class Connection {
+  readonly id = randomBytes(9).toString('base64url');
+  lastSeen = Date.now();
+  closed = false;
+  #tokens: number;
+  #refilledAt = Date.now();
+  #floodingSince: number | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly session: SessionInfo,
+    private readonly limits: ConnectionLimits,
+    private readonly log: Logger,
+    private readonly onMessage: (conn: Connection, message: ClientMessage) => void,
+    private readonly onClose: (conn: Connection) => void,
+  ) {
+    this.#tokens = limits.messageRate;
+    ws.on('message', (data, isBinary) => this.#receive(data as Buffer, isBinary));
+    ws.on('close', () => this.#closed());
+    ws.on('error', (err) => this.log.debug({ err, conn: this.id }, 'signaling socket error'));
+  }
+
+  get userId(): string {
+    return this.session.userId;
+  }
+
+  send(message: ServerMessage): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(message));
+  }
+
+  error(code: RtmErrorCode, msg: string, replyTo?: number): void {
+    this.send({
+      type: 'error',
+      ...(replyTo !== undefined ? { reply_to: replyTo } : {}),
+      error: { code, msg },
+    });
+  }
+
+  /** Says goodbye, then closes (a server-initiated close). */
+  goodbye(code: number, reason: string): void {
+    if (this.closed) return;
+    this.send({ type: 'goodbye' });
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  #receive(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.lastSeen = Date.now();
+    if (!this.#allow()) return;
+    if (isBinary) return this.error('bad_message', 'frames must be JSON text');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString('utf8'));
+    } catch {
+      return this.error('bad_message', 'the frame is not valid JSON');
+    }
+    const parsed = clientMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      const id =
+        typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : undefined;
+      const issue = parsed.error.issues[0];
+      const where =
+        issue?.code === 'unrecognized_keys'
+          ? `unknown field ${issue.keys.join(', ')}`
+          : `${issue?.path.join('.') || 'message'}: ${issue?.message}`;
+      return this.error('bad_message', where, id);
+    }
+    try {
+      this.onMessage(this, parsed.data);
+    } catch (err) {
+      this.log.error({ err, conn: this.id }, 'signaling message failed');
+      this.error('server_error', 'the server could not handle this message', parsed.data.id);
+    }
+  }
+
+  /** A token bucket of `messageRate` a second: when empty, the socket is paused until it refills. */
+  #allow(): boolean {
+    const now = Date.now();
+    const rate = this.limits.messageRate;
+    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#refilledAt) / 1000) * rate);
+    this.#refilledAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      if (this.#tokens >= rate / 2) this.#floodingSince = undefined;
+      return true;
+    }
+    this.#floodingSince ??= now;
+    if (now - this.#floodingSince > this.limits.floodGraceSeconds * 1000) {
+      this.log.warn(
+        { conn: this.id, user: this.userId },
+        'signaling client kept flooding; closing',
+      );
+      this.goodbye(rtmCloseCodes.policyViolation, 'too many messages');
+      return false;
+    }
+    this.ws.pause();
+    setTimeout(() => this.ws.resume(), Math.ceil(1000 / rate)).unref();
+    this.error('rate_limited', 'too many messages: slow down');
+    return false;
+  }
+
+  #closed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(this);
+  }
+}

@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  type ClientMessage,
+  type RtmConnectResponse,
+  rtmCloseCodes,
+  rtmConnectPath,
+  rtmTurnPath,
+  rtmWebsocketPath,
+  type TurnCredentials,
+} from '@confab/protocol';
+import formbody from '@fastify/formbody';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { WebSocketServer } from 'ws';
+import { MemoryRateLimiter } from '../common/RateLimiter.js';
+import type { Settings } from '../config/index.js';
+import type { UserStore } from '../directory/index.js';
+import { sendError } from '../gateway/index.js';
+import { type AccessToken, type TokenChecker, TokenError } from '../identity/index.js';
+import type { Logger } from '../logging/index.js';
+import { Calls } from './Calls.js';
+import { Connection } from './Connection.js';
+import { PairHash } from './pairHash.js';
+import type { SignalingState } from './SignalingState.js';
+import { turnCredentials } from './turn.js';
+
+/** The scope an access token needs for signaling. */
+export const signalingScope = 'kopano/kwm';
+/** kwmserver's `connectExpiration`. */
+export const connectKeyTtlMs = 30_000;
+
+export interface SignalingOptions {
+  settings: Settings;
+  state: SignalingState;
+  tokenChecker: () => TokenChecker;
+  store: UserStore;
+  pairHashKey: Buffer;
+  /** The TURN REST secret, read from `turn_server_shared_secret`. */
+  turnSecret: string | undefined;
+  logger: Logger;
+}
+
+/**
+ * kwmserver's RTM signaling: rtm/connect hands out a one-time WebSocket URL (and TURN
+ * credentials), the socket carries kwm v2 messages, and one-to-one calls run through `Calls`.
+ */
+export class Signaling {
+  readonly #log: Logger;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<Connection>();
+  readonly #calls: Calls;
+  readonly #perUser: MemoryRateLimiter;
+  readonly #perIp: MemoryRateLimiter;
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(private readonly opts: SignalingOptions) {
+    const s = opts.settings;
+    this.#log = opts.logger.child({ module: 'signaling' });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: s.rtm_max_message_size,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.#calls = new Calls(
+      opts.state,
+      new PairHash(opts.pairHashKey),
+      s.call_timeout * 1000,
+      this.#log,
+    );
+    this.#perUser = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_user, 60_000);
+    this.#perIp = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_ip, 60_000);
+    this.#heartbeat = setInterval(() => this.#reapSilent(), 1000);
+    this.#heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  register(app: FastifyInstance): void {
+    app.register(async (scope) => {
+      await scope.register(formbody, { bodyLimit: 16 * 1024 });
+      scope.post(rtmConnectPath, (req, reply) => this.#connect(req, reply));
+      scope.post(rtmTurnPath, (req, reply) => this.#turn(req, reply));
+    });
+    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
+    // Before the HTTP server stops: every client hears goodbye and may reconnect elsewhere.
+    app.addHook('preClose', async () => this.close());
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    this.#calls.close();
+    for (const c of this.#connections) c.goodbye(rtmCloseCodes.goingAway, 'server shutting down');
+  }
+
+  /** kwm answers 403 to any failed authentication at connect; kwmjs stops reconnecting on it. */
+  async #authenticate(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<AccessToken | undefined> {
+    try {
+      return await this.opts
+        .tokenChecker()
+        .checkHeader(request.headers.authorization, signalingScope);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      await sendError(reply, err.code, err.message, 403);
+      return undefined;
+    }
+  }
+
+  #turnFor(userId: string): TurnCredentials | undefined {
+    const { turn_uris: uris } = this.opts.settings;
+    if (!this.opts.turnSecret || uris.length === 0) return undefined;
+    return turnCredentials(this.opts.turnSecret, uris, userId);
+  }
+
+  async #connect(request: FastifyRequest, reply: FastifyReply) {
+    const token = await this.#authenticate(request, reply);
+    if (!token) return reply;
+    const limited = [
+      this.#perUser.hit(`user:${token.sub}`),
+      this.#perIp.hit(`ip:${request.ip}`),
+    ].find((d) => !d.allowed);
+    if (limited) {
+      reply.header('retry-after', String(limited.retryAfter));
+      return sendError(reply, 'rate_limited', 'too many rtm/connect requests');
+    }
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body))
+      return sendError(reply, 'bad_request', 'expected form fields');
+    let name: string | undefined;
+    if (body.id_token !== undefined) {
+      if (typeof body.id_token !== 'string')
+        return sendError(reply, 'bad_request', 'id_token must be a string');
+      try {
+        name = (await this.opts.tokenChecker().checkIdToken(body.id_token, token.sub)).name;
+      } catch (err) {
+        if (!(err instanceof TokenError)) throw err;
+        return sendError(reply, 'invalid_token', err.message, 403);
+      }
+    }
+    if (body.user !== undefined && body.user !== token.sub)
+      return sendError(reply, 'forbidden', 'user does not match the access token', 403);
+    name ??=
+      (await this.opts.store.findById(token.sub).catch(() => undefined))?.displayName ?? token.sub;
+
+    const self = { id: token.sub, name, auth: '' };
+    const key = randomBytes(24).toString('base64url');
+    this.opts.state.putConnectKey(
+      key,
+      { userId: self.id, name: self.name, auth: self.auth },
+      connectKeyTtlMs,
+    );
+    const turn = this.#turnFor(self.id);
+    const answer: RtmConnectResponse = {
+      ok: true,
+      url: `${rtmWebsocketPath}/${key}`,
+      self,
+      ...(turn ? { turn } : {}),
+    };
+    return reply.header('cache-control', 'no-store').send(answer);
+  }
+
+  async #turn(request: FastifyRequest, reply: FastifyReply) {
+    const token = await this.#authenticate(request, reply);
+    if (!token) return reply;
+    const turn = this.#turnFor(token.sub);
+    if (!turn) return sendError(reply, 'not_found', 'TURN is not configured on this server');
+    return reply.header('cache-control', 'no-store').send({ ok: true, turn });
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (!path.startsWith(`${rtmWebsocketPath}/`)) return refuse('404 Not Found');
+    const session = this.opts.state.takeConnectKey(
+      decodeURIComponent(path.slice(rtmWebsocketPath.length + 1)),
+    );
+    if (!session) return refuse('403 Forbidden');
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new Connection(
+        ws,
+        session,
+        { messageRate: this.opts.settings.rtm_message_rate, floodGraceSeconds: 5 },
+        this.#log,
+        (c, m) => this.#dispatch(c, m),
+        (c) => this.#closed(c),
+      );
+      this.#connections.add(conn);
+      this.opts.state.addConnection(
+        { id: conn.id, userId: session.userId, name: session.name },
+        (m) => conn.send(m),
+      );
+      this.#log.debug({ conn: conn.id, user: session.userId }, 'signaling connected');
+      conn.send({
+        type: 'hello',
+        self: { id: session.userId, name: session.name, auth: session.auth },
+        server_status: {},
+      });
+    });
+  }
+
+  #dispatch(conn: Connection, message: ClientMessage): void {
+    if (message.type === 'ping') {
+      conn.send({ ...message, type: 'pong' });
+      return;
+    }
+    this.#calls.handle(conn, message);
+  }
+
+  #closed(conn: Connection): void {
+    this.#connections.delete(conn);
+    this.opts.state.removeConnection(conn.id);
+    this.#calls.connectionClosed(conn);
+    this.#log.debug({ conn: conn.id, user: conn.userId }, 'signaling disconnected');
+  }
+
+  /** Closes sockets that sent nothing (not even a ping) for `rtm_heartbeat_timeout`. */
+  #reapSilent(): void {
+    const deadline = Date.now() - this.opts.settings.rtm_heartbeat_timeout * 1000;
+    for (const c of this.#connections) {
+      if (c.lastSeen < deadline) c.goodbye(rtmCloseCodes.heartbeatTimeout, 'no heartbeat');
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import type { ServerMessage } from '@confab/protocol';
+
+/** Who a signaling session belongs to, as rtm/connect established it. */
+export interface SessionInfo {
+  userId: string;
+  name: string;
+  /** kwm's `self.auth` (the auth mode); empty for OIDC users. */
+  auth: string;
+}
+
+/** One open signaling connection, wherever it lives. */
+export interface ConnectionRef {
+  id: string;
+  userId: string;
+  name: string;
+}
+
+/** A one-to-one call: ringing until the callee answers, then active until someone hangs up. */
+export interface CallChannel {
+  id: string;
+  caller: string;
+  callerConn: string;
+  callee: string;
+  calleeConn: string | undefined;
+  /** The caller's `state` value, echoed in messages about this call. */
+  state: string;
+  status: 'ringing' | 'active';
+  createdAt: number;
+}
+
+/**
+ * Shared signaling state: one-time connect keys, who is connected where, open calls, and
+ * delivery of messages to a connection. In memory for one process now; the Redis version will
+ * route deliveries between nodes, which is why nothing outside this port holds another
+ * connection's socket.
+ */
+export interface SignalingState {
+  putConnectKey(key: string, info: SessionInfo, ttlMs: number): void;
+  /** Returns the session once; a second take, or one after the TTL, finds nothing. */
+  takeConnectKey(key: string): SessionInfo | undefined;
+
+  addConnection(ref: ConnectionRef, deliver: (message: ServerMessage) => void): void;
+  removeConnection(connId: string): void;
+  connectionsOf(userId: string): ConnectionRef[];
+  deliver(connId: string, message: ServerMessage): boolean;
+  connectionCount(): number;
+
+  putChannel(channel: CallChannel): void;
+  getChannel(id: string): CallChannel | undefined;
+  deleteChannel(id: string): void;
+  /** Calls a connection takes part in (as caller or as the answering callee). */
+  channelsOfConnection(connId: string): CallChannel[];
+}
