@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ServerMessage } from '@confab/protocol';
+import { MemorySignalingState } from './MemorySignalingState.js';
+
+const info = { userId: 'u1', name: 'U One', auth: '' };
+
+test('a connect key is taken once, and not after its 30 s', () => {
+  let now = 1_000;
+  const state = new MemorySignalingState(() => now);
+  state.putConnectKey('k1', info, 30_000);
+  state.putConnectKey('k2', info, 30_000);
+  assert.deepEqual(state.takeConnectKey('k1'), info);
+  assert.equal(state.takeConnectKey('k1'), undefined, 'single use');
+  now += 30_001;
+  assert.equal(state.takeConnectKey('k2'), undefined, 'expired');
+  assert.equal(state.takeConnectKey('never'), undefined);
+});
+
+test('connections are found by user and delivered to until removed', () => {
+  const state = new MemorySignalingState();
+  const got: ServerMessage[] = [];
+  state.addConnection({ id: 'c1', userId: 'u1', name: 'U' }, (m) => got.push(m));
+  state.addConnection({ id: 'c2', userId: 'u1', name: 'U' }, () => {});
+  assert.deepEqual(
+    state.connectionsOf('u1').map((c) => c.id),
+    ['c1', 'c2'],
+  );
+  assert.equal(state.deliver('c1', { type: 'goodbye' }), true);
+  assert.deepEqual(got, [{ type: 'goodbye' }]);
+  state.removeConnection('c1');
+  assert.equal(state.deliver('c1', { type: 'goodbye' }), false);
+  assert.deepEqual(
+    state.connectionsOf('u1').map((c) => c.id),
+    ['c2'],
+  );
+  state.removeConnection('c2');
+  assert.deepEqual(state.connectionsOf('u1'), []);
+  assert.equal(state.connectionCount(), 0);
+});

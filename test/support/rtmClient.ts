@@ -1,0 +1,115 @@
+import type { RtmConnectResponse, ServerMessage } from '@confab/protocol';
+import WebSocket from 'ws';
+
+/** A signaling client for tests: rtm/connect, then the WebSocket, with a queue of what arrives. */
+export class RtmClient {
+  readonly received: ServerMessage[] = [];
+  #waiters: { match: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
+  #nextId = 1;
+  closed: Promise<{ code: number; reason: string }>;
+
+  private constructor(
+    readonly ws: WebSocket,
+    readonly connect: RtmConnectResponse,
+  ) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as ServerMessage;
+      const i = this.#waiters.findIndex((w) => w.match(m));
+      if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(m);
+      else this.received.push(m);
+    });
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    );
+  }
+
+  static async open(
+    base: string,
+    accessToken: string,
+    form: Record<string, string> = {},
+  ): Promise<RtmClient> {
+    const connect = await rtmConnect(base, accessToken, form);
+    if (connect.status !== 200)
+      throw new Error(`rtm/connect answered ${connect.status}: ${JSON.stringify(connect.body)}`);
+    const body = connect.body as RtmConnectResponse;
+    const ws = new WebSocket(new URL(body.url, base.replace(/^http/, 'ws')));
+    // Listen before the socket opens: the server says hello at once.
+    const client = new RtmClient(ws, body);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`websocket refused: ${res.statusCode}`)),
+      );
+    });
+    await client.next((m) => m.type === 'hello');
+    return client;
+  }
+
+  get userId(): string {
+    return this.connect.self.id;
+  }
+
+  /** Sends a message with the next id (unless it has one) and returns that id. */
+  send(message: Record<string, unknown>): number {
+    const id = typeof message.id === 'number' ? message.id : this.#nextId++;
+    this.ws.send(JSON.stringify({ ...message, id }));
+    return id;
+  }
+
+  raw(data: string | Buffer): void {
+    this.ws.send(data);
+  }
+
+  /** The first message (already received or coming) that matches, or an error after `timeoutMs`. */
+  next(
+    match: (m: ServerMessage) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<ServerMessage> {
+    const i = this.received.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.received.splice(i, 1)[0] as ServerMessage);
+    return new Promise((resolve, reject) => {
+      const waiter = { match, resolve: (m: ServerMessage) => (clearTimeout(timer), resolve(m)) };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(
+          new Error(
+            `no matching message within ${timeoutMs} ms; received: ${JSON.stringify(this.received).slice(0, 500)}`,
+          ),
+        );
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Resolves true if nothing matching arrives within `ms` (for "sends nothing" checks). */
+  async nothing(match: (m: ServerMessage) => boolean, ms = 300): Promise<boolean> {
+    try {
+      await this.next(match, ms);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  close(): Promise<{ code: number; reason: string }> {
+    this.ws.close();
+    return this.closed;
+  }
+}
+
+export async function rtmConnect(
+  base: string,
+  accessToken: string | undefined,
+  form: Record<string, string> = {},
+) {
+  const res = await fetch(new URL('/api/kwm/v2/rtm/connect', base), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
+    },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as unknown };
+}
