@@ -51,4 +51,7 @@ export async function registerPwa(
   const shell = (_req: unknown, reply: FastifyReply) => reply.sendFile('index.html');
   app.get('/meet/', shell);
   app.get('/meet/r/*', shell);
+  // Where the identity provider sends the browser back to (docs/identity.md).
+  app.get('/meet/oidc-callback', shell);
+  app.get('/meet/oidc-silent-renew', shell);
 }

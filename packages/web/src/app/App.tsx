@@ -1,7 +1,10 @@
 import type { WebConfig } from '@confab/protocol';
 import { useCallback, useEffect, useState } from 'react';
+import { type Auth, useAuth } from '../auth/useAuth.js';
 import { loadWebConfig } from '../config/loadWebConfig.js';
+import { MainScreen } from '../features/home/MainScreen.js';
 import { t } from '../i18n/index.js';
+import { useLocalMedia } from '../media/useLocalMedia.js';
 import { Link } from './Link.js';
 import { type Route, useRoute } from './router.js';
 
@@ -48,8 +51,58 @@ export function App() {
             </button>
           </div>
         )}
-        {state.status === 'ready' && <Screen route={route} config={state.config} />}
+        {state.status === 'ready' && <SignedInApp route={route} config={state.config} />}
       </main>
+    </div>
+  );
+}
+
+/** Everything past loading the config: sign-in, then the screen for the route. */
+function SignedInApp({ route, config }: { route: Route; config: WebConfig }) {
+  const auth = useAuth(config);
+  if (auth.state.status === 'loading') return <p aria-live="polite">{t('auth.signingIn')}</p>;
+  if (auth.state.status === 'signedOut') {
+    return (
+      <section className="signed-out" aria-labelledby="signed-out-title">
+        <h1 id="signed-out-title">{t('home.title')}</h1>
+        <p>
+          {auth.state.error ? t('auth.failed', { error: auth.state.error }) : t('auth.signedOut')}
+        </p>
+        <button type="button" onClick={auth.signIn}>
+          {t('auth.signIn')}
+        </button>
+      </section>
+    );
+  }
+  const profile = auth.state.user.profile;
+  const name =
+    (profile.name as string | undefined) ??
+    (profile.preferred_username as string | undefined) ??
+    profile.sub;
+  return (
+    <>
+      <UserBar name={name} auth={auth} />
+      {route.name === 'home' ? (
+        <SignedInHome config={config} auth={auth} name={name} />
+      ) : (
+        <Screen route={route} config={config} />
+      )}
+    </>
+  );
+}
+
+function SignedInHome({ config, auth, name }: { config: WebConfig; auth: Auth; name: string }) {
+  const media = useLocalMedia();
+  return <MainScreen config={config} auth={auth} media={media} name={name} />;
+}
+
+function UserBar({ name, auth }: { name: string; auth: Auth }) {
+  return (
+    <div className="user-bar">
+      <span className="user-name">{name}</span>
+      <button type="button" className="secondary" onClick={auth.signOut}>
+        {t('auth.signOut')}
+      </button>
     </div>
   );
 }

@@ -1,0 +1,147 @@
+import type { ServerMessage, WebConfig } from '@confab/protocol';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import type { Auth } from '../../auth/useAuth.js';
+import { CallController } from '../../calls/CallController.js';
+import { t } from '../../i18n/index.js';
+import type { LocalMedia } from '../../media/useLocalMedia.js';
+import { RtmClient, type RtmStatus } from '../../rtm/RtmClient.js';
+import { CallEnded, InCall, IncomingCall, OutgoingCall } from '../call/CallScreens.js';
+import { Video } from '../call/Video.js';
+import { Contacts } from '../contacts/Contacts.js';
+
+export interface MainScreenProps {
+  config: WebConfig;
+  auth: Auth;
+  media: LocalMedia;
+  name: string;
+}
+
+/** The signed-in app: own camera, "New call", "Contacts", "Settings", and calls over signaling. */
+export function MainScreen({ config, auth, media, name }: MainScreenProps) {
+  const [status, setStatus] = useState<RtmStatus>('connecting');
+  const [everConnected, setEverConnected] = useState(false);
+  const [panel, setPanel] = useState<'none' | 'contacts' | 'settings'>('none');
+  const [selfId, setSelfId] = useState<string>();
+  // Calls take the camera stream current when they start.
+  const streamRef = useRef(media.stream);
+  streamRef.current = media.stream;
+
+  const { rtm, calls } = useMemo(() => {
+    const handlers: { message: (m: ServerMessage) => void } = { message: () => {} };
+    const rtm = new RtmClient({
+      tokens: auth.tokens,
+      onMessage: (m) => handlers.message(m),
+      onStatus: (s, self, turn) => {
+        setStatus(s);
+        if (s === 'connected') {
+          setEverConnected(true);
+          setSelfId(self?.id);
+          calls.setTurn(turn);
+        }
+      },
+    });
+    const webrtc = (config.kwm.webrtc?.config ?? {}) as RTCConfiguration;
+    const videoKbps = Number(
+      (config.kwm as { sdpParams?: { videoSendBitrate?: number } }).sdpParams?.videoSendBitrate ??
+        1000,
+    );
+    const calls = new CallController({
+      send: (m) => rtm.send(m),
+      selfId: () => rtm.self?.id,
+      localStream: () => streamRef.current,
+      rtcConfig: () => webrtc,
+      videoMaxBitrate: () => videoKbps * 1000,
+    });
+    handlers.message = (m) => calls.handle(m);
+    return { rtm, calls };
+  }, [auth.tokens, config]);
+  const callState = useSyncExternalStore(calls.subscribe, calls.getState);
+
+  useEffect(() => {
+    rtm.start();
+    return () => rtm.stop();
+  }, [rtm]);
+
+  const inCall = callState.phase === 'outgoing' || callState.phase === 'active';
+
+  return (
+    <>
+      {everConnected && status !== 'connected' && (
+        <div className="banner" role="alert">
+          {t('connection.lost')}
+        </div>
+      )}
+      {callState.phase === 'outgoing' && (
+        <OutgoingCall state={callState} media={media} calls={calls} />
+      )}
+      {callState.phase === 'active' && <InCall state={callState} media={media} calls={calls} />}
+      {!inCall && (
+        <section className="main-screen" aria-labelledby="main-title">
+          <h1 id="main-title">{t('main.hello', { name })}</h1>
+          <div className="preview">
+            {media.error ? (
+              <div className="notice" role="alert">
+                <p>{t(media.error === 'denied' ? 'media.denied' : 'media.unavailable')}</p>
+                <button type="button" onClick={media.retry}>
+                  {t('media.retry')}
+                </button>
+              </div>
+            ) : (
+              <Video
+                stream={media.stream}
+                muted
+                mirrored
+                className="preview-video"
+                label={t('main.preview')}
+              />
+            )}
+          </div>
+          <div className="main-actions">
+            <button type="button" onClick={() => setPanel('contacts')}>
+              {t('main.newCall')}
+            </button>
+            <button type="button" className="secondary" onClick={() => setPanel('contacts')}>
+              {t('main.contacts')}
+            </button>
+            <button type="button" className="secondary" onClick={() => setPanel('settings')}>
+              {t('main.settings')}
+            </button>
+          </div>
+          {panel === 'contacts' && (
+            <Contacts
+              selfId={selfId}
+              tokens={auth.tokens}
+              onClose={() => setPanel('none')}
+              onCall={(c, audioOnly) => {
+                setPanel('none');
+                calls.call({ id: c.id, name: c.displayName }, audioOnly);
+              }}
+            />
+          )}
+          {panel === 'settings' && <Settings media={media} onDone={() => setPanel('none')} />}
+        </section>
+      )}
+      {callState.phase === 'incoming' && <IncomingCall state={callState} calls={calls} />}
+      {callState.phase === 'ended' && <CallEnded state={callState} calls={calls} />}
+    </>
+  );
+}
+
+function Settings({ media, onDone }: { media: LocalMedia; onDone(): void }) {
+  const label = (kind: 'audio' | 'video') =>
+    (kind === 'audio' ? media.stream?.getAudioTracks() : media.stream?.getVideoTracks())?.[0]
+      ?.label || t('settings.none');
+  return (
+    <div className="dialog-backdrop">
+      <div role="dialog" aria-modal="true" aria-labelledby="settings-title" className="dialog">
+        <h2 id="settings-title">{t('settings.title')}</h2>
+        <p>{t('settings.devices', { camera: label('video'), microphone: label('audio') })}</p>
+        <div className="dialog-actions">
+          <button type="button" onClick={onDone}>
+            {t('settings.done')}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}

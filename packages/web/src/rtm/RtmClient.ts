@@ -1,0 +1,132 @@
+import {
+  heartbeatInterval,
+  type RtmConnectResponse,
+  type RtmSelf,
+  rtmConnectPath,
+  type ServerMessage,
+  type TurnCredentials,
+} from '@confab/protocol';
+
+export type RtmStatus = 'connecting' | 'connected' | 'disconnected';
+
+export interface RtmClientOptions {
+  /** A current access token (renewed by the caller) and, optionally, the ID token. */
+  tokens: () => Promise<{ accessToken: string; idToken?: string }>;
+  onMessage: (message: ServerMessage) => void;
+  onStatus: (status: RtmStatus, self?: RtmSelf, turn?: TurnCredentials) => void;
+}
+
+/** kwmjs's reconnect schedule: 1 s × 1.5 up to 30 s, ±0.5 s jitter. */
+export function reconnectDelay(attempt: number, random = Math.random): number {
+  const base = Math.min(30_000, 1000 * 1.5 ** attempt);
+  return Math.max(0, base + (random() - 0.5) * 1000);
+}
+
+/**
+ * The signaling connection of the web app: rtm/connect with a fresh token, the one-time
+ * WebSocket, a ping every 5 s, and reconnection with backoff whenever the socket is lost.
+ */
+export class RtmClient {
+  #ws: WebSocket | undefined;
+  #nextId = 1;
+  #attempt = 0;
+  #stopped = false;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastPong = 0;
+  self: RtmSelf | undefined;
+
+  constructor(private readonly opts: RtmClientOptions) {}
+
+  start(): void {
+    this.#stopped = false;
+    void this.#connect();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#reconnectTimer);
+    clearInterval(this.#heartbeat);
+    this.#ws?.close(1000);
+    this.#ws = undefined;
+  }
+
+  /** Sends a message with the next id; false when not connected. */
+  send(message: Record<string, unknown>): number | undefined {
+    if (this.#ws?.readyState !== WebSocket.OPEN) return undefined;
+    const id = this.#nextId++;
+    this.#ws.send(JSON.stringify({ ...message, id }));
+    return id;
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#stopped) return;
+    this.opts.onStatus('connecting');
+    try {
+      const { accessToken, idToken } = await this.opts.tokens();
+      const res = await fetch(rtmConnectPath, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams(idToken ? { id_token: idToken } : {}).toString(),
+      });
+      if (!res.ok) throw new Error(`rtm/connect: HTTP ${res.status}`);
+      const connect = (await res.json()) as RtmConnectResponse;
+      const url = new URL(connect.url, window.location.href);
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      const ws = new WebSocket(url);
+      this.#ws = ws;
+      ws.onmessage = (e) => this.#receive(e.data);
+      ws.onclose = () => {
+        if (this.#ws === ws) this.#lost();
+      };
+      ws.onerror = () => ws.close();
+      this.self = connect.self;
+      this.#turn = connect.turn;
+    } catch {
+      this.#lost();
+    }
+  }
+
+  #turn: TurnCredentials | undefined;
+
+  #receive(data: unknown): void {
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(String(data)) as ServerMessage;
+    } catch {
+      return;
+    }
+    if (message.type === 'hello') {
+      this.#attempt = 0;
+      this.#lastPong = Date.now();
+      this.self = message.self;
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = setInterval(() => this.#ping(), heartbeatInterval);
+      this.opts.onStatus('connected', message.self, this.#turn);
+    }
+    if (message.type === 'pong') this.#lastPong = Date.now();
+    this.opts.onMessage(message);
+  }
+
+  #ping(): void {
+    // Three missed pongs: the connection is dead even if the socket does not know it yet.
+    if (Date.now() - this.#lastPong > heartbeatInterval * 3) {
+      this.#ws?.close();
+      this.#lost();
+      return;
+    }
+    this.send({ type: 'ping', ts: Date.now() });
+  }
+
+  #lost(): void {
+    clearInterval(this.#heartbeat);
+    this.#ws = undefined;
+    if (this.#stopped) return;
+    this.opts.onStatus('disconnected');
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => void this.#connect(), reconnectDelay(this.#attempt++));
+  }
+}
