@@ -21,9 +21,16 @@ export function OutgoingCall({
       aria-label={t('call.calling', { name: state.peer.name })}
     >
       <div className="ringing">
-        <span className="hourglass" aria-hidden="true">
-          ⌛
-        </span>
+        <svg className="hourglass" viewBox="0 0 24 24" width="48" height="48" aria-hidden="true">
+          <path
+            d="M6 2h12v2c0 3-2.5 5.2-4.2 6.5L12 12l1.8 1.5C15.5 14.8 18 17 18 20v2H6v-2c0-3 2.5-5.2 4.2-6.5L12 12l-1.8-1.5C8.5 9.2 6 7 6 4V2z"
+            fill="none"
+            stroke="currentColor"
+            strokeWidth="1.6"
+            strokeLinejoin="round"
+          />
+          <path d="M9 20c0-1.6 1.3-2.8 3-4 1.7 1.2 3 2.4 3 4z" fill="currentColor" />
+        </svg>
         <p role="status">{t('call.calling', { name: state.peer.name })}</p>
         <div className="moving-bar" aria-hidden="true" />
       </div>

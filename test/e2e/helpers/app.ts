@@ -1,0 +1,42 @@
+import type { Page } from 'playwright-core';
+import type { ConfabProcess } from '../../support/confabProcess.js';
+import { runConfab } from '../../support/confabProcess.js';
+
+/** Adds a user to the built-in directory of a running server, as an administrator would. */
+export async function addUser(
+  server: ConfabProcess,
+  username: string,
+  name: string,
+  password: string,
+): Promise<void> {
+  const res = await runConfab(
+    [
+      'user',
+      'add',
+      username,
+      '--name',
+      name,
+      '--email',
+      `${username}@example.com`,
+      '--password-stdin',
+      '--data-dir',
+      server.dataDir,
+    ],
+    { input: `${password}\n` },
+  );
+  if (res.code !== 0) throw new Error(`user add ${username}: ${res.stderr}`);
+}
+
+/** Opens the app and signs in through the identity provider's page, as a person would. */
+export async function signIn(
+  page: Page,
+  username: string,
+  password: string,
+  name: string,
+): Promise<void> {
+  await page.goto('/meet/');
+  await page.getByRole('textbox', { name: 'Username' }).fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: `Hello, ${name}` }).waitFor();
+}
