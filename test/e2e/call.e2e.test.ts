@@ -4,6 +4,7 @@ import type { Browser } from 'playwright-core';
 import {
   addUser,
   type ConfabProcess,
+  countDecodingVideoStreams,
   launchBrowser,
   openUser,
   signIn,
@@ -19,9 +20,10 @@ describe('one-to-one calls between two signed-in users', () => {
   let bob: User;
 
   before(async () => {
-    server = await startConfab();
+    server = await startConfab({ config: 'call_timeout: 5\n' });
     await addUser(server, 'alice', 'Alice Liddell', 'wonderland');
     await addUser(server, 'bob', 'Bob Builder', 'can-we-fix-it');
+    await addUser(server, 'carol', 'Carol Danvers', 'higher-further');
     browser = await launchBrowser();
     alice = await openUser(browser, server.localUrl);
     bob = await openUser(browser, server.localUrl);
@@ -92,5 +94,126 @@ describe('one-to-one calls between two signed-in users', () => {
     await dialog.getByRole('button', { name: 'Decline' }).click();
     await alice.page.getByRole('status').filter({ hasText: 'Call declined' }).waitFor();
     await dialog.waitFor({ state: 'detached' });
+  });
+
+  async function dismissNotices() {
+    for (const u of [alice, bob]) {
+      const close = u.page.getByRole('button', { name: 'Close', exact: true });
+      if (await close.isVisible()) await close.click();
+    }
+  }
+
+  test('Ignore sends nothing: the dialog closes, and Alice sees "No answer" after call_timeout', async () => {
+    await dismissNotices();
+    const dialog = await ringBob();
+    await dialog.getByRole('button', { name: 'Ignore' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await alice.page.getByRole('status').filter({ hasText: 'Calling Bob Builder…' }).waitFor();
+    await alice.page
+      .getByRole('status')
+      .filter({ hasText: 'No answer' })
+      .waitFor({ timeout: 15_000 });
+  });
+
+  test('a user who is not signed in anywhere is "Not reachable"', async () => {
+    await dismissNotices();
+    await alice.page.getByRole('button', { name: 'Contacts' }).click();
+    await alice.page.getByRole('searchbox', { name: 'Search contacts' }).fill('carol');
+    await alice.page
+      .getByRole('listitem', { name: 'Carol Danvers' })
+      .getByRole('button', { name: 'Call', exact: true })
+      .click();
+    await alice.page.getByRole('status').filter({ hasText: 'Not reachable' }).waitFor();
+  });
+
+  test("Bob's second tab stops ringing when the first accepts; a third caller finds Bob busy", async () => {
+    await dismissNotices();
+    const bobTab2 = await bob.context.newPage();
+    await bobTab2.goto('/meet/');
+    await bobTab2.getByRole('heading', { level: 1, name: 'Hello, Bob Builder' }).waitFor();
+    const carol = await openUser(browser, server.localUrl);
+    try {
+      const dialog = await ringBob();
+      const dialog2 = bobTab2.getByRole('dialog', { name: 'Alice Liddell' });
+      await dialog2.waitFor();
+      await dialog.getByRole('button', { name: 'Accept' }).click();
+      await dialog2.waitFor({ state: 'detached' });
+      await waitForDecodingVideo(alice.page, 1, 30_000);
+
+      // Bob's second tab is free, so a call rings there; closing it leaves Bob in a call only.
+      await bobTab2.close();
+      await signIn(carol.page, 'carol', 'higher-further', 'Carol Danvers');
+      await carol.page.getByRole('button', { name: 'Contacts' }).click();
+      await carol.page.getByRole('searchbox', { name: 'Search contacts' }).fill('bob');
+      await carol.page
+        .getByRole('listitem', { name: 'Bob Builder' })
+        .getByRole('button', { name: 'Call', exact: true })
+        .click();
+      await carol.page.getByRole('status').filter({ hasText: 'Busy' }).waitFor();
+      assert.equal(await bob.page.getByRole('dialog').count(), 0, 'Bob in a call sees no dialog');
+      await alice.page.mouse.move(10, 10);
+      await alice.page.getByRole('button', { name: 'Hang up' }).click();
+    } finally {
+      await carol.close();
+    }
+  });
+
+  test('an audio call sends and receives no video; a video call caps the sent bitrate', async () => {
+    await dismissNotices();
+    await bob.page.getByRole('heading', { level: 1, name: 'Hello, Bob Builder' }).waitFor();
+    await alice.page.getByRole('button', { name: 'Contacts' }).click();
+    await alice.page.getByRole('searchbox', { name: 'Search contacts' }).fill('bob');
+    await alice.page
+      .getByRole('listitem', { name: 'Bob Builder' })
+      .getByRole('button', { name: 'Audio call' })
+      .click();
+    await bob.page
+      .getByRole('dialog', { name: 'Alice Liddell' })
+      .getByRole('button', { name: 'Accept' })
+      .click();
+    const audioPackets = () =>
+      alice.page.evaluate(async () => {
+        const pcs = (window as unknown as { __confabPeerConnections: RTCPeerConnection[] })
+          .__confabPeerConnections;
+        const pc = pcs.at(-1) as RTCPeerConnection;
+        let audio = 0;
+        let videoSent = 0;
+        (await pc.getStats()).forEach(
+          (s: { type: string; kind?: string; packetsReceived?: number; packetsSent?: number }) => {
+            if (s.type === 'inbound-rtp' && s.kind === 'audio') audio += s.packetsReceived ?? 0;
+            if (s.type === 'outbound-rtp' && s.kind === 'video') videoSent += s.packetsSent ?? 0;
+          },
+        );
+        return { audio, videoSent };
+      });
+    const deadline = Date.now() + 20_000;
+    let stats = await audioPackets();
+    while (stats.audio === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      stats = await audioPackets();
+    }
+    assert.ok(stats.audio > 0, 'audio flows');
+    assert.equal(stats.videoSent, 0, 'Alice sends no video');
+    assert.equal(await countDecodingVideoStreams(alice.page, 1000), 0, 'and decodes none');
+    await alice.page.mouse.move(10, 10);
+    await alice.page.getByRole('button', { name: 'Hang up' }).click();
+
+    await dismissNotices();
+    const dialog = await ringBob();
+    await dialog.getByRole('button', { name: 'Accept' }).click();
+    await waitForDecodingVideo(alice.page, 1, 30_000);
+    const maxBitrate = await alice.page.evaluate(async () => {
+      const pcs = (window as unknown as { __confabPeerConnections: RTCPeerConnection[] })
+        .__confabPeerConnections;
+      const sender = (pcs.at(-1) as RTCPeerConnection)
+        .getSenders()
+        .find((s) => s.track?.kind === 'video');
+      for (let i = 0; i < 50 && !sender?.getParameters().encodings?.[0]?.maxBitrate; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      return sender?.getParameters().encodings?.[0]?.maxBitrate;
+    });
+    assert.equal(maxBitrate, 1_000_000, 'video_max_bitrate (1 Mbit/s) caps the sent video');
+    await alice.page.mouse.move(10, 10);
+    await alice.page.getByRole('button', { name: 'Hang up' }).click();
   });
 });
