@@ -11,6 +11,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const benches: Record<string, string> = {
   startup: 'startup/run.ts',
   identity: 'identity/run.ts',
+  signaling: 'signaling/run.ts',
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,0 +1,17 @@
+/**
+ * The peer for the session-memory comparison: a bare `ws` server that accepts WebSockets, says
+ * one hello-sized message and holds them. Prints its port when listening.
+ */
+import { WebSocketServer } from 'ws';
+
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+const hello = JSON.stringify({
+  type: 'hello',
+  self: { id: '00000000-0000-0000-0000-000000000000', name: 'Someone Somebody', auth: '' },
+  server_status: {},
+});
+wss.on('connection', (ws) => ws.send(hello));
+wss.on('listening', () =>
+  console.log(JSON.stringify({ port: (wss.address() as { port: number }).port })),
+);
+process.on('SIGTERM', () => wss.close(() => process.exit(0)));
