@@ -68,113 +68,116 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const tls = settings.tlsEnabled ? readTls(settings) : undefined;
   const registry = settings.registryFile ? loadClientRegistry(settings.registryFile) : [];
 
-  const db: Database = openDatabase(settings.data_dir);
-  const store = createUserStore(settings, db, logger.child({ module: 'directory' }));
-  if (store instanceof SqliteUserStore) await ensureInitialAdmin(store, settings.data_dir, log);
-  const identity = new Identity({
-    settings,
-    store,
-    db,
-    keys: await SigningKeys.loadOrCreate(settings.data_dir),
-    registry,
-    cookieSecret: loadOrCreateSecret(settings.data_dir, 'identity/cookie'),
-    logger,
-  });
-
-  let shuttingDown = false;
-  const metrics = new Metrics();
-  const app = await createGateway({
-    settings,
-    logger,
-    version,
-    webRoot: opts.webRoot ?? defaultWebRoot,
-    metrics,
-    ...(tls ? { tls } : {}),
-    shuttingDown: () => shuttingDown,
-  });
-
-  await identity.register(app);
-  registerAddressBook(app, { store, tokenChecker: () => identity.tokenChecker });
-  const signaling = new Signaling({
-    settings,
-    state: new MemorySignalingState(),
-    tokenChecker: () => identity.tokenChecker,
-    store,
-    pairHashKey: loadOrCreateSecret(settings.data_dir, 'signaling/pair-hash'),
-    turnSecret: settings.turn_server_shared_secret
-      ? readTurnSecret(settings.turn_server_shared_secret)
-      : undefined,
-    logger,
-  });
-  signaling.register(app);
-
-  const { host, port } = settings.listenAddress;
+  // What startup has built so far, undone in reverse if a later step fails.
+  const undo: (() => unknown)[] = [];
   try {
-    await listen(app, host, port, settings.listen);
+    return await build();
   } catch (err) {
-    identity.close();
-    db.close();
+    for (const step of undo.reverse()) await step();
     throw err;
   }
-  const bound = app.server.address() as { address: string; port: number };
-  const boundPort = bound.port;
-  const url = publicOrigin(settings, boundPort);
-  const localUrl = `${settings.tlsEnabled ? 'https' : 'http'}://${hostForUrl(bound.address)}:${boundPort}`;
-  await identity.start(url, issuerOf(settings, boundPort));
 
-  let metricsApp: FastifyInstance | undefined;
-  let metricsUrl: string | undefined;
-  if (settings.metricsListenAddress) {
-    metricsApp = createMetricsListener(metrics, logger);
-    const m = settings.metricsListenAddress;
-    try {
-      await listen(metricsApp, m.host, m.port, settings.metrics_listen as string);
-    } catch (err) {
-      await app.close();
-      throw err;
-    }
-    const mport = (metricsApp.server.address() as { port: number }).port;
-    metricsUrl = `http://${hostForUrl(m.host)}:${mport}/metrics`;
-  }
+  async function build(): Promise<RunningServer> {
+    const db: Database = openDatabase(settings.data_dir);
+    undo.push(() => db.close());
+    const store = createUserStore(settings, db, logger.child({ module: 'directory' }));
+    if (store instanceof SqliteUserStore) await ensureInitialAdmin(store, settings.data_dir, log);
+    const identity = new Identity({
+      settings,
+      store,
+      db,
+      keys: await SigningKeys.loadOrCreate(settings.data_dir),
+      registry,
+      cookieSecret: loadOrCreateSecret(settings.data_dir, 'identity/cookie'),
+      logger,
+    });
+    undo.push(() => identity.close());
 
-  if (!settings.tlsEnabled && !isLoopbackHost(host)) {
-    log.warn(
-      { listen: settings.listen },
-      'LISTENING WITHOUT TLS ON A NON-LOOPBACK ADDRESS: browsers refuse camera and microphone outside a secure context, and sign-ins cross the network in clear text. Set tls_cert and tls_key, or put a TLS reverse proxy in front and listen on loopback.',
-    );
-  }
-  log.info(
-    {
-      url,
-      listen: `${host}:${boundPort}`,
-      tls: settings.tlsEnabled,
+    let shuttingDown = false;
+    const metrics = new Metrics();
+    const app = await createGateway({
+      settings,
+      logger,
       version,
-      metrics: metricsUrl ?? `${url}/metrics (loopback only)`,
-    },
-    'ready',
-  );
+      webRoot: opts.webRoot ?? defaultWebRoot,
+      metrics,
+      ...(tls ? { tls } : {}),
+      shuttingDown: () => shuttingDown,
+    });
 
-  const close = async () => {
-    shuttingDown = true;
-    const timer = setTimeout(() => {
-      log.warn(
-        { timeout: settings.shutdown_timeout },
-        'shutdown timeout: closing open connections',
-      );
-      app.server.closeAllConnections?.();
-    }, settings.shutdown_timeout * 1000);
-    timer.unref();
-    try {
-      await Promise.all([app.close(), metricsApp?.close()]);
-    } finally {
-      clearTimeout(timer);
-      identity.close();
-      await store.close();
-      db.close();
+    await identity.register(app);
+    registerAddressBook(app, { store, tokenChecker: () => identity.tokenChecker });
+    const signaling = new Signaling({
+      settings,
+      state: new MemorySignalingState(),
+      tokenChecker: () => identity.tokenChecker,
+      store,
+      pairHashKey: loadOrCreateSecret(settings.data_dir, 'signaling/pair-hash'),
+      turnSecret: settings.turn_server_shared_secret
+        ? readTurnSecret(settings.turn_server_shared_secret)
+        : undefined,
+      logger,
+    });
+    signaling.register(app);
+
+    const { host, port } = settings.listenAddress;
+    await listen(app, host, port, settings.listen);
+    undo.push(() => app.close());
+    const bound = app.server.address() as { address: string; port: number };
+    const boundPort = bound.port;
+    const url = publicOrigin(settings, boundPort);
+    const localUrl = `${settings.tlsEnabled ? 'https' : 'http'}://${hostForUrl(bound.address)}:${boundPort}`;
+    await identity.start(url, issuerOf(settings, boundPort));
+
+    let metricsApp: FastifyInstance | undefined;
+    let metricsUrl: string | undefined;
+    if (settings.metricsListenAddress) {
+      metricsApp = createMetricsListener(metrics, logger);
+      const m = settings.metricsListenAddress;
+      await listen(metricsApp, m.host, m.port, settings.metrics_listen as string);
+      const mport = (metricsApp.server.address() as { port: number }).port;
+      metricsUrl = `http://${hostForUrl(m.host)}:${mport}/metrics`;
     }
-    log.info('stopped');
-  };
-  return { url, localUrl, metricsUrl, app, logger, identity, store, signaling, close };
+
+    if (!settings.tlsEnabled && !isLoopbackHost(host)) {
+      log.warn(
+        { listen: settings.listen },
+        'LISTENING WITHOUT TLS ON A NON-LOOPBACK ADDRESS: browsers refuse camera and microphone outside a secure context, and sign-ins cross the network in clear text. Set tls_cert and tls_key, or put a TLS reverse proxy in front and listen on loopback.',
+      );
+    }
+    log.info(
+      {
+        url,
+        listen: `${host}:${boundPort}`,
+        tls: settings.tlsEnabled,
+        version,
+        metrics: metricsUrl ?? `${url}/metrics (loopback only)`,
+      },
+      'ready',
+    );
+
+    const close = async () => {
+      shuttingDown = true;
+      const timer = setTimeout(() => {
+        log.warn(
+          { timeout: settings.shutdown_timeout },
+          'shutdown timeout: closing open connections',
+        );
+        app.server.closeAllConnections?.();
+      }, settings.shutdown_timeout * 1000);
+      timer.unref();
+      try {
+        await Promise.all([app.close(), metricsApp?.close()]);
+      } finally {
+        clearTimeout(timer);
+        identity.close();
+        await store.close();
+        db.close();
+      }
+      log.info('stopped');
+    };
+    return { url, localUrl, metricsUrl, app, logger, identity, store, signaling, close };
+  }
 }
 
 /** An address as it stands in a URL: IPv6 in brackets, the unspecified address as loopback. */

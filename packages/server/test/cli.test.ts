@@ -152,6 +152,33 @@ describe('confab serve: bad input stops the start with one clear line', () => {
     assert.equal(line, `confab: tls_cert: ${cert} holds no PEM certificate`);
   });
 
+  test('TURN without its secret, or with an unreadable one, exits 2 naming the key', async () => {
+    const dir = tempDir();
+    const noSecret = await runConfab(
+      ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')],
+      { env: { CONFAB_TURN_URIS: 'turn:127.0.0.1:3478' } },
+    );
+    assert.equal(noSecret.code, 2);
+    assert.equal(
+      oneLine(noSecret.stderr),
+      'confab: environment variable CONFAB_TURN_URIS: turn_uris needs turn_server_shared_secret',
+    );
+    const unreadable = await runConfab(
+      ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')],
+      {
+        env: {
+          CONFAB_TURN_URIS: 'turn:127.0.0.1:3478',
+          CONFAB_TURN_SERVER_SHARED_SECRET: path.join(dir, 'missing-secret'),
+        },
+      },
+    );
+    assert.equal(unreadable.code, 2);
+    assert.equal(
+      oneLine(unreadable.stderr),
+      `confab: turn_server_shared_secret: cannot read ${dir}/missing-secret: no such file or directory`,
+    );
+  });
+
   test('a data dir that cannot be created exits 1', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'file'), '');

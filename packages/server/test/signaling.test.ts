@@ -259,6 +259,17 @@ describe('one-to-one calls', () => {
       v: 20180703,
     });
 
+  /** Alice calls Bob, who is signed in on two devices; both ring. */
+  async function ringTwoDevices() {
+    const alice = await open('alice');
+    const bob1 = await open('bob');
+    const bob2 = await open('bob');
+    call(alice, users.bob?.id as string);
+    const ring1 = (await bob1.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const ring2 = (await bob2.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    return { alice, bob1, bob2, ring1, ring2 };
+  }
+
   test('a call rings every device; the first to accept gets the call, the others stop ringing; signals and hangup flow', async () => {
     const alice = await open('alice');
     const bob1 = await open('bob');
@@ -321,13 +332,8 @@ describe('one-to-one calls', () => {
   });
 
   test('decline tells the caller "reject" and stops the other devices', async () => {
-    const alice = await open('alice');
-    const bob1 = await open('bob');
-    const bob2 = await open('bob');
-    call(alice, users.bob?.id as string);
-    const ring = (await bob1.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
-    await bob2.next(isWebrtc('webrtc_call'));
-    answer(bob1, ring, { accept: false, reason: 'reject' });
+    const { alice, bob1, bob2, ring1 } = await ringTwoDevices();
+    answer(bob1, ring1, { accept: false, reason: 'reject' });
     const declined = (await alice.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
     assert.deepEqual(declined.data, { accept: false, reason: 'reject', state: 'st-1' });
     await bob2.next((m) => isWebrtc('webrtc_call')(m) && m.target === undefined);
@@ -335,12 +341,7 @@ describe('one-to-one calls', () => {
   });
 
   test('busy: one device answers busy — dropped while another device still rings; sent when it is the only one', async () => {
-    const alice = await open('alice');
-    const bob1 = await open('bob');
-    const bob2 = await open('bob');
-    call(alice, users.bob?.id as string);
-    const ring1 = (await bob1.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
-    await bob2.next(isWebrtc('webrtc_call'));
+    const { alice, bob1, bob2, ring1 } = await ringTwoDevices();
     answer(bob1, ring1, { accept: false, reason: 'reject_busy' });
     assert.ok(
       await alice.nothing(isWebrtc('webrtc_call')),
