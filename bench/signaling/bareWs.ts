@@ -1,7 +1,9 @@
 /**
  * The peer for the session-memory comparison: a bare `ws` server that accepts WebSockets, says
- * one hello-sized message and holds them. Prints its port when listening.
+ * one hello-sized message and holds them. Prints its port when listening; on a line "heap" on
+ * standard input it collects garbage (run with --expose-gc) and prints the live heap in bytes.
  */
+import { createInterface } from 'node:readline';
 import { WebSocketServer } from 'ws';
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
@@ -14,4 +16,9 @@ wss.on('connection', (ws) => ws.send(hello));
 wss.on('listening', () =>
   console.log(JSON.stringify({ port: (wss.address() as { port: number }).port })),
 );
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'heap') return;
+  (globalThis as { gc?: () => void }).gc?.();
+  console.log(JSON.stringify({ heapUsed: process.memoryUsage().heapUsed }));
+});
 process.on('SIGTERM', () => wss.close(() => process.exit(0)));

@@ -13,9 +13,10 @@
  * Usage: npm run bench -- signaling [--sessions=N] [--calls=N] [--rate=N] [--settle=MS]
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import WebSocket from 'ws';
@@ -119,9 +120,25 @@ const server = await startConfab({
   ].join('\n'),
   args: ['--data-dir', dataDir],
   pinCpu: 0,
+  // A heap snapshot collects garbage first: the way to read Confab's live heap from outside.
+  env: { NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' },
 });
 
+/** Confab's live heap in MB after a full collection (forced by writing a heap snapshot). */
+async function confabLiveHeapMb(): Promise<number> {
+  const snapshots = () => readdirSync(server.dir).filter((f) => f.endsWith('.heapsnapshot'));
+  const count = snapshots().length;
+  server.proc.kill('SIGUSR2');
+  const deadline = Date.now() + 60_000;
+  while (snapshots().length === count && Date.now() < deadline) await sleep(200);
+  await sleep(1000);
+  for (const f of snapshots()) rmSync(path.join(server.dir, f), { force: true });
+  const text = await (await fetch(new URL('/metrics', server.localUrl))).text();
+  return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1]) / 1048576;
+}
+
 let confab: Awaited<ReturnType<typeof measure>>;
+let confabLive: [number, number] = [Number.NaN, Number.NaN];
 const latencies: number[] = [];
 try {
   const stored = JSON.parse(
@@ -203,31 +220,41 @@ try {
   }
   const deadline = performance.now() + 10_000;
   while (latencies.length < calls && performance.now() < deadline) await sleep(50);
+  // Live heap with the sessions held, and after they close (the baseline): what sessions hold.
+  const held = await confabLiveHeapMb();
   for (const ws of sockets) ws.terminate();
+  await sleep(2000);
+  confabLive = [await confabLiveHeapMb(), held];
 } finally {
   await server.stop();
 }
 
-// The same sockets against a bare ws server.
+// The same sockets against a bare ws server (with --expose-gc, to report its live heap).
 const bare = spawn(
   'taskset',
   [
     '-c',
     '0',
     process.execPath,
+    '--expose-gc',
     '--import',
     'tsx',
     path.join(path.dirname(fileURLToPath(import.meta.url)), 'bareWs.ts'),
   ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
+  { stdio: ['pipe', 'pipe', 'inherit'] },
 );
-const port = await new Promise<number>((resolve) =>
-  bare.stdout?.once('data', (d: Buffer) =>
-    resolve((JSON.parse(String(d)) as { port: number }).port),
-  ),
-);
+const bareLines = createInterface({ input: bare.stdout as NodeJS.ReadableStream });
+const nextLine = () => new Promise<string>((resolve) => bareLines.once('line', resolve));
+const port = (JSON.parse(await nextLine()) as { port: number }).port;
+const bareLiveHeapMb = async () => {
+  bare.stdin?.write('heap\n');
+  return (JSON.parse(await nextLine()) as { heapUsed: number }).heapUsed / 1048576;
+};
 const peer = await measure(bare.pid as number, async () => `ws://127.0.0.1:${port}/`);
+const bareHeld = await bareLiveHeapMb();
 for (const ws of peer.sockets) ws.terminate();
+await sleep(2000);
+const bareLive: [number, number] = [await bareLiveHeapMb(), bareHeld];
 bare.kill('SIGTERM');
 
 latencies.sort((a, b) => a - b);
@@ -245,6 +272,10 @@ console.log(
 );
 console.log(
   `warm round: confab ${mb(c.warm)} = ${c.warmKb.toFixed(1)} KB per session; bare ws ${mb(b.warm)} = ${b.warmKb.toFixed(1)} KB per socket`,
+);
+const liveKb = ([closed, held]: [number, number]) => ((held - closed) * 1024) / sessions;
+console.log(
+  `live heap after a full collection: confab ${liveKb(confabLive).toFixed(2)} KB per session held; bare ws ${liveKb(bareLive).toFixed(2)} KB per socket; ratio ${(liveKb(confabLive) / liveKb(bareLive)).toFixed(2)}`,
 );
 console.log(
   `memory per session vs bare ws: cold ratio ${(c.coldKb / b.coldKb).toFixed(2)} (goal ≤ 1.5), warm ratio ${(c.warmKb / b.warmKb).toFixed(2)}`,

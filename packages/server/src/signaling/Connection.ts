@@ -10,6 +10,26 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../logging/index.js';
 import type { SessionInfo } from './SignalingState.js';
 
+/** What a connection reports to: the signaling service. One object, not closures per socket. */
+export interface ConnectionHandler {
+  dispatch(conn: Connection, message: ClientMessage): void;
+  closed(conn: Connection): void;
+}
+
+const connectionOf = Symbol('confab.connection');
+type TaggedSocket = WebSocket & { [connectionOf]?: Connection };
+
+// Shared listeners: a socket finds its connection through a tag instead of a closure each.
+function onSocketMessage(this: TaggedSocket, data: Buffer, isBinary: boolean): void {
+  this[connectionOf]?.receive(data, isBinary);
+}
+function onSocketClose(this: TaggedSocket): void {
+  this[connectionOf]?.socketClosed();
+}
+function onSocketError(this: TaggedSocket, err: Error): void {
+  this[connectionOf]?.socketError(err);
+}
+
 export interface ConnectionLimits {
   /** Messages per second before the connection is slowed. */
   messageRate: number;
@@ -35,17 +55,21 @@ export class Connection {
     readonly session: SessionInfo,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
-    private readonly onMessage: (conn: Connection, message: ClientMessage) => void,
-    private readonly onClose: (conn: Connection) => void,
+    private readonly handler: ConnectionHandler,
   ) {
     this.#tokens = limits.messageRate;
-    ws.on('message', (data, isBinary) => this.#receive(data as Buffer, isBinary));
-    ws.on('close', () => this.#closed());
-    ws.on('error', (err) => this.log.debug({ err, conn: this.id }, 'signaling socket error'));
+    (ws as TaggedSocket)[connectionOf] = this;
+    ws.on('message', onSocketMessage);
+    ws.on('close', onSocketClose);
+    ws.on('error', onSocketError);
   }
 
   get userId(): string {
     return this.session.userId;
+  }
+
+  get name(): string {
+    return this.session.name;
   }
 
   send(message: ServerMessage): void {
@@ -72,7 +96,8 @@ export class Connection {
     this.ws.terminate();
   }
 
-  #receive(data: Buffer, isBinary: boolean): void {
+  /** @internal A frame from the socket. */
+  receive(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
     this.lastSeen = Date.now();
     if (!this.#allow()) return;
@@ -95,7 +120,7 @@ export class Connection {
       return this.error('bad_message', where, id);
     }
     try {
-      this.onMessage(this, parsed.data);
+      this.handler.dispatch(this, parsed.data);
     } catch (err) {
       this.log.error({ err, conn: this.id }, 'signaling message failed');
       this.error('server_error', 'the server could not handle this message', parsed.data.id);
@@ -128,9 +153,15 @@ export class Connection {
     return false;
   }
 
-  #closed(): void {
+  /** @internal The socket closed. */
+  socketClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    this.onClose(this);
+    this.handler.closed(this);
+  }
+
+  /** @internal The socket failed; its close follows. */
+  socketError(err: Error): void {
+    this.log.debug({ err, conn: this.id }, 'signaling socket error');
   }
 }

@@ -20,8 +20,8 @@ test('a connect key is taken once, and not after its 30 s', () => {
 test('connections are found by user and delivered to until removed', () => {
   const state = new MemorySignalingState();
   const got: ServerMessage[] = [];
-  state.addConnection({ id: 'c1', userId: 'u1', name: 'U' }, (m) => got.push(m));
-  state.addConnection({ id: 'c2', userId: 'u1', name: 'U' }, () => {});
+  state.addConnection({ id: 'c1', userId: 'u1', send: (m) => got.push(m) });
+  state.addConnection({ id: 'c2', userId: 'u1', send: () => {} });
   assert.deepEqual(
     state.connectionsOf('u1').map((c) => c.id),
     ['c1', 'c2'],

@@ -1,22 +1,30 @@
 import type { ServerMessage } from '@confab/protocol';
-import type { CallChannel, ConnectionRef, SessionInfo, SignalingState } from './SignalingState.js';
+import type {
+  CallChannel,
+  ConnectionRef,
+  LocalConnection,
+  SessionInfo,
+  SignalingState,
+} from './SignalingState.js';
 
 /** SignalingState for a single process. */
 export class MemorySignalingState implements SignalingState {
   readonly #keys = new Map<string, { info: SessionInfo; expiresAt: number }>();
-  readonly #connections = new Map<
-    string,
-    { ref: ConnectionRef; deliver: (m: ServerMessage) => void }
-  >();
+  readonly #connections = new Map<string, LocalConnection>();
   readonly #byUser = new Map<string, Set<string>>();
   readonly #channels = new Map<string, CallChannel>();
+  #prunedAt = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   putConnectKey(key: string, info: SessionInfo, ttlMs: number): void {
     const now = this.now();
-    // Expired keys are dropped as new ones come, so unused keys cannot pile up.
-    for (const [k, v] of this.#keys) if (v.expiresAt <= now) this.#keys.delete(k);
+    // Expired keys are dropped as new ones come (at most once a second), so unused keys
+    // cannot pile up.
+    if (now - this.#prunedAt >= 1000) {
+      this.#prunedAt = now;
+      for (const [k, v] of this.#keys) if (v.expiresAt <= now) this.#keys.delete(k);
+    }
     this.#keys.set(key, { info, expiresAt: now + ttlMs });
   }
 
@@ -26,32 +34,32 @@ export class MemorySignalingState implements SignalingState {
     return entry && entry.expiresAt > this.now() ? entry.info : undefined;
   }
 
-  addConnection(ref: ConnectionRef, deliver: (message: ServerMessage) => void): void {
-    this.#connections.set(ref.id, { ref, deliver });
-    let set = this.#byUser.get(ref.userId);
-    if (!set) this.#byUser.set(ref.userId, (set = new Set()));
-    set.add(ref.id);
+  addConnection(conn: LocalConnection): void {
+    this.#connections.set(conn.id, conn);
+    let set = this.#byUser.get(conn.userId);
+    if (!set) this.#byUser.set(conn.userId, (set = new Set()));
+    set.add(conn.id);
   }
 
   removeConnection(connId: string): void {
-    const entry = this.#connections.get(connId);
-    if (!entry) return;
+    const conn = this.#connections.get(connId);
+    if (!conn) return;
     this.#connections.delete(connId);
-    const set = this.#byUser.get(entry.ref.userId);
+    const set = this.#byUser.get(conn.userId);
     set?.delete(connId);
-    if (set?.size === 0) this.#byUser.delete(entry.ref.userId);
+    if (set?.size === 0) this.#byUser.delete(conn.userId);
   }
 
   connectionsOf(userId: string): ConnectionRef[] {
     return [...(this.#byUser.get(userId) ?? [])]
-      .map((id) => this.#connections.get(id)?.ref)
-      .filter((r): r is ConnectionRef => r !== undefined);
+      .map((id) => this.#connections.get(id))
+      .filter((c): c is LocalConnection => c !== undefined);
   }
 
   deliver(connId: string, message: ServerMessage): boolean {
-    const entry = this.#connections.get(connId);
-    if (!entry) return false;
-    entry.deliver(message);
+    const conn = this.#connections.get(connId);
+    if (!conn) return false;
+    conn.send(message);
     return true;
   }
 

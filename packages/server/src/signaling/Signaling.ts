@@ -20,7 +20,7 @@ import { sendError } from '../gateway/index.js';
 import { type AccessToken, type TokenChecker, TokenError } from '../identity/index.js';
 import type { Logger } from '../logging/index.js';
 import { Calls } from './Calls.js';
-import { Connection } from './Connection.js';
+import { Connection, type ConnectionHandler } from './Connection.js';
 import { PairHash } from './pairHash.js';
 import type { SignalingState } from './SignalingState.js';
 import { turnCredentials } from './turn.js';
@@ -45,7 +45,7 @@ export interface SignalingOptions {
  * kwmserver's RTM signaling: rtm/connect hands out a one-time WebSocket URL (and TURN
  * credentials), the socket carries kwm v2 messages, and one-to-one calls run through `Calls`.
  */
-export class Signaling {
+export class Signaling implements ConnectionHandler {
   readonly #log: Logger;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
@@ -53,6 +53,7 @@ export class Signaling {
   readonly #perUser: MemoryRateLimiter;
   readonly #perIp: MemoryRateLimiter;
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #limits;
 
   constructor(private readonly opts: SignalingOptions) {
     const s = opts.settings;
@@ -71,6 +72,7 @@ export class Signaling {
     );
     this.#perUser = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_user, 60_000);
     this.#perIp = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_ip, 60_000);
+    this.#limits = { messageRate: s.rtm_message_rate, floodGraceSeconds: 5 };
     this.#heartbeat = setInterval(() => this.#reapSilent(), 1000);
     this.#heartbeat.unref();
   }
@@ -186,19 +188,9 @@ export class Signaling {
     );
     if (!session) return refuse('403 Forbidden');
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new Connection(
-        ws,
-        session,
-        { messageRate: this.opts.settings.rtm_message_rate, floodGraceSeconds: 5 },
-        this.#log,
-        (c, m) => this.#dispatch(c, m),
-        (c) => this.#closed(c),
-      );
+      const conn = new Connection(ws, session, this.#limits, this.#log, this);
       this.#connections.add(conn);
-      this.opts.state.addConnection(
-        { id: conn.id, userId: session.userId, name: session.name },
-        (m) => conn.send(m),
-      );
+      this.opts.state.addConnection(conn);
       this.#log.debug({ conn: conn.id, user: session.userId }, 'signaling connected');
       conn.send({
         type: 'hello',
@@ -208,7 +200,8 @@ export class Signaling {
     });
   }
 
-  #dispatch(conn: Connection, message: ClientMessage): void {
+  /** @internal A valid message from a connection (ConnectionHandler). */
+  dispatch(conn: Connection, message: ClientMessage): void {
     if (message.type === 'ping') {
       conn.send({ ...message, type: 'pong' });
       return;
@@ -216,7 +209,8 @@ export class Signaling {
     this.#calls.handle(conn, message);
   }
 
-  #closed(conn: Connection): void {
+  /** @internal A connection closed (ConnectionHandler). */
+  closed(conn: Connection): void {
     this.#connections.delete(conn);
     this.opts.state.removeConnection(conn.id);
     this.#calls.connectionClosed(conn);

@@ -10,9 +10,13 @@ export interface SessionInfo {
 
 /** One open signaling connection, wherever it lives. */
 export interface ConnectionRef {
-  id: string;
-  userId: string;
-  name: string;
+  readonly id: string;
+  readonly userId: string;
+}
+
+/** A connection of this process: a reference that messages can be handed to. */
+export interface LocalConnection extends ConnectionRef {
+  send(message: ServerMessage): void;
 }
 
 /** A one-to-one call: ringing until the callee answers, then active until someone hangs up. */
@@ -39,7 +43,7 @@ export interface SignalingState {
   /** Returns the session once; a second take, or one after the TTL, finds nothing. */
   takeConnectKey(key: string): SessionInfo | undefined;
 
-  addConnection(ref: ConnectionRef, deliver: (message: ServerMessage) => void): void;
+  addConnection(conn: LocalConnection): void;
   removeConnection(connId: string): void;
   connectionsOf(userId: string): ConnectionRef[];
   deliver(connId: string, message: ServerMessage): boolean;

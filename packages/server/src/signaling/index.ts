@@ -1,4 +1,10 @@
 export { MemorySignalingState } from './MemorySignalingState.js';
 export { connectKeyTtlMs, Signaling, type SignalingOptions, signalingScope } from './Signaling.js';
-export type { CallChannel, ConnectionRef, SessionInfo, SignalingState } from './SignalingState.js';
+export type {
+  CallChannel,
+  ConnectionRef,
+  LocalConnection,
+  SessionInfo,
+  SignalingState,
+} from './SignalingState.js';
 export { turnCredentials, turnTtl } from './turn.js';
