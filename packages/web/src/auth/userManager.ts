@@ -21,6 +21,9 @@ export function createUserManager(config: WebConfig): UserManager {
     scope: config.oidc.scope ?? 'openid profile email kopano/kwm kopano/gc',
     loadUserInfo: false,
     automaticSilentRenew: true,
+    // Renew 30 s before expiry: `access_token_ttl` may be as short as 60 s, and the library's
+    // default of 60 s would then renew at once, over and over.
+    accessTokenExpiringNotificationTimeInSeconds: 30,
     userStore: new WebStorageStateStore({ store: window.sessionStorage }),
   });
 }
