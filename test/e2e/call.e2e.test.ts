@@ -216,4 +216,30 @@ describe('one-to-one calls between two signed-in users', () => {
     await alice.page.mouse.move(10, 10);
     await alice.page.getByRole('button', { name: 'Hang up' }).click();
   });
+
+  test('recent calls list the calls of this user in this browser, survive a reload, and call again in one click', async () => {
+    await dismissNotices();
+    await alice.page.reload();
+    const recent = alice.page.getByRole('region', { name: 'Recent calls' });
+    const bobRows = recent.getByRole('listitem', { name: 'Bob Builder' });
+    await bobRows.first().waitFor();
+    assert.ok((await bobRows.count()) >= 3, 'the earlier calls to Bob are listed');
+    assert.match(await bobRows.first().innerText(), /Outgoing · talked · /);
+    assert.match(
+      await recent.getByRole('listitem', { name: 'Carol Danvers' }).first().innerText(),
+      /not reachable/,
+    );
+    const bobsRecent = bob.page.getByRole('region', { name: 'Recent calls' });
+    assert.match(
+      await bobsRecent.getByRole('listitem', { name: 'Alice Liddell' }).first().innerText(),
+      /Incoming/,
+    );
+
+    await bobRows.first().getByRole('button', { name: 'Call' }).click();
+    const dialog = bob.page.getByRole('dialog', { name: 'Alice Liddell' });
+    await dialog.getByRole('button', { name: 'Decline' }).click();
+    await alice.page.getByRole('status').filter({ hasText: 'Call declined' }).waitFor();
+    await dismissNotices();
+    assert.match(await bobRows.first().innerText(), /Outgoing · declined · /);
+  });
 });

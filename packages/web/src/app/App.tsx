@@ -83,7 +83,7 @@ function SignedInApp({ route, config }: { route: Route; config: WebConfig }) {
     <>
       <UserBar name={name} auth={auth} />
       {route.name === 'home' ? (
-        <SignedInHome config={config} auth={auth} name={name} />
+        <SignedInHome config={config} auth={auth} name={name} userId={profile.sub} />
       ) : (
         <Screen route={route} config={config} />
       )}
@@ -91,9 +91,19 @@ function SignedInApp({ route, config }: { route: Route; config: WebConfig }) {
   );
 }
 
-function SignedInHome({ config, auth, name }: { config: WebConfig; auth: Auth; name: string }) {
+function SignedInHome({
+  config,
+  auth,
+  name,
+  userId,
+}: {
+  config: WebConfig;
+  auth: Auth;
+  name: string;
+  userId: string;
+}) {
   const media = useLocalMedia();
-  return <MainScreen config={config} auth={auth} media={media} name={name} />;
+  return <MainScreen config={config} auth={auth} media={media} name={name} userId={userId} />;
 }
 
 function UserBar({ name, auth }: { name: string; auth: Auth }) {

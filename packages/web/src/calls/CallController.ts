@@ -27,6 +27,7 @@ export type CallState =
       hash: string;
       state: string;
       remote: MediaStream | undefined;
+      direction: 'outgoing' | 'incoming';
     }
   | { phase: 'ended'; peer: Peer; reason: EndReason };
 
@@ -38,6 +39,13 @@ export interface CallControllerOptions {
   rtcConfig(): RTCConfiguration;
   /** Cap for each sent video stream, in bits per second. */
   videoMaxBitrate(): number;
+  /** A call finished (or was missed): for the recent calls list. */
+  onFinished?(call: {
+    peer: Peer;
+    direction: 'outgoing' | 'incoming';
+    audioOnly: boolean;
+    outcome: EndReason | 'answered' | 'missed';
+  }): void;
 }
 
 type SignalData = {
@@ -76,9 +84,30 @@ export class CallController {
 
   /** The one setter of the state: no-ops ignored, listeners told once. */
   #set(next: CallState): void {
-    if (next === this.#state) return;
+    const prev = this.#state;
+    if (next === prev) return;
     this.#state = next;
+    // Every way out of a call passes here: report it once for the recent calls.
+    if (prev.phase === 'active' && next.phase !== 'active') {
+      this.opts.onFinished?.({
+        peer: prev.peer,
+        direction: prev.direction,
+        audioOnly: prev.audioOnly,
+        outcome: 'answered',
+      });
+    } else if (prev.phase === 'outgoing' && next.phase === 'ended') {
+      this.opts.onFinished?.({
+        peer: prev.peer,
+        direction: 'outgoing',
+        audioOnly: prev.audioOnly,
+        outcome: next.reason,
+      });
+    }
     for (const l of this.#listeners) l();
+  }
+
+  #finishIncoming(s: { peer: Peer }, outcome: 'declined' | 'missed'): void {
+    this.opts.onFinished?.({ peer: s.peer, direction: 'incoming', audioOnly: false, outcome });
   }
 
   call(peer: Peer, audioOnly: boolean): void {
@@ -100,6 +129,7 @@ export class CallController {
       hash: s.hash,
       state: s.state,
       remote: undefined,
+      direction: 'incoming',
     });
     this.#createPeerConnection(false);
   }
@@ -108,12 +138,16 @@ export class CallController {
     const s = this.#state;
     if (s.phase !== 'incoming') return;
     this.#answer(s, { accept: false, state: s.state, reason: 'reject' });
+    this.#finishIncoming(s, 'declined');
     this.#set({ phase: 'idle' });
   }
 
   /** Ignore: stop showing the call and tell nobody; the caller hears "No answer" in time. */
   ignore(): void {
-    if (this.#state.phase === 'incoming') this.#set({ phase: 'idle' });
+    const s = this.#state;
+    if (s.phase !== 'incoming') return;
+    this.#finishIncoming(s, 'missed');
+    this.#set({ phase: 'idle' });
   }
 
   hangUp(): void {
@@ -218,6 +252,7 @@ export class CallController {
         hash: s.hash ?? '',
         state: s.state,
         remote: undefined,
+        direction: 'outgoing',
       });
       void this.#offer();
       return;
@@ -235,7 +270,10 @@ export class CallController {
       return;
     const reason = (m.data as { reason?: string } | undefined)?.reason;
     this.#closePeer();
-    if (s.phase === 'incoming') return this.#set({ phase: 'idle' });
+    if (s.phase === 'incoming') {
+      this.#finishIncoming(s, 'missed');
+      return this.#set({ phase: 'idle' });
+    }
     const mapped: EndReason =
       reason === 'unreachable'
         ? 'unreachable'

@@ -2,6 +2,7 @@ import type { ServerMessage, WebConfig } from '@confab/protocol';
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { Auth } from '../../auth/useAuth.js';
 import { CallController } from '../../calls/CallController.js';
+import { addRecentCall, loadRecentCalls, type RecentCall } from '../../calls/recentCalls.js';
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
 import { RtmClient, type RtmStatus } from '../../rtm/RtmClient.js';
@@ -14,10 +15,13 @@ export interface MainScreenProps {
   auth: Auth;
   media: LocalMedia;
   name: string;
+  /** The signed-in user's id (recent calls are kept per user). */
+  userId: string;
 }
 
 /** The signed-in app: own camera, "New call", "Contacts", "Settings", and calls over signaling. */
-export function MainScreen({ config, auth, media, name }: MainScreenProps) {
+export function MainScreen({ config, auth, media, name, userId }: MainScreenProps) {
+  const [recent, setRecent] = useState<RecentCall[]>(() => loadRecentCalls(userId));
   const [status, setStatus] = useState<RtmStatus>('connecting');
   const [everConnected, setEverConnected] = useState(false);
   const [panel, setPanel] = useState<'none' | 'contacts' | 'settings'>('none');
@@ -51,10 +55,11 @@ export function MainScreen({ config, auth, media, name }: MainScreenProps) {
       localStream: () => streamRef.current,
       rtcConfig: () => webrtc,
       videoMaxBitrate: () => videoKbps * 1000,
+      onFinished: (c) => setRecent(addRecentCall(userId, { ...c, at: Date.now() })),
     });
     handlers.message = (m) => calls.handle(m);
     return { rtm, calls };
-  }, [auth.tokens, config]);
+  }, [auth.tokens, config, userId]);
   const callState = useSyncExternalStore(calls.subscribe, calls.getState);
 
   useEffect(() => {
@@ -119,11 +124,43 @@ export function MainScreen({ config, auth, media, name }: MainScreenProps) {
             />
           )}
           {panel === 'settings' && <Settings media={media} onDone={() => setPanel('none')} />}
+          {panel === 'none' && (
+            <RecentCalls calls={recent} onCall={(c) => calls.call(c.peer, c.audioOnly)} />
+          )}
         </section>
       )}
       {callState.phase === 'incoming' && <IncomingCall state={callState} calls={calls} />}
       {callState.phase === 'ended' && <CallEnded state={callState} calls={calls} />}
     </>
+  );
+}
+
+const timeFormat = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short' });
+
+/** The recent calls of this user in this browser, each one click to call again. */
+function RecentCalls({ calls, onCall }: { calls: RecentCall[]; onCall(call: RecentCall): void }) {
+  return (
+    <section className="panel recent" aria-labelledby="recent-title">
+      <h2 id="recent-title">{t('recent.title')}</h2>
+      {calls.length === 0 && <p>{t('recent.none')}</p>}
+      <ul className="contacts">
+        {calls.map((c) => (
+          <li key={`${c.at}-${c.peer.id}`} aria-label={c.peer.name}>
+            <span className="contact-name">{c.peer.name}</span>
+            <span className="contact-mail">
+              {t(c.direction === 'outgoing' ? 'recent.outgoing' : 'recent.incoming')}
+              {c.audioOnly ? ` (${t('recent.audio')})` : ''} · {t(`recent.outcome.${c.outcome}`)} ·{' '}
+              {timeFormat.format(c.at)}
+            </span>
+            <span className="contact-actions">
+              <button type="button" onClick={() => onCall(c)}>
+                {t('call.call')}
+              </button>
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
