@@ -97,6 +97,18 @@ export async function openSignIn(jar: CookieJar, r: AuthRequest & { pkce: Pkce; 
   };
 }
 
+/** A new browser-like session at the sign-in form of a fresh authorization request. */
+export async function startSignIn(r: {
+  base: string;
+  clientId: string;
+  redirectUri: string;
+  state: string;
+}) {
+  const jar = new CookieJar();
+  const form = await openSignIn(jar, { ...r, pkce: pkce() });
+  return { jar, form };
+}
+
 export async function postSignIn(
   jar: CookieJar,
   action: string,

@@ -13,12 +13,12 @@ import {
 } from 'jose';
 import * as oidc from 'openid-client';
 import {
-  CookieJar,
   follow,
   openSignIn,
   pkce,
   postSignIn,
   signInOverHttp,
+  startSignIn,
 } from '../../../test/support/oidcFlow.js';
 import { SqliteUserStore } from '../src/directory/index.js';
 import { startTestServer, type TestServer } from './helpers.js';
@@ -244,18 +244,19 @@ describe('identity provider', () => {
   });
 
   test('a wrong password says so, keeps the username, and lets the right one in', async () => {
-    const jar = new CookieJar();
-    const form = await openSignIn(jar, {
+    const { jar, form } = await startSignIn({
       base: server.localUrl,
       clientId: 'test-rp',
       redirectUri,
-      pkce: pkce(),
       state: 's1',
     });
     assert.match(form.html, /<label for="username">Username<\/label>/);
     assert.match(form.html, /<button type="submit">Sign in<\/button>/);
     const wrong = await postSignIn(jar, form.action, form.csrf, 'alice', 'nope');
     assert.equal(wrong.status, 200, 'the form again, with its error');
+    // Browsers post forms with a real Origin (checked above) only under a referrer policy that allows it.
+    assert.equal(wrong.headers.get('referrer-policy'), 'same-origin');
+    assert.doesNotMatch(wrong.headers.get('content-security-policy') ?? '', /form-action/);
     const html = await wrong.text();
     assert.match(html, /role="alert"[^>]*>Wrong username or password\.</);
     assert.match(html, /to continue to Test Relying Party/, 'the page still names the client');
@@ -271,12 +272,10 @@ describe('identity provider', () => {
   });
 
   test('the sign-in form refuses posts without its CSRF token or from another origin', async () => {
-    const jar = new CookieJar();
-    const form = await openSignIn(jar, {
+    const { jar, form } = await startSignIn({
       base: server.localUrl,
       clientId: 'test-rp',
       redirectUri,
-      pkce: pkce(),
       state: 's2',
     });
     assert.equal((await postSignIn(jar, form.action, 'forged', 'alice', 'wonderland')).status, 403);
@@ -297,12 +296,10 @@ describe('identity provider', () => {
 
   test('an untrusted client asks for consent; Cancel returns access_denied, Allow a code', async () => {
     for (const decision of ['deny', 'allow']) {
-      const jar = new CookieJar();
-      const form = await openSignIn(jar, {
+      const { jar, form } = await startSignIn({
         base: server.localUrl,
         clientId: 'outside-app',
         redirectUri,
-        pkce: pkce(),
         state: decision,
       });
       const consent = await follow(
@@ -479,12 +476,10 @@ describe('sign-in rate limits', () => {
     test(`${limit}: past the limit, 429 with Retry-After, even for the right password`, async () => {
       const server = await startIdentity(`${limit}: 3\n`);
       try {
-        const jar = new CookieJar();
-        const form = await openSignIn(jar, {
+        const { jar, form } = await startSignIn({
           base: server.localUrl,
           clientId: 'test-rp',
           redirectUri,
-          pkce: pkce(),
           state: 'r',
         });
         const statuses: number[] = [];

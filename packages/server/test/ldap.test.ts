@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
-import {
-  CookieJar,
-  openSignIn,
-  pkce,
-  postSignIn,
-  signInOverHttp,
-} from '../../../test/support/oidcFlow.js';
+import { postSignIn, signInOverHttp, startSignIn } from '../../../test/support/oidcFlow.js';
 import { type Slapd, startSlapd } from '../../../test/support/slapd.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
@@ -97,12 +91,10 @@ describe('LDAP directory (real slapd)', () => {
   });
 
   test('signing in binds as the user: a wrong or empty password is refused', async () => {
-    const jar = new CookieJar();
-    const form = await openSignIn(jar, {
+    const { jar, form } = await startSignIn({
       base: server.localUrl,
       clientId: 'test-rp',
       redirectUri,
-      pkce: pkce(),
       state: 'w',
     });
     for (const [name, pw] of [
@@ -157,12 +149,10 @@ describe('LDAP directory (real slapd)', () => {
 
   test('when LDAP is down, sign-in says so (503) and the address book answers 503', async () => {
     await slapd.stop();
-    const jar = new CookieJar();
-    const form = await openSignIn(jar, {
+    const { jar, form } = await startSignIn({
       base: server.localUrl,
       clientId: 'test-rp',
       redirectUri,
-      pkce: pkce(),
       state: 'd',
     });
     const res = await postSignIn(jar, form.action, form.csrf, 'alice', 'wonderland');

@@ -271,6 +271,7 @@ export class Identity {
       'content-security-policy',
       contentSecurityPolicy(this.#originOf(request), { signIn: true }),
     );
+    reply.raw.setHeader('referrer-policy', signInReferrerPolicy);
   }
 
   #originOf(request: FastifyRequest): string {
@@ -298,6 +299,7 @@ export class Identity {
         'content-security-policy',
         contentSecurityPolicy(this.#originOf(request), { signIn: true }),
       )
+      .header('referrer-policy', signInReferrerPolicy)
       .send(body);
   }
 
