@@ -4,8 +4,13 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { Browser } from 'playwright-core';
-import { runConfab } from '../support/confabProcess.js';
-import { type ConfabProcess, launchBrowser, openUser, startConfab } from './helpers/index.js';
+import {
+  addUser,
+  type ConfabProcess,
+  launchBrowser,
+  openUser,
+  startConfab,
+} from './helpers/index.js';
 
 /** A relying party's redirect endpoint on loopback: it only has to answer. */
 async function startRelyingParty(): Promise<{ server: Server; origin: string }> {
@@ -55,22 +60,7 @@ describe('sign-in through /signin/ in Chromium, with openid-client as the relyin
 
   test('confab user add alice, then sign in (a wrong password first), token, JWKS and address book', async () => {
     // Added while the server runs, on its data dir: she can sign in at once.
-    const added = await runConfab(
-      [
-        'user',
-        'add',
-        'alice',
-        '--name',
-        'Alice Liddell',
-        '--email',
-        'alice@example.com',
-        '--password-stdin',
-        '--data-dir',
-        confab.dataDir,
-      ],
-      { input: 'wonderland\n' },
-    );
-    assert.equal(added.code, 0, added.stderr);
+    await addUser(confab, 'alice', 'Alice Liddell', 'wonderland');
 
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();

@@ -428,46 +428,31 @@ describe('one-to-one calls', () => {
     answer(bob, ring, { accept: true });
     await alice.next(isWebrtc('webrtc_call'));
     const forged = createHmac('sha256', 'guess').update('x').digest('base64');
-    const id1 = alice.send({
-      type: 'webrtc',
+    /** Sends a message and expects access_restricted in reply to it. */
+    const refused = async (client: RtmClient, message: Record<string, unknown>) => {
+      const id = client.send({ type: 'webrtc', channel: channel.channel, state: 's', ...message });
+      const error = (await client.next(isError('access_restricted'))) as { reply_to?: number };
+      assert.equal(error.reply_to, id);
+    };
+    await refused(alice, {
       subtype: 'webrtc_signal',
       target: users.bob?.id,
-      channel: channel.channel,
       hash: forged,
-      state: 's',
       data: {},
     });
-    assert.equal(
-      ((await alice.next(isError('access_restricted'))) as { reply_to?: number }).reply_to,
-      id1,
-    );
-    const id2 = carol.send({
-      type: 'webrtc',
+    await refused(carol, {
       subtype: 'webrtc_signal',
       target: users.bob?.id,
-      channel: channel.channel,
       hash: channel.hash,
-      state: 's',
       data: {},
     });
-    assert.equal(
-      ((await carol.next(isError('access_restricted'))) as { reply_to?: number }).reply_to,
-      id2,
-    );
-    const id3 = carol.send({
-      type: 'webrtc',
+    await refused(carol, {
       subtype: 'webrtc_call',
       target: users.alice?.id,
       initiator: false,
-      channel: channel.channel,
       hash: channel.hash,
-      state: 's',
       data: { accept: true },
     });
-    assert.equal(
-      ((await carol.next(isError('access_restricted'))) as { reply_to?: number }).reply_to,
-      id3,
-    );
     assert.ok(await bob.nothing(isWebrtc('webrtc_signal')));
     await Promise.all([alice.close(), bob.close(), carol.close()]);
   });

@@ -38,3 +38,29 @@ test('connections are found by user and delivered to until removed', () => {
   assert.deepEqual(state.connectionsOf('u1'), []);
   assert.equal(state.connectionCount(), 0);
 });
+
+test('calls are found by their connections, follow an answer, and go when deleted', () => {
+  const state = new MemorySignalingState();
+  const ringing = {
+    id: '*ch',
+    caller: 'u1',
+    callerConn: 'c1',
+    callee: 'u2',
+    calleeConn: undefined,
+    state: 's',
+    status: 'ringing' as const,
+    createdAt: 0,
+  };
+  state.putChannel(ringing);
+  assert.deepEqual(
+    state.channelsOfConnection('c1').map((c) => c.id),
+    ['*ch'],
+  );
+  assert.deepEqual(state.channelsOfConnection('c2'), []);
+  state.putChannel({ ...ringing, status: 'active', calleeConn: 'c2' });
+  assert.equal(state.channelsOfConnection('c2')[0]?.status, 'active');
+  assert.equal(state.channelsOfConnection('c1').length, 1);
+  state.deleteChannel('*ch');
+  assert.deepEqual(state.channelsOfConnection('c1'), []);
+  assert.deepEqual(state.channelsOfConnection('c2'), []);
+});

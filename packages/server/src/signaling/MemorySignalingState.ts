@@ -13,6 +13,8 @@ export class MemorySignalingState implements SignalingState {
   readonly #connections = new Map<string, LocalConnection>();
   readonly #byUser = new Map<string, Set<string>>();
   readonly #channels = new Map<string, CallChannel>();
+  /** Channel ids by the connections in them, so a disconnect does not scan every call. */
+  readonly #channelsByConn = new Map<string, Set<string>>();
   #prunedAt = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -68,7 +70,15 @@ export class MemorySignalingState implements SignalingState {
   }
 
   putChannel(channel: CallChannel): void {
+    const old = this.#channels.get(channel.id);
+    if (old) this.#unindex(old);
     this.#channels.set(channel.id, channel);
+    for (const conn of [channel.callerConn, channel.calleeConn]) {
+      if (!conn) continue;
+      let set = this.#channelsByConn.get(conn);
+      if (!set) this.#channelsByConn.set(conn, (set = new Set()));
+      set.add(channel.id);
+    }
   }
 
   getChannel(id: string): CallChannel | undefined {
@@ -76,12 +86,23 @@ export class MemorySignalingState implements SignalingState {
   }
 
   deleteChannel(id: string): void {
+    const channel = this.#channels.get(id);
+    if (!channel) return;
+    this.#unindex(channel);
     this.#channels.delete(id);
   }
 
+  #unindex(channel: CallChannel): void {
+    for (const conn of [channel.callerConn, channel.calleeConn]) {
+      const set = conn ? this.#channelsByConn.get(conn) : undefined;
+      set?.delete(channel.id);
+      if (conn && set?.size === 0) this.#channelsByConn.delete(conn);
+    }
+  }
+
   channelsOfConnection(connId: string): CallChannel[] {
-    return [...this.#channels.values()].filter(
-      (c) => c.callerConn === connId || c.calleeConn === connId,
-    );
+    return [...(this.#channelsByConn.get(connId) ?? [])]
+      .map((id) => this.#channels.get(id))
+      .filter((c): c is CallChannel => c !== undefined);
   }
 }
