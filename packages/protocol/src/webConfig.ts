@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+const sdpParamsSchema = z.looseObject({ videoSendBitrate: z.number().positive().optional() });
+
 /**
  * The runtime configuration the web app loads from
  * `/api/config/v1/kopano/meet/config.json`. Field names follow Kopano Meet's `config.json.in`
@@ -21,6 +23,9 @@ export const webConfigSchema = z.looseObject({
         options: z.record(z.string(), z.unknown()).optional(),
       })
       .optional(),
+    /** Kopano Meet's SDP parameters; bit rates in kbit/s. */
+    sdpParams: sdpParamsSchema.optional(),
+    sdpParamsScreenshare: sdpParamsSchema.optional(),
   }),
   guests: z.looseObject({
     enabled: z.boolean(),

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ServerMessage, ServerWebrtcMessage } from '@confab/protocol';
 import fc from 'fast-check';
 import WebSocket from 'ws';
+import { freePort } from '../../../test/support/net.js';
 import { signInOverHttp } from '../../../test/support/oidcFlow.js';
 import { RtmClient, rtmConnect } from '../../../test/support/rtmClient.js';
 import type { SqliteUserStore } from '../src/directory/index.js';
@@ -19,10 +20,12 @@ interface Users {
 async function startSignaling(
   extraYaml = '',
   files: Record<string, string> = {},
+  listen?: string,
 ): Promise<{ server: TestServer; users: Users }> {
   const server = await startTestServer({
     files: { 'registry.yaml': registry, ...files },
     yaml: `identifier_registration_conf: registry.yaml\n${extraYaml}`,
+    ...(listen ? { listen } : {}),
   });
   const store = server.store as SqliteUserStore;
   const users: Users = {};
@@ -232,7 +235,7 @@ describe('one-to-one calls', () => {
   let server: TestServer;
   let users: Users;
   before(async () => {
-    ({ server, users } = await startSignaling('call_timeout: 5\n'));
+    ({ server, users } = await startSignaling('call_timeout: 5\ncall_reconnect_grace: 1\n'));
   });
   after(() => server.close());
 
@@ -405,17 +408,76 @@ describe('one-to-one calls', () => {
     await Promise.all([alice.close(), bob.close()]);
   });
 
-  test('a dropped connection ends its call for the other side', async () => {
+  /** Alice calls Bob, who accepts: both connections and the channel. */
+  async function answeredCall() {
     const alice = await open('alice');
     const bob = await open('bob');
     call(alice, users.bob?.id as string);
     const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
     answer(bob, ring, { accept: true });
     await alice.next(isWebrtc('webrtc_call'));
+    const signal = (from: RtmClient, to: string, data: unknown) =>
+      from.send({
+        type: 'webrtc',
+        subtype: 'webrtc_signal',
+        target: users[to]?.id,
+        channel: ring.channel,
+        hash: ring.hash,
+        state: 'st-1',
+        data,
+      });
+    return { alice, bob, ring, signal };
+  }
+
+  test('a member whose connection drops and who does not come back within call_reconnect_grace: the call ends for the other side', async () => {
+    const { alice, bob } = await answeredCall();
+    const dropped = Date.now();
     alice.ws.terminate();
+    assert.ok(await bob.nothing(isWebrtc('webrtc_hangup'), 500), 'no hangup at once');
     const gone = (await bob.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+    assert.ok(Date.now() - dropped >= 900, 'after the grace of 1 s');
     assert.equal(gone.source, users.alice?.id);
+    assert.equal((gone.data as { reason: string }).reason, 'hangup');
     await bob.close();
+  });
+
+  test('a member who comes back on a new connection takes up the call: a noop re-attaches it and signals flow both ways', async () => {
+    const { alice, bob, signal } = await answeredCall();
+    alice.ws.terminate();
+    await new Promise((r) => setTimeout(r, 300));
+    const alice2 = await open('alice');
+    signal(alice2, 'bob', { noop: true });
+    assert.deepEqual(((await bob.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data, {
+      noop: true,
+    });
+    signal(bob, 'alice', { type: 'offer', sdp: 'v=0 restart' });
+    const got = (await alice2.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage;
+    assert.deepEqual(got.data, { type: 'offer', sdp: 'v=0 restart' });
+    // Past the grace the call still stands: nobody was hung up on.
+    assert.ok(await bob.nothing(isWebrtc('webrtc_hangup'), 1500));
+    // Another device of Alice's cannot step in while her new connection holds the call.
+    const alice3 = await open('alice');
+    signal(alice3, 'bob', { noop: true });
+    await alice3.next(isError('access_restricted'));
+    await Promise.all([alice2.close(), alice3.close(), bob.close()]);
+  });
+
+  test('after a call ended, its channel cannot be taken up again (access_restricted, "the call has ended")', async () => {
+    const { alice, bob, ring, signal } = await answeredCall();
+    alice.send({
+      type: 'webrtc',
+      subtype: 'webrtc_hangup',
+      target: users.bob?.id,
+      channel: ring.channel,
+      hash: ring.hash,
+      state: 'st-1',
+      data: { accept: false, reason: 'hangup' },
+    });
+    await bob.next(isWebrtc('webrtc_hangup'));
+    signal(bob, 'alice', { noop: true });
+    const refused = await bob.next(isError('access_restricted'));
+    assert.match(JSON.stringify(refused), /the call has ended/);
+    await Promise.all([alice.close(), bob.close()]);
   });
 
   test('a wrong pair hash, or a stranger in the channel, gets access_restricted', async () => {
@@ -475,6 +537,131 @@ describe('one-to-one calls', () => {
     });
     await bob.next(isError('bad_message'));
     await Promise.all([alice.close(), bob.close()]);
+  });
+});
+
+describe('calls across a server restart', () => {
+  test('clients that reconnect to the restarted server take their call up again (signals flow), and a hangup still reaches the other side', async () => {
+    const listen = `127.0.0.1:${await freePort()}`;
+    const { server, users } = await startSignaling('', {}, listen);
+    const open = (base: string, name: string) => RtmClient.open(base, users[name]?.token as string);
+    const alice = await open(server.localUrl, 'alice');
+    const bob = await open(server.localUrl, 'bob');
+    alice.send({
+      type: 'webrtc',
+      subtype: 'webrtc_call',
+      target: users.bob?.id,
+      initiator: true,
+      state: 'st-r',
+    });
+    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    bob.send({
+      type: 'webrtc',
+      subtype: 'webrtc_call',
+      target: users.alice?.id,
+      channel: ring.channel,
+      hash: ring.hash,
+      state: 'st-r',
+      data: { accept: true, state: 'st-r' },
+    });
+    await alice.next(isWebrtc('webrtc_call'));
+
+    await server.close();
+    assert.equal((await bob.closed).code, 1001);
+    assert.equal(
+      bob.received.filter(isWebrtc('webrtc_hangup')).length,
+      0,
+      'a shutdown hangs up on nobody',
+    );
+    const again = await startTestServer({
+      dir: server.dir,
+      listen,
+      yaml: 'identifier_registration_conf: registry.yaml\n',
+    });
+    try {
+      const alice2 = await open(again.localUrl, 'alice');
+      const bob2 = await open(again.localUrl, 'bob');
+      const message = (from: string, to: string, subtype: string, data: unknown) => ({
+        type: 'webrtc',
+        subtype,
+        target: users[to]?.id,
+        channel: ring.channel,
+        hash: ring.hash,
+        state: 'st-r',
+        data,
+      });
+      alice2.send(message('alice', 'bob', 'webrtc_signal', { noop: true }));
+      assert.deepEqual(
+        ((await bob2.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data,
+        { noop: true },
+        "the noop reaches Bob's new connection",
+      );
+      bob2.send(message('bob', 'alice', 'webrtc_signal', { type: 'offer', sdp: 'v=0 again' }));
+      assert.deepEqual(
+        ((await alice2.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data,
+        { type: 'offer', sdp: 'v=0 again' },
+      );
+      // A stranger's forged hash takes up nothing.
+      const carol = await open(again.localUrl, 'carol');
+      carol.send({ ...message('carol', 'bob', 'webrtc_signal', { noop: true }), hash: 'AAAA' });
+      await carol.next(isError('access_restricted'));
+
+      alice2.send(message('alice', 'bob', 'webrtc_hangup', { accept: false, reason: 'hangup' }));
+      const hangup = (await bob2.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+      assert.equal(hangup.source, users.alice?.id);
+      await Promise.all([alice2.close(), bob2.close(), carol.close()]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('a hangup sent first thing after the restart reaches the other side', async () => {
+    const listen = `127.0.0.1:${await freePort()}`;
+    const { server, users } = await startSignaling('', {}, listen);
+    const alice = await RtmClient.open(server.localUrl, users.alice?.token as string);
+    const bob = await RtmClient.open(server.localUrl, users.bob?.token as string);
+    alice.send({
+      type: 'webrtc',
+      subtype: 'webrtc_call',
+      target: users.bob?.id,
+      initiator: true,
+      state: 'st-h',
+    });
+    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    bob.send({
+      type: 'webrtc',
+      subtype: 'webrtc_call',
+      target: users.alice?.id,
+      channel: ring.channel,
+      hash: ring.hash,
+      state: 'st-h',
+      data: { accept: true, state: 'st-h' },
+    });
+    await alice.next(isWebrtc('webrtc_call'));
+    await server.close();
+    const again = await startTestServer({
+      dir: server.dir,
+      listen,
+      yaml: 'identifier_registration_conf: registry.yaml\n',
+    });
+    try {
+      const bob2 = await RtmClient.open(again.localUrl, users.bob?.token as string);
+      const alice2 = await RtmClient.open(again.localUrl, users.alice?.token as string);
+      bob2.send({
+        type: 'webrtc',
+        subtype: 'webrtc_hangup',
+        target: users.alice?.id,
+        channel: ring.channel,
+        hash: ring.hash,
+        state: 'st-h',
+        data: { accept: false, reason: 'hangup' },
+      });
+      const hangup = (await alice2.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+      assert.equal(hangup.channel, ring.channel);
+      await Promise.all([alice2.close(), bob2.close()]);
+    } finally {
+      await again.close();
+    }
   });
 });
 

@@ -314,6 +314,25 @@ export const configSchema = z.strictObject({
     .meta({
       description: 'Bits per second each video stream a client sends may use.',
     } satisfies KeyMeta),
+  screenshare_max_bitrate: z
+    .number()
+    .int()
+    .min(50_000)
+    .max(50_000_000)
+    .default(2_500_000)
+    .meta({
+      description: 'Bits per second a shared screen a client sends may use.',
+    } satisfies KeyMeta),
+  call_reconnect_grace: z
+    .number()
+    .int()
+    .min(0)
+    .max(600)
+    .default(60)
+    .meta({
+      description:
+        'Seconds an answered call waits for a member whose signaling connection dropped to reconnect before it ends for the other side (media between the browsers flows on meanwhile).',
+    } satisfies KeyMeta),
   turn_uris: z
     .array(
       z

@@ -28,6 +28,9 @@ export function buildWebConfig(
       url: '',
       apiPrefix: '/api/kwm/v2',
       sdpParams: { videoSendBitrate: Math.round(settings.video_max_bitrate / 1000) },
+      sdpParamsScreenshare: {
+        videoSendBitrate: Math.round(settings.screenshare_max_bitrate / 1000),
+      },
     },
     guests: {
       enabled: settings.enable_guest_api && settings.allow_client_guests,

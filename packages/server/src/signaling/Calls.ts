@@ -30,19 +30,36 @@ function newChannelId(): string {
   return id;
 }
 
+/** How long an ended call is remembered, so that a late message cannot take it up again. */
+const endedMemoryMs = 10 * 60_000;
+
+export interface CallTimings {
+  /** `call_timeout`: how long a call rings unanswered. */
+  callTimeoutMs: number;
+  /** `call_reconnect_grace`: how long an answered call waits for a member to reconnect. */
+  reconnectGraceMs: number;
+}
+
 /**
  * One-to-one calls, as kwmserver does them: a call rings every connection of the callee, the
  * first to accept joins the channel (the others stop ringing), signals pass only between the two
  * members of a channel whose pair hash they present, and either hangs up. Calls nobody answers
  * end after `call_timeout`.
+ *
+ * Confab's addition: an answered call outlives its members' signaling connections, since the
+ * media flows between the browsers. A member whose connection drops is away until it sends any
+ * message in the channel from a new connection (the web app sends `{noop: true}`); after
+ * `call_reconnect_grace` the call ends for the other side. A call from before a server restart
+ * is taken up again on its first message, its pair hash proving membership.
  */
 export class Calls {
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  #closing = false;
 
   constructor(
     private readonly state: SignalingState,
     private readonly hash: PairHash,
-    private readonly callTimeoutMs: number,
+    private readonly timings: CallTimings,
     private readonly log: Logger,
   ) {}
 
@@ -64,17 +81,57 @@ export class Calls {
     }
   }
 
-  /** A connection went away: its calls end for the other side. */
+  /**
+   * A connection went away: a call it still rings ends; in an answered call its member is away
+   * until it reconnects, or the grace runs out. Nothing ends while the server shuts down.
+   */
   connectionClosed(conn: Connection): void {
+    if (this.#closing) return;
     for (const ch of this.state.channelsOfConnection(conn.id)) {
-      const other = ch.callerConn === conn.id ? ch.callee : ch.caller;
-      this.#end(ch, conn.userId, other, 'hangup');
+      if (ch.status === 'ringing') {
+        this.#end(ch, ch.caller, ch.callee, 'hangup');
+        continue;
+      }
+      const away: CallChannel =
+        ch.callerConn === conn.id
+          ? { ...ch, callerConn: undefined }
+          : { ...ch, calleeConn: undefined };
+      this.state.putChannel(away);
+      this.#awaitReturn(away);
     }
   }
 
+  /** Stops the timers; connections closing from now on leave their calls to be resumed. */
   close(): void {
+    this.#closing = true;
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
+  }
+
+  /** Ends the call for the member still there unless the away one comes back in time. */
+  #awaitReturn(ch: CallChannel): void {
+    const expire = () => {
+      this.#timers.delete(ch.id);
+      const now = this.state.getChannel(ch.id);
+      if (!now || now.status !== 'active' || (now.callerConn && now.calleeConn)) return;
+      const [gone, other] = now.callerConn ? [now.callee, now.caller] : [now.caller, now.callee];
+      this.log.debug({ channel: ch.id, user: gone }, 'call member did not come back');
+      this.#end(now, gone, other, 'hangup');
+    };
+    this.#stopTimer(ch.id);
+    if (this.timings.reconnectGraceMs <= 0) return expire();
+    this.#timers.set(ch.id, setTimeout(expire, this.timings.reconnectGraceMs).unref());
+  }
+
+  /** The sender's connection takes its place in an answered call it is away from. */
+  #attach(ch: CallChannel, conn: Connection): CallChannel {
+    const side = conn.userId === ch.caller ? 'callerConn' : 'calleeConn';
+    if (ch.status !== 'active' || ch[side] !== undefined) return ch;
+    const back: CallChannel = { ...ch, [side]: conn.id };
+    this.state.putChannel(back);
+    if (back.callerConn && back.calleeConn) this.#stopTimer(ch.id);
+    this.log.debug({ channel: ch.id, conn: conn.id }, 'call member is back');
+    return back;
   }
 
   #start(conn: Connection, msg: WebrtcClientMessage): void {
@@ -133,14 +190,28 @@ export class Calls {
       setTimeout(() => {
         const ch = this.state.getChannel(channel.id);
         if (ch?.status === 'ringing') this.#end(ch, ch.callee, ch.caller, 'no_answer');
-      }, this.callTimeoutMs).unref(),
+      }, this.timings.callTimeoutMs).unref(),
     );
   }
 
-  /** The channel a message names, if the sender may act in it towards its target. */
-  #channelFor(conn: Connection, msg: WebrtcClientMessage): CallChannel {
+  /**
+   * The channel a message names, if the sender may act in it towards its target; undefined for
+   * a call this server does not know (it restarted) whose pair hash the sender presents.
+   */
+  #channelFor(conn: Connection, msg: WebrtcClientMessage): CallChannel | undefined {
     const ch = msg.channel ? this.state.getChannel(msg.channel) : undefined;
-    if (!ch) throw new Refusal('access_restricted', 'no such call');
+    if (!ch) {
+      if (msg.channel && this.state.channelEnded(msg.channel))
+        throw new Refusal('access_restricted', 'the call has ended');
+      if (
+        msg.channel.startsWith('*') &&
+        msg.target &&
+        msg.target !== conn.userId &&
+        this.hash.verify(msg.hash, conn.userId, msg.target, msg.channel)
+      )
+        return undefined;
+      throw new Refusal('access_restricted', 'no such call');
+    }
     const member = ch.caller === conn.userId || ch.callee === conn.userId;
     const other = ch.caller === conn.userId ? ch.callee : ch.caller;
     if (
@@ -155,6 +226,7 @@ export class Calls {
 
   #answer(conn: Connection, msg: WebrtcClientMessage): void {
     const ch = this.#channelFor(conn, msg);
+    if (!ch) throw new Refusal('access_restricted', 'the call has ended');
     if (conn.userId !== ch.callee)
       throw new Refusal('access_restricted', 'only the callee answers a call');
     if (ch.status !== 'ringing')
@@ -199,19 +271,19 @@ export class Calls {
     } else {
       this.state.deleteChannel(ch.id);
     }
-    this.state.deliver(ch.callerConn, toCaller);
+    if (ch.callerConn) this.state.deliver(ch.callerConn, toCaller);
   }
 
   #signal(conn: Connection, msg: WebrtcClientMessage): void {
-    const ch = this.#channelFor(conn, msg);
+    const ch = this.#attach(this.#channelFor(conn, msg) ?? this.#resume(conn, msg), conn);
     if (ch.status !== 'active' || (ch.callerConn !== conn.id && ch.calleeConn !== conn.id)) {
       throw new Refusal(
         'access_restricted',
         'signals flow only in an answered call, from its two connections',
       );
     }
-    const to = ch.callerConn === conn.id ? (ch.calleeConn as string) : ch.callerConn;
-    this.state.deliver(to, {
+    const other = ch.callerConn === conn.id ? ch.callee : ch.caller;
+    this.#deliverTo(ch, other, {
       type: 'webrtc',
       subtype: 'webrtc_signal',
       source: conn.userId,
@@ -225,12 +297,37 @@ export class Calls {
     });
   }
 
+  /** A call from before a restart, taken up again with the other member away until it is back. */
+  #resume(conn: Connection, msg: WebrtcClientMessage): CallChannel {
+    const ch: CallChannel = {
+      id: msg.channel,
+      caller: conn.userId,
+      callerConn: conn.id,
+      callee: msg.target,
+      calleeConn: undefined,
+      state: msg.state,
+      status: 'active',
+      createdAt: Date.now(),
+    };
+    this.state.putChannel(ch);
+    this.#awaitReturn(ch);
+    this.log.debug({ channel: ch.id, user: conn.userId }, 'call resumed after a restart');
+    return ch;
+  }
+
   #hangup(conn: Connection, msg: WebrtcClientMessage): void {
-    const ch = this.#channelFor(conn, msg);
+    const known = this.#channelFor(conn, msg);
+    const reason = callAnswerSchema.safeParse(msg.data).data?.reason ?? 'hangup';
+    if (!known) {
+      // A call from before a restart: the hangup goes to the other member's devices.
+      const ch = this.#resume(conn, msg);
+      this.#end(ch, conn.userId, msg.target, reason, msg.state);
+      return;
+    }
+    const ch = this.#attach(known, conn);
     if (ch.status === 'active' && ch.callerConn !== conn.id && ch.calleeConn !== conn.id) {
       throw new Refusal('access_restricted', 'this connection is not in the call');
     }
-    const reason = callAnswerSchema.safeParse(msg.data).data?.reason ?? 'hangup';
     this.#end(ch, conn.userId, msg.target, reason, msg.state);
   }
 
@@ -240,7 +337,7 @@ export class Calls {
    */
   #end(ch: CallChannel, from: string, to: string, reason: string, state = ch.state): void {
     this.#stopTimer(ch.id);
-    this.state.deleteChannel(ch.id);
+    this.state.deleteChannel(ch.id, endedMemoryMs);
     const message: ServerWebrtcMessage = {
       type: 'webrtc',
       subtype: 'webrtc_hangup',
@@ -252,18 +349,22 @@ export class Calls {
       v: webrtcVersion,
       data: { accept: false, reason, state: ch.state },
     };
-    if (to === ch.caller) {
-      this.state.deliver(ch.callerConn, message);
-    } else if (ch.status === 'active' && ch.calleeConn) {
-      this.state.deliver(ch.calleeConn, message);
-    } else {
-      for (const c of this.state.connectionsOf(ch.callee)) this.state.deliver(c.id, message);
-    }
+    this.#deliverTo(ch, to, message);
     // Nobody answered: the callee's devices stop ringing too.
     if (reason === 'no_answer' && to === ch.caller) {
       const stop = { ...message, source: ch.caller, target: ch.callee };
       for (const c of this.state.connectionsOf(ch.callee)) this.state.deliver(c.id, stop);
     }
+  }
+
+  /**
+   * To a member of a call: to its connection in the call, or, while it rings or the member is
+   * away, to every connection of that user (clients ignore channels they are not in).
+   */
+  #deliverTo(ch: CallChannel, user: string, message: ServerWebrtcMessage): void {
+    const conn = user === ch.caller ? ch.callerConn : ch.calleeConn;
+    if (conn) this.state.deliver(conn, message);
+    else for (const c of this.state.connectionsOf(user)) this.state.deliver(c.id, message);
   }
 
   #stopTimer(channelId: string): void {

@@ -64,3 +64,25 @@ test('calls are found by their connections, follow an answer, and go when delete
   assert.deepEqual(state.channelsOfConnection('c1'), []);
   assert.deepEqual(state.channelsOfConnection('c2'), []);
 });
+
+test('an ended channel is remembered for the given time, then forgotten', () => {
+  let now = 1_000;
+  const state = new MemorySignalingState(() => now);
+  state.putChannel({
+    id: '*c1',
+    caller: 'u1',
+    callerConn: 'c1',
+    callee: 'u2',
+    calleeConn: 'c2',
+    state: 's',
+    status: 'active',
+    createdAt: now,
+  });
+  assert.equal(state.channelEnded('*c1'), false);
+  state.deleteChannel('*c1', 60_000);
+  assert.equal(state.getChannel('*c1'), undefined);
+  assert.deepEqual(state.channelsOfConnection('c1'), []);
+  assert.equal(state.channelEnded('*c1'), true);
+  now += 60_001;
+  assert.equal(state.channelEnded('*c1'), false);
+});

@@ -16,6 +16,9 @@ export class MemorySignalingState implements SignalingState {
   /** Channel ids by the connections in them, so a disconnect does not scan every call. */
   readonly #channelsByConn = new Map<string, Set<string>>();
   #prunedAt = 0;
+  /** Recently ended channels, until when they are remembered. */
+  readonly #ended = new Map<string, number>();
+  #endedPrunedAt = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -85,11 +88,23 @@ export class MemorySignalingState implements SignalingState {
     return this.#channels.get(id);
   }
 
-  deleteChannel(id: string): void {
+  deleteChannel(id: string, endedTtlMs = 0): void {
     const channel = this.#channels.get(id);
-    if (!channel) return;
-    this.#unindex(channel);
-    this.#channels.delete(id);
+    if (channel) {
+      this.#unindex(channel);
+      this.#channels.delete(id);
+    }
+    if (endedTtlMs <= 0) return;
+    const now = this.now();
+    if (now - this.#endedPrunedAt >= 1000) {
+      this.#endedPrunedAt = now;
+      for (const [k, until] of this.#ended) if (until <= now) this.#ended.delete(k);
+    }
+    this.#ended.set(id, now + endedTtlMs);
+  }
+
+  channelEnded(id: string): boolean {
+    return (this.#ended.get(id) ?? 0) > this.now();
   }
 
   #unindex(channel: CallChannel): void {

@@ -67,7 +67,7 @@ export class Signaling implements ConnectionHandler {
     this.#calls = new Calls(
       opts.state,
       new PairHash(opts.pairHashKey),
-      s.call_timeout * 1000,
+      { callTimeoutMs: s.call_timeout * 1000, reconnectGraceMs: s.call_reconnect_grace * 1000 },
       this.#log,
     );
     this.#perUser = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_user, 60_000);

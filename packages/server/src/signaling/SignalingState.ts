@@ -19,11 +19,16 @@ export interface LocalConnection extends ConnectionRef {
   send(message: ServerMessage): void;
 }
 
-/** A one-to-one call: ringing until the callee answers, then active until someone hangs up. */
+/**
+ * A one-to-one call: ringing until the callee answers, then active until someone hangs up. A
+ * member's connection is undefined while it rings on every device (the callee), and while the
+ * member is away: its signaling connection dropped (or the server restarted) and it has not yet
+ * come back within `call_reconnect_grace`.
+ */
 export interface CallChannel {
   id: string;
   caller: string;
-  callerConn: string;
+  callerConn: string | undefined;
   callee: string;
   calleeConn: string | undefined;
   /** The caller's `state` value, echoed in messages about this call. */
@@ -51,7 +56,10 @@ export interface SignalingState {
 
   putChannel(channel: CallChannel): void;
   getChannel(id: string): CallChannel | undefined;
-  deleteChannel(id: string): void;
+  /** Ends a channel; it is remembered as ended for `endedTtlMs` so it cannot be resumed. */
+  deleteChannel(id: string, endedTtlMs?: number): void;
+  /** Whether the channel ended within the last `endedTtlMs` given to `deleteChannel`. */
+  channelEnded(id: string): boolean;
   /** Calls a connection takes part in (as caller or as the answering callee). */
   channelsOfConnection(connId: string): CallChannel[];
 }
