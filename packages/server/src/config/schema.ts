@@ -359,6 +359,16 @@ export const configSchema = z.strictObject({
       path: true,
       secret: true,
     } satisfies KeyMeta),
+  turn_ttl: z
+    .number()
+    .int()
+    .min(10)
+    .max(86_400)
+    .default(3600)
+    .meta({
+      description:
+        'Seconds TURN credentials stay valid; the web app fetches new ones (rtm/turn) before they run out.',
+    } satisfies KeyMeta),
   rtm_max_message_size: z
     .number()
     .int()

@@ -119,7 +119,7 @@ export class Signaling implements ConnectionHandler {
   #turnFor(userId: string): TurnCredentials | undefined {
     const { turn_uris: uris } = this.opts.settings;
     if (!this.opts.turnSecret || uris.length === 0) return undefined;
-    return turnCredentials(this.opts.turnSecret, uris, userId);
+    return turnCredentials(this.opts.turnSecret, uris, userId, this.opts.settings.turn_ttl);
   }
 
   async #connect(request: FastifyRequest, reply: FastifyReply) {

@@ -7,4 +7,4 @@ export type {
   SessionInfo,
   SignalingState,
 } from './SignalingState.js';
-export { turnCredentials, turnTtl } from './turn.js';
+export { defaultTurnTtl, turnCredentials } from './turn.js';

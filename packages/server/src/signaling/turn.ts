@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { TurnCredentials } from '@confab/protocol';
 
-/** kwmserver's DefaultServerTTL. */
-export const turnTtl = 3600;
+/** kwmserver's DefaultServerTTL (`turn_ttl`'s default). */
+export const defaultTurnTtl = 3600;
 
 /**
  * TURN REST credentials (draft-uberti-behave-turn-rest-00), as kwmserver makes them and coturn's
@@ -13,9 +13,10 @@ export function turnCredentials(
   secret: string,
   uris: string[],
   userId: string,
+  ttl = defaultTurnTtl,
   now = Math.floor(Date.now() / 1000),
 ): TurnCredentials {
-  const username = `${now + turnTtl}:${userId}`;
+  const username = `${now + ttl}:${userId}`;
   const password = createHmac('sha1', secret).update(username).digest('base64');
-  return { username, password, ttl: turnTtl, uris };
+  return { username, password, ttl, uris };
 }

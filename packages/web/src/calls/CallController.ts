@@ -8,6 +8,9 @@ export interface Peer {
 
 export type EndReason = 'declined' | 'busy' | 'no_answer' | 'unreachable' | 'hangup' | 'failed';
 
+/** How the media path of an answered call is doing. */
+export type MediaStatus = 'connecting' | 'connected' | 'interrupted';
+
 export type CallState =
   | { phase: 'idle' }
   | {
@@ -26,19 +29,31 @@ export type CallState =
       channel: string;
       hash: string;
       state: string;
+      /** The other side's camera and microphone. */
       remote: MediaStream | undefined;
+      /** The other side's shared screen, while it shares. */
+      screen: MediaStream | undefined;
+      /** Whether this side shares its screen. */
+      sharing: boolean;
+      media: MediaStatus;
       direction: 'outgoing' | 'incoming';
     }
   | { phase: 'ended'; peer: Peer; reason: EndReason };
 
+type ActiveCall = Extract<CallState, { phase: 'active' }>;
+
 export interface CallControllerOptions {
+  /** Sends over signaling; undefined when the socket is down (the message is kept for later). */
   send(message: Record<string, unknown>): number | undefined;
-  selfId(): string | undefined;
   localStream(): MediaStream | undefined;
   /** RTCPeerConnection settings merged from `kwm.webrtc.config`. */
   rtcConfig(): RTCConfiguration;
-  /** Cap for each sent video stream, in bits per second. */
+  /** Cap for each sent camera video stream, in bits per second. */
   videoMaxBitrate(): number;
+  /** Cap for a shared screen, in bits per second. */
+  screenMaxBitrate(): number;
+  /** The "Audio only" setting: no video sent or received. */
+  audioOnly(): boolean;
   /** A call finished (or was missed): for the recent calls list. */
   onFinished?(call: {
     peer: Peer;
@@ -52,11 +67,23 @@ type SignalData = {
   type?: 'offer' | 'answer';
   sdp?: string;
   candidate?: RTCIceCandidateInit | null;
+  noop?: boolean;
+  screenshare?: { mid: string } | null;
 };
 
+/** Messages kept while the signaling socket is down, at most this many. */
+const outboxLimit = 200;
+/** How long ICE may stay "disconnected" before it is restarted. */
+const iceGraceMs = 3000;
+
 /**
- * One-to-one calls over kwm signaling and one RTCPeerConnection. The caller makes the offer once
- * the callee accepts; candidates that arrive before the remote description wait for it.
+ * One-to-one calls over kwm signaling and one RTCPeerConnection per call.
+ *
+ * Negotiation is the W3C "perfect negotiation" pattern (the callee is the polite side), so
+ * either side may renegotiate at any time: screen sharing, audio only, ICE restarts. The caller
+ * makes the first offer once the callee accepts; the callee adds its tracks when that offer
+ * arrives. A lost signaling socket does not end the call: messages wait in an outbox, and on
+ * reconnection a `{noop: true}` signal re-attaches this side to the call on the server first.
  */
 export class CallController {
   #state: CallState = { phase: 'idle' };
@@ -64,6 +91,19 @@ export class CallController {
   #pc: RTCPeerConnection | undefined;
   #pendingCandidates: RTCIceCandidateInit[] = [];
   #turn: TurnCredentials | undefined;
+  #polite = false;
+  #makingOffer = false;
+  #ignoreOffer = false;
+  #tracksAdded = false;
+  #camSenders: { audio?: RTCRtpSender; video?: RTCRtpSender } = {};
+  #screenTx: RTCRtpTransceiver | undefined;
+  #screenTrack: MediaStreamTrack | undefined;
+  #screenAnnounced = false;
+  #remoteScreenMid: string | undefined;
+  #remoteCamera: MediaStream | undefined;
+  #iceTimer: ReturnType<typeof setTimeout> | undefined;
+  #outbox: Record<string, unknown>[] = [];
+  #noopId: number | undefined;
 
   constructor(private readonly opts: CallControllerOptions) {}
 
@@ -78,8 +118,17 @@ export class CallController {
 
   getState = (): CallState => this.#state;
 
+  /** New TURN credentials: used by the next peer connection, and by the open one from now on. */
   setTurn(turn: TurnCredentials | undefined): void {
     this.#turn = turn;
+    const pc = this.#pc;
+    if (pc && pc.connectionState !== 'closed') {
+      try {
+        pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this.#iceServers() });
+      } catch {
+        // A browser that refuses a changed configuration keeps the old credentials.
+      }
+    }
   }
 
   /** The one setter of the state: no-ops ignored, listeners told once. */
@@ -106,6 +155,14 @@ export class CallController {
     for (const l of this.#listeners) l();
   }
 
+  /** Changes fields of the answered call, if there is one. */
+  #patch(fields: Partial<ActiveCall>): void {
+    const s = this.#state;
+    if (s.phase !== 'active') return;
+    if (Object.entries(fields).every(([k, v]) => s[k as keyof ActiveCall] === v)) return;
+    this.#set({ ...s, ...fields });
+  }
+
   #finishIncoming(s: { peer: Peer }, outcome: 'declined' | 'missed'): void {
     this.opts.onFinished?.({ peer: s.peer, direction: 'incoming', audioOnly: false, outcome });
   }
@@ -121,17 +178,8 @@ export class CallController {
     const s = this.#state;
     if (s.phase !== 'incoming') return;
     this.#answer(s, { accept: true, state: s.state });
-    this.#set({
-      phase: 'active',
-      peer: s.peer,
-      audioOnly: false,
-      channel: s.channel,
-      hash: s.hash,
-      state: s.state,
-      remote: undefined,
-      direction: 'incoming',
-    });
-    this.#createPeerConnection(false);
+    this.#set(this.#activeCall(s, this.opts.audioOnly(), 'incoming'));
+    this.#createPeerConnection(true);
   }
 
   decline(): void {
@@ -171,8 +219,109 @@ export class CallController {
     if (this.#state.phase === 'ended') this.#set({ phase: 'idle' });
   }
 
-  /** The local tracks changed (camera or microphone toggled): nothing to renegotiate yet. */
+  /**
+   * The signaling socket is back (after a drop or a server restart): re-attach to the call with
+   * a noop, then send what waited. Without a call, only a waiting hangup is still worth sending.
+   */
+  reconnected(): void {
+    const waiting = this.#outbox.splice(0);
+    const s = this.#state;
+    if (s.phase === 'active') {
+      this.#noopId = this.opts.send({
+        type: 'webrtc',
+        subtype: 'webrtc_signal',
+        v: webrtcVersion,
+        ...this.#signalFields(s, { noop: true }),
+      });
+      for (const m of waiting) this.opts.send(m);
+    } else {
+      for (const m of waiting) if (m.subtype === 'webrtc_hangup') this.opts.send(m);
+    }
+  }
+
+  /**
+   * The local camera or microphone changed (Settings): the senders switch tracks in place, with
+   * no renegotiation.
+   */
+  updateLocalStream(stream: MediaStream | undefined): void {
+    for (const kind of ['audio', 'video'] as const) {
+      const sender = this.#camSenders[kind];
+      const track =
+        (kind === 'audio' ? stream?.getAudioTracks() : stream?.getVideoTracks())?.[0] ?? null;
+      if (!sender || sender.track === track) continue;
+      if (kind === 'video' && this.#videoOff()) continue;
+      sender.replaceTrack(track).catch(() => {});
+    }
+  }
+
+  /** "Audio only" switched during a call: stop (or resume) sending and receiving video. */
+  setAudioOnly(on: boolean): void {
+    const s = this.#state;
+    const pc = this.#pc;
+    if (s.phase !== 'active' || !pc || s.audioOnly === on) return;
+    if (on) this.stopScreenShare();
+    this.#patch({ audioOnly: on });
+    const video = this.#camSenders.video;
+    if (video) {
+      const track = on ? null : (this.opts.localStream()?.getVideoTracks()[0] ?? null);
+      video.replaceTrack(track).catch(() => {});
+    }
+    this.#applyVideoDirections(pc);
+  }
+
+  /** Shares a screen, window or tab (the browser asks which) as a second video stream. */
+  async startScreenShare(): Promise<void> {
+    const s = this.#state;
+    const pc = this.#pc;
+    if (s.phase !== 'active' || s.sharing || s.audioOnly || !pc) return;
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    } catch {
+      return; // The user cancelled the browser's picker.
+    }
+    const track = stream.getVideoTracks()[0];
+    if (!track || this.#pc !== pc || this.#state.phase !== 'active') {
+      for (const t of stream.getTracks()) t.stop();
+      return;
+    }
+    track.contentHint = 'detail';
+    // The browser's own "Stop sharing" ends the track.
+    track.addEventListener('ended', () => this.stopScreenShare());
+    this.#screenTrack = track;
+    this.#screenAnnounced = false;
+    if (this.#screenTx && this.#screenTx.currentDirection !== 'stopped') {
+      this.#screenTx.direction = 'sendonly';
+      await this.#screenTx.sender.replaceTrack(track);
+    } else {
+      this.#screenTx = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    }
+    this.#patch({ sharing: true });
+  }
+
+  stopScreenShare(): void {
+    const track = this.#screenTrack;
+    if (!track) return;
+    this.#screenTrack = undefined;
+    track.stop();
+    const tx = this.#screenTx;
+    if (tx && this.#pc?.connectionState !== 'closed') {
+      tx.sender.replaceTrack(null).catch(() => {});
+      tx.direction = 'inactive';
+    }
+    const s = this.#state;
+    if (s.phase === 'active') {
+      this.#signal({ screenshare: null });
+      this.#patch({ sharing: false });
+    }
+  }
+
   handle(message: ServerMessage): void {
+    if (message.type === 'error') {
+      // The server no longer knows the call we tried to re-attach to: it has ended.
+      if (message.reply_to !== undefined && message.reply_to === this.#noopId) this.#remoteEnded();
+      return;
+    }
     if (message.type !== 'webrtc') return;
     switch (message.subtype) {
       case 'webrtc_channel':
@@ -187,7 +336,9 @@ export class CallController {
   }
 
   #webrtc(subtype: string, fields: Record<string, unknown>): void {
-    this.opts.send({ type: 'webrtc', subtype, v: webrtcVersion, ...fields });
+    const message = { type: 'webrtc', subtype, v: webrtcVersion, ...fields };
+    if (this.opts.send(message) === undefined && this.#outbox.length < outboxLimit)
+      this.#outbox.push(message);
   }
 
   #answer(
@@ -202,6 +353,26 @@ export class CallController {
       state: s.state,
       data,
     });
+  }
+
+  #activeCall(
+    s: { peer: Peer; channel?: string; hash?: string; state: string },
+    audioOnly: boolean,
+    direction: 'outgoing' | 'incoming',
+  ): ActiveCall {
+    return {
+      phase: 'active',
+      peer: s.peer,
+      audioOnly,
+      channel: s.channel ?? '',
+      hash: s.hash ?? '',
+      state: s.state,
+      remote: undefined,
+      screen: undefined,
+      sharing: false,
+      media: 'connecting',
+      direction,
+    };
   }
 
   #onChannel(m: ServerWebrtcMessage): void {
@@ -244,17 +415,11 @@ export class CallController {
     if (s.phase !== 'outgoing' || !s.channel || m.channel !== s.channel) return;
     const data = m.data as { accept?: boolean; reason?: string } | undefined;
     if (data?.accept) {
-      this.#set({
-        phase: 'active',
-        peer: { ...s.peer, name: m.profile?.name ?? s.peer.name },
-        audioOnly: s.audioOnly,
-        channel: s.channel,
-        hash: s.hash ?? '',
-        state: s.state,
-        remote: undefined,
-        direction: 'outgoing',
-      });
-      void this.#offer();
+      const peer = { ...s.peer, name: m.profile?.name ?? s.peer.name };
+      this.#set(this.#activeCall({ ...s, peer }, s.audioOnly || this.opts.audioOnly(), 'outgoing'));
+      // Adding the tracks makes the first offer (negotiationneeded).
+      const pc = this.#createPeerConnection(false);
+      this.#addLocalTracks(pc);
       return;
     }
     this.#set({
@@ -285,56 +450,90 @@ export class CallController {
     this.#set({ phase: 'ended', peer: s.peer, reason: mapped });
   }
 
-  #rtcConfig(): RTCConfiguration {
-    const base = this.opts.rtcConfig();
-    const turn = this.#turn;
-    const iceServers = [
-      ...(base.iceServers ?? []),
-      ...(turn ? [{ urls: turn.uris, username: turn.username, credential: turn.password }] : []),
-    ];
-    return { ...base, iceServers };
+  #remoteEnded(): void {
+    const s = this.#state;
+    if (s.phase !== 'active') return;
+    this.#closePeer();
+    this.#set({ phase: 'ended', peer: s.peer, reason: 'hangup' });
   }
 
-  #createPeerConnection(audioOnly: boolean): RTCPeerConnection {
+  #iceServers(): RTCIceServer[] {
+    const turn = this.#turn;
+    return [
+      ...(this.opts.rtcConfig().iceServers ?? []),
+      ...(turn ? [{ urls: turn.uris, username: turn.username, credential: turn.password }] : []),
+    ];
+  }
+
+  /** Video is neither sent nor received: an audio call, or the "Audio only" setting. */
+  #videoOff(): boolean {
+    const s = this.#state;
+    return s.phase === 'active' && s.audioOnly;
+  }
+
+  #createPeerConnection(polite: boolean): RTCPeerConnection {
     this.#closePeer();
-    const pc = new RTCPeerConnection(this.#rtcConfig());
+    const pc = new RTCPeerConnection({ ...this.opts.rtcConfig(), iceServers: this.#iceServers() });
     this.#pc = pc;
-    this.#pendingCandidates = [];
-    const local = this.opts.localStream();
-    for (const track of local?.getTracks() ?? []) {
-      if (audioOnly && track.kind === 'video') continue;
-      pc.addTrack(track, local as MediaStream);
-    }
+    this.#polite = polite;
+    this.#tracksAdded = false;
+    pc.onnegotiationneeded = async () => {
+      if (this.#pc !== pc) return;
+      try {
+        this.#makingOffer = true;
+        await pc.setLocalDescription();
+        this.#signal({ type: 'offer', sdp: pc.localDescription?.sdp ?? '' });
+      } catch {
+        // A failed offer is retried by the next negotiationneeded or ICE restart.
+      } finally {
+        this.#makingOffer = false;
+      }
+    };
     pc.onicecandidate = (e) =>
       this.#signal({ candidate: e.candidate ? e.candidate.toJSON() : null });
     pc.ontrack = (e) => {
-      const s = this.#state;
+      if (this.#pc !== pc) return;
       const stream = e.streams[0] ?? new MediaStream([e.track]);
-      if (s.phase === 'active') this.#set({ ...s, remote: stream });
+      // The first stream is the camera and microphone; a screen is announced by its mid.
+      this.#remoteCamera ??= stream;
+      this.#updateRemote();
     };
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'connected') void this.#capBitrate(pc);
+    pc.onsignalingstatechange = () => {
+      if (pc.signalingState === 'stable' && this.#pc === pc) void this.#negotiated(pc);
     };
+    pc.oniceconnectionstatechange = () => this.#onIceState(pc);
     return pc;
   }
 
-  async #capBitrate(pc: RTCPeerConnection): Promise<void> {
-    for (const sender of pc.getSenders()) {
-      if (sender.track?.kind !== 'video') continue;
-      const params = sender.getParameters();
-      params.encodings = params.encodings?.length ? params.encodings : [{}];
-      for (const e of params.encodings) e.maxBitrate = this.opts.videoMaxBitrate();
-      await sender.setParameters(params).catch(() => {});
-    }
+  /** The caller's tracks before its first offer, or the callee's when that offer arrives. */
+  #addLocalTracks(pc: RTCPeerConnection): void {
+    if (this.#tracksAdded) return;
+    this.#tracksAdded = true;
+    const local = this.opts.localStream();
+    const audio = local?.getAudioTracks()[0];
+    const video = local?.getVideoTracks()[0];
+    if (audio) this.#camSenders.audio = pc.addTrack(audio, local as MediaStream);
+    if (video && !this.#videoOff())
+      this.#camSenders.video = pc.addTrack(video, local as MediaStream);
+    // Nothing to send (no devices): still receive.
+    if (!audio) pc.addTransceiver('audio', { direction: 'recvonly' });
+    this.#applyVideoDirections(pc);
   }
 
-  async #offer(): Promise<void> {
-    const s = this.#state;
-    if (s.phase !== 'active') return;
-    const pc = this.#createPeerConnection(s.audioOnly);
-    if (s.audioOnly) pc.addTransceiver('video', { direction: 'inactive' });
-    await pc.setLocalDescription(await pc.createOffer());
-    this.#signal({ type: 'offer', sdp: pc.localDescription?.sdp ?? '' });
+  /**
+   * Audio only refuses video both ways (as Kopano Meet does): every video transceiver but this
+   * side's screen goes inactive; otherwise the camera sends and receives, the other's screen is
+   * received.
+   */
+  #applyVideoDirections(pc: RTCPeerConnection): void {
+    const off = this.#videoOff();
+    for (const tx of pc.getTransceivers()) {
+      if (tx === this.#screenTx || tx.receiver.track.kind !== 'video') continue;
+      if (tx.currentDirection === 'stopped') continue;
+      const own = tx.sender === this.#camSenders.video;
+      const want: RTCRtpTransceiverDirection = off ? 'inactive' : own ? 'sendrecv' : 'recvonly';
+      if (tx.direction !== want) tx.direction = want;
+    }
   }
 
   async #onSignal(m: ServerWebrtcMessage): Promise<void> {
@@ -342,39 +541,131 @@ export class CallController {
     const pc = this.#pc;
     if (s.phase !== 'active' || m.channel !== s.channel || !pc) return;
     const data = (m.data ?? {}) as SignalData;
-    if (data.type === 'offer' && data.sdp) {
-      await pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
-      await this.#flushCandidates(pc);
-      await pc.setLocalDescription(await pc.createAnswer());
-      this.#signal({ type: 'answer', sdp: pc.localDescription?.sdp ?? '' });
-    } else if (data.type === 'answer' && data.sdp) {
-      await pc.setRemoteDescription({ type: 'answer', sdp: data.sdp });
-      await this.#flushCandidates(pc);
-    } else if (data.candidate) {
-      if (pc.remoteDescription) await pc.addIceCandidate(data.candidate).catch(() => {});
-      else this.#pendingCandidates.push(data.candidate);
+    try {
+      if ((data.type === 'offer' || data.type === 'answer') && data.sdp) {
+        await this.#onDescription(pc, { type: data.type, sdp: data.sdp });
+      } else if (data.candidate) {
+        if (pc.remoteDescription) {
+          await pc.addIceCandidate(data.candidate).catch((err: unknown) => {
+            if (!this.#ignoreOffer) throw err;
+          });
+        } else this.#pendingCandidates.push(data.candidate);
+      } else if (data.noop) {
+        this.#peerIsBack(pc);
+      } else if (data.screenshare !== undefined) {
+        this.#remoteScreenMid = data.screenshare?.mid;
+        this.#updateRemote();
+      }
+    } catch {
+      // A signal that does not apply (a stale candidate) changes nothing.
     }
+  }
+
+  /** Perfect negotiation: the impolite side (the caller) ignores a colliding offer. */
+  async #onDescription(pc: RTCPeerConnection, desc: RTCSessionDescriptionInit): Promise<void> {
+    const collision =
+      desc.type === 'offer' && (this.#makingOffer || pc.signalingState !== 'stable');
+    this.#ignoreOffer = !this.#polite && collision;
+    if (this.#ignoreOffer) return;
+    await pc.setRemoteDescription(desc);
+    await this.#flushCandidates(pc);
+    if (desc.type !== 'offer') return;
+    if (!this.#tracksAdded && !pc.getTransceivers().some((t) => t.receiver.track.kind === 'video'))
+      this.#patch({ audioOnly: true }); // an "Audio call": no video either way
+    this.#addLocalTracks(pc);
+    this.#applyVideoDirections(pc);
+    await pc.setLocalDescription();
+    this.#signal({ type: 'answer', sdp: pc.localDescription?.sdp ?? '' });
+  }
+
+  /** The other side re-attached after losing its signaling: resend or restart what was lost. */
+  #peerIsBack(pc: RTCPeerConnection): void {
+    if (pc.signalingState === 'have-local-offer' && pc.localDescription) {
+      this.#signal({ type: 'offer', sdp: pc.localDescription.sdp });
+    } else if (!['connected', 'completed'].includes(pc.iceConnectionState)) {
+      pc.restartIce();
+    }
+    if (this.#screenTrack && this.#screenTx?.mid)
+      this.#signal({ screenshare: { mid: this.#screenTx.mid } });
+  }
+
+  #onIceState(pc: RTCPeerConnection): void {
+    if (this.#pc !== pc) return;
+    const ice = pc.iceConnectionState;
+    clearTimeout(this.#iceTimer);
+    if (ice === 'connected' || ice === 'completed') {
+      this.#patch({ media: 'connected' });
+    } else if (ice === 'failed') {
+      this.#patch({ media: 'interrupted' });
+      pc.restartIce();
+    } else if (ice === 'disconnected') {
+      this.#patch({ media: 'interrupted' });
+      this.#iceTimer = setTimeout(() => {
+        if (this.#pc === pc && pc.iceConnectionState === 'disconnected') pc.restartIce();
+      }, iceGraceMs);
+    }
+  }
+
+  /** After each completed negotiation: bit rate caps, and a new screen's announcement. */
+  async #negotiated(pc: RTCPeerConnection): Promise<void> {
+    if (this.#screenTrack && !this.#screenAnnounced && this.#screenTx?.mid) {
+      this.#screenAnnounced = true;
+      this.#signal({ screenshare: { mid: this.#screenTx.mid } });
+    }
+    this.#updateRemote();
+    for (const sender of pc.getSenders()) {
+      if (sender.track?.kind !== 'video') continue;
+      const cap =
+        sender === this.#screenTx?.sender
+          ? this.opts.screenMaxBitrate()
+          : this.opts.videoMaxBitrate();
+      const params = sender.getParameters();
+      if (!params.encodings?.length) continue;
+      if (params.encodings.every((e) => e.maxBitrate === cap)) continue;
+      for (const e of params.encodings) e.maxBitrate = cap;
+      await sender.setParameters(params).catch(() => {});
+    }
+  }
+
+  /** The remote camera stream and, if the other side announced one, its screen. */
+  #updateRemote(): void {
+    const pc = this.#pc;
+    const s = this.#state;
+    if (!pc || s.phase !== 'active') return;
+    const mid = this.#remoteScreenMid;
+    const tx = mid ? pc.getTransceivers().find((t) => t.mid === mid) : undefined;
+    const track = tx?.receiver.track;
+    let screen = s.screen;
+    if (!track || s.audioOnly) screen = undefined;
+    else if (screen?.getVideoTracks()[0] !== track) screen = new MediaStream([track]);
+    this.#patch({ remote: this.#remoteCamera, screen });
   }
 
   async #flushCandidates(pc: RTCPeerConnection): Promise<void> {
     for (const c of this.#pendingCandidates.splice(0)) await pc.addIceCandidate(c).catch(() => {});
   }
 
+  #signalFields(s: ActiveCall, data: SignalData): Record<string, unknown> {
+    return { target: s.peer.id, channel: s.channel, hash: s.hash, state: s.state, data };
+  }
+
   #signal(data: SignalData): void {
     const s = this.#state;
-    if (s.phase !== 'active') return;
-    this.#webrtc('webrtc_signal', {
-      target: s.peer.id,
-      channel: s.channel,
-      hash: s.hash,
-      state: s.state,
-      data,
-    });
+    if (s.phase === 'active') this.#webrtc('webrtc_signal', this.#signalFields(s, data));
   }
 
   #closePeer(): void {
+    clearTimeout(this.#iceTimer);
+    this.#screenTrack?.stop();
+    this.#screenTrack = undefined;
+    this.#screenTx = undefined;
+    this.#screenAnnounced = false;
+    this.#remoteScreenMid = undefined;
+    this.#remoteCamera = undefined;
+    this.#camSenders = {};
     this.#pc?.close();
     this.#pc = undefined;
     this.#pendingCandidates = [];
+    this.#noopId = undefined;
   }
 }

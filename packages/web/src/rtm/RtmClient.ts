@@ -2,7 +2,9 @@ import {
   heartbeatInterval,
   type RtmConnectResponse,
   type RtmSelf,
+  type RtmTurnResponse,
   rtmConnectPath,
+  rtmTurnPath,
   type ServerMessage,
   type TurnCredentials,
 } from '@confab/protocol';
@@ -14,6 +16,13 @@ export interface RtmClientOptions {
   tokens: () => Promise<{ accessToken: string; idToken?: string }>;
   onMessage: (message: ServerMessage) => void;
   onStatus: (status: RtmStatus, self?: RtmSelf, turn?: TurnCredentials) => void;
+  /** Fresh TURN credentials, fetched from rtm/turn before the last ones expire. */
+  onTurn?: (turn: TurnCredentials) => void;
+}
+
+/** When to fetch new TURN credentials: after four fifths of their lifetime, at least 5 s on. */
+export function turnRefreshDelay(ttlSeconds: number): number {
+  return Math.max(5000, ttlSeconds * 800);
 }
 
 /** kwmjs's reconnect schedule: 1 s × 1.5 up to 30 s, ±0.5 s jitter. */
@@ -33,6 +42,7 @@ export class RtmClient {
   #stopped = false;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #turnTimer: ReturnType<typeof setTimeout> | undefined;
   #lastPong = 0;
   self: RtmSelf | undefined;
 
@@ -47,6 +57,7 @@ export class RtmClient {
     this.#stopped = true;
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#heartbeat);
+    clearTimeout(this.#turnTimer);
     this.#ws?.close(1000);
     this.#ws = undefined;
   }
@@ -85,12 +96,37 @@ export class RtmClient {
       ws.onerror = () => ws.close();
       this.self = connect.self;
       this.#turn = connect.turn;
+      if (connect.turn) this.#scheduleTurnRefresh(connect.turn.ttl);
     } catch {
       this.#lost();
     }
   }
 
   #turn: TurnCredentials | undefined;
+
+  #scheduleTurnRefresh(ttlSeconds: number): void {
+    clearTimeout(this.#turnTimer);
+    this.#turnTimer = setTimeout(() => void this.#refreshTurn(), turnRefreshDelay(ttlSeconds));
+  }
+
+  /** rtm/turn with a current token; on failure tries again in a while (a reconnect also helps). */
+  async #refreshTurn(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const { accessToken } = await this.opts.tokens();
+      const res = await fetch(rtmTurnPath, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      if (!res.ok) throw new Error(`rtm/turn: HTTP ${res.status}`);
+      const { turn } = (await res.json()) as RtmTurnResponse;
+      this.#turn = turn;
+      this.#scheduleTurnRefresh(turn.ttl);
+      this.opts.onTurn?.(turn);
+    } catch {
+      if (!this.#stopped) this.#turnTimer = setTimeout(() => void this.#refreshTurn(), 30_000);
+    }
+  }
 
   #receive(data: unknown): void {
     let message: ServerMessage;

@@ -1,8 +1,29 @@
 import { t } from '../../i18n/index.js';
+import { canShareScreen } from '../../media/mediaSettings.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
 
-/** "Microphone", "Camera" (pressed = sending) and "Hang up". */
-export function CallControls({ media, onHangUp }: { media: LocalMedia; onHangUp(): void }) {
+export interface ScreenShareControl {
+  sharing: boolean;
+  /** Off in audio only calls. */
+  disabled: boolean;
+  toggle(): void;
+}
+
+/**
+ * "Microphone", "Camera" (pressed = sending), "Share screen" / "Stop sharing" where the browser
+ * can share a screen, "Settings" and "Hang up".
+ */
+export function CallControls({
+  media,
+  onHangUp,
+  screen,
+  onSettings,
+}: {
+  media: LocalMedia;
+  onHangUp(): void;
+  screen?: ScreenShareControl;
+  onSettings?(): void;
+}) {
   return (
     <div className="call-controls">
       <button
@@ -21,6 +42,21 @@ export function CallControls({ media, onHangUp }: { media: LocalMedia; onHangUp(
       >
         {t('call.camera')}
       </button>
+      {screen && canShareScreen && (
+        <button
+          type="button"
+          className={screen.sharing ? 'toggle sharing' : 'toggle'}
+          disabled={screen.disabled}
+          onClick={screen.toggle}
+        >
+          {t(screen.sharing ? 'call.stopSharing' : 'call.shareScreen')}
+        </button>
+      )}
+      {onSettings && (
+        <button type="button" className="secondary" onClick={onSettings}>
+          {t('call.settings')}
+        </button>
+      )}
       <button type="button" className="danger" onClick={onHangUp}>
         {t('call.hangUp')}
       </button>

@@ -44,15 +44,20 @@ export function OutgoingCall({
   );
 }
 
-/** In a call: the other side fills the screen; controls show on pointer or focus, then fade. */
+/**
+ * In a call: the other side fills the screen, or its shared screen does with its camera in a
+ * strip; controls show on pointer or focus, then fade.
+ */
 export function InCall({
   state,
   media,
   calls,
+  onSettings,
 }: {
   state: Extract<CallState, { phase: 'active' }>;
   media: LocalMedia;
   calls: CallController;
+  onSettings(): void;
 }) {
   const [idle, setIdle] = useState(false);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -65,17 +70,51 @@ export function InCall({
     wake();
     return () => clearTimeout(timer.current);
   }, []);
+  const sinkId = media.settings.speakerId ?? '';
   return (
     <section
-      className={`call-screen active${idle ? ' idle' : ''}`}
+      className={`call-screen active${idle ? ' idle' : ''}${state.screen ? ' with-screen' : ''}`}
       aria-label={t('call.with', { name: state.peer.name })}
       onPointerMove={wake}
       onFocus={wake}
     >
-      <Video stream={state.remote} className="remote-view" label={state.peer.name} />
+      {state.screen && (
+        <Video
+          stream={state.screen}
+          muted
+          className="remote-view screen"
+          label={t('call.screenOf', { name: state.peer.name })}
+        />
+      )}
+      <Video
+        stream={state.remote}
+        className={state.screen ? 'strip-view' : 'remote-view'}
+        label={state.peer.name}
+        sinkId={sinkId}
+      />
       {!state.remote && <p className="call-status">{t('call.connecting')}</p>}
+      {state.remote && state.media === 'interrupted' && (
+        <p className="call-status" role="status">
+          {t('call.interrupted', { name: state.peer.name })}
+        </p>
+      )}
+      {state.sharing && (
+        <p className="sharing-indicator" role="status">
+          <span className="dot" aria-hidden="true" />
+          {t('call.sharing')}
+        </p>
+      )}
       <Video stream={media.stream} muted mirrored className="self-view" label={t('main.preview')} />
-      <CallControls media={media} onHangUp={() => calls.hangUp()} />
+      <CallControls
+        media={media}
+        onHangUp={() => calls.hangUp()}
+        onSettings={onSettings}
+        screen={{
+          sharing: state.sharing,
+          disabled: state.audioOnly,
+          toggle: () => (state.sharing ? calls.stopScreenShare() : void calls.startScreenShare()),
+        }}
+      />
     </section>
   );
 }

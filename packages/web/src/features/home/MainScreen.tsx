@@ -9,6 +9,7 @@ import { RtmClient, type RtmStatus } from '../../rtm/RtmClient.js';
 import { CallEnded, InCall, IncomingCall, OutgoingCall } from '../call/CallScreens.js';
 import { Video } from '../call/Video.js';
 import { Contacts } from '../contacts/Contacts.js';
+import { SettingsDialog } from '../settings/SettingsDialog.js';
 
 export interface MainScreenProps {
   config: WebConfig;
@@ -29,6 +30,8 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
   // Calls take the camera stream current when they start.
   const streamRef = useRef(media.stream);
   streamRef.current = media.stream;
+  const audioOnlyRef = useRef(media.settings.audioOnly);
+  audioOnlyRef.current = media.settings.audioOnly;
 
   const { rtm, calls } = useMemo(() => {
     const handlers: { message: (m: ServerMessage) => void } = { message: () => {} };
@@ -41,20 +44,21 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
           setEverConnected(true);
           setSelfId(self?.id);
           calls.setTurn(turn);
+          calls.reconnected();
         }
       },
+      onTurn: (turn) => calls.setTurn(turn),
     });
     const webrtc = (config.kwm.webrtc?.config ?? {}) as RTCConfiguration;
-    const videoKbps = Number(
-      (config.kwm as { sdpParams?: { videoSendBitrate?: number } }).sdpParams?.videoSendBitrate ??
-        1000,
-    );
+    const videoKbps = config.kwm.sdpParams?.videoSendBitrate ?? 1000;
+    const screenKbps = config.kwm.sdpParamsScreenshare?.videoSendBitrate ?? 2500;
     const calls = new CallController({
       send: (m) => rtm.send(m),
-      selfId: () => rtm.self?.id,
       localStream: () => streamRef.current,
       rtcConfig: () => webrtc,
       videoMaxBitrate: () => videoKbps * 1000,
+      screenMaxBitrate: () => screenKbps * 1000,
+      audioOnly: () => audioOnlyRef.current,
       onFinished: (c) => setRecent(addRecentCall(userId, { ...c, at: Date.now() })),
     });
     handlers.message = (m) => calls.handle(m);
@@ -66,6 +70,9 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
     rtm.start();
     return () => rtm.stop();
   }, [rtm]);
+  // Settings changed during a call: new devices switch in place; audio only renegotiates.
+  useEffect(() => calls.updateLocalStream(media.stream), [calls, media.stream]);
+  useEffect(() => calls.setAudioOnly(media.settings.audioOnly), [calls, media.settings.audioOnly]);
 
   const inCall = callState.phase === 'outgoing' || callState.phase === 'active';
 
@@ -79,19 +86,30 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
       {callState.phase === 'outgoing' && (
         <OutgoingCall state={callState} media={media} calls={calls} />
       )}
-      {callState.phase === 'active' && <InCall state={callState} media={media} calls={calls} />}
+      {callState.phase === 'active' && (
+        <InCall
+          state={callState}
+          media={media}
+          calls={calls}
+          onSettings={() => setPanel('settings')}
+        />
+      )}
+      {inCall && panel === 'settings' && (
+        <SettingsDialog media={media} onDone={() => setPanel('none')} />
+      )}
       {!inCall && (
         <section className="main-screen" aria-labelledby="main-title">
           <h1 id="main-title">{t('main.hello', { name })}</h1>
           <div className="preview">
-            {media.error ? (
+            {media.error && (
               <div className="notice" role="alert">
-                <p>{t(media.error === 'denied' ? 'media.denied' : 'media.unavailable')}</p>
+                <p>{t(`media.${media.error}`)}</p>
                 <button type="button" onClick={media.retry}>
                   {t('media.retry')}
                 </button>
               </div>
-            ) : (
+            )}
+            {media.stream?.getVideoTracks().length ? (
               <Video
                 stream={media.stream}
                 muted
@@ -99,7 +117,7 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
                 className="preview-video"
                 label={t('main.preview')}
               />
-            )}
+            ) : null}
           </div>
           <div className="main-actions">
             <button type="button" onClick={() => setPanel('contacts')}>
@@ -123,7 +141,7 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
               }}
             />
           )}
-          {panel === 'settings' && <Settings media={media} onDone={() => setPanel('none')} />}
+          {panel === 'settings' && <SettingsDialog media={media} onDone={() => setPanel('none')} />}
           {panel === 'none' && (
             <RecentCalls calls={recent} onCall={(c) => calls.call(c.peer, c.audioOnly)} />
           )}
@@ -161,24 +179,5 @@ function RecentCalls({ calls, onCall }: { calls: RecentCall[]; onCall(call: Rece
         ))}
       </ul>
     </section>
-  );
-}
-
-function Settings({ media, onDone }: { media: LocalMedia; onDone(): void }) {
-  const label = (kind: 'audio' | 'video') =>
-    (kind === 'audio' ? media.stream?.getAudioTracks() : media.stream?.getVideoTracks())?.[0]
-      ?.label || t('settings.none');
-  return (
-    <div className="dialog-backdrop">
-      <div role="dialog" aria-modal="true" aria-labelledby="settings-title" className="dialog">
-        <h2 id="settings-title">{t('settings.title')}</h2>
-        <p>{t('settings.devices', { camera: label('video'), microphone: label('audio') })}</p>
-        <div className="dialog-actions">
-          <button type="button" onClick={onDone}>
-            {t('settings.done')}
-          </button>
-        </div>
-      </div>
-    </div>
   );
 }
