@@ -12,6 +12,7 @@ const benches: Record<string, string> = {
   startup: 'startup/run.ts',
   identity: 'identity/run.ts',
   signaling: 'signaling/run.ts',
+  'call-setup': 'call-setup/run.ts',
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -48,6 +48,10 @@ export interface StartOptions {
   /** Run the server on this CPU only (taskset), for benchmarks. */
   pinCpu?: number;
   timeoutMs?: number;
+  /** Reuse this folder and its data dir (a restart of an earlier server). */
+  dir?: string;
+  /** Default 127.0.0.1:0 (a free port); a restart passes the earlier server's address. */
+  listen?: string;
 }
 
 /**
@@ -55,9 +59,10 @@ export interface StartOptions {
  * logs that it is ready.
  */
 export async function startConfab(opts: StartOptions = {}): Promise<ConfabProcess> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'confab-proc-'));
+  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'confab-proc-'));
   const dataDir = path.join(dir, 'data');
-  const args = [confabBin, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  const listen = opts.listen ?? '127.0.0.1:0';
+  const args = [confabBin, 'serve', '--listen', listen, '--data-dir', dataDir];
   for (const [name, text] of Object.entries(opts.files ?? {}))
     writeFileSync(path.join(dir, name), text);
   if (opts.config !== undefined) {

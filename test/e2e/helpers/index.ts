@@ -1,4 +1,10 @@
 export { type ConfabProcess, startConfab } from '../../support/confabProcess.js';
 export { addUser, signIn } from './app.js';
 export { chromiumArgs, chromiumPath, launchBrowser, openUser, type User } from './browser.js';
-export { countDecodingVideoStreams, waitForDecodingVideo } from './media.js';
+export {
+  countDecodingVideoStreams,
+  pollUntil,
+  type RtpTotals,
+  rtpTotals,
+  waitForDecodingVideo,
+} from './media.js';

@@ -44,3 +44,71 @@ export async function waitForDecodingVideo(
   }
   throw new Error(`expected ${count} decoding video streams, saw ${seen}`);
 }
+
+export interface RtpTotals {
+  audioPacketsIn: number;
+  audioPacketsOut: number;
+  videoPacketsIn: number;
+  videoPacketsOut: number;
+  /** frameWidth of every inbound video stream that decoded a frame. */
+  videoWidths: number[];
+}
+
+/** Packet totals over the page's open peer connections (getStats). */
+export async function rtpTotals(page: Page): Promise<RtpTotals> {
+  return page.evaluate(async () => {
+    const pcs =
+      (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
+        .__confabPeerConnections ?? [];
+    const t = {
+      audioPacketsIn: 0,
+      audioPacketsOut: 0,
+      videoPacketsIn: 0,
+      videoPacketsOut: 0,
+      videoWidths: [] as number[],
+    };
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach(
+        (s: {
+          type: string;
+          kind?: string;
+          packetsReceived?: number;
+          packetsSent?: number;
+          framesDecoded?: number;
+          frameWidth?: number;
+        }) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'audio')
+            t.audioPacketsIn += s.packetsReceived ?? 0;
+          if (s.type === 'outbound-rtp' && s.kind === 'audio')
+            t.audioPacketsOut += s.packetsSent ?? 0;
+          if (s.type === 'inbound-rtp' && s.kind === 'video') {
+            t.videoPacketsIn += s.packetsReceived ?? 0;
+            if ((s.framesDecoded ?? 0) > 0 && s.frameWidth) t.videoWidths.push(s.frameWidth);
+          }
+          if (s.type === 'outbound-rtp' && s.kind === 'video')
+            t.videoPacketsOut += s.packetsSent ?? 0;
+        },
+      );
+    }
+    return t;
+  });
+}
+
+/** Polls `read` until `ok` holds, returning the last value; throws with it after `timeoutMs`. */
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!ok(value)) {
+    if (Date.now() > deadline)
+      throw new Error(`${what} not reached in ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 250));
+    value = await read();
+  }
+  return value;
+}
