@@ -24,19 +24,14 @@ const trace = process.argv.includes('--trace');
 
 /** Resolves (in the page) with the time the first remote video frame was decoded. */
 const firstFrameScript = `new Promise((resolve) => {
-  window.__firstPacketAt = undefined;
   const tick = async () => {
     const pc = window.__confabPeerConnections.at(-1);
     if (pc && pc.connectionState !== 'closed') {
       let frames = 0;
       (await pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') {
-          frames += s.framesDecoded || 0;
-          if (s.packetsReceived > 0) window.__firstPacketAt ??= performance.now();
-          window.__pli = [s.pliCount, s.firCount, s.nackCount, s.framesReceived, s.framesDropped, s.keyFramesDecoded, s.jitterBufferDelay, s.packetsReceived, s.decoderImplementation];
-        }
+        if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
       });
-      if (frames > 0) return resolve({ perf: performance.now(), wall: Date.now(), packetsAt: window.__firstPacketAt, pli: window.__pli });
+      if (frames > 0) return resolve({ perf: performance.now(), wall: Date.now() });
     }
     setTimeout(tick, 5);
   };
@@ -50,14 +45,17 @@ async function idle(page: Page, name: string) {
 }
 
 const server = await startConfab();
+// One browser process per user, as two people on two machines: in one process the two contexts
+// would share the one fake camera.
 const browser = await launchBrowser();
+const browser2 = await launchBrowser();
 const callee: number[] = [];
 const caller: number[] = [];
 try {
   await addUser(server, 'alice', 'Alice Liddell', 'wonderland');
   await addUser(server, 'bob', 'Bob Builder', 'can-we-fix-it');
   const alice = await openUser(browser, server.localUrl);
-  const bob = await openUser(browser, server.localUrl);
+  const bob = await openUser(browser2, server.localUrl);
   await signIn(alice.page, 'alice', 'wonderland', 'Alice Liddell');
   await signIn(bob.page, 'bob', 'can-we-fix-it', 'Bob Builder');
 
@@ -80,9 +78,9 @@ try {
       const pressed = { perf: performance.now(), wall: Date.now() };
       button.click();
       // Where the time goes: the callee's connection steps, in ms after the press.
-      const steps = {};
+      const steps = [];
       const pc = window.__confabPeerConnections.at(-1);
-      const mark = (what) => { steps[what] ??= Math.round(performance.now() - pressed.perf); };
+      const mark = (what) => steps.push(what + '@' + Math.round(performance.now() - pressed.perf));
       pc.addEventListener('signalingstatechange', () => mark('signaling:' + pc.signalingState));
       pc.addEventListener('iceconnectionstatechange', () => mark('ice:' + pc.iceConnectionState));
       pc.addEventListener('connectionstatechange', () => mark('pc:' + pc.connectionState));
@@ -91,11 +89,11 @@ try {
     })()`)) as {
       pressed: { perf: number; wall: number };
       frame: { perf: number };
-      steps: Record<string, number>;
+      steps: string[];
     };
     if (trace)
       console.log(
-        `call ${i + 1}: ${JSON.stringify(result.steps)} ${JSON.stringify(result.frame)} pressed ${result.pressed.perf}`,
+        `call ${i + 1}: ${result.steps.join(' ')} first-frame@${Math.round(result.frame.perf - result.pressed.perf)}`,
       );
     callee.push(result.frame.perf - result.pressed.perf);
     caller.push((await callerFrame).wall - result.pressed.wall);
@@ -105,6 +103,7 @@ try {
   }
 } finally {
   await browser.close();
+  await browser2.close();
   await server.stop();
 }
 
