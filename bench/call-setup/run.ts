@@ -14,6 +14,7 @@ import {
   launchBrowser,
   openUser,
   signIn,
+  startCallFromContacts,
   startConfab,
 } from '../../test/e2e/helpers/index.js';
 import { percentile } from '../stats.js';
@@ -62,12 +63,7 @@ try {
   for (let i = 0; i < calls; i++) {
     await idle(alice.page, 'Alice Liddell');
     await idle(bob.page, 'Bob Builder');
-    await alice.page.getByRole('button', { name: 'Contacts' }).click();
-    await alice.page.getByRole('searchbox', { name: 'Search contacts' }).fill('bob');
-    await alice.page
-      .getByRole('listitem', { name: 'Bob Builder' })
-      .getByRole('button', { name: 'Call', exact: true })
-      .click();
+    await startCallFromContacts(alice.page, 'Bob Builder');
     const accept = bob.page.getByRole('dialog').getByRole('button', { name: 'Accept' });
     await accept.waitFor();
     // The caller starts watching before the accept; the callee's click and watch share a clock.

@@ -5,6 +5,7 @@ import { freePort } from '../support/net.js';
 import {
   addUser,
   type ConfabProcess,
+  callFromContacts,
   countDecodingVideoStreams,
   launchBrowser,
   openUser,
@@ -58,18 +59,8 @@ describe('call features: screen sharing, devices, audio only, lost connections',
     for (const u of open.splice(0)) await u.close();
   }
 
-  /** `from` calls `to` from Contacts ("Call" or "Audio call"); `to` accepts. */
-  async function call(from: User, to: User, toName: string, button = 'Call') {
-    await from.page.getByRole('button', { name: 'Contacts' }).click();
-    await from.page
-      .getByRole('searchbox', { name: 'Search contacts' })
-      .fill(toName.split(' ')[0] ?? toName);
-    await from.page
-      .getByRole('listitem', { name: toName })
-      .getByRole('button', { name: button, exact: true })
-      .click();
-    await to.page.getByRole('dialog').getByRole('button', { name: 'Accept' }).click();
-  }
+  const call = (from: User, to: User, toName: string) =>
+    callFromContacts(from.page, to.page, toName);
 
   /** Shows the fading call controls, then presses one. */
   async function press(page: Page, name: string) {

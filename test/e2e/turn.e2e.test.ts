@@ -5,6 +5,7 @@ import { type Coturn, startCoturn } from '../support/coturn.js';
 import {
   addUser,
   type ConfabProcess,
+  callFromContacts,
   launchBrowser,
   openUser,
   signIn,
@@ -53,16 +54,7 @@ describe('calls relayed through coturn with TURN REST credentials', () => {
       );
       await signIn(alice.page, 'alice', 'wonderland', 'Alice Liddell');
       await signIn(bob.page, 'bob', 'can-we-fix-it', 'Bob Builder');
-      await alice.page.getByRole('button', { name: 'Contacts' }).click();
-      await alice.page.getByRole('searchbox', { name: 'Search contacts' }).fill('bob');
-      await alice.page
-        .getByRole('listitem', { name: 'Bob Builder' })
-        .getByRole('button', { name: 'Call', exact: true })
-        .click();
-      await bob.page
-        .getByRole('dialog', { name: 'Alice Liddell' })
-        .getByRole('button', { name: 'Accept' })
-        .click();
+      await callFromContacts(alice.page, bob.page, 'Bob Builder');
       await waitForDecodingVideo(alice.page, 1, 30_000);
       await waitForDecodingVideo(bob.page, 1, 30_000);
       const selectedPair = () =>

@@ -540,44 +540,52 @@ describe('one-to-one calls', () => {
   });
 });
 
+/** On a server that will restart (fixed port): Alice calls Bob, who accepts. */
+async function answeredCallBeforeRestart(state: string) {
+  const listen = `127.0.0.1:${await freePort()}`;
+  const { server, users } = await startSignaling('', {}, listen);
+  const alice = await RtmClient.open(server.localUrl, users.alice?.token as string);
+  const bob = await RtmClient.open(server.localUrl, users.bob?.token as string);
+  alice.send({
+    type: 'webrtc',
+    subtype: 'webrtc_call',
+    target: users.bob?.id,
+    initiator: true,
+    state,
+  });
+  const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+  bob.send({
+    type: 'webrtc',
+    subtype: 'webrtc_call',
+    target: users.alice?.id,
+    channel: ring.channel,
+    hash: ring.hash,
+    state,
+    data: { accept: true, state },
+  });
+  await alice.next(isWebrtc('webrtc_call'));
+  const restart = async () => {
+    await server.close();
+    return startTestServer({
+      dir: server.dir,
+      listen,
+      yaml: 'identifier_registration_conf: registry.yaml\n',
+    });
+  };
+  return { users, alice, bob, ring, restart };
+}
+
 describe('calls across a server restart', () => {
   test('clients that reconnect to the restarted server take their call up again (signals flow), and a hangup still reaches the other side', async () => {
-    const listen = `127.0.0.1:${await freePort()}`;
-    const { server, users } = await startSignaling('', {}, listen);
+    const { users, bob, ring, restart } = await answeredCallBeforeRestart('st-r');
     const open = (base: string, name: string) => RtmClient.open(base, users[name]?.token as string);
-    const alice = await open(server.localUrl, 'alice');
-    const bob = await open(server.localUrl, 'bob');
-    alice.send({
-      type: 'webrtc',
-      subtype: 'webrtc_call',
-      target: users.bob?.id,
-      initiator: true,
-      state: 'st-r',
-    });
-    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
-    bob.send({
-      type: 'webrtc',
-      subtype: 'webrtc_call',
-      target: users.alice?.id,
-      channel: ring.channel,
-      hash: ring.hash,
-      state: 'st-r',
-      data: { accept: true, state: 'st-r' },
-    });
-    await alice.next(isWebrtc('webrtc_call'));
-
-    await server.close();
+    const again = await restart();
     assert.equal((await bob.closed).code, 1001);
     assert.equal(
       bob.received.filter(isWebrtc('webrtc_hangup')).length,
       0,
       'a shutdown hangs up on nobody',
     );
-    const again = await startTestServer({
-      dir: server.dir,
-      listen,
-      yaml: 'identifier_registration_conf: registry.yaml\n',
-    });
     try {
       const alice2 = await open(again.localUrl, 'alice');
       const bob2 = await open(again.localUrl, 'bob');
@@ -616,34 +624,8 @@ describe('calls across a server restart', () => {
   });
 
   test('a hangup sent first thing after the restart reaches the other side', async () => {
-    const listen = `127.0.0.1:${await freePort()}`;
-    const { server, users } = await startSignaling('', {}, listen);
-    const alice = await RtmClient.open(server.localUrl, users.alice?.token as string);
-    const bob = await RtmClient.open(server.localUrl, users.bob?.token as string);
-    alice.send({
-      type: 'webrtc',
-      subtype: 'webrtc_call',
-      target: users.bob?.id,
-      initiator: true,
-      state: 'st-h',
-    });
-    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
-    bob.send({
-      type: 'webrtc',
-      subtype: 'webrtc_call',
-      target: users.alice?.id,
-      channel: ring.channel,
-      hash: ring.hash,
-      state: 'st-h',
-      data: { accept: true, state: 'st-h' },
-    });
-    await alice.next(isWebrtc('webrtc_call'));
-    await server.close();
-    const again = await startTestServer({
-      dir: server.dir,
-      listen,
-      yaml: 'identifier_registration_conf: registry.yaml\n',
-    });
+    const { users, ring, restart } = await answeredCallBeforeRestart('st-h');
+    const again = await restart();
     try {
       const bob2 = await RtmClient.open(again.localUrl, users.bob?.token as string);
       const alice2 = await RtmClient.open(again.localUrl, users.alice?.token as string);

@@ -40,3 +40,28 @@ export async function signIn(
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: `Hello, ${name}` }).waitFor();
 }
+
+/** `from` calls `toName` from "Contacts" (`button` is "Call" or "Audio call"). */
+export async function startCallFromContacts(
+  from: Page,
+  toName: string,
+  button: 'Call' | 'Audio call' = 'Call',
+): Promise<void> {
+  await from.getByRole('button', { name: 'Contacts' }).click();
+  await from.getByRole('searchbox', { name: 'Search contacts' }).fill(toName.split(' ')[0] ?? '');
+  await from
+    .getByRole('listitem', { name: toName })
+    .getByRole('button', { name: button, exact: true })
+    .click();
+}
+
+/** `from` calls `to` from "Contacts" and `to` presses "Accept" in the incoming call dialog. */
+export async function callFromContacts(
+  from: Page,
+  to: Page,
+  toName: string,
+  button: 'Call' | 'Audio call' = 'Call',
+): Promise<void> {
+  await startCallFromContacts(from, toName, button);
+  await to.getByRole('dialog').getByRole('button', { name: 'Accept' }).click();
+}

@@ -1,5 +1,5 @@
 export { type ConfabProcess, startConfab } from '../../support/confabProcess.js';
-export { addUser, signIn } from './app.js';
+export { addUser, callFromContacts, signIn, startCallFromContacts } from './app.js';
 export { chromiumArgs, chromiumPath, launchBrowser, openUser, type User } from './browser.js';
 export {
   countDecodingVideoStreams,
