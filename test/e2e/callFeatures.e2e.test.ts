@@ -185,7 +185,7 @@ describe('call features: screen sharing, devices, audio only, lost connections',
     }
   });
 
-  test('changing the "Microphone device" in a call switches the track without renegotiating, and audio keeps flowing', async () => {
+  test('changing the "Microphone device" in a call switches the track without renegotiating, and audio keeps flowing; the "Speaker device" takes the other side\'s audio', async () => {
     try {
       const alice = await user('alice');
       const bob = await user('bob');
@@ -234,6 +234,39 @@ describe('call features: screen sharing, devices, audio only, lost connections',
         await alice.page.evaluate(`${lastPc}.localDescription.sdp`),
         sdpBefore,
         'no new offer was made',
+      );
+
+      // "Speaker device": Bob's audio from Alice plays on the chosen output (setSinkId).
+      await press(bob.page, 'Settings');
+      const bobDialog = bob.page.getByRole('dialog', { name: 'Settings' });
+      const speaker = bobDialog.getByRole('combobox', { name: 'Speaker device' });
+      const outputs = await pollUntil(
+        () =>
+          speaker
+            .locator('option')
+            .evaluateAll((os) =>
+              (os as HTMLOptionElement[]).map((o) => o.value).filter((v) => v !== ''),
+            ),
+        (all) => all.length > 0,
+        5000,
+        'the speakers listed',
+      );
+      const chosen = outputs.at(-1) as string;
+      await speaker.selectOption(chosen);
+      await bobDialog.getByRole('button', { name: 'Done' }).click();
+      await pollUntil(
+        () =>
+          bob.page.evaluate(
+            () =>
+              (
+                document.querySelector('video[aria-label="Alice Liddell"]') as HTMLVideoElement & {
+                  sinkId: string;
+                }
+              ).sinkId,
+          ),
+        (sink) => sink === chosen,
+        5000,
+        "Alice's audio on the chosen speaker",
       );
     } finally {
       await closeAll();
