@@ -150,6 +150,15 @@ describe('call features: screen sharing, devices, audio only, lost connections',
       await bob.page.getByRole('button', { name: 'Settings' }).click();
       const dialog = bob.page.getByRole('dialog', { name: 'Settings' });
       const audioOnly = dialog.getByRole('switch', { name: 'Audio only' });
+      // The dialog takes the focus; Escape closes it, without applying a change.
+      assert.equal(await audioOnly.evaluate((el) => el === document.activeElement), true);
+      await bob.page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      await bob.page.getByRole('button', { name: 'Settings' }).click();
+      await audioOnly.click();
+      await bob.page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      await bob.page.getByRole('button', { name: 'Settings' }).click();
       assert.equal(await audioOnly.getAttribute('aria-checked'), 'false');
       await audioOnly.click();
       assert.equal(await audioOnly.getAttribute('aria-checked'), 'true');

@@ -1,4 +1,4 @@
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { t } from '../../i18n/index.js';
 import { canChooseSpeaker, type MediaSettings } from '../../media/mediaSettings.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
@@ -31,6 +31,19 @@ export function SettingsDialog({ media, onDone }: { media: LocalMedia; onDone():
   const [applying, setApplying] = useState(false);
   const devices = useDevices();
   const id = useId();
+  const first = useRef<HTMLButtonElement>(null);
+  const close = useRef(onDone);
+  close.current = onDone;
+  // A modal dialog takes the focus when it opens, and Escape closes it (without applying)
+  // wherever the focus is.
+  useEffect(() => {
+    first.current?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') close.current();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
   const inUse = (kind: 'audio' | 'video') =>
     (kind === 'audio'
       ? media.stream?.getAudioTracks()
@@ -94,13 +107,11 @@ export function SettingsDialog({ media, onDone }: { media: LocalMedia; onDone():
         aria-modal="true"
         aria-labelledby={`${id}-title`}
         className="dialog settings"
-        onKeyDown={(e) => {
-          if (e.key === 'Escape') onDone();
-        }}
       >
         <h2 id={`${id}-title`}>{t('settings.title')}</h2>
         <div className="field switch-field">
           <button
+            ref={first}
             type="button"
             role="switch"
             aria-checked={draft.audioOnly}
