@@ -7,6 +7,8 @@ import {
   countDecodingVideoStreams,
   launchBrowser,
   openUser,
+  pollUntil,
+  rtpTotals,
   signIn,
   startConfab,
   type User,
@@ -57,18 +59,7 @@ describe('one-to-one calls between two signed-in users', () => {
       "Alice decodes Bob's video",
     );
     assert.ok((await waitForDecodingVideo(bob.page, 1, 30_000)) >= 1, "Bob decodes Alice's video");
-    const audioIn = await alice.page.evaluate(async () => {
-      const pcs = (window as unknown as { __confabPeerConnections: RTCPeerConnection[] })
-        .__confabPeerConnections;
-      let packets = 0;
-      for (const pc of pcs)
-        (await pc.getStats()).forEach(
-          (s: { type: string; kind?: string; packetsReceived?: number }) => {
-            if (s.type === 'inbound-rtp' && s.kind === 'audio') packets += s.packetsReceived ?? 0;
-          },
-        );
-      return packets;
-    });
+    const audioIn = (await rtpTotals(alice.page)).audioPacketsIn;
     assert.ok(audioIn > 0, 'audio packets arrive');
 
     // Controls: microphone and camera are on (pressed), then Hang up.
@@ -171,29 +162,14 @@ describe('one-to-one calls between two signed-in users', () => {
       .getByRole('dialog', { name: 'Alice Liddell' })
       .getByRole('button', { name: 'Accept' })
       .click();
-    const audioPackets = () =>
-      alice.page.evaluate(async () => {
-        const pcs = (window as unknown as { __confabPeerConnections: RTCPeerConnection[] })
-          .__confabPeerConnections;
-        const pc = pcs.at(-1) as RTCPeerConnection;
-        let audio = 0;
-        let videoSent = 0;
-        (await pc.getStats()).forEach(
-          (s: { type: string; kind?: string; packetsReceived?: number; packetsSent?: number }) => {
-            if (s.type === 'inbound-rtp' && s.kind === 'audio') audio += s.packetsReceived ?? 0;
-            if (s.type === 'outbound-rtp' && s.kind === 'video') videoSent += s.packetsSent ?? 0;
-          },
-        );
-        return { audio, videoSent };
-      });
-    const deadline = Date.now() + 20_000;
-    let stats = await audioPackets();
-    while (stats.audio === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 500));
-      stats = await audioPackets();
-    }
-    assert.ok(stats.audio > 0, 'audio flows');
-    assert.equal(stats.videoSent, 0, 'Alice sends no video');
+    const stats = await pollUntil(
+      () => rtpTotals(alice.page),
+      (t) => t.audioPacketsIn > 0,
+      20_000,
+      'audio at Alice',
+    );
+    assert.ok(stats.audioPacketsIn > 0, 'audio flows');
+    assert.equal(stats.videoPacketsOut, 0, 'Alice sends no video');
     assert.equal(await countDecodingVideoStreams(alice.page, 1000), 0, 'and decodes none');
     await alice.page.mouse.move(10, 10);
     await alice.page.getByRole('button', { name: 'Hang up' }).click();

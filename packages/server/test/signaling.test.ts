@@ -65,6 +65,18 @@ const isWebrtc =
   (subtype: string) =>
   (m: ServerMessage): m is ServerWebrtcMessage =>
     m.type === 'webrtc' && m.subtype === subtype;
+/** A webrtc message in the channel of a call, named by its ring or `webrtc_channel` message. */
+function inCall(
+  call: ServerWebrtcMessage,
+  subtype: 'webrtc_signal' | 'webrtc_hangup',
+  target: string | undefined,
+  state: string,
+  data: unknown,
+) {
+  return { type: 'webrtc', subtype, target, channel: call.channel, hash: call.hash, state, data };
+}
+const hangupData = { accept: false, reason: 'hangup' };
+
 const isError = (code: string) => (m: ServerMessage) => m.type === 'error' && m.error.code === code;
 
 describe('rtm/connect and the websocket', () => {
@@ -299,37 +311,28 @@ describe('one-to-one calls', () => {
     assert.equal(cleared.target, undefined, 'a cleared call has no target');
     assert.equal(cleared.channel, channel.channel);
 
-    const signal = {
-      type: 'webrtc',
-      subtype: 'webrtc_signal',
-      channel: channel.channel,
-      hash: channel.hash,
-      state: 'st-1',
-    };
-    alice.send({ ...signal, target: users.bob?.id, data: { type: 'offer', sdp: 'v=0...' } });
+    alice.send(
+      inCall(channel, 'webrtc_signal', users.bob?.id, 'st-1', { type: 'offer', sdp: 'v=0...' }),
+    );
     const got = (await bob1.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage;
     assert.deepEqual([got.source, got.data], [users.alice?.id, { type: 'offer', sdp: 'v=0...' }]);
-    bob1.send({ ...signal, target: users.alice?.id, data: { type: 'answer', sdp: 'v=0.' } });
+    bob1.send(
+      inCall(channel, 'webrtc_signal', users.alice?.id, 'st-1', { type: 'answer', sdp: 'v=0.' }),
+    );
     assert.deepEqual(((await alice.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data, {
       type: 'answer',
       sdp: 'v=0.',
     });
     assert.ok(await bob2.nothing(isWebrtc('webrtc_signal')), 'the other device sees no signals');
 
-    alice.send({
-      type: 'webrtc',
-      subtype: 'webrtc_hangup',
-      target: users.bob?.id,
-      channel: channel.channel,
-      hash: channel.hash,
-      state: 'st-1',
-      data: { accept: false, reason: 'hangup', state: 'st-1' },
-    });
-    const hangup = (await bob1.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
-    assert.equal(hangup.source, users.alice?.id);
-    assert.equal((hangup.data as { reason: string }).reason, 'hangup');
+    alice.send(
+      inCall(channel, 'webrtc_hangup', users.bob?.id, 'st-1', { ...hangupData, state: 'st-1' }),
+    );
+    const ended = (await bob1.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+    assert.equal(ended.source, users.alice?.id);
+    assert.equal((ended.data as { reason: string }).reason, 'hangup');
     // The channel is gone: more signals are refused.
-    bob1.send({ ...signal, target: users.alice?.id, data: {} });
+    bob1.send(inCall(channel, 'webrtc_signal', users.alice?.id, 'st-1', {}));
     await bob1.next(isError('access_restricted'));
     await Promise.all([alice.close(), bob1.close(), bob2.close()]);
   });
@@ -394,15 +397,7 @@ describe('one-to-one calls', () => {
     call(alice, users.bob?.id as string);
     const channel = (await alice.next(isWebrtc('webrtc_channel'))) as ServerWebrtcMessage;
     await bob.next(isWebrtc('webrtc_call'));
-    alice.send({
-      type: 'webrtc',
-      subtype: 'webrtc_hangup',
-      target: users.bob?.id,
-      channel: channel.channel,
-      hash: channel.hash,
-      state: 'st-1',
-      data: { accept: false, reason: 'hangup' },
-    });
+    alice.send(inCall(channel, 'webrtc_hangup', users.bob?.id, 'st-1', hangupData));
     const stop = (await bob.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
     assert.equal(stop.source, users.alice?.id);
     await Promise.all([alice.close(), bob.close()]);
@@ -417,15 +412,7 @@ describe('one-to-one calls', () => {
     answer(bob, ring, { accept: true });
     await alice.next(isWebrtc('webrtc_call'));
     const signal = (from: RtmClient, to: string, data: unknown) =>
-      from.send({
-        type: 'webrtc',
-        subtype: 'webrtc_signal',
-        target: users[to]?.id,
-        channel: ring.channel,
-        hash: ring.hash,
-        state: 'st-1',
-        data,
-      });
+      from.send(inCall(ring, 'webrtc_signal', users[to]?.id, 'st-1', data));
     return { alice, bob, ring, signal };
   }
 
@@ -464,15 +451,7 @@ describe('one-to-one calls', () => {
 
   test('after a call ended, its channel cannot be taken up again (access_restricted, "the call has ended")', async () => {
     const { alice, bob, ring, signal } = await answeredCall();
-    alice.send({
-      type: 'webrtc',
-      subtype: 'webrtc_hangup',
-      target: users.bob?.id,
-      channel: ring.channel,
-      hash: ring.hash,
-      state: 'st-1',
-      data: { accept: false, reason: 'hangup' },
-    });
+    alice.send(inCall(ring, 'webrtc_hangup', users.bob?.id, 'st-1', hangupData));
     await bob.next(isWebrtc('webrtc_hangup'));
     signal(bob, 'alice', { noop: true });
     const refused = await bob.next(isError('access_restricted'));
@@ -589,34 +568,27 @@ describe('calls across a server restart', () => {
     try {
       const alice2 = await open(again.localUrl, 'alice');
       const bob2 = await open(again.localUrl, 'bob');
-      const message = (from: string, to: string, subtype: string, data: unknown) => ({
-        type: 'webrtc',
-        subtype,
-        target: users[to]?.id,
-        channel: ring.channel,
-        hash: ring.hash,
-        state: 'st-r',
-        data,
-      });
-      alice2.send(message('alice', 'bob', 'webrtc_signal', { noop: true }));
+      const message = (to: string, subtype: 'webrtc_signal' | 'webrtc_hangup', data: unknown) =>
+        inCall(ring, subtype, users[to]?.id, 'st-r', data);
+      alice2.send(message('bob', 'webrtc_signal', { noop: true }));
       assert.deepEqual(
         ((await bob2.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data,
         { noop: true },
         "the noop reaches Bob's new connection",
       );
-      bob2.send(message('bob', 'alice', 'webrtc_signal', { type: 'offer', sdp: 'v=0 again' }));
+      bob2.send(message('alice', 'webrtc_signal', { type: 'offer', sdp: 'v=0 again' }));
       assert.deepEqual(
         ((await alice2.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data,
         { type: 'offer', sdp: 'v=0 again' },
       );
       // A stranger's forged hash takes up nothing.
       const carol = await open(again.localUrl, 'carol');
-      carol.send({ ...message('carol', 'bob', 'webrtc_signal', { noop: true }), hash: 'AAAA' });
+      carol.send({ ...message('bob', 'webrtc_signal', { noop: true }), hash: 'AAAA' });
       await carol.next(isError('access_restricted'));
 
-      alice2.send(message('alice', 'bob', 'webrtc_hangup', { accept: false, reason: 'hangup' }));
-      const hangup = (await bob2.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
-      assert.equal(hangup.source, users.alice?.id);
+      alice2.send(message('bob', 'webrtc_hangup', hangupData));
+      const ended = (await bob2.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+      assert.equal(ended.source, users.alice?.id);
       await Promise.all([alice2.close(), bob2.close(), carol.close()]);
     } finally {
       await again.close();
@@ -629,17 +601,9 @@ describe('calls across a server restart', () => {
     try {
       const bob2 = await RtmClient.open(again.localUrl, users.bob?.token as string);
       const alice2 = await RtmClient.open(again.localUrl, users.alice?.token as string);
-      bob2.send({
-        type: 'webrtc',
-        subtype: 'webrtc_hangup',
-        target: users.alice?.id,
-        channel: ring.channel,
-        hash: ring.hash,
-        state: 'st-h',
-        data: { accept: false, reason: 'hangup' },
-      });
-      const hangup = (await alice2.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
-      assert.equal(hangup.channel, ring.channel);
+      bob2.send(inCall(ring, 'webrtc_hangup', users.alice?.id, 'st-h', hangupData));
+      const ended = (await alice2.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+      assert.equal(ended.channel, ring.channel);
       await Promise.all([alice2.close(), bob2.close()]);
     } finally {
       await again.close();

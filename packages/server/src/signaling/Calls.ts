@@ -30,6 +30,20 @@ function newChannelId(): string {
   return id;
 }
 
+/** A call from before a restart, as its message names it: the sender here, the other away. */
+function channelFromBefore(conn: Connection, msg: WebrtcClientMessage): CallChannel {
+  return {
+    id: msg.channel,
+    caller: conn.userId,
+    callerConn: conn.id,
+    callee: msg.target,
+    calleeConn: undefined,
+    state: msg.state,
+    status: 'active',
+    createdAt: Date.now(),
+  };
+}
+
 /** How long an ended call is remembered, so that a late message cannot take it up again. */
 const endedMemoryMs = 10 * 60_000;
 
@@ -299,16 +313,7 @@ export class Calls {
 
   /** A call from before a restart, taken up again with the other member away until it is back. */
   #resume(conn: Connection, msg: WebrtcClientMessage): CallChannel {
-    const ch: CallChannel = {
-      id: msg.channel,
-      caller: conn.userId,
-      callerConn: conn.id,
-      callee: msg.target,
-      calleeConn: undefined,
-      state: msg.state,
-      status: 'active',
-      createdAt: Date.now(),
-    };
+    const ch = channelFromBefore(conn, msg);
     this.state.putChannel(ch);
     this.#awaitReturn(ch);
     this.log.debug({ channel: ch.id, user: conn.userId }, 'call resumed after a restart');
@@ -320,8 +325,7 @@ export class Calls {
     const reason = callAnswerSchema.safeParse(msg.data).data?.reason ?? 'hangup';
     if (!known) {
       // A call from before a restart: the hangup goes to the other member's devices.
-      const ch = this.#resume(conn, msg);
-      this.#end(ch, conn.userId, msg.target, reason, msg.state);
+      this.#end(channelFromBefore(conn, msg), conn.userId, msg.target, reason, msg.state);
       return;
     }
     const ch = this.#attach(known, conn);
