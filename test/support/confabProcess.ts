@@ -34,7 +34,8 @@ export interface ConfabProcess {
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CONFAB_')) env[k] = v;
-  return { ...env, CONFAB_LOG_FORMAT: 'json', ...extra };
+  // No bridge processes unless a test asks for them (CONFAB_BRIDGE_WORKERS in `extra`).
+  return { ...env, CONFAB_LOG_FORMAT: 'json', CONFAB_BRIDGE_WORKERS: '0', ...extra };
 }
 
 export interface StartOptions {

@@ -8,7 +8,29 @@ export {
   addressBookQuerySchema,
   addressBookUserSchema,
 } from './addressbook.js';
+export {
+  type BridgeMessage,
+  bridgeControlPath,
+  bridgeMessageSchema,
+  bridgeProtocolVersion,
+  type FocusMessage,
+  focusMessageSchema,
+} from './bridge.js';
 export { type ErrorBody, type ErrorCode, errorBody, errorCatalogue, errorCodes } from './errors.js';
+export {
+  type ForwardedStream,
+  type GroupChannelData,
+  type GroupParticipant,
+  isGroupId,
+  type PipelineSignal,
+  pipelineMode,
+  pipelinePeerId,
+  pipelineSignalSchema,
+  roomNameMaxLength,
+  roomNamePattern,
+  type StreamSource,
+  upstreamMids,
+} from './group.js';
 export { type HealthCheck, healthCheckSchema } from './health.js';
 export {
   type CallAnswer,

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { bridge } from './cli/bridge.js';
 import type { Command } from './cli/Command.js';
 import { UsageError } from './cli/Command.js';
 import { keysRotate } from './cli/keys.js';
@@ -8,7 +9,7 @@ import { ConfigError } from './config/index.js';
 import { DirectoryError } from './directory/index.js';
 import { FatalError } from './FatalError.js';
 
-const commands: Command[] = [serve, userAdd, userList, userRemove, userPasswd, keysRotate];
+const commands: Command[] = [serve, bridge, userAdd, userList, userRemove, userPasswd, keysRotate];
 
 function commandHelp(cmd: Command): string {
   return `Usage: confab ${cmd.usage}\n\n${cmd.summary}.\n\n${cmd.help}\n`;

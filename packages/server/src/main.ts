@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { registerAddressBook } from './addressbook/index.js';
+import { bridgeSecret } from './bridge/secret.js';
 import { loadOrCreateSecret } from './common/secrets.js';
 import {
   ConfigError,
@@ -19,10 +22,11 @@ import {
   type UserStore,
 } from './directory/index.js';
 import { FatalError } from './FatalError.js';
+import { BridgeHub, BridgeLauncher, Focus } from './focus/index.js';
 import { createGateway, createMetricsListener, Metrics } from './gateway/index.js';
 import { Identity, loadClientRegistry, SigningKeys } from './identity/index.js';
 import { createLogger, type Logger } from './logging/index.js';
-import { MemorySignalingState, Signaling } from './signaling/index.js';
+import { MemorySignalingState, PairHash, Signaling } from './signaling/index.js';
 import { type Database, openDatabase } from './storage/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -107,18 +111,44 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
     await identity.register(app);
     registerAddressBook(app, { store, tokenChecker: () => identity.tokenChecker });
+    const pairHashKey = loadOrCreateSecret(settings.data_dir, 'signaling/pair-hash');
+    const state = new MemorySignalingState();
+    const hub = new BridgeHub({
+      secret: bridgeSecret(settings),
+      videoMaxBitrate: settings.video_max_bitrate,
+      screenMaxBitrate: settings.screenshare_max_bitrate,
+      registry: metrics.registry,
+      logger,
+    });
+    const focus = new Focus({
+      state,
+      hash: new PairHash(pairHashKey),
+      hub,
+      maxParticipants: settings.max_participants,
+      emptyTimeoutMs: settings.conference_empty_timeout * 1000,
+      registry: metrics.registry,
+      logger,
+    });
     const signaling = new Signaling({
       settings,
-      state: new MemorySignalingState(),
+      state,
       tokenChecker: () => identity.tokenChecker,
       store,
-      pairHashKey: loadOrCreateSecret(settings.data_dir, 'signaling/pair-hash'),
+      pairHashKey,
       turnSecret: settings.turn_server_shared_secret
         ? readTurnSecret(settings.turn_server_shared_secret)
         : undefined,
+      focus,
       logger,
     });
     signaling.register(app);
+    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!hub.handleUpgrade(req, socket, head)) signaling.handleUpgrade(req, socket, head);
+    });
+    app.addHook('preClose', async () => {
+      focus.close();
+      hub.close();
+    });
 
     const { host, port } = settings.listenAddress;
     await listen(app, host, port, settings.listen);
@@ -138,6 +168,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       const mport = (metricsApp.server.address() as { port: number }).port;
       metricsUrl = `http://${hostForUrl(m.host)}:${mport}/metrics`;
     }
+
+    const launcher = new BridgeLauncher(settings, localUrl.replace(/^http/, 'ws'), logger);
+    launcher.start();
+    undo.push(() => launcher.stop());
 
     if (!settings.tlsEnabled && !isLoopbackHost(host)) {
       log.warn(
@@ -167,7 +201,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       }, settings.shutdown_timeout * 1000);
       timer.unref();
       try {
-        await Promise.all([app.close(), metricsApp?.close()]);
+        await Promise.all([app.close(), metricsApp?.close(), launcher.stop()]);
       } finally {
         clearTimeout(timer);
         identity.close();

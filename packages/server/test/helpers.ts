@@ -58,7 +58,8 @@ export async function startTestServer(
   const settings = loadConfig({
     cwd: dir,
     configFile: file,
-    env: opts.env ?? {},
+    // No bridge processes unless a test asks for them (they cost a process each).
+    env: { CONFAB_BRIDGE_WORKERS: '0', ...opts.env },
     flags: { listen: opts.listen ?? '127.0.0.1:0', 'data-dir': path.join(dir, 'data') },
   });
   const logs: Record<string, unknown>[] = [];

@@ -440,6 +440,92 @@ export const configSchema = z.strictObject({
         "Merged into the web app's config.json, e.g. `kwm: {webrtc: {config: {iceTransportPolicy: relay}}}`.",
       example: { kwm: { webrtc: { config: { iceTransportPolicy: 'relay' } } } },
     } satisfies KeyMeta),
+  max_participants: z
+    .number()
+    .int()
+    .min(2)
+    .max(1000)
+    .default(100)
+    .meta({
+      description: 'Most participants a group conference takes; one more is refused.',
+    } satisfies KeyMeta),
+  conference_empty_timeout: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(60)
+    .meta({
+      description:
+        'Seconds an empty group conference is kept (its owner, its bridge) before it ends. Someone joining after that starts a new one.',
+    } satisfies KeyMeta),
+  bridge: z
+    .strictObject({
+      workers: z
+        .number()
+        .int()
+        .min(0)
+        .max(64)
+        .optional()
+        .meta({
+          description:
+            'Bridge processes `confab serve` starts beside itself. Unset: one per spare core, at least one. 0: none (bridges on other machines connect with `confab bridge`).',
+          example: 1,
+        } satisfies KeyMeta),
+      ice_address: z
+        .string()
+        .min(1)
+        .default('127.0.0.1')
+        .meta({
+          description:
+            "The one IP address bridges bind for media (ICE). 127.0.0.1 serves browsers on this machine only; use the machine's address (or 0.0.0.0 with public_address) for others.",
+        } satisfies KeyMeta),
+      port_range: z
+        .string()
+        .regex(/^\d{1,5}-\d{1,5}$/, 'expected FIRST-LAST, e.g. 10000-10099')
+        .refine(
+          (v) => {
+            const [a, b] = v.split('-').map(Number) as [number, number];
+            return a >= 1 && b <= 65535 && a <= b;
+          },
+          { message: 'expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535' },
+        )
+        .default('10000-10099')
+        .meta({
+          description:
+            'UDP ports for media: each bridge process takes one port (all its peer connections share it) from the start of the range.',
+        } satisfies KeyMeta),
+      public_address: z
+        .string()
+        .min(1)
+        .optional()
+        .meta({
+          description:
+            'The address clients reach the bridge at, announced in its ICE candidates instead of ice_address (a 1:1 NAT or a public IP).',
+          example: '203.0.113.10',
+        } satisfies KeyMeta),
+      shared_secret: z
+        .string()
+        .min(1)
+        .optional()
+        .meta({
+          description:
+            'File holding the secret bridges authenticate to the focus with. Unset: generated in the data directory (bridge-secret); copy it to bridges on other machines.',
+          example: '/etc/confab/bridge-secret',
+          path: true,
+          secret: true,
+        } satisfies KeyMeta),
+      focus_url: z
+        .string()
+        .regex(/^wss?:\/\/\S+$/, 'expected ws://HOST:PORT or wss://HOST:PORT')
+        .optional()
+        .meta({
+          description:
+            '`confab bridge` only: where the focus is (the origin of `confab serve`, ws:// or wss://). Unset: ws:// plus `listen`.',
+          example: 'wss://meet.example.com',
+        } satisfies KeyMeta),
+    })
+    .default({ ice_address: '127.0.0.1', port_range: '10000-10099' }),
   apps: z
     .strictObject({
       enabled: z

@@ -8,17 +8,8 @@ import {
 import type { Logger } from '../logging/index.js';
 import type { Connection } from './Connection.js';
 import type { PairHash } from './pairHash.js';
+import { Refusal } from './Refusal.js';
 import type { CallChannel, SignalingState } from './SignalingState.js';
-
-/** A reason the request cannot be done; the connection answers it as an RTM error. */
-class Refusal extends Error {
-  constructor(
-    readonly code: 'bad_message' | 'access_restricted' | 'create_restricted',
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const channelAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -87,7 +78,7 @@ export class Calls {
         case 'webrtc_hangup':
           return this.#hangup(conn, msg);
         case 'webrtc_group':
-          throw new Refusal('bad_message', 'group calls are not available on this server yet');
+          throw new Refusal('bad_message', 'webrtc_group goes to the focus');
       }
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;

@@ -9,6 +9,7 @@ import {
   rtmTurnPath,
   rtmWebsocketPath,
   type TurnCredentials,
+  type WebrtcClientMessage,
 } from '@confab/protocol';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -38,7 +39,15 @@ export interface SignalingOptions {
   pairHashKey: Buffer;
   /** The TURN REST secret, read from `turn_server_shared_secret`. */
   turnSecret: string | undefined;
+  /** Group messages go to the focus. */
+  focus?: GroupHandler;
   logger: Logger;
+}
+
+/** Who takes group messages (the focus). */
+export interface GroupHandler {
+  handle(conn: Connection, msg: WebrtcClientMessage): void;
+  connectionClosed(conn: Connection): void;
 }
 
 /**
@@ -87,9 +96,6 @@ export class Signaling implements ConnectionHandler {
       scope.post(rtmConnectPath, (req, reply) => this.#connect(req, reply));
       scope.post(rtmTurnPath, (req, reply) => this.#turn(req, reply));
     });
-    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.#upgrade(req, socket, head),
-    );
     // Before the HTTP server stops: every client hears goodbye and may reconnect elsewhere.
     app.addHook('preClose', async () => this.close());
   }
@@ -177,7 +183,8 @@ export class Signaling implements ConnectionHandler {
     return reply.header('cache-control', 'no-store').send({ ok: true, turn });
   }
 
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** A WebSocket upgrade for the RTM path (anything else is refused with 404). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0] ?? '';
     const refuse = (status: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -206,7 +213,9 @@ export class Signaling implements ConnectionHandler {
       conn.send({ ...message, type: 'pong' });
       return;
     }
-    this.#calls.handle(conn, message);
+    if (this.opts.focus && (message.subtype === 'webrtc_group' || message.group !== ''))
+      this.opts.focus.handle(conn, message);
+    else this.#calls.handle(conn, message);
   }
 
   /** @internal A connection closed (ConnectionHandler). */
@@ -214,6 +223,7 @@ export class Signaling implements ConnectionHandler {
     this.#connections.delete(conn);
     this.opts.state.removeConnection(conn.id);
     this.#calls.connectionClosed(conn);
+    this.opts.focus?.connectionClosed(conn);
     this.#log.debug({ conn: conn.id, user: conn.userId }, 'signaling disconnected');
   }
 

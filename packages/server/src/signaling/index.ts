@@ -1,5 +1,13 @@
 export { MemorySignalingState } from './MemorySignalingState.js';
-export { connectKeyTtlMs, Signaling, type SignalingOptions, signalingScope } from './Signaling.js';
+export { PairHash } from './pairHash.js';
+export { Refusal } from './Refusal.js';
+export {
+  connectKeyTtlMs,
+  type GroupHandler,
+  Signaling,
+  type SignalingOptions,
+  signalingScope,
+} from './Signaling.js';
 export type {
   CallChannel,
   ConnectionRef,

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import type { ForwardedStream } from './group.js';
+
+/**
+ * The control protocol between the focus and its bridges: one WebSocket per bridge, opened by
+ * the bridge to `bridgeControlPath` with `Authorization: Bearer <shared secret>`, JSON text
+ * frames both ways (docs/bridge.md).
+ */
+export const bridgeControlPath = '/api/confab/v1/bridge';
+export const bridgeProtocolVersion = 1;
+
+const id = z.string().min(1).max(128);
+const sdp = z.string().min(1).max(200_000);
+const counter = z.number().int().min(0);
+
+/** Bridge → focus. */
+export const bridgeMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    version: z.literal(bridgeProtocolVersion),
+    name: z.string().min(1).max(128),
+    ice: z.strictObject({ address: z.string().max(256), port: z.number().int().min(1).max(65535) }),
+  }),
+  z.strictObject({
+    type: z.literal('load'),
+    conferences: counter,
+    endpoints: counter,
+    forwardedPackets: counter,
+    forwardedBytes: counter,
+  }),
+  z.strictObject({
+    type: z.literal('offer'),
+    conference: id,
+    endpoint: id,
+    sdp,
+    streams: z.record(
+      z.string().max(64),
+      z.strictObject({
+        user: z.string().max(256),
+        source: z.enum(['microphone', 'camera', 'screen']),
+      }),
+    ),
+  }),
+  z.strictObject({
+    type: z.literal('endpoint_state'),
+    conference: id,
+    endpoint: id,
+    state: z.enum(['connecting', 'connected', 'disconnected', 'failed', 'closed']),
+  }),
+  z.strictObject({
+    type: z.literal('error'),
+    code: z.enum(['bad_message', 'unknown_endpoint', 'negotiation_failed']),
+    message: z.string().max(1024),
+    conference: id.optional(),
+    endpoint: id.optional(),
+  }),
+]);
+export type BridgeMessage = z.output<typeof bridgeMessageSchema>;
+
+/** Focus → bridge. */
+export const focusMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('welcome'),
+    videoMaxBitrate: z.number().int().positive(),
+    screenMaxBitrate: z.number().int().positive(),
+  }),
+  z.strictObject({ type: z.literal('allocate'), conference: id, endpoint: id, user: id }),
+  z.strictObject({ type: z.literal('answer'), conference: id, endpoint: id, sdp }),
+  z.strictObject({
+    type: z.literal('candidate'),
+    conference: id,
+    endpoint: id,
+    candidate: z.string().max(1024),
+    mid: z.string().max(64),
+  }),
+  z.strictObject({ type: z.literal('renegotiate'), conference: id, endpoint: id }),
+  z.strictObject({
+    type: z.literal('screenshare'),
+    conference: id,
+    endpoint: id,
+    active: z.boolean(),
+  }),
+  z.strictObject({ type: z.literal('release'), conference: id, endpoint: id }),
+  z.strictObject({ type: z.literal('expire'), conference: id }),
+]);
+export type FocusMessage = z.output<typeof focusMessageSchema>;
+
+export type { ForwardedStream };

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/**
+ * Group rooms: names, the pipeline peer that stands for the bridge in a group channel, and the
+ * `data` shapes of Confab's group messages (docs/protocol.md "Group calls").
+ */
+
+/** A room name after `group/`: lowercase letters, digits, `-`, `_`, `.`, `/` separators. */
+export const roomNamePattern = /^[a-z0-9._-]+(?:\/[a-z0-9._-]+)*$/;
+export const roomNameMaxLength = 64;
+
+/** `group/<name>`, as `webrtc_group` names a room in `target` and `group`. */
+export function isGroupId(value: string): boolean {
+  if (!value.startsWith('group/')) return false;
+  const name = value.slice('group/'.length);
+  return name.length <= roomNameMaxLength && roomNamePattern.test(name);
+}
+
+/** kwm's pipeline mode for an SFU: each client sends its streams to the pipeline peer only. */
+export const pipelineMode = 'mcu-forward';
+/** The RTM id of the pipeline peer (the bridge) in every group channel. */
+export const pipelinePeerId = 'confab-bridge';
+
+/** The client's own streams go up on these mids of the bridge's offer. */
+export const upstreamMids = { audio: 'a', camera: 'v', screen: 's' } as const;
+
+export type StreamSource = 'microphone' | 'camera' | 'screen';
+
+/** Who a forwarded stream (an m-line of the bridge's offer, by mid) belongs to. */
+export interface ForwardedStream {
+  user: string;
+  source: StreamSource;
+}
+
+/** A member of a conference as `data.group.participants` lists them (Confab's addition). */
+export interface GroupParticipant {
+  id: string;
+  name: string;
+  owner: boolean;
+  guest: boolean;
+}
+
+/** `data.group` of a group `webrtc_channel` (kwm's fields plus `participants`). */
+export interface GroupChannelData {
+  group: string;
+  members: string[];
+  reset: boolean;
+  participants: GroupParticipant[];
+}
+
+/** What a client may signal to the pipeline peer (`webrtc_signal` data). */
+export const pipelineSignalSchema = z.union([
+  z.strictObject({ type: z.literal('answer'), sdp: z.string().min(1).max(200_000) }),
+  z.strictObject({
+    candidate: z.strictObject({
+      candidate: z.string().max(1024),
+      sdpMid: z.string().max(64).nullish(),
+      sdpMLineIndex: z.number().int().min(0).max(1024).nullish(),
+      usernameFragment: z.string().max(256).nullish(),
+    }),
+  }),
+  z.strictObject({ renegotiate: z.literal(true) }),
+  z.strictObject({ screenshare: z.union([z.strictObject({ mid: z.string().max(64) }), z.null()]) }),
+  z.strictObject({ noop: z.literal(true) }),
+]);
+export type PipelineSignal = z.output<typeof pipelineSignalSchema>;

@@ -1,0 +1,86 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { portRange } from '../bridge/secret.js';
+import type { Settings } from '../config/index.js';
+import type { Logger } from '../logging/index.js';
+
+/** `bridge.workers`, or one per spare core (at least one). */
+export function workerCount(settings: Settings): number {
+  return settings.bridge.workers ?? Math.max(1, availableParallelism() - 1);
+}
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/confab.js');
+
+/**
+ * Runs the local bridge processes of `confab serve`: `confab bridge` children, each on its own
+ * port of `bridge.port_range`, restarted with backoff if one dies, stopped with the server.
+ */
+export class BridgeLauncher {
+  readonly #children = new Map<number, ChildProcess>();
+  readonly #log: Logger;
+  #stopping = false;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly focusUrl: string,
+    logger: Logger,
+  ) {
+    this.#log = logger.child({ module: 'bridge-launcher' });
+  }
+
+  start(): void {
+    const n = workerCount(this.settings);
+    const { first, last } = portRange(this.settings);
+    if (n > last - first + 1)
+      this.#log.warn(
+        { workers: n, port_range: this.settings.bridge.port_range },
+        'bridge.port_range has fewer ports than bridge workers',
+      );
+    for (let i = 0; i < n && first + i <= last; i++) this.#spawn(i, first + i, 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const exits = [...this.#children.values()].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+        }),
+    );
+    await Promise.all(exits);
+  }
+
+  #spawn(index: number, port: number, backoff: number): void {
+    const s = this.settings;
+    const args = [
+      'bridge',
+      '--focus',
+      this.focusUrl,
+      '--port',
+      String(port),
+      '--name',
+      `local-${index + 1}`,
+      '--data-dir',
+      s.data_dir,
+    ];
+    if (s.configFile) args.push('--config', s.configFile);
+    const startedAt = Date.now();
+    // An IPC channel, so that a bridge whose server dies without stopping it exits too.
+    const child = fork(cli, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#children.set(index, child);
+    child.on('exit', (code, signal) => {
+      if (this.#stopping) return;
+      const next = Date.now() - startedAt > 30_000 ? 1000 : Math.min(backoff * 2, 30_000);
+      this.#log.error(
+        { bridge: `local-${index + 1}`, code, signal, restartInMs: next },
+        'bridge process exited',
+      );
+      setTimeout(() => !this.#stopping && this.#spawn(index, port, next), next).unref();
+    });
+  }
+}

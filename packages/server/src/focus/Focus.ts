@@ -1,0 +1,392 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type ForwardedStream,
+  type GroupChannelData,
+  type GroupParticipant,
+  isGroupId,
+  pipelineMode,
+  pipelinePeerId,
+  pipelineSignalSchema,
+  type ServerWebrtcMessage,
+  type WebrtcClientMessage,
+  webrtcVersion,
+} from '@confab/protocol';
+import { Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../logging/index.js';
+import type { Connection } from '../signaling/Connection.js';
+import type { PairHash } from '../signaling/pairHash.js';
+import { Refusal } from '../signaling/Refusal.js';
+import type { SignalingState } from '../signaling/SignalingState.js';
+import type { BridgeEvents, BridgeHub, BridgeLink } from './BridgeHub.js';
+
+interface Member {
+  user: string;
+  name: string;
+  conn: string;
+  endpoint: string;
+  joinedAt: number;
+  guest: boolean;
+}
+
+interface Conference {
+  /** The id the bridge knows it by: new for every conference of the same room. */
+  id: string;
+  group: string;
+  channel: string;
+  bridge: BridgeLink | undefined;
+  members: Map<string, Member>;
+  owner: string | undefined;
+  emptyTimer: NodeJS.Timeout | undefined;
+}
+
+export interface FocusOptions {
+  state: SignalingState;
+  hash: PairHash;
+  hub: BridgeHub;
+  maxParticipants: number;
+  emptyTimeoutMs: number;
+  registry: Registry;
+  logger: Logger;
+}
+
+const newId = () => randomBytes(9).toString('base64url');
+
+/**
+ * The conference focus (Jicofo's role): one conference per group room, created by the first
+ * registered user to join (secure domain), owned by the registered member present longest;
+ * places the conference on a bridge, has the bridge make an endpoint for each participant, and
+ * relays the session descriptions between participant and bridge over the group's signaling
+ * channel, the bridge appearing as kwm's pipeline peer. It never touches media.
+ */
+export class Focus implements BridgeEvents {
+  readonly #byGroup = new Map<string, Conference>();
+  readonly #byId = new Map<string, Conference>();
+  readonly #log: Logger;
+
+  constructor(private readonly opts: FocusOptions) {
+    this.#log = opts.logger.child({ module: 'focus' });
+    opts.hub.setEvents(this);
+    const byGroup = this.#byGroup;
+    new Gauge({
+      name: 'confab_conferences',
+      help: 'Group conferences open',
+      registers: [opts.registry],
+      collect() {
+        this.set(byGroup.size);
+      },
+    });
+    new Gauge({
+      name: 'confab_conference_participants',
+      help: 'Participants in group conferences',
+      registers: [opts.registry],
+      collect() {
+        let n = 0;
+        for (const c of byGroup.values()) n += c.members.size;
+        this.set(n);
+      },
+    });
+  }
+
+  /** Whether a message belongs to a group (the focus's) rather than a one-to-one call. */
+  static isGroupMessage(msg: WebrtcClientMessage): boolean {
+    return msg.subtype === 'webrtc_group' || msg.group !== '';
+  }
+
+  handle(conn: Connection, msg: WebrtcClientMessage): void {
+    try {
+      switch (msg.subtype) {
+        case 'webrtc_group':
+          return this.#join(conn, msg);
+        case 'webrtc_signal':
+          return this.#signal(conn, msg);
+        case 'webrtc_hangup':
+          return this.#hangup(conn, msg);
+        case 'webrtc_call':
+          throw new Refusal(
+            'access_restricted',
+            'group members do not call each other: media goes through the pipeline',
+          );
+      }
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      conn.error(err.code, err.message, msg.id);
+    }
+  }
+
+  /** A connection closed: it leaves every conference it was in. */
+  connectionClosed(conn: Connection): void {
+    for (const conf of [...this.#byGroup.values()]) {
+      const m = conf.members.get(conn.userId);
+      if (m?.conn === conn.id) this.#leave(conf, m);
+    }
+  }
+
+  close(): void {
+    for (const conf of this.#byGroup.values()) clearTimeout(conf.emptyTimer);
+  }
+
+  #join(conn: Connection, msg: WebrtcClientMessage): void {
+    const group = msg.group || msg.target;
+    if (!isGroupId(group) || (msg.target && msg.target !== group))
+      throw new Refusal(
+        'bad_message',
+        'webrtc_group needs target and group "group/<name>" (lowercase letters, digits, - _ . and /, up to 64)',
+      );
+    if (!msg.state) throw new Refusal('bad_message', 'webrtc_group needs a state');
+    let conf = this.#byGroup.get(group);
+    const existing = conf?.members.get(conn.userId);
+    if (conf && !existing && conf.members.size >= this.opts.maxParticipants)
+      throw new Refusal('access_restricted', 'the conference is full');
+    if (!conf) {
+      const bridge = this.opts.hub.pick();
+      if (!bridge) throw new Refusal('server_error', 'no media bridge is available');
+      conf = {
+        id: newId(),
+        group,
+        channel: `@${group}`,
+        bridge,
+        members: new Map(),
+        owner: undefined,
+        emptyTimer: undefined,
+      };
+      this.#byGroup.set(group, conf);
+      this.#byId.set(conf.id, conf);
+      this.#log.info({ group, conference: conf.id, bridge: bridge.name }, 'conference created');
+    }
+    clearTimeout(conf.emptyTimer);
+    conf.emptyTimer = undefined;
+    if (!conf.bridge) {
+      conf.bridge = this.opts.hub.pick();
+      if (!conf.bridge) throw new Refusal('server_error', 'no media bridge is available');
+    }
+
+    if (existing) {
+      if (existing.conn !== conn.id)
+        this.opts.state.deliver(existing.conn, {
+          type: 'webrtc',
+          subtype: 'webrtc_channel',
+          channel: conf.channel,
+          group,
+          v: webrtcVersion,
+          data: { replaced: true },
+        });
+      this.#release(conf, existing);
+    }
+    const member: Member = {
+      user: conn.userId,
+      name: conn.name,
+      conn: conn.id,
+      endpoint: newId(),
+      joinedAt: existing?.joinedAt ?? Date.now(),
+      guest: false,
+    };
+    conf.members.set(member.user, member);
+    if (!conf.owner) conf.owner = member.user;
+
+    conn.send({
+      type: 'webrtc',
+      subtype: 'webrtc_channel',
+      reply_to: msg.id,
+      channel: conf.channel,
+      group,
+      hash: this.opts.hash.of(member.user, pipelinePeerId, conf.channel),
+      state: msg.state,
+      v: webrtcVersion,
+      ...(msg.transaction ? { transaction: msg.transaction } : {}),
+      data: {
+        group: this.#groupData(conf, true),
+        pipeline: { pipeline: pipelinePeerId, mode: pipelineMode },
+      },
+    });
+    this.#announce(conf, member.user);
+    conf.bridge.endpoints++;
+    conf.bridge.send({
+      type: 'allocate',
+      conference: conf.id,
+      endpoint: member.endpoint,
+      user: member.user,
+    });
+    this.#log.debug({ group, user: member.user, endpoint: member.endpoint }, 'joined conference');
+  }
+
+  #memberOf(conn: Connection, msg: WebrtcClientMessage): [Conference, Member] {
+    const conf = this.#byGroup.get(msg.group);
+    const member = conf?.members.get(conn.userId);
+    if (!conf || !member || member.conn !== conn.id)
+      throw new Refusal('access_restricted', 'this connection is not in that group');
+    if (msg.channel && msg.channel !== conf.channel)
+      throw new Refusal('access_restricted', 'wrong channel for that group');
+    return [conf, member];
+  }
+
+  #signal(conn: Connection, msg: WebrtcClientMessage): void {
+    const [conf, member] = this.#memberOf(conn, msg);
+    if (msg.target !== pipelinePeerId)
+      throw new Refusal(
+        'access_restricted',
+        `in a group, signals go to the pipeline (${pipelinePeerId})`,
+      );
+    if (!this.opts.hash.verify(msg.hash, member.user, pipelinePeerId, conf.channel))
+      throw new Refusal('access_restricted', 'wrong hash for this group');
+    const parsed = pipelineSignalSchema.safeParse(msg.data);
+    if (!parsed.success)
+      throw new Refusal(
+        'bad_message',
+        'pipeline signals carry {type: "answer", sdp}, {candidate}, {renegotiate: true}, {screenshare} or {noop: true}',
+      );
+    const bridge = conf.bridge;
+    if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
+    const data = parsed.data;
+    const ids = { conference: conf.id, endpoint: member.endpoint };
+    if ('type' in data) bridge.send({ type: 'answer', ...ids, sdp: data.sdp });
+    else if ('candidate' in data)
+      bridge.send({
+        type: 'candidate',
+        ...ids,
+        candidate: data.candidate.candidate,
+        mid: data.candidate.sdpMid ?? '',
+      });
+    else if ('renegotiate' in data) bridge.send({ type: 'renegotiate', ...ids });
+    else if ('screenshare' in data)
+      bridge.send({ type: 'screenshare', ...ids, active: data.screenshare !== null });
+  }
+
+  #hangup(conn: Connection, msg: WebrtcClientMessage): void {
+    const [conf, member] = this.#memberOf(conn, msg);
+    this.#leave(conf, member);
+  }
+
+  #leave(conf: Conference, member: Member): void {
+    if (conf.members.get(member.user) !== member) return;
+    conf.members.delete(member.user);
+    this.#release(conf, member);
+    if (conf.owner === member.user) conf.owner = this.#longestRegistered(conf);
+    this.#announce(conf, undefined);
+    this.#log.debug({ group: conf.group, user: member.user }, 'left conference');
+    if (conf.members.size === 0) {
+      const end = () => this.#end(conf);
+      if (this.opts.emptyTimeoutMs <= 0) end();
+      else conf.emptyTimer = setTimeout(end, this.opts.emptyTimeoutMs).unref();
+    }
+  }
+
+  #longestRegistered(conf: Conference): string | undefined {
+    let best: Member | undefined;
+    for (const m of conf.members.values())
+      if (!m.guest && (!best || m.joinedAt < best.joinedAt)) best = m;
+    return best?.user;
+  }
+
+  #release(conf: Conference, member: Member): void {
+    if (!conf.bridge) return;
+    conf.bridge.send({ type: 'release', conference: conf.id, endpoint: member.endpoint });
+    conf.bridge.endpoints = Math.max(0, conf.bridge.endpoints - 1);
+  }
+
+  #end(conf: Conference): void {
+    if (conf.members.size > 0 || this.#byGroup.get(conf.group) !== conf) return;
+    clearTimeout(conf.emptyTimer);
+    this.#byGroup.delete(conf.group);
+    this.#byId.delete(conf.id);
+    conf.bridge?.send({ type: 'expire', conference: conf.id });
+    this.#log.info({ group: conf.group, conference: conf.id }, 'conference ended');
+  }
+
+  #groupData(conf: Conference, reset: boolean): GroupChannelData {
+    const members = [...conf.members.values()].sort((a, b) => a.joinedAt - b.joinedAt);
+    const participants: GroupParticipant[] = members.map((m) => ({
+      id: m.user,
+      name: m.name,
+      owner: m.user === conf.owner,
+      guest: m.guest,
+    }));
+    return { group: conf.group, members: members.map((m) => m.user), reset, participants };
+  }
+
+  /** Tells every member but `except` who is in the conference now. */
+  #announce(conf: Conference, except: string | undefined): void {
+    const message: ServerWebrtcMessage = {
+      type: 'webrtc',
+      subtype: 'webrtc_channel',
+      channel: conf.channel,
+      group: conf.group,
+      v: webrtcVersion,
+      data: { group: this.#groupData(conf, false) },
+    };
+    for (const m of conf.members.values())
+      if (m.user !== except) this.opts.state.deliver(m.conn, message);
+  }
+
+  #memberByEndpoint(
+    bridge: BridgeLink,
+    conference: string,
+    endpoint: string,
+  ): [Conference, Member] | undefined {
+    const conf = this.#byId.get(conference);
+    if (!conf || conf.bridge !== bridge) return undefined;
+    for (const m of conf.members.values()) if (m.endpoint === endpoint) return [conf, m];
+    return undefined;
+  }
+
+  /** @internal The bridge offers (or re-offers) an endpoint's session: relayed to its client. */
+  bridgeOffer(
+    bridge: BridgeLink,
+    conference: string,
+    endpoint: string,
+    sdp: string,
+    streams: Record<string, ForwardedStream>,
+  ): void {
+    const found = this.#memberByEndpoint(bridge, conference, endpoint);
+    if (!found) return;
+    const [conf, m] = found;
+    this.opts.state.deliver(m.conn, {
+      type: 'webrtc',
+      subtype: 'webrtc_signal',
+      source: pipelinePeerId,
+      target: m.user,
+      channel: conf.channel,
+      group: conf.group,
+      hash: this.opts.hash.of(m.user, pipelinePeerId, conf.channel),
+      v: webrtcVersion,
+      data: { type: 'offer', sdp, streams, session: m.endpoint },
+    });
+  }
+
+  /** @internal */
+  bridgeEndpointState(
+    bridge: BridgeLink,
+    conference: string,
+    endpoint: string,
+    state: string,
+  ): void {
+    const found = this.#memberByEndpoint(bridge, conference, endpoint);
+    if (found)
+      this.#log.debug({ group: found[0].group, user: found[1].user, state }, 'endpoint state');
+  }
+
+  /**
+   * @internal A bridge went away: its conferences move to another bridge, each participant
+   * getting a new endpoint (and so a new offer, which the client takes as a new session).
+   */
+  bridgeGone(bridge: BridgeLink): void {
+    for (const conf of this.#byGroup.values()) {
+      if (conf.bridge !== bridge) continue;
+      conf.bridge = this.opts.hub.pick();
+      this.#log.warn(
+        { group: conf.group, to: conf.bridge?.name ?? null },
+        'moving conference off a lost bridge',
+      );
+      if (!conf.bridge) continue;
+      for (const m of conf.members.values()) {
+        m.endpoint = newId();
+        conf.bridge.endpoints++;
+        conf.bridge.send({
+          type: 'allocate',
+          conference: conf.id,
+          endpoint: m.endpoint,
+          user: m.user,
+        });
+      }
+    }
+  }
+}
