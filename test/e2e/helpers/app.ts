@@ -65,3 +65,28 @@ export async function callFromContacts(
   await startCallFromContacts(from, toName, button);
   await to.getByRole('dialog').getByRole('button', { name: 'Accept' }).click();
 }
+
+/** "New call" → "Join or create group" → "Group name" → "Join" → the landing's "Join call". */
+export async function joinGroupFromNewCall(page: Page, name: string): Promise<void> {
+  await page.getByRole('button', { name: 'New call' }).click();
+  await page.getByRole('button', { name: 'Join or create group' }).click();
+  await page.getByRole('dialog').getByRole('textbox', { name: 'Group name' }).fill(name);
+  await page.getByRole('dialog').getByRole('button', { name: 'Join', exact: true }).click();
+  await page.getByRole('button', { name: 'Join call' }).click();
+  await page.getByRole('region', { name: /^Group call / }).waitFor();
+}
+
+/** Opens a room's link (`/meet/r/group/<name>`) and presses "Join call". */
+export async function joinGroupByLink(page: Page, room: string): Promise<void> {
+  await page.goto(`/meet/r/${room}`);
+  await page.getByRole('button', { name: 'Join call' }).click();
+  await page.getByRole('region', { name: /^Group call / }).waitFor();
+}
+
+/** The names in the group call's participant list. */
+export async function participantNames(page: Page): Promise<string[]> {
+  return page
+    .getByRole('complementary', { name: /^Participants/ })
+    .getByRole('listitem')
+    .allInnerTexts();
+}

@@ -38,7 +38,7 @@ export interface User {
 export async function openUser(
   browser: Browser,
   baseUrl: string,
-  opts: { permissions?: string[] } = {},
+  opts: { permissions?: string[]; smallVideo?: boolean } = {},
 ): Promise<User> {
   const context = await browser.newContext({
     baseURL: baseUrl,
@@ -63,6 +63,21 @@ export async function openUser(
     }
     window.RTCPeerConnection = TrackedPeerConnection;
   });
+  if (opts.smallVideo) {
+    // Many encoders on two cores: cameras at 320x240, 15 frames a second.
+    await context.addInitScript(() => {
+      const md = navigator.mediaDevices;
+      if (!md) return;
+      const original = md.getUserMedia.bind(md);
+      md.getUserMedia = (c?: MediaStreamConstraints) => {
+        if (c?.video) {
+          const base = typeof c.video === 'object' ? c.video : {};
+          c = { ...c, video: { ...base, width: 320, height: 240, frameRate: 15 } };
+        }
+        return original(c);
+      };
+    });
+  }
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (msg) => {

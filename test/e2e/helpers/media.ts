@@ -112,3 +112,26 @@ export async function pollUntil<T>(
   }
   return value;
 }
+
+/** The remote ports of the selected candidate pairs of the page's open peer connections. */
+export async function selectedRemotePorts(page: Page): Promise<number[]> {
+  return page.evaluate(async () => {
+    const pcs =
+      (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
+        .__confabPeerConnections ?? [];
+    const ports: number[] = [];
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = await pc.getStats();
+      const byId = new Map<string, Record<string, unknown>>();
+      stats.forEach((s: Record<string, unknown>) => byId.set(s.id as string, s));
+      for (const s of byId.values()) {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+        const pair = byId.get(s.selectedCandidatePairId as string);
+        const remote = pair && byId.get(pair.remoteCandidateId as string);
+        if (remote) ports.push(Number(remote.port));
+      }
+    }
+    return ports;
+  });
+}

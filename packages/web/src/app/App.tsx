@@ -1,4 +1,4 @@
-import type { WebConfig } from '@confab/protocol';
+import { isGroupId, type WebConfig } from '@confab/protocol';
 import { useCallback, useEffect, useState } from 'react';
 import { type Auth, useAuth } from '../auth/useAuth.js';
 import { loadWebConfig } from '../config/loadWebConfig.js';
@@ -82,8 +82,14 @@ function SignedInApp({ route, config }: { route: Route; config: WebConfig }) {
   return (
     <>
       <UserBar name={name} auth={auth} />
-      {route.name === 'home' ? (
-        <SignedInHome config={config} auth={auth} name={name} userId={profile.sub} />
+      {route.name === 'home' || (route.name === 'room' && isGroupId(route.path)) ? (
+        <SignedInHome
+          config={config}
+          auth={auth}
+          name={name}
+          userId={profile.sub}
+          room={route.name === 'room' ? route.path : undefined}
+        />
       ) : (
         <Screen route={route} config={config} />
       )}
@@ -96,14 +102,18 @@ function SignedInHome({
   auth,
   name,
   userId,
+  room,
 }: {
   config: WebConfig;
   auth: Auth;
   name: string;
   userId: string;
+  room: string | undefined;
 }) {
   const media = useLocalMedia();
-  return <MainScreen config={config} auth={auth} media={media} name={name} userId={userId} />;
+  return (
+    <MainScreen config={config} auth={auth} media={media} name={name} userId={userId} room={room} />
+  );
 }
 
 function UserBar({ name, auth }: { name: string; auth: Auth }) {

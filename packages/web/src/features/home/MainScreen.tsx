@@ -2,6 +2,7 @@ import type { ServerMessage, WebConfig } from '@confab/protocol';
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { Auth } from '../../auth/useAuth.js';
 import { CallController } from '../../calls/CallController.js';
+import { GroupController } from '../../calls/GroupController.js';
 import { addRecentCall, loadRecentCalls, type RecentCall } from '../../calls/recentCalls.js';
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
@@ -9,6 +10,7 @@ import { RtmClient, type RtmStatus } from '../../rtm/RtmClient.js';
 import { CallEnded, InCall, IncomingCall, OutgoingCall } from '../call/CallScreens.js';
 import { Video } from '../call/Video.js';
 import { Contacts } from '../contacts/Contacts.js';
+import { GroupCall, GroupLanding, JoinGroupDialog } from '../group/GroupScreens.js';
 import { SettingsDialog } from '../settings/SettingsDialog.js';
 
 export interface MainScreenProps {
@@ -18,14 +20,18 @@ export interface MainScreenProps {
   name: string;
   /** The signed-in user's id (recent calls are kept per user). */
   userId: string;
+  /** A group room's id (`group/<name>`) when the address is a room's link. */
+  room?: string | undefined;
 }
 
 /** The signed-in app: own camera, "New call", "Contacts", "Settings", and calls over signaling. */
-export function MainScreen({ config, auth, media, name, userId }: MainScreenProps) {
+export function MainScreen({ config, auth, media, name, userId, room }: MainScreenProps) {
   const [recent, setRecent] = useState<RecentCall[]>(() => loadRecentCalls(userId));
   const [status, setStatus] = useState<RtmStatus>('connecting');
   const [everConnected, setEverConnected] = useState(false);
-  const [panel, setPanel] = useState<'none' | 'contacts' | 'settings'>('none');
+  const [panel, setPanel] = useState<'none' | 'contacts' | 'settings' | 'newCall' | 'joinGroup'>(
+    'none',
+  );
   const [selfId, setSelfId] = useState<string>();
   // Calls take the camera stream current when they start.
   const streamRef = useRef(media.stream);
@@ -33,7 +39,7 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
   const audioOnlyRef = useRef(media.settings.audioOnly);
   audioOnlyRef.current = media.settings.audioOnly;
 
-  const { rtm, calls } = useMemo(() => {
+  const { rtm, calls, groups } = useMemo(() => {
     const handlers: { message: (m: ServerMessage) => void } = { message: () => {} };
     const rtm = new RtmClient({
       tokens: auth.tokens,
@@ -44,10 +50,15 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
           setEverConnected(true);
           setSelfId(self?.id);
           calls.setTurn(turn);
+          groups.setTurn(turn);
           calls.reconnected();
+          groups.reconnected();
         }
       },
-      onTurn: (turn) => calls.setTurn(turn),
+      onTurn: (turn) => {
+        calls.setTurn(turn);
+        groups.setTurn(turn);
+      },
     });
     const webrtc = (config.kwm.webrtc?.config ?? {}) as RTCConfiguration;
     const videoKbps = config.kwm.sdpParams?.videoSendBitrate ?? 1000;
@@ -61,10 +72,18 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
       audioOnly: () => audioOnlyRef.current,
       onFinished: (c) => setRecent(addRecentCall(userId, { ...c, at: Date.now() })),
     });
-    handlers.message = (m) => calls.handle(m);
-    return { rtm, calls };
+    const groups = new GroupController({
+      send: (m) => rtm.send(m),
+      localStream: () => streamRef.current,
+      rtcConfig: () => webrtc,
+      videoMaxBitrate: () => videoKbps * 1000,
+      screenMaxBitrate: () => screenKbps * 1000,
+    });
+    handlers.message = (m) => (groups.handles(m) ? groups.handle(m) : calls.handle(m));
+    return { rtm, calls, groups };
   }, [auth.tokens, config, userId]);
   const callState = useSyncExternalStore(calls.subscribe, calls.getState);
+  const groupState = useSyncExternalStore(groups.subscribe, groups.getState);
 
   useEffect(() => {
     rtm.start();
@@ -72,9 +91,17 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
   }, [rtm]);
   // Settings changed during a call: new devices switch in place; audio only renegotiates.
   useEffect(() => calls.updateLocalStream(media.stream), [calls, media.stream]);
+  useEffect(() => groups.updateLocalStream(media.stream), [groups, media.stream]);
+  // Leaving the room's address leaves its call.
+  useEffect(() => {
+    const s = groups.getState();
+    if (s.phase !== 'idle' && s.phase !== 'failed' && s.group !== room) groups.leave();
+  }, [groups, room]);
+  useEffect(() => () => groups.leave(), [groups]);
   useEffect(() => calls.setAudioOnly(media.settings.audioOnly), [calls, media.settings.audioOnly]);
 
-  const inCall = callState.phase === 'outgoing' || callState.phase === 'active';
+  const inGroup = groupState.phase === 'joining' || groupState.phase === 'joined';
+  const inCall = callState.phase === 'outgoing' || callState.phase === 'active' || inGroup;
 
   return (
     <>
@@ -94,10 +121,29 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
           onSettings={() => setPanel('settings')}
         />
       )}
+      {inGroup && (
+        <GroupCall
+          state={groupState}
+          selfId={selfId}
+          media={media}
+          groups={groups}
+          onSettings={() => setPanel('settings')}
+        />
+      )}
+      {!inCall && room && (
+        <GroupLanding
+          group={room}
+          media={media}
+          failed={
+            groupState.phase === 'failed' && groupState.group === room ? groupState : undefined
+          }
+          onJoin={() => groups.join(room)}
+        />
+      )}
       {inCall && panel === 'settings' && (
         <SettingsDialog media={media} onDone={() => setPanel('none')} />
       )}
-      {!inCall && (
+      {!inCall && !room && (
         <section className="main-screen" aria-labelledby="main-title">
           <h1 id="main-title">{t('main.hello', { name })}</h1>
           <div className="preview">
@@ -120,7 +166,7 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
             ) : null}
           </div>
           <div className="main-actions">
-            <button type="button" onClick={() => setPanel('contacts')}>
+            <button type="button" onClick={() => setPanel('newCall')}>
               {t('main.newCall')}
             </button>
             <button type="button" className="secondary" onClick={() => setPanel('contacts')}>
@@ -130,6 +176,20 @@ export function MainScreen({ config, auth, media, name, userId }: MainScreenProp
               {t('main.settings')}
             </button>
           </div>
+          {panel === 'newCall' && (
+            <section className="panel" aria-labelledby="new-call-title">
+              <h2 id="new-call-title">{t('newCall.title')}</h2>
+              <div className="main-actions">
+                <button type="button" onClick={() => setPanel('joinGroup')}>
+                  {t('group.joinOrCreate')}
+                </button>
+                <button type="button" className="secondary" onClick={() => setPanel('contacts')}>
+                  {t('main.contacts')}
+                </button>
+              </div>
+            </section>
+          )}
+          {panel === 'joinGroup' && <JoinGroupDialog onClose={() => setPanel('none')} />}
           {panel === 'contacts' && (
             <Contacts
               selfId={selfId}

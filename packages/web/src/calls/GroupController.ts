@@ -1,0 +1,380 @@
+import {
+  type ForwardedStream,
+  type GroupChannelData,
+  type GroupParticipant,
+  pipelinePeerId,
+  type ServerMessage,
+  type ServerWebrtcMessage,
+  type TurnCredentials,
+  upstreamMids,
+  webrtcVersion,
+} from '@confab/protocol';
+
+/** A participant's media as it arrives from the bridge. */
+export interface RemoteMedia {
+  /** Camera and microphone, in one stream (for one <video> element). */
+  camera: MediaStream | undefined;
+  screen: MediaStream | undefined;
+}
+
+export type GroupState =
+  | { phase: 'idle' }
+  | {
+      phase: 'joining' | 'joined';
+      group: string;
+      participants: GroupParticipant[];
+      /** By user id: what the bridge forwards of them. */
+      media: Record<string, RemoteMedia>;
+      sharing: boolean;
+      connection: 'connecting' | 'connected' | 'interrupted';
+    }
+  | { phase: 'failed'; group: string; reason: 'replaced' | 'refused' | 'full'; message?: string };
+
+type Joined = Extract<GroupState, { phase: 'joining' | 'joined' }>;
+
+export interface GroupControllerOptions {
+  send(message: Record<string, unknown>): number | undefined;
+  localStream(): MediaStream | undefined;
+  rtcConfig(): RTCConfiguration;
+  videoMaxBitrate(): number;
+  screenMaxBitrate(): number;
+}
+
+interface OfferData {
+  type: 'offer';
+  sdp: string;
+  streams?: Record<string, ForwardedStream>;
+  session?: string;
+}
+
+/**
+ * A group call through the bridge (SPEC §1 "Media topology"): `webrtc_group` joins the
+ * conference, the bridge (the pipeline peer) offers one bundled peer connection, this side
+ * answers with its microphone and camera on the offered upstream mids (`a`, `v`) and its screen
+ * on `s` while sharing. Every forwarded stream's mid is named in the offer's `streams`, so
+ * tiles know whose stream is whose. Each new offer with another `session` is a new connection
+ * (a rejoin, or the conference moved to another bridge).
+ */
+export class GroupController {
+  #state: GroupState = { phase: 'idle' };
+  #listeners = new Set<() => void>();
+  #pc: RTCPeerConnection | undefined;
+  #session: string | undefined;
+  #channel = '';
+  #hash = '';
+  #streams: Record<string, ForwardedStream> = {};
+  #screenTrack: MediaStreamTrack | undefined;
+  #turn: TurnCredentials | undefined;
+  #joinId: number | undefined;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: GroupControllerOptions) {}
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  getState = (): GroupState => this.#state;
+
+  #set(next: GroupState): void {
+    if (next === this.#state) return;
+    this.#state = next;
+    for (const l of this.#listeners) l();
+  }
+
+  #patch(fields: Partial<Joined>): void {
+    const s = this.#state;
+    if (s.phase !== 'joining' && s.phase !== 'joined') return;
+    this.#set({ ...s, ...fields });
+  }
+
+  setTurn(turn: TurnCredentials | undefined): void {
+    this.#turn = turn;
+  }
+
+  /** Whether a server message is about a group (this controller's) rather than a call. */
+  handles(message: ServerMessage): boolean {
+    if (message.type === 'error')
+      return message.reply_to !== undefined && message.reply_to === this.#joinId;
+    return message.type === 'webrtc' && (!!message.group || !!message.channel?.startsWith('@'));
+  }
+
+  join(group: string): void {
+    this.#closePeer();
+    this.#set({
+      phase: 'joining',
+      group,
+      participants: [],
+      media: {},
+      sharing: false,
+      connection: 'connecting',
+    });
+    this.#sendJoin(group);
+  }
+
+  #sendJoin(group: string): void {
+    this.#joinId = this.opts.send({
+      type: 'webrtc',
+      subtype: 'webrtc_group',
+      target: group,
+      group,
+      state: crypto.randomUUID(),
+      v: webrtcVersion,
+    });
+  }
+
+  leave(): void {
+    const s = this.#state;
+    if (s.phase === 'joining' || s.phase === 'joined') {
+      this.opts.send({
+        type: 'webrtc',
+        subtype: 'webrtc_hangup',
+        target: s.group,
+        group: s.group,
+        channel: this.#channel,
+        v: webrtcVersion,
+        data: { accept: false, reason: 'hangup' },
+      });
+    }
+    this.#closePeer();
+    this.#set({ phase: 'idle' });
+  }
+
+  /** Signaling came back on a new connection: the server dropped us from the group, so rejoin. */
+  reconnected(): void {
+    const s = this.#state;
+    if (s.phase === 'joining' || s.phase === 'joined') this.#sendJoin(s.group);
+  }
+
+  handle(message: ServerMessage): void {
+    if (message.type === 'error') {
+      const s = this.#state;
+      if (s.phase !== 'joining' && s.phase !== 'joined') return;
+      this.#closePeer();
+      const full = /full/.test(message.error.msg);
+      this.#set({
+        phase: 'failed',
+        group: s.group,
+        reason: full ? 'full' : 'refused',
+        message: message.error.msg,
+      });
+      return;
+    }
+    if (message.type !== 'webrtc') return;
+    if (message.subtype === 'webrtc_channel') this.#onChannel(message);
+    else if (message.subtype === 'webrtc_signal' && message.source === pipelinePeerId) {
+      const data = message.data as Partial<OfferData> | undefined;
+      if (data?.type === 'offer' && typeof data.sdp === 'string')
+        this.#queue(() => this.#onOffer(data as OfferData));
+    }
+  }
+
+  #onChannel(m: ServerWebrtcMessage): void {
+    const s = this.#state;
+    if (s.phase !== 'joining' && s.phase !== 'joined') return;
+    if (m.group && m.group !== s.group) return;
+    const data = (m.data ?? {}) as { group?: GroupChannelData; replaced?: boolean };
+    if (data.replaced) {
+      this.#closePeer();
+      this.#set({ phase: 'failed', group: s.group, reason: 'replaced' });
+      return;
+    }
+    if (m.channel) this.#channel = m.channel;
+    if (m.hash) this.#hash = m.hash;
+    if (data.group) {
+      const participants = data.group.participants ?? [];
+      const present = new Set(participants.map((p) => p.id));
+      const media = Object.fromEntries(
+        Object.entries(s.media).filter(([user]) => present.has(user)),
+      );
+      this.#patch({ participants, media, phase: 'joined' });
+    }
+  }
+
+  /** Offers are handled one at a time, in order. */
+  #queue(work: () => Promise<void>): void {
+    this.#chain = this.#chain.then(work).catch(() => this.#signal({ renegotiate: true }));
+  }
+
+  async #onOffer(offer: OfferData): Promise<void> {
+    if (offer.session && offer.session !== this.#session) {
+      this.#closePeer();
+      this.#session = offer.session;
+    }
+    const pc = this.#pc ?? this.#createPeer();
+    this.#streams = offer.streams ?? {};
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+    const local = this.opts.localStream();
+    for (const tx of pc.getTransceivers()) {
+      let track: MediaStreamTrack | null | undefined;
+      if (tx.mid === upstreamMids.audio) track = local?.getAudioTracks()[0] ?? null;
+      else if (tx.mid === upstreamMids.camera) track = local?.getVideoTracks()[0] ?? null;
+      else if (tx.mid === upstreamMids.screen) track = this.#screenTrack ?? null;
+      else {
+        tx.direction = 'recvonly';
+        continue;
+      }
+      tx.direction = 'sendonly';
+      if (tx.sender.track !== track) await tx.sender.replaceTrack(track);
+      if (track && local && track !== this.#screenTrack) tx.sender.setStreams?.(local);
+    }
+    await pc.setLocalDescription();
+    this.#signal({ type: 'answer', sdp: pc.localDescription?.sdp ?? '' });
+    await this.#capBitrates(pc);
+    this.#updateMedia();
+  }
+
+  #createPeer(): RTCPeerConnection {
+    const config: RTCConfiguration = {
+      ...this.opts.rtcConfig(),
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    };
+    if (this.#turn) {
+      config.iceServers = [
+        ...(config.iceServers ?? []),
+        { urls: this.#turn.uris, username: this.#turn.username, credential: this.#turn.password },
+      ];
+    }
+    const pc = new RTCPeerConnection(config);
+    this.#pc = pc;
+    pc.onicecandidate = (e) => {
+      if (this.#pc !== pc || !e.candidate) return;
+      this.#signal({ candidate: e.candidate.toJSON() });
+    };
+    pc.ontrack = () => this.#updateMedia();
+    pc.onconnectionstatechange = () => {
+      if (this.#pc !== pc) return;
+      const st = pc.connectionState;
+      this.#patch({
+        connection:
+          st === 'connected'
+            ? 'connected'
+            : st === 'disconnected' || st === 'failed'
+              ? 'interrupted'
+              : 'connecting',
+      });
+    };
+    return pc;
+  }
+
+  /** Groups the received tracks by participant, as the offer's `streams` names them. */
+  #updateMedia(): void {
+    const pc = this.#pc;
+    const s = this.#state;
+    if (!pc || (s.phase !== 'joining' && s.phase !== 'joined')) return;
+    const tracks: Record<string, { camera: MediaStreamTrack[]; screen: MediaStreamTrack[] }> = {};
+    for (const tx of pc.getTransceivers()) {
+      const info = tx.mid ? this.#streams[tx.mid] : undefined;
+      if (!info || tx.currentDirection === 'inactive' || tx.currentDirection === 'stopped')
+        continue;
+      tracks[info.user] ??= { camera: [], screen: [] };
+      const entry = tracks[info.user] as { camera: MediaStreamTrack[]; screen: MediaStreamTrack[] };
+      (info.source === 'screen' ? entry.screen : entry.camera).push(tx.receiver.track);
+    }
+    const media: Record<string, RemoteMedia> = {};
+    for (const [user, t] of Object.entries(tracks)) {
+      const old = s.media[user];
+      media[user] = {
+        camera: reuse(old?.camera, t.camera),
+        screen: reuse(old?.screen, t.screen),
+      };
+    }
+    this.#patch({ media });
+  }
+
+  async #capBitrates(pc: RTCPeerConnection): Promise<void> {
+    for (const tx of pc.getTransceivers()) {
+      if (tx.mid !== upstreamMids.camera && tx.mid !== upstreamMids.screen) continue;
+      const cap =
+        tx.mid === upstreamMids.screen ? this.opts.screenMaxBitrate() : this.opts.videoMaxBitrate();
+      const params = tx.sender.getParameters();
+      if (!params.encodings?.length || params.encodings.every((e) => e.maxBitrate === cap))
+        continue;
+      for (const e of params.encodings) e.maxBitrate = cap;
+      await tx.sender.setParameters(params).catch(() => {});
+    }
+  }
+
+  /** The camera or microphone changed (Settings): swap the tracks in place. */
+  updateLocalStream(stream: MediaStream | undefined): void {
+    const pc = this.#pc;
+    if (!pc) return;
+    for (const tx of pc.getTransceivers()) {
+      const track =
+        tx.mid === upstreamMids.audio
+          ? stream?.getAudioTracks()[0]
+          : tx.mid === upstreamMids.camera
+            ? stream?.getVideoTracks()[0]
+            : undefined;
+      if (track && tx.sender.track !== track) tx.sender.replaceTrack(track).catch(() => {});
+    }
+  }
+
+  async startScreenShare(): Promise<void> {
+    const s = this.#state;
+    if ((s.phase !== 'joined' && s.phase !== 'joining') || s.sharing) return;
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    } catch {
+      return;
+    }
+    const track = stream.getVideoTracks()[0];
+    if (!track) return;
+    track.contentHint = 'detail';
+    track.addEventListener('ended', () => this.stopScreenShare());
+    this.#screenTrack = track;
+    const tx = this.#pc?.getTransceivers().find((t) => t.mid === upstreamMids.screen);
+    await tx?.sender.replaceTrack(track);
+    if (this.#pc) await this.#capBitrates(this.#pc);
+    this.#signal({ screenshare: { mid: upstreamMids.screen } });
+    this.#patch({ sharing: true });
+  }
+
+  stopScreenShare(): void {
+    const track = this.#screenTrack;
+    if (!track) return;
+    this.#screenTrack = undefined;
+    track.stop();
+    const tx = this.#pc?.getTransceivers().find((t) => t.mid === upstreamMids.screen);
+    tx?.sender.replaceTrack(null).catch(() => {});
+    this.#signal({ screenshare: null });
+    this.#patch({ sharing: false });
+  }
+
+  #signal(data: Record<string, unknown>): void {
+    const s = this.#state;
+    if (s.phase !== 'joining' && s.phase !== 'joined') return;
+    this.opts.send({
+      type: 'webrtc',
+      subtype: 'webrtc_signal',
+      target: pipelinePeerId,
+      group: s.group,
+      channel: this.#channel,
+      hash: this.#hash,
+      v: webrtcVersion,
+      data,
+    });
+  }
+
+  #closePeer(): void {
+    this.#pc?.close();
+    this.#pc = undefined;
+    this.#session = undefined;
+    this.#streams = {};
+    if (this.#screenTrack) {
+      this.#screenTrack.stop();
+      this.#screenTrack = undefined;
+    }
+  }
+}
+
+/** The same MediaStream while its tracks stay the same, so <video> elements are not reset. */
+function reuse(old: MediaStream | undefined, tracks: MediaStreamTrack[]): MediaStream | undefined {
+  if (tracks.length === 0) return undefined;
+  const have = old?.getTracks() ?? [];
+  if (old && have.length === tracks.length && tracks.every((t) => have.includes(t))) return old;
+  return new MediaStream(tracks);
+}

@@ -1,0 +1,240 @@
+import { roomNameMaxLength, roomNamePattern } from '@confab/protocol';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { navigate } from '../../app/router.js';
+import type { GroupController, GroupState } from '../../calls/GroupController.js';
+import { t } from '../../i18n/index.js';
+import type { LocalMedia } from '../../media/useLocalMedia.js';
+import { CallControls } from '../call/CallControls.js';
+import { Video } from '../call/Video.js';
+
+/** The room path for a name as typed: lower-cased, trimmed, `public/` when guests may join. */
+export function roomPath(name: string, isPublic: boolean): string | undefined {
+  const clean = name.trim().toLowerCase().replace(/\/+$/, '');
+  if (!clean || clean.length > roomNameMaxLength || !roomNamePattern.test(clean)) return undefined;
+  const path = isPublic && !clean.startsWith('public/') ? `public/${clean}` : clean;
+  return path.length <= roomNameMaxLength ? `group/${path}` : undefined;
+}
+
+/** "Join or create group": a name, whether guests may come, "Join". */
+export function JoinGroupDialog({ onClose }: { onClose(): void }) {
+  const [name, setName] = useState('');
+  const [isPublic, setPublic] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+  const path = roomPath(name, isPublic);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (path) navigate(`/meet/r/${path}`);
+  };
+  return (
+    <div className="dialog-backdrop">
+      <form
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="join-group-title"
+        className="dialog"
+        onSubmit={submit}
+        onKeyDown={(e) => e.key === 'Escape' && onClose()}
+      >
+        <h2 id="join-group-title">{t('group.joinOrCreate')}</h2>
+        <label className="field">
+          <span>{t('group.name')}</span>
+          <input
+            ref={input}
+            type="text"
+            value={name}
+            maxLength={roomNameMaxLength}
+            autoCapitalize="none"
+            spellCheck={false}
+            aria-invalid={name !== '' && !path}
+            aria-describedby="group-name-help"
+            onChange={(e) => setName(e.target.value.toLowerCase())}
+          />
+        </label>
+        <p id="group-name-help" className="hint">
+          {t('group.nameHelp')}
+        </p>
+        <div className="field switch-field">
+          <button
+            type="button"
+            role="switch"
+            aria-checked={isPublic}
+            className={isPublic ? 'switch on' : 'switch'}
+            onClick={() => setPublic(!isPublic)}
+          >
+            {t('group.public')}
+          </button>
+        </div>
+        <div className="dialog-actions">
+          <button type="submit" disabled={!path}>
+            {t('group.join')}
+          </button>
+          <button type="button" className="secondary" onClick={onClose}>
+            {t('call.dismiss')}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+/** Before joining: the room's name, own preview, "Microphone", "Camera", "Join call". */
+export function GroupLanding({
+  group,
+  media,
+  failed,
+  onJoin,
+}: {
+  group: string;
+  media: LocalMedia;
+  failed: Extract<GroupState, { phase: 'failed' }> | undefined;
+  onJoin(): void;
+}) {
+  return (
+    <section className="group-landing" aria-labelledby="group-title">
+      <h1 id="group-title">{t('group.title', { name: group.replace(/^group\//, '') })}</h1>
+      {failed && (
+        <p className="notice" role="alert">
+          {t(`group.failed.${failed.reason}`)}
+        </p>
+      )}
+      <div className="preview">
+        {media.stream?.getVideoTracks().length ? (
+          <Video
+            stream={media.stream}
+            muted
+            mirrored
+            className="preview-video"
+            label={t('main.preview')}
+          />
+        ) : null}
+      </div>
+      <div className="main-actions">
+        <button
+          type="button"
+          aria-pressed={media.micOn}
+          className={media.micOn ? 'toggle on' : 'toggle'}
+          onClick={media.toggleMic}
+        >
+          {t('call.microphone')}
+        </button>
+        <button
+          type="button"
+          aria-pressed={media.camOn}
+          className={media.camOn ? 'toggle on' : 'toggle'}
+          onClick={media.toggleCam}
+        >
+          {t('call.camera')}
+        </button>
+        <button type="button" onClick={onJoin}>
+          {t('group.joinCall')}
+        </button>
+      </div>
+    </section>
+  );
+}
+
+/**
+ * In a group call: a tile per participant (name, owner mark), a shared screen large for
+ * everyone with the tiles in a strip, the participant list, and the call controls.
+ */
+export function GroupCall({
+  state,
+  selfId,
+  media,
+  groups,
+  onSettings,
+}: {
+  state: Extract<GroupState, { phase: 'joining' | 'joined' }>;
+  selfId: string | undefined;
+  media: LocalMedia;
+  groups: GroupController;
+  onSettings(): void;
+}) {
+  const sinkId = media.settings.speakerId ?? '';
+  const others = state.participants.filter((p) => p.id !== selfId);
+  const self = state.participants.find((p) => p.id === selfId);
+  const sharer = others.find((p) => state.media[p.id]?.screen);
+  const screen = sharer ? state.media[sharer.id]?.screen : undefined;
+  const name = state.group.replace(/^group\//, '');
+  return (
+    <section
+      className={`group-call${screen ? ' with-screen' : ''}`}
+      aria-label={t('group.inCall', { name })}
+    >
+      {screen && sharer && (
+        <Video
+          stream={screen}
+          muted
+          className="group-screen"
+          label={t('call.screenOf', { name: sharer.name })}
+        />
+      )}
+      <ul className="tiles" aria-label={t('group.tiles')}>
+        <li className="tile self">
+          <Video
+            stream={media.stream}
+            muted
+            mirrored
+            className="tile-video"
+            label={t('main.preview')}
+          />
+          <span className="tile-name">
+            {t('group.you')}
+            {self?.owner ? ` · ${t('group.owner')}` : ''}
+          </span>
+        </li>
+        {others.map((p) => (
+          <li key={p.id} className="tile" data-user={p.id}>
+            <Video
+              stream={state.media[p.id]?.camera}
+              className="tile-video"
+              label={p.name}
+              sinkId={sinkId}
+            />
+            <span className="tile-name">
+              {p.name}
+              {p.owner ? ` · ${t('group.owner')}` : ''}
+              {p.guest ? ` · ${t('group.guest')}` : ''}
+            </span>
+          </li>
+        ))}
+      </ul>
+      <aside className="participants" aria-labelledby="participants-title">
+        <h2 id="participants-title">
+          {t('group.participants', { count: state.participants.length })}
+        </h2>
+        <ul>
+          {state.participants.map((p) => (
+            <li key={p.id}>
+              {p.id === selfId ? t('group.youNamed', { name: p.name }) : p.name}
+              {p.owner ? <span className="mark"> {t('group.owner')}</span> : null}
+              {p.guest ? <span className="mark"> {t('group.guest')}</span> : null}
+            </li>
+          ))}
+        </ul>
+      </aside>
+      {state.connection === 'interrupted' && (
+        <p className="call-status" role="status">
+          {t('group.interrupted')}
+        </p>
+      )}
+      {state.sharing && (
+        <p className="sharing-indicator" role="status">
+          <span className="dot" aria-hidden="true" />
+          {t('call.sharing')}
+        </p>
+      )}
+      <CallControls
+        media={media}
+        onHangUp={() => groups.leave()}
+        onSettings={onSettings}
+        screen={{
+          sharing: state.sharing,
+          disabled: media.settings.audioOnly,
+          toggle: () => (state.sharing ? groups.stopScreenShare() : void groups.startScreenShare()),
+        }}
+      />
+    </section>
+  );
+}

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import {
+  addUser,
+  type ConfabProcess,
+  countDecodingVideoStreams,
+  joinGroupByLink,
+  joinGroupFromNewCall,
+  launchBrowser,
+  openUser,
+  participantNames,
+  pollUntil,
+  selectedRemotePorts,
+  signIn,
+  startConfab,
+  type User,
+  waitForDecodingVideo,
+} from './helpers/index.js';
+
+const bridgePort = 10400;
+
+describe('group calls through the focus and a bridge', () => {
+  let server: ConfabProcess;
+  let browser: Browser;
+  const users: Record<string, User> = {};
+  const people = [
+    ['alice', 'Alice Liddell', 'wonderland'],
+    ['bob', 'Bob Builder', 'can-we-fix-it'],
+    ['carol', 'Carol Danvers', 'higher-further'],
+    ['dave', 'Dave Bowman', 'open-the-pod-bay'],
+  ] as const;
+
+  before(async () => {
+    server = await startConfab({
+      config: `bridge:\n  port_range: ${bridgePort}-${bridgePort + 9}\nconference_empty_timeout: 5\n`,
+      env: { CONFAB_BRIDGE_WORKERS: '1' },
+    });
+    browser = await launchBrowser();
+    for (const [username, name, password] of people) {
+      await addUser(server, username, name, password);
+      const u = await openUser(browser, server.localUrl, { smallVideo: true });
+      await signIn(u.page, username, password, name);
+      users[username] = u;
+    }
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const page = (who: keyof typeof users) => (users[who] as User).page;
+
+  async function metric(name: string): Promise<number> {
+    const text = await (await fetch(`${server.localUrl}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n'))
+      if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+        sum += Number(line.split(' ').at(-1));
+    return sum;
+  }
+
+  test('three users join through New call → Join or create group → Join → Join call and each decodes the two others through the bridge', async () => {
+    for (const who of ['alice', 'bob', 'carol'] as const)
+      await joinGroupFromNewCall(page(who), 'test');
+    for (const who of ['alice', 'bob', 'carol'] as const) {
+      assert.ok(
+        (await waitForDecodingVideo(page(who), 2, 60_000)) >= 2,
+        `${who} decodes two remote videos`,
+      );
+    }
+    for (const who of ['alice', 'bob', 'carol'] as const) {
+      const ports = await selectedRemotePorts(page(who));
+      assert.deepEqual(ports, [bridgePort], `${who}'s one connection goes to the bridge`);
+    }
+    // Tiles and the participant list carry names; the first to join owns the conference.
+    const tiles = page('bob').getByRole('list', { name: 'Participants’ videos' });
+    await tiles.getByRole('listitem').filter({ hasText: 'Alice Liddell · owner' }).waitFor();
+    await tiles.getByRole('listitem').filter({ hasText: 'Carol Danvers' }).waitFor();
+    assert.deepEqual((await participantNames(page('carol'))).sort(), [
+      'Alice Liddell owner',
+      'Bob Builder',
+      'Carol Danvers (you)',
+    ]);
+    assert.equal(page('alice').url(), `${server.localUrl}/meet/r/group/test`);
+    assert.ok(
+      (await metric('confab_bridge_forwarded_packets_total')) > 0,
+      'forwarded packets counted',
+    );
+    assert.equal(await metric('confab_conference_participants'), 3);
+  });
+
+  test('a fourth who joins late by link gets a picture of everyone; one who leaves disappears for the others', async () => {
+    await joinGroupByLink(page('dave'), 'group/test');
+    assert.ok(
+      (await waitForDecodingVideo(page('dave'), 3, 90_000)) >= 3,
+      'Dave decodes three videos',
+    );
+    assert.ok(
+      (await waitForDecodingVideo(page('alice'), 3, 60_000)) >= 3,
+      'Alice decodes Dave too',
+    );
+
+    await page('carol').mouse.move(100, 100);
+    await page('carol').getByRole('button', { name: 'Hang up' }).click();
+    await page('carol').getByRole('button', { name: 'Join call' }).waitFor();
+    for (const who of ['alice', 'bob', 'dave'] as const) {
+      await pollUntil(
+        () => participantNames(page(who)),
+        (names) => names.length === 3 && !names.some((n) => n.startsWith('Carol')),
+        20_000,
+        `Carol gone from ${who}'s list`,
+      );
+    }
+    assert.ok(
+      (await waitForDecodingVideo(page('alice'), 2, 30_000)) >= 2,
+      'Alice still decodes Bob and Dave',
+    );
+  });
+
+  test('media keeps flowing for the others while one member reloads; when the owner leaves, the registered member present longest takes over', async () => {
+    const reload = page('bob').reload();
+    // While Bob is away, Alice and Dave go on seeing each other.
+    assert.ok(
+      (await countDecodingVideoStreams(page('alice'), 1500)) >= 1,
+      'Alice decodes Dave during the reload',
+    );
+    assert.ok(
+      (await countDecodingVideoStreams(page('dave'), 1500)) >= 1,
+      'Dave decodes Alice during the reload',
+    );
+    await reload;
+    await page('bob').getByRole('button', { name: 'Join call' }).click();
+    assert.ok(
+      (await waitForDecodingVideo(page('bob'), 2, 60_000)) >= 2,
+      'Bob is back and decodes two',
+    );
+    assert.ok(
+      (await waitForDecodingVideo(page('alice'), 2, 60_000)) >= 2,
+      'Alice decodes Bob again',
+    );
+
+    await page('alice').mouse.move(100, 100);
+    await page('alice').getByRole('button', { name: 'Hang up' }).click();
+    // Dave has been there longer than Bob, who rejoined after his reload.
+    await pollUntil(
+      () => participantNames(page('bob')),
+      (names) => names.includes('Dave Bowman owner') && names.length === 2,
+      20_000,
+      'Dave owns the conference',
+    );
+  });
+});
