@@ -51,6 +51,20 @@ describe('group calls through the focus and a bridge', () => {
 
   const page = (who: keyof typeof users) => (users[who] as User).page;
 
+  /** Other participants' tiles whose video element shows a picture (what the user sees). */
+  async function tilesShowing(who: keyof typeof users, count: number): Promise<number> {
+    const read = () =>
+      page(who)
+        .getByRole('list', { name: 'Participants’ videos' })
+        .evaluate(
+          (list) =>
+            [...list.querySelectorAll('li:not(.self) video')].filter(
+              (v) => (v as HTMLVideoElement).videoWidth > 0 && !(v as HTMLVideoElement).paused,
+            ).length,
+        );
+    return pollUntil(read, (n) => n >= count, 60_000, `${count} tiles showing video at ${who}'s`);
+  }
+
   async function metric(name: string): Promise<number> {
     const text = await (await fetch(`${server.localUrl}/metrics`)).text();
     let sum = 0;
@@ -69,6 +83,7 @@ describe('group calls through the focus and a bridge', () => {
         `${who} decodes two remote videos`,
       );
     }
+    for (const who of ['alice', 'bob', 'carol'] as const) await tilesShowing(who, 2);
     for (const who of ['alice', 'bob', 'carol'] as const) {
       const ports = await selectedRemotePorts(page(who));
       assert.deepEqual(ports, [bridgePort], `${who}'s one connection goes to the bridge`);
@@ -100,6 +115,7 @@ describe('group calls through the focus and a bridge', () => {
       (await waitForDecodingVideo(page('alice'), 3, 60_000)) >= 3,
       'Alice decodes Dave too',
     );
+    await tilesShowing('dave', 3);
 
     await page('carol').mouse.move(100, 100);
     await page('carol').getByRole('button', { name: 'Hang up' }).click();
@@ -139,6 +155,7 @@ describe('group calls through the focus and a bridge', () => {
       (await waitForDecodingVideo(page('alice'), 2, 60_000)) >= 2,
       'Alice decodes Bob again',
     );
+    await tilesShowing('alice', 2);
 
     await page('alice').mouse.move(100, 100);
     await page('alice').getByRole('button', { name: 'Hang up' }).click();
@@ -149,5 +166,37 @@ describe('group calls through the focus and a bridge', () => {
       20_000,
       'Dave owns the conference',
     );
+  });
+
+  test('a shared screen is shown large for everyone, as wide as the sharer\'s screen; "Stop sharing" ends it', async () => {
+    await page('bob').mouse.move(100, 100);
+    await page('bob').getByRole('button', { name: 'Share screen' }).click();
+    await page('bob').getByRole('button', { name: 'Stop sharing' }).waitFor();
+    await page('bob')
+      .getByRole('status')
+      .filter({ hasText: 'You are sharing your screen' })
+      .waitFor();
+    const screen = page('dave').getByLabel("Bob Builder's screen");
+    await screen.waitFor();
+    const screenWidth = (await page('bob').evaluate(
+      `window.__confabPeerConnections.at(-1).getSenders().find((s) => s.track && s.track.contentHint === 'detail').track.getSettings().width`,
+    )) as number;
+    assert.ok(screenWidth > 320, `a screen wider than the camera (${screenWidth})`);
+    await pollUntil(
+      () => screen.evaluate((v: HTMLVideoElement) => v.videoWidth),
+      (w) => w === screenWidth,
+      30_000,
+      `Bob's ${screenWidth}-wide screen playing at Dave's`,
+    );
+    // Dave still sees Bob's camera in the strip.
+    assert.ok(
+      (await waitForDecodingVideo(page('dave'), 2, 20_000)) >= 2,
+      'screen and camera decode',
+    );
+
+    await page('bob').getByRole('button', { name: 'Stop sharing' }).click();
+    await page('bob').getByRole('button', { name: 'Share screen' }).waitFor();
+    await screen.waitFor({ state: 'detached', timeout: 20_000 });
+    assert.ok((await waitForDecodingVideo(page('dave'), 1, 20_000)) >= 1, "Bob's camera goes on");
   });
 });

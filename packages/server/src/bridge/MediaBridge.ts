@@ -273,6 +273,8 @@ export class MediaBridge {
     if (!ep) return false;
     const src = ep.sources.get('screen');
     if (src) this.#setActive(src, active);
+    // The sharer's next answer names its screen's SSRC, by which its packets reach the track.
+    if (active) this.#negotiate(ep);
     return true;
   }
 
@@ -362,14 +364,15 @@ export class MediaBridge {
     }
   }
 
-  /** Gives `receiver` a slot that forwards `src`: a free one of its kind, or a new m-line. */
+  /**
+   * Gives `receiver` a new m-line that forwards `src`. Freed m-lines stay inactive and are not
+   * reused: Chromium decodes but never renders a receiver track whose m-line went inactive and
+   * came back with another SSRC.
+   */
   #attach(receiver: Endpoint, src: Source): void {
     for (const s of src.sinks) if (s.endpoint === receiver) return;
-    let slot = receiver.slots.find((s) => !s.source && s.kind === src.kind);
-    if (!slot) {
-      slot = new Slot(receiver, receiver.newMid(), src.kind);
-      receiver.slots.push(slot);
-    }
+    const slot = new Slot(receiver, receiver.newMid(), src.kind);
+    receiver.slots.push(slot);
     slot.source = src;
     slot.rewriter.reset();
     this.#describe(slot);
