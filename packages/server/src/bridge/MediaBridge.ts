@@ -3,7 +3,7 @@ import { type ForwardedStream, type StreamSource, upstreamMids } from '@confab/p
 import ndc from 'node-datachannel';
 import type { Logger } from '../logging/index.js';
 import { KeyframeGate } from './KeyframeGate.js';
-import { isRtcp, isRtp, parseFeedback, RtpRewriter } from './rtp.js';
+import { isRtcp, isRtp, isVp8Keyframe, parseFeedback, RtpRewriter } from './rtp.js';
 
 type PeerConnection = ndc.PeerConnection;
 type Track = ndc.Track;
@@ -78,6 +78,8 @@ class Slot {
   track: Track | undefined;
   source: Source | undefined;
   rewriter: RtpRewriter;
+  /** A video slot forwards from a keyframe on: delta frames before it cannot be decoded. */
+  awaitingKeyframe = false;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -374,6 +376,7 @@ export class MediaBridge {
     const slot = new Slot(receiver, receiver.newMid(), src.kind);
     receiver.slots.push(slot);
     slot.source = src;
+    slot.awaitingKeyframe = src.kind === 'video';
     slot.rewriter.reset();
     this.#describe(slot);
     src.sinks.add(slot);
@@ -421,6 +424,10 @@ export class MediaBridge {
     for (const slot of src.sinks) {
       const track = slot.track;
       if (!track || !track.isOpen()) continue;
+      if (slot.awaitingKeyframe) {
+        if (!isVp8Keyframe(packet)) continue;
+        slot.awaitingKeyframe = false;
+      }
       const out = slot.rewriter.rewrite(packet);
       if (safely(() => track.sendMessageBinary(out))) {
         this.forwardedPackets++;

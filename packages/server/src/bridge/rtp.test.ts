@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isRtcp, isRtp, isVp8Keyframe, parseFeedback, RtpRewriter } from './rtp.js';
+
+function rtp(opts: {
+  ssrc: number;
+  seq: number;
+  ts: number;
+  pt?: number;
+  marker?: boolean;
+  payload?: number[];
+}): Buffer {
+  const b = Buffer.alloc(12 + (opts.payload?.length ?? 4));
+  b[0] = 0x80;
+  b[1] = ((opts.marker ? 1 : 0) << 7) | (opts.pt ?? 96);
+  b.writeUInt16BE(opts.seq, 2);
+  b.writeUInt32BE(opts.ts >>> 0, 4);
+  b.writeUInt32BE(opts.ssrc >>> 0, 8);
+  Buffer.from(opts.payload ?? [1, 2, 3, 4]).copy(b, 12);
+  return b;
+}
+
+const fields = (p: Buffer) => ({
+  pt: p[1]! & 0x7f,
+  marker: (p[1]! & 0x80) !== 0,
+  seq: p.readUInt16BE(2),
+  ts: p.readUInt32BE(4),
+  ssrc: p.readUInt32BE(8),
+});
+
+test('a forwarded packet gets the slot SSRC and payload type; marker and payload are kept', () => {
+  const r = new RtpRewriter(0xabcdef01, 'video', 100);
+  const out = r.rewrite(
+    rtp({ ssrc: 1111, seq: 500, ts: 9000, pt: 96, marker: true, payload: [9, 8, 7] }),
+  );
+  assert.deepEqual(fields(out), { pt: 100, marker: true, seq: 500, ts: 9000, ssrc: 0xabcdef01 });
+  assert.deepEqual([...out.subarray(12)], [9, 8, 7]);
+});
+
+test('the input packet is left as it was (each receiver rewrites its own copy)', () => {
+  const input = rtp({ ssrc: 1111, seq: 1, ts: 1 });
+  const copy = Buffer.from(input);
+  new RtpRewriter(42, 'audio', 111).rewrite(input);
+  assert.deepEqual(input, copy);
+});
+
+test('when the source changes, sequence numbers and timestamps go on without a jump', () => {
+  const r = new RtpRewriter(7, 'video', 96);
+  r.rewrite(rtp({ ssrc: 1, seq: 100, ts: 1000 }));
+  const last = fields(r.rewrite(rtp({ ssrc: 1, seq: 101, ts: 4000 })));
+  const next = fields(r.rewrite(rtp({ ssrc: 2, seq: 60000, ts: 123456789 })));
+  assert.equal(next.seq, (last.seq + 1) & 0xffff);
+  assert.equal(next.ts, last.ts + 3000, 'one 30 fps frame interval at 90 kHz later');
+  const after = fields(r.rewrite(rtp({ ssrc: 2, seq: 60001, ts: 123459789 })));
+  assert.equal(after.seq, next.seq + 1);
+  assert.equal(after.ts, next.ts + 3000);
+});
+
+test('sequence numbers and timestamps wrap around', () => {
+  const r = new RtpRewriter(7, 'audio', 111);
+  r.rewrite(rtp({ ssrc: 1, seq: 65535, ts: 0xffffff00 }));
+  const next = fields(r.rewrite(rtp({ ssrc: 2, seq: 10, ts: 5 })));
+  assert.equal(next.seq, 0);
+  assert.equal(next.ts, (0xffffff00 + 960) >>> 0);
+});
+
+test('a late (reordered) packet keeps its place and does not move the continuation point', () => {
+  const r = new RtpRewriter(7, 'video', 96);
+  r.rewrite(rtp({ ssrc: 1, seq: 10, ts: 100 }));
+  r.rewrite(rtp({ ssrc: 1, seq: 12, ts: 300 }));
+  assert.equal(fields(r.rewrite(rtp({ ssrc: 1, seq: 11, ts: 200 }))).seq, 11);
+  const switched = fields(r.rewrite(rtp({ ssrc: 9, seq: 1, ts: 1 })));
+  assert.equal(switched.seq, 13, 'continues after 12, the highest sent');
+});
+
+test('reset() after a slot gets another source of the same SSRC still continues smoothly', () => {
+  const r = new RtpRewriter(7, 'video', 96);
+  r.rewrite(rtp({ ssrc: 1, seq: 100, ts: 1000 }));
+  r.reset();
+  assert.equal(fields(r.rewrite(rtp({ ssrc: 1, seq: 5, ts: 50 }))).seq, 101);
+});
+
+test('RTP and RTCP are told apart on a muxed port', () => {
+  assert.equal(isRtp(rtp({ ssrc: 1, seq: 1, ts: 1 })), true);
+  const pli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2]);
+  assert.equal(isRtcp(pli), true);
+  assert.equal(isRtp(pli), false);
+  assert.equal(isRtp(Buffer.from([0x80, 96, 0])), false, 'too short');
+});
+
+test('VP8 keyframes are recognised from the payload descriptor and frame header', () => {
+  // S=1, PID=0, no extensions; frame header P bit clear = keyframe.
+  assert.equal(
+    isVp8Keyframe(rtp({ ssrc: 1, seq: 1, ts: 1, payload: [0x10, 0x00, 0x00, 0x00] })),
+    true,
+  );
+  assert.equal(
+    isVp8Keyframe(rtp({ ssrc: 1, seq: 1, ts: 1, payload: [0x10, 0x01, 0x00, 0x00] })),
+    false,
+  );
+  assert.equal(
+    isVp8Keyframe(rtp({ ssrc: 1, seq: 1, ts: 1, payload: [0x00, 0x00] })),
+    false,
+    'not a start',
+  );
+  // X=1 with a 15-bit picture id: descriptor is 4 bytes.
+  assert.equal(
+    isVp8Keyframe(rtp({ ssrc: 1, seq: 1, ts: 1, payload: [0x90, 0x80, 0x81, 0x23, 0x00] })),
+    true,
+  );
+});
+
+test('feedback in a compound RTCP packet: receiver report, PLI, FIR, NACK and REMB', () => {
+  const rr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 9]);
+  const pli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 9, 0x12, 0x34, 0x56, 0x78]);
+  const fir = Buffer.from([0x84, 206, 0, 4, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 5, 1, 0, 0, 0]);
+  const nack = Buffer.from([0x81, 205, 0, 3, 0, 0, 0, 9, 0, 0, 0, 7, 0x00, 0x64, 0x00, 0x05]);
+  // REMB: 1 SSRC, exponent 2, mantissa 250000 -> 1,000,000 bit/s.
+  const remb = Buffer.alloc(24);
+  remb.set([0x8f, 206, 0, 5, 0, 0, 0, 9, 0, 0, 0, 0], 0);
+  remb.write('REMB', 12, 'latin1');
+  remb[16] = 1;
+  remb[17] = (2 << 2) | (250000 >> 16);
+  remb.writeUInt16BE(250000 & 0xffff, 18);
+  remb.writeUInt32BE(77, 20);
+  const found = parseFeedback(Buffer.concat([rr, pli, fir, nack, remb]));
+  assert.deepEqual(found, [
+    { kind: 'pli', mediaSsrc: 0x12345678 },
+    { kind: 'fir', mediaSsrc: 5 },
+    { kind: 'nack', mediaSsrc: 7, lost: [100, 101, 103] },
+    { kind: 'remb', bitrate: 1_000_000, ssrcs: [77] },
+  ]);
+});
+
+test('malformed RTCP yields what is whole and never throws', () => {
+  const pli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 9, 0, 0, 0, 3]);
+  assert.deepEqual(parseFeedback(Buffer.concat([pli, Buffer.from([0x81, 206, 0, 9, 1])])), [
+    { kind: 'pli', mediaSsrc: 3 },
+  ]);
+  assert.deepEqual(parseFeedback(Buffer.from([0x00, 206, 0, 2])), [], 'wrong version');
+  assert.deepEqual(parseFeedback(Buffer.alloc(0)), []);
+  for (let i = 0; i < 2000; i++) {
+    const junk = Buffer.from(
+      Array.from({ length: (i % 40) + 1 }, (_, k) => (i * 31 + k * 17) & 0xff),
+    );
+    parseFeedback(junk);
+  }
+});
