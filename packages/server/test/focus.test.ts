@@ -1,0 +1,351 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  type BridgeMessage,
+  bridgeControlPath,
+  type FocusMessage,
+  pipelinePeerId,
+  type ServerMessage,
+  type ServerWebrtcMessage,
+} from '@confab/protocol';
+import WebSocket from 'ws';
+import { RtmClient } from '../../../test/support/rtmClient.js';
+import type { TestServer } from './helpers.js';
+import { startSignaling, type Users } from './signalingServer.js';
+
+/**
+ * A bridge as the focus sees one: the real control protocol over a WebSocket, with the media
+ * side left out. The media itself is tested with browsers (test/e2e/group.e2e.test.ts).
+ */
+class FakeBridge {
+  readonly received: FocusMessage[] = [];
+  #waiters: { match: (m: FocusMessage) => boolean; resolve: (m: FocusMessage) => void }[] = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as FocusMessage;
+      const w = this.#waiters.find((x) => x.match(m));
+      if (w) {
+        this.#waiters = this.#waiters.filter((x) => x !== w);
+        w.resolve(m);
+      } else this.received.push(m);
+    });
+  }
+
+  static async connect(base: string, secret: string, name = 'fake-1'): Promise<FakeBridge> {
+    const ws = new WebSocket(new URL(bridgeControlPath, base.replace(/^http/, 'ws')), {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const bridge = new FakeBridge(ws);
+    bridge.send({ type: 'hello', version: 1, name, ice: { address: '127.0.0.1', port: 10999 } });
+    await bridge.next((m) => m.type === 'welcome');
+    return bridge;
+  }
+
+  send(m: BridgeMessage | Record<string, unknown>): void {
+    this.ws.send(JSON.stringify(m));
+  }
+
+  next<T extends FocusMessage['type']>(
+    match: (m: FocusMessage) => boolean,
+    timeoutMs = 5000,
+  ): Promise<Extract<FocusMessage, { type: T }>> {
+    const i = this.received.findIndex(match);
+    if (i >= 0)
+      return Promise.resolve(this.received.splice(i, 1)[0] as Extract<FocusMessage, { type: T }>);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`bridge got no such message; has ${JSON.stringify(this.received)}`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as Extract<FocusMessage, { type: T }>);
+        },
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.ws.once('close', () => resolve());
+      this.ws.close();
+    });
+  }
+}
+
+const channelOf =
+  (group: string) =>
+  (m: ServerMessage): m is ServerWebrtcMessage =>
+    m.type === 'webrtc' && m.subtype === 'webrtc_channel' && m.group === group;
+const isError = (code: string) => (m: ServerMessage) => m.type === 'error' && m.error.code === code;
+const participants = (m: ServerWebrtcMessage) =>
+  (m.data as { group: { participants: { id: string; owner: boolean; name: string }[] } }).group
+    .participants;
+
+function join(client: RtmClient, group: string): number {
+  return client.send({
+    type: 'webrtc',
+    subtype: 'webrtc_group',
+    target: group,
+    group,
+    state: 's1',
+  });
+}
+
+describe('the focus: group conferences over RTM and the bridge control protocol', () => {
+  let server: TestServer;
+  let users: Users;
+  let secret: string;
+  let bridge: FakeBridge;
+  before(async () => {
+    ({ server, users } = await startSignaling(
+      'conference_empty_timeout: 0\nmax_participants: 2\n',
+    ));
+    secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
+    bridge = await FakeBridge.connect(server.localUrl, secret);
+  });
+  after(async () => {
+    await bridge?.close();
+    await server?.close();
+  });
+  const open = (who: string) => RtmClient.open(server.localUrl, users[who]?.token as string);
+
+  test('a bridge with a wrong or missing secret is refused with 401', async () => {
+    for (const headers of [{ authorization: 'Bearer wrong-secret' }, {}]) {
+      const ws = new WebSocket(new URL(bridgeControlPath, server.localUrl.replace(/^http/, 'ws')), {
+        headers,
+      });
+      const status = await new Promise<number>((resolve) => {
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('open', () => resolve(101));
+      });
+      assert.equal(status, 401);
+    }
+  });
+
+  test('a bridge that sends a malformed or out-of-order frame is closed with 1008 bad_message; the focus goes on', async () => {
+    for (const frame of [
+      'not json',
+      JSON.stringify({ type: 'load', conferences: 1 }),
+      JSON.stringify({
+        type: 'load',
+        conferences: 0,
+        endpoints: 0,
+        forwardedPackets: 0,
+        forwardedBytes: 0,
+      }),
+    ]) {
+      const ws = new WebSocket(new URL(bridgeControlPath, server.localUrl.replace(/^http/, 'ws')), {
+        headers: { authorization: `Bearer ${secret}` },
+      });
+      await new Promise((r) => ws.once('open', r));
+      ws.send(frame);
+      const [code, reason] = await new Promise<[number, string]>((r) =>
+        ws.once('close', (c, why) => r([c, String(why)])),
+      );
+      assert.equal(code, 1008);
+      assert.match(reason, /^bad_message/);
+    }
+    assert.equal((await fetch(`${server.localUrl}/health-check`)).status, 200);
+  });
+
+  test('join: the joiner gets the channel with members, participants and the pipeline; the bridge is asked for an endpoint; offers and answers are relayed', async () => {
+    const alice = await open('alice');
+    const id = join(alice, 'group/relay');
+    const channel = (await alice.next(channelOf('group/relay'))) as ServerWebrtcMessage;
+    assert.equal(channel.reply_to, id);
+    assert.equal(channel.channel, '@group/relay');
+    const data = channel.data as {
+      group: { members: string[]; reset: boolean };
+      pipeline: unknown;
+    };
+    assert.deepEqual(data.group.members, [users.alice?.id]);
+    assert.equal(data.group.reset, true);
+    assert.deepEqual(data.pipeline, { pipeline: pipelinePeerId, mode: 'mcu-forward' });
+    assert.deepEqual(participants(channel), [
+      { id: users.alice?.id, name: 'Alice Liddell', owner: true, guest: false },
+    ]);
+
+    const alloc = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+    assert.equal(alloc.user, users.alice?.id);
+    bridge.send({
+      type: 'offer',
+      conference: alloc.conference,
+      endpoint: alloc.endpoint,
+      sdp: 'v=0 fake offer',
+      streams: {},
+    });
+    const offer = (await alice.next(
+      (m) => m.type === 'webrtc' && m.subtype === 'webrtc_signal',
+    )) as ServerWebrtcMessage;
+    assert.equal(offer.source, pipelinePeerId);
+    assert.equal(offer.hash, channel.hash);
+    assert.deepEqual(offer.data, {
+      type: 'offer',
+      sdp: 'v=0 fake offer',
+      streams: {},
+      session: alloc.endpoint,
+    });
+
+    const signal = (data: unknown, fields: Record<string, unknown> = {}) =>
+      alice.send({
+        type: 'webrtc',
+        subtype: 'webrtc_signal',
+        target: pipelinePeerId,
+        group: 'group/relay',
+        channel: '@group/relay',
+        hash: channel.hash,
+        data,
+        ...fields,
+      });
+    signal({ type: 'answer', sdp: 'v=0 fake answer' });
+    const answer = await bridge.next<'answer'>((m) => m.type === 'answer');
+    assert.deepEqual(answer, {
+      type: 'answer',
+      conference: alloc.conference,
+      endpoint: alloc.endpoint,
+      sdp: 'v=0 fake answer',
+    });
+    signal({
+      candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: 'a' },
+    });
+    assert.equal((await bridge.next<'candidate'>((m) => m.type === 'candidate')).mid, 'a');
+    signal({ screenshare: { mid: 's' } });
+    assert.equal((await bridge.next<'screenshare'>((m) => m.type === 'screenshare')).active, true);
+
+    // Wrong hash, wrong target, malformed data, a member calling another member.
+    const badHash = signal({ type: 'answer', sdp: 'x' }, { hash: 'forged' });
+    assert.equal((await alice.next(isError('access_restricted'))).type, 'error');
+    signal({ type: 'answer', sdp: 'x' }, { target: users.bob?.id });
+    await alice.next(isError('access_restricted'));
+    const bad = signal({ type: 'offer', sdp: 'x', extra: 1 });
+    const err = await alice.next(isError('bad_message'));
+    assert.equal(err.type === 'error' && err.reply_to, bad);
+    assert.ok(badHash < bad);
+
+    // Leaving releases the endpoint; the last one out ends the conference (timeout 0).
+    alice.send({
+      type: 'webrtc',
+      subtype: 'webrtc_hangup',
+      target: 'group/relay',
+      group: 'group/relay',
+      channel: '@group/relay',
+    });
+    await bridge.next((m) => m.type === 'release' && m.endpoint === alloc.endpoint);
+    await bridge.next((m) => m.type === 'expire' && m.conference === alloc.conference);
+    await alice.close();
+  });
+
+  test('bad group names, foreign groups and full conferences are refused with kwm error codes', async () => {
+    const alice = await open('alice');
+    for (const group of [
+      'group/Upper',
+      'group/',
+      'room/x',
+      `group/${'a'.repeat(65)}`,
+      'group/a//b',
+    ]) {
+      join(alice, group);
+      await alice.next(isError('bad_message'));
+    }
+    alice.send({
+      type: 'webrtc',
+      subtype: 'webrtc_signal',
+      target: pipelinePeerId,
+      group: 'group/nobody',
+      channel: '@group/nobody',
+      data: { noop: true },
+    });
+    await alice.next(isError('access_restricted'));
+
+    const bob = await open('bob');
+    const carol = await open('carol');
+    join(alice, 'group/full');
+    join(bob, 'group/full');
+    await bob.next(channelOf('group/full'));
+    join(carol, 'group/full');
+    const full = await carol.next(isError('access_restricted'));
+    assert.match(full.type === 'error' ? full.error.msg : '', /full/);
+    await Promise.all([alice.close(), bob.close(), carol.close()]);
+  });
+
+  test('members hear joins and leaves; when the owner leaves, the registered member present longest owns it; a second tab replaces the first', async () => {
+    const alice = await open('alice');
+    const bob = await open('bob');
+    join(alice, 'group/own');
+    await alice.next(channelOf('group/own'));
+    join(bob, 'group/own');
+    await bob.next(channelOf('group/own'));
+    const update = (await alice.next(
+      (m) =>
+        channelOf('group/own')(m) &&
+        (m.data as { group?: { reset: boolean } }).group?.reset === false,
+    )) as ServerWebrtcMessage;
+    assert.deepEqual(
+      participants(update).map((p) => [p.name, p.owner]),
+      [
+        ['Alice Liddell', true],
+        ['Bob Builder', false],
+      ],
+    );
+
+    // Bob opens the group in a second tab: the first hears it was replaced.
+    const bob2 = await open('bob');
+    join(bob2, 'group/own');
+    await bob2.next(channelOf('group/own'));
+    const replaced = (await bob.next(
+      (m) => channelOf('group/own')(m) && (m.data as { replaced?: boolean }).replaced === true,
+    )) as ServerWebrtcMessage;
+    assert.equal(replaced.channel, '@group/own');
+
+    // Alice's connection drops: she leaves, and Bob owns the conference.
+    await alice.close();
+    const after = (await bob2.next(
+      (m) => channelOf('group/own')(m) && participants(m as ServerWebrtcMessage).length === 1,
+    )) as ServerWebrtcMessage;
+    assert.deepEqual(
+      participants(after).map((p) => [p.name, p.owner]),
+      [['Bob Builder', true]],
+    );
+    await Promise.all([bob.close(), bob2.close()]);
+  });
+
+  test('/metrics counts conferences, participants and the packets bridges report', async () => {
+    bridge.send({
+      type: 'load',
+      conferences: 0,
+      endpoints: 0,
+      forwardedPackets: 1234,
+      forwardedBytes: 99_000,
+    });
+    const alice = await open('alice');
+    join(alice, 'group/metrics');
+    await alice.next(channelOf('group/metrics'));
+    const text = await (await fetch(`${server.localUrl}/metrics`)).text();
+    assert.match(text, /^confab_bridge_forwarded_packets_total\{bridge="fake-1"\} 1234$/m);
+    assert.match(text, /^confab_bridge_forwarded_bytes_total\{bridge="fake-1"\} 99000$/m);
+    assert.match(text, /^confab_conferences 1$/m);
+    assert.match(text, /^confab_conference_participants 1$/m);
+    assert.match(text, /^confab_bridges 1$/m);
+    await alice.close();
+  });
+
+  test('with no bridge connected, a new conference is refused with server_error', async () => {
+    await bridge.close();
+    const alice = await open('alice');
+    join(alice, 'group/nobridge');
+    const err = await alice.next(isError('server_error'));
+    assert.match(err.type === 'error' ? err.error.msg : '', /no media bridge/);
+    await alice.close();
+    bridge = await FakeBridge.connect(server.localUrl, secret);
+  });
+});
