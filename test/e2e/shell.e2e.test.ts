@@ -64,8 +64,9 @@ describe('the web app shell in Chromium', () => {
       await page.getByRole('textbox', { name: 'Username' }).fill('dana');
       await page.getByLabel('Password').fill('trust-no-one');
       await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('heading', { level: 1, name: 'Room group/x' }).waitFor();
+      await page.getByRole('heading', { level: 1, name: 'Group x' }).waitFor();
       assert.equal(new URL(page.url()).pathname, '/meet/r/group/x');
+      await page.getByRole('button', { name: 'Join call' }).waitFor();
       await page.evaluate(() => {
         (window as unknown as { marker: number }).marker = 1;
       });
@@ -77,7 +78,7 @@ describe('the web app shell in Chromium', () => {
         'same document',
       );
       await page.goBack();
-      await page.getByRole('heading', { level: 1, name: 'Room group/x' }).waitFor();
+      await page.getByRole('heading', { level: 1, name: 'Group x' }).waitFor();
       await page.goto('/meet/r/');
       await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
     } finally {
