@@ -56,6 +56,40 @@ describe('the web app shell in Chromium', () => {
     }
   });
 
+  test('"Join or create group" lower-cases the name, refuses what is no room name, and "Allow public guest access" adds public/', async () => {
+    const user = await openUser(browser, server.localUrl);
+    try {
+      const { page } = user;
+      await page.goto('/meet/');
+      await page.getByRole('textbox', { name: 'Username' }).fill('dana');
+      await page.getByLabel('Password').fill('trust-no-one');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'New call' }).click();
+      await page.getByRole('button', { name: 'Join or create group' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Join or create group' });
+      const join = dialog.getByRole('button', { name: 'Join', exact: true });
+      await dialog.getByRole('textbox', { name: 'Group name' }).fill('no spaces!');
+      assert.equal(await join.isDisabled(), true, 'not a room name');
+      await dialog.getByRole('textbox', { name: 'Group name' }).fill('Sales-Team');
+      assert.equal(
+        await dialog.getByRole('textbox', { name: 'Group name' }).inputValue(),
+        'sales-team',
+      );
+      const guests = dialog.getByRole('switch', { name: 'Allow public guest access' });
+      assert.equal(await guests.getAttribute('aria-checked'), 'false');
+      await guests.click();
+      assert.equal(await guests.getAttribute('aria-checked'), 'true');
+      await join.click();
+      await page.getByRole('heading', { level: 1, name: 'Group public/sales-team' }).waitFor();
+      assert.equal(new URL(page.url()).pathname, '/meet/r/group/public/sales-team');
+      for (const name of ['Microphone', 'Camera'])
+        assert.equal(await page.getByRole('button', { name }).getAttribute('aria-pressed'), 'true');
+      await page.getByRole('button', { name: 'Join call' }).waitFor();
+    } finally {
+      await user.close();
+    }
+  });
+
   test('a deep link survives sign-in, opens the room screen, and in-app links navigate without a reload', async () => {
     const user = await openUser(browser, server.localUrl);
     try {
