@@ -26,22 +26,7 @@ export function CallControls({
 }) {
   return (
     <div className="call-controls">
-      <button
-        type="button"
-        aria-pressed={media.micOn}
-        className={media.micOn ? 'toggle on' : 'toggle'}
-        onClick={media.toggleMic}
-      >
-        {t('call.microphone')}
-      </button>
-      <button
-        type="button"
-        aria-pressed={media.camOn}
-        className={media.camOn ? 'toggle on' : 'toggle'}
-        onClick={media.toggleCam}
-      >
-        {t('call.camera')}
-      </button>
+      <MediaToggles media={media} />
       {screen && canShareScreen && (
         <button
           type="button"
@@ -61,5 +46,39 @@ export function CallControls({
         {t('call.hangUp')}
       </button>
     </div>
+  );
+}
+
+/** "Microphone" and "Camera", pressed while sending: in calls and on landing pages. */
+export function MediaToggles({ media }: { media: LocalMedia }) {
+  return (
+    <>
+      <button
+        type="button"
+        aria-pressed={media.micOn}
+        className={media.micOn ? 'toggle on' : 'toggle'}
+        onClick={media.toggleMic}
+      >
+        {t('call.microphone')}
+      </button>
+      <button
+        type="button"
+        aria-pressed={media.camOn}
+        className={media.camOn ? 'toggle on' : 'toggle'}
+        onClick={media.toggleCam}
+      >
+        {t('call.camera')}
+      </button>
+    </>
+  );
+}
+
+/** The green "You are sharing your screen" indicator. */
+export function SharingIndicator() {
+  return (
+    <p className="sharing-indicator" role="status">
+      <span className="dot" aria-hidden="true" />
+      {t('call.sharing')}
+    </p>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { CallController, CallState } from '../../calls/CallController.js';
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
-import { CallControls } from './CallControls.js';
+import { CallControls, SharingIndicator } from './CallControls.js';
 import { Video } from './Video.js';
 
 /** While ringing out: grey, an hourglass and a moving bar, own video small, "Hang up". */
@@ -98,12 +98,7 @@ export function InCall({
           {t('call.interrupted', { name: state.peer.name })}
         </p>
       )}
-      {state.sharing && (
-        <p className="sharing-indicator" role="status">
-          <span className="dot" aria-hidden="true" />
-          {t('call.sharing')}
-        </p>
-      )}
+      {state.sharing && <SharingIndicator />}
       <Video stream={media.stream} muted mirrored className="self-view" label={t('main.preview')} />
       <CallControls
         media={media}

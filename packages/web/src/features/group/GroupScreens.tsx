@@ -4,7 +4,7 @@ import { navigate } from '../../app/router.js';
 import type { GroupController, GroupState } from '../../calls/GroupController.js';
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
-import { CallControls } from '../call/CallControls.js';
+import { CallControls, MediaToggles, SharingIndicator } from '../call/CallControls.js';
 import { Video } from '../call/Video.js';
 
 /** The room path for a name as typed: lower-cased, trimmed, `public/` when guests may join. */
@@ -110,22 +110,7 @@ export function GroupLanding({
         ) : null}
       </div>
       <div className="main-actions">
-        <button
-          type="button"
-          aria-pressed={media.micOn}
-          className={media.micOn ? 'toggle on' : 'toggle'}
-          onClick={media.toggleMic}
-        >
-          {t('call.microphone')}
-        </button>
-        <button
-          type="button"
-          aria-pressed={media.camOn}
-          className={media.camOn ? 'toggle on' : 'toggle'}
-          onClick={media.toggleCam}
-        >
-          {t('call.camera')}
-        </button>
+        <MediaToggles media={media} />
         <button type="button" onClick={onJoin}>
           {t('group.joinCall')}
         </button>
@@ -219,12 +204,7 @@ export function GroupCall({
           {t('group.interrupted')}
         </p>
       )}
-      {state.sharing && (
-        <p className="sharing-indicator" role="status">
-          <span className="dot" aria-hidden="true" />
-          {t('call.sharing')}
-        </p>
-      )}
+      {state.sharing && <SharingIndicator />}
       <CallControls
         media={media}
         onHangUp={() => groups.leave()}
