@@ -199,4 +199,32 @@ describe('group calls through the focus and a bridge', () => {
     await screen.waitFor({ state: 'detached', timeout: 20_000 });
     assert.ok((await waitForDecodingVideo(page('dave'), 1, 20_000)) >= 1, "Bob's camera goes on");
   });
+
+  test('"Audio only" in a group call: no video comes in or goes out, and it comes back when switched off', async () => {
+    const settings = async (on: boolean) => {
+      await page('dave').mouse.move(100, 100);
+      await page('dave').getByRole('button', { name: 'Settings' }).click();
+      const dialog = page('dave').getByRole('dialog', { name: 'Settings' });
+      const audioOnly = dialog.getByRole('switch', { name: 'Audio only' });
+      if ((await audioOnly.getAttribute('aria-checked')) !== String(on)) await audioOnly.click();
+      await dialog.getByRole('button', { name: 'Done' }).click();
+      await dialog.waitFor({ state: 'detached' });
+    };
+    await settings(true);
+    await pollUntil(
+      () => countDecodingVideoStreams(page('dave'), 1000),
+      (n) => n === 0,
+      20_000,
+      'Dave decodes no video',
+    );
+    await pollUntil(
+      () => countDecodingVideoStreams(page('bob'), 1000),
+      (n) => n === 0,
+      20_000,
+      'Bob gets no video from Dave',
+    );
+    await settings(false);
+    assert.ok((await waitForDecodingVideo(page('dave'), 1, 30_000)) >= 1, 'Dave sees Bob again');
+    assert.ok((await waitForDecodingVideo(page('bob'), 1, 30_000)) >= 1, 'Bob sees Dave again');
+  });
 });

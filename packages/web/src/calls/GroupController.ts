@@ -38,6 +38,8 @@ export interface GroupControllerOptions {
   rtcConfig(): RTCConfiguration;
   videoMaxBitrate(): number;
   screenMaxBitrate(): number;
+  /** The "Audio only" setting: no video received (the local stream then has none to send). */
+  audioOnly(): boolean;
 }
 
 interface OfferData {
@@ -212,7 +214,8 @@ export class GroupController {
       else if (tx.mid === upstreamMids.camera) track = local?.getVideoTracks()[0] ?? null;
       else if (tx.mid === upstreamMids.screen) track = this.#screenTrack ?? null;
       else {
-        tx.direction = 'recvonly';
+        const video = this.#streams[tx.mid ?? '']?.source !== 'microphone';
+        tx.direction = video && this.opts.audioOnly() ? 'inactive' : 'recvonly';
         continue;
       }
       tx.direction = 'sendonly';
@@ -310,6 +313,11 @@ export class GroupController {
             : undefined;
       if (track && tx.sender.track !== track) tx.sender.replaceTrack(track).catch(() => {});
     }
+  }
+
+  /** "Audio only" changed: a fresh offer, answered with the video m-lines on or off. */
+  setAudioOnly(): void {
+    if (this.#pc) this.#signal({ renegotiate: true });
   }
 
   async startScreenShare(): Promise<void> {

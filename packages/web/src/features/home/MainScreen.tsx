@@ -78,6 +78,7 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
       rtcConfig: () => webrtc,
       videoMaxBitrate: () => videoKbps * 1000,
       screenMaxBitrate: () => screenKbps * 1000,
+      audioOnly: () => audioOnlyRef.current,
     });
     handlers.message = (m) => (groups.handles(m) ? groups.handle(m) : calls.handle(m));
     return { rtm, calls, groups };
@@ -92,6 +93,7 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
   // Settings changed during a call: new devices switch in place; audio only renegotiates.
   useEffect(() => calls.updateLocalStream(media.stream), [calls, media.stream]);
   useEffect(() => groups.updateLocalStream(media.stream), [groups, media.stream]);
+  useEffect(() => groups.setAudioOnly(), [groups, media.settings.audioOnly]);
   // Leaving the room's address leaves its call.
   useEffect(() => {
     const s = groups.getState();
