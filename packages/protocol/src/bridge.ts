@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { ForwardedStream } from './group.js';
 
 /**
  * The control protocol between the focus and its bridges: one WebSocket per bridge, opened by
@@ -84,5 +83,3 @@ export const focusMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('expire'), conference: id }),
 ]);
 export type FocusMessage = z.output<typeof focusMessageSchema>;
-
-export type { ForwardedStream };

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { runConfab, startConfab } from '../../../test/support/confabProcess.js';
+import { confabBin, runConfab, startConfab } from '../../../test/support/confabProcess.js';
 import { tempDir } from './helpers.js';
 
 /** A stderr of exactly one line. */
@@ -240,5 +241,101 @@ describe('confab serve: the Must show of issue 2', () => {
     const server = await startConfab();
     const { code } = await server.stop('SIGINT');
     assert.equal(code, 0);
+  });
+});
+
+describe('confab bridge: bad input stops the start with one clear line', () => {
+  test('a bad --port or --focus exits 2', async () => {
+    const dir = tempDir();
+    const port = await runConfab(['bridge', '--data-dir', path.join(dir, 'data'), '--port', 'abc']);
+    assert.equal(port.code, 2);
+    assert.equal(oneLine(port.stderr), 'confab bridge: --port abc: expected a port number');
+    const focus = await runConfab([
+      'bridge',
+      '--data-dir',
+      path.join(dir, 'data'),
+      '--focus',
+      'http://x',
+    ]);
+    assert.equal(focus.code, 2);
+    assert.equal(
+      oneLine(focus.stderr),
+      'confab bridge: --focus http://x: expected ws://HOST:PORT or wss://HOST:PORT',
+    );
+  });
+
+  test('a bad bridge.port_range or a too short bridge.shared_secret exits 2 naming the key', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'confab.yaml');
+    writeFileSync(file, 'bridge:\n  port_range: 20000-10000\n');
+    const range = await runConfab([
+      'bridge',
+      '--config',
+      file,
+      '--data-dir',
+      path.join(dir, 'data'),
+    ]);
+    assert.equal(range.code, 2);
+    assert.match(oneLine(range.stderr), /bridge\.port_range.*FIRST <= LAST/);
+    writeFileSync(path.join(dir, 'secret'), 'short\n');
+    writeFileSync(file, 'bridge:\n  shared_secret: secret\n');
+    const secret = await runConfab([
+      'bridge',
+      '--config',
+      file,
+      '--data-dir',
+      path.join(dir, 'data'),
+    ]);
+    assert.equal(secret.code, 2);
+    assert.equal(
+      oneLine(secret.stderr),
+      `confab: bridge.shared_secret: ${path.join(dir, 'secret')} must hold a secret of at least 16 characters`,
+    );
+  });
+
+  test('a bridge with the wrong secret is refused by the focus and says why', async () => {
+    const server = await startConfab();
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'secret'), 'not-the-servers-secret\n');
+    writeFileSync(path.join(dir, 'confab.yaml'), 'bridge:\n  shared_secret: secret\n');
+    const bridge = spawn(
+      process.execPath,
+      [
+        confabBin,
+        'bridge',
+        '--config',
+        path.join(dir, 'confab.yaml'),
+        '--data-dir',
+        path.join(dir, 'data'),
+        '--focus',
+        server.localUrl.replace(/^http/, 'ws'),
+        '--port',
+        '10990',
+      ],
+      { env: { ...process.env, CONFAB_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no refusal logged')), 10_000);
+        let buf = '';
+        bridge.stdout.on('data', (d: Buffer) => {
+          buf += d.toString();
+          for (const l of buf.split('\n')) {
+            if (!l.includes('refused this bridge')) continue;
+            clearTimeout(timer);
+            resolve(JSON.parse(l) as Record<string, unknown>);
+          }
+        });
+      });
+      assert.equal(line.status, 401);
+      assert.match(String(line.msg), /check bridge\.shared_secret/);
+      assert.ok(
+        !JSON.stringify(line).includes('not-the-servers-secret'),
+        'the secret is not logged',
+      );
+    } finally {
+      bridge.kill('SIGTERM');
+      await server.stop();
+    }
   });
 });

@@ -98,16 +98,12 @@ export class BridgeAgent {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
       // The focus forgot this bridge's conferences; so does the bridge.
-      for (const c of this.#conferenceIds()) this.media.expire(c);
+      for (const c of this.media.conferenceIds()) this.media.expire(c);
       if (this.#stopped) return;
       this.#log.warn({ retryMs: this.#retry }, 'lost the focus; reconnecting');
       this.#timer = setTimeout(() => this.#connect(), this.#retry);
       this.#retry = Math.min(this.#retry * 1.5, 10_000);
     });
-  }
-
-  #conferenceIds(): string[] {
-    return this.media.conferenceIds();
   }
 
   #send(message: BridgeMessage): void {

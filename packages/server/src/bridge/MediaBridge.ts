@@ -86,12 +86,8 @@ class Slot {
     readonly mid: string,
     readonly kind: 'audio' | 'video',
   ) {
-    this.rewriter = this.#newRewriter();
-  }
-
-  #newRewriter(): RtpRewriter {
-    const pt = this.kind === 'audio' ? payloadTypes.opus : payloadTypes.vp8;
-    return new RtpRewriter(randomInt(1, 0xffffffff), this.kind, pt);
+    const pt = kind === 'audio' ? payloadTypes.opus : payloadTypes.vp8;
+    this.rewriter = new RtpRewriter(randomInt(1, 0xffffffff), kind, pt);
   }
 
   /** The m-line as it should stand in the next offer. */
@@ -429,10 +425,13 @@ export class MediaBridge {
         slot.awaitingKeyframe = false;
       }
       const out = slot.rewriter.rewrite(packet);
-      if (safely(() => track.sendMessageBinary(out))) {
-        this.forwardedPackets++;
-        this.forwardedBytes += out.length;
+      try {
+        track.sendMessageBinary(out);
+      } catch {
+        continue; // closed meanwhile (the native side throws)
       }
+      this.forwardedPackets++;
+      this.forwardedBytes += out.length;
     }
   }
 

@@ -15,11 +15,6 @@ export function isRtp(packet: Uint8Array): boolean {
   return packet.length >= 12 && (packet[0] ?? 0) >> 6 === 2 && !isRtcp(packet);
 }
 
-export const rtpPayloadType = (p: Uint8Array): number => (p[1] ?? 0) & 0x7f;
-export const rtpSequence = (p: Buffer): number => p.readUInt16BE(2);
-export const rtpTimestamp = (p: Buffer): number => p.readUInt32BE(4);
-export const rtpSsrc = (p: Buffer): number => p.readUInt32BE(8);
-
 /** Where the payload starts: after CSRCs and the header extension. */
 export function rtpPayloadOffset(p: Buffer): number {
   let off = 12 + ((p[0] ?? 0) & 0x0f) * 4;
@@ -70,12 +65,8 @@ export class RtpRewriter {
   constructor(
     readonly ssrc: number,
     private readonly kind: 'audio' | 'video',
-    private payloadType: number,
+    private readonly payloadType: number,
   ) {}
-
-  setPayloadType(pt: number): void {
-    this.payloadType = pt;
-  }
 
   /** The next packet starts a new source: continue from where the last one ended. */
   reset(): void {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
@@ -32,7 +32,6 @@ export interface BridgeEvents {
 
 /** A bridge connected to the focus over the control protocol. */
 export class BridgeLink {
-  readonly id = randomBytes(6).toString('base64url');
   name = '';
   ice: { address: string; port: number } | undefined;
   /** Endpoints the focus placed on it: the load that picks a bridge. */

@@ -61,6 +61,8 @@ const newId = () => randomBytes(9).toString('base64url');
 export class Focus implements BridgeEvents {
   readonly #byGroup = new Map<string, Conference>();
   readonly #byId = new Map<string, Conference>();
+  /** The conferences each connection is in, so that a closing connection finds them at once. */
+  readonly #byConn = new Map<string, Set<Conference>>();
   readonly #log: Logger;
 
   constructor(private readonly opts: FocusOptions) {
@@ -87,11 +89,6 @@ export class Focus implements BridgeEvents {
     });
   }
 
-  /** Whether a message belongs to a group (the focus's) rather than a one-to-one call. */
-  static isGroupMessage(msg: WebrtcClientMessage): boolean {
-    return msg.subtype === 'webrtc_group' || msg.group !== '';
-  }
-
   handle(conn: Connection, msg: WebrtcClientMessage): void {
     try {
       switch (msg.subtype) {
@@ -115,10 +112,18 @@ export class Focus implements BridgeEvents {
 
   /** A connection closed: it leaves every conference it was in. */
   connectionClosed(conn: Connection): void {
-    for (const conf of [...this.#byGroup.values()]) {
+    for (const conf of [...(this.#byConn.get(conn.id) ?? [])]) {
       const m = conf.members.get(conn.userId);
       if (m?.conn === conn.id) this.#leave(conf, m);
     }
+  }
+
+  #setConn(connId: string, conf: Conference, present: boolean): void {
+    let set = this.#byConn.get(connId);
+    if (present) {
+      if (!set) this.#byConn.set(connId, (set = new Set()));
+      set.add(conf);
+    } else if (set?.delete(conf) && set.size === 0) this.#byConn.delete(connId);
   }
 
   close(): void {
@@ -171,6 +176,7 @@ export class Focus implements BridgeEvents {
           data: { replaced: true },
         });
       this.#release(conf, existing);
+      this.#setConn(existing.conn, conf, false);
     }
     const member: Member = {
       user: conn.userId,
@@ -181,6 +187,7 @@ export class Focus implements BridgeEvents {
       guest: false,
     };
     conf.members.set(member.user, member);
+    this.#setConn(member.conn, conf, true);
     if (!conf.owner) conf.owner = member.user;
 
     conn.send({
@@ -259,6 +266,7 @@ export class Focus implements BridgeEvents {
   #leave(conf: Conference, member: Member): void {
     if (conf.members.get(member.user) !== member) return;
     conf.members.delete(member.user);
+    this.#setConn(member.conn, conf, false);
     this.#release(conf, member);
     if (conf.owner === member.user) conf.owner = this.#longestRegistered(conf);
     this.#announce(conf, undefined);

@@ -9,6 +9,7 @@ import {
   upstreamMids,
   webrtcVersion,
 } from '@confab/protocol';
+import type { CallControllerOptions } from './CallController.js';
 
 /** A participant's media as it arrives from the bridge. */
 export interface RemoteMedia {
@@ -32,15 +33,11 @@ export type GroupState =
 
 type Joined = Extract<GroupState, { phase: 'joining' | 'joined' }>;
 
-export interface GroupControllerOptions {
-  send(message: Record<string, unknown>): number | undefined;
-  localStream(): MediaStream | undefined;
-  rtcConfig(): RTCConfiguration;
-  videoMaxBitrate(): number;
-  screenMaxBitrate(): number;
-  /** The "Audio only" setting: no video received (the local stream then has none to send). */
-  audioOnly(): boolean;
-}
+/** As for one-to-one calls; "Audio only" refuses incoming video (the stream then has none). */
+export type GroupControllerOptions = Pick<
+  CallControllerOptions,
+  'send' | 'localStream' | 'rtcConfig' | 'videoMaxBitrate' | 'screenMaxBitrate' | 'audioOnly'
+>;
 
 interface OfferData {
   type: 'offer';

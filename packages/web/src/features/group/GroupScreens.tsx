@@ -5,6 +5,7 @@ import type { GroupController, GroupState } from '../../calls/GroupController.js
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
 import { CallControls, MediaToggles, SharingIndicator } from '../call/CallControls.js';
+import { LocalPreview } from '../call/LocalPreview.js';
 import { Video } from '../call/Video.js';
 
 /** The room path for a name as typed: lower-cased, trimmed, `public/` when guests may join. */
@@ -98,17 +99,7 @@ export function GroupLanding({
           {t(`group.failed.${failed.reason}`)}
         </p>
       )}
-      <div className="preview">
-        {media.stream?.getVideoTracks().length ? (
-          <Video
-            stream={media.stream}
-            muted
-            mirrored
-            className="preview-video"
-            label={t('main.preview')}
-          />
-        ) : null}
-      </div>
+      <LocalPreview media={media} />
       <div className="main-actions">
         <MediaToggles media={media} />
         <button type="button" onClick={onJoin}>

@@ -8,7 +8,7 @@ import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
 import { RtmClient, type RtmStatus } from '../../rtm/RtmClient.js';
 import { CallEnded, InCall, IncomingCall, OutgoingCall } from '../call/CallScreens.js';
-import { Video } from '../call/Video.js';
+import { LocalPreview } from '../call/LocalPreview.js';
 import { Contacts } from '../contacts/Contacts.js';
 import { GroupCall, GroupLanding, JoinGroupDialog } from '../group/GroupScreens.js';
 import { SettingsDialog } from '../settings/SettingsDialog.js';
@@ -49,37 +49,33 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
         if (s === 'connected') {
           setEverConnected(true);
           setSelfId(self?.id);
-          calls.setTurn(turn);
-          groups.setTurn(turn);
-          calls.reconnected();
-          groups.reconnected();
+          for (const c of [calls, groups]) {
+            c.setTurn(turn);
+            c.reconnected();
+          }
         }
       },
       onTurn: (turn) => {
-        calls.setTurn(turn);
-        groups.setTurn(turn);
+        for (const c of [calls, groups]) c.setTurn(turn);
       },
     });
     const webrtc = (config.kwm.webrtc?.config ?? {}) as RTCConfiguration;
     const videoKbps = config.kwm.sdpParams?.videoSendBitrate ?? 1000;
     const screenKbps = config.kwm.sdpParamsScreenshare?.videoSendBitrate ?? 2500;
-    const calls = new CallController({
-      send: (m) => rtm.send(m),
+    // One-to-one and group calls share the signaling socket, the camera and the settings.
+    const shared = {
+      send: (m: Record<string, unknown>) => rtm.send(m),
       localStream: () => streamRef.current,
       rtcConfig: () => webrtc,
       videoMaxBitrate: () => videoKbps * 1000,
       screenMaxBitrate: () => screenKbps * 1000,
       audioOnly: () => audioOnlyRef.current,
+    };
+    const calls = new CallController({
+      ...shared,
       onFinished: (c) => setRecent(addRecentCall(userId, { ...c, at: Date.now() })),
     });
-    const groups = new GroupController({
-      send: (m) => rtm.send(m),
-      localStream: () => streamRef.current,
-      rtcConfig: () => webrtc,
-      videoMaxBitrate: () => videoKbps * 1000,
-      screenMaxBitrate: () => screenKbps * 1000,
-      audioOnly: () => audioOnlyRef.current,
-    });
+    const groups = new GroupController(shared);
     handlers.message = (m) => (groups.handles(m) ? groups.handle(m) : calls.handle(m));
     return { rtm, calls, groups };
   }, [auth.tokens, config, userId]);
@@ -148,25 +144,7 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
       {!inCall && !room && (
         <section className="main-screen" aria-labelledby="main-title">
           <h1 id="main-title">{t('main.hello', { name })}</h1>
-          <div className="preview">
-            {media.error && (
-              <div className="notice" role="alert">
-                <p>{t(`media.${media.error}`)}</p>
-                <button type="button" onClick={media.retry}>
-                  {t('media.retry')}
-                </button>
-              </div>
-            )}
-            {media.stream?.getVideoTracks().length ? (
-              <Video
-                stream={media.stream}
-                muted
-                mirrored
-                className="preview-video"
-                label={t('main.preview')}
-              />
-            ) : null}
-          </div>
+          <LocalPreview media={media} />
           <div className="main-actions">
             <button type="button" onClick={() => setPanel('newCall')}>
               {t('main.newCall')}
