@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -169,4 +169,17 @@ export function runConfab(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The process ids of the bridge processes a `confab serve` started (its `confab bridge` children). */
+export function bridgePids(server: ConfabProcess): number[] {
+  const pid = server.proc.pid;
+  if (!pid) return [];
+  let out = '';
+  try {
+    out = execFileSync('pgrep', ['-P', String(pid), '-f', ' bridge '], { encoding: 'utf8' });
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+  return out.split('\n').filter(Boolean).map(Number);
 }

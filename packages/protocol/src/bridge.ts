@@ -26,6 +26,7 @@ export const bridgeMessageSchema = z.discriminatedUnion('type', [
     endpoints: counter,
     forwardedPackets: counter,
     forwardedBytes: counter,
+    retransmittedPackets: counter,
   }),
   z.strictObject({
     type: z.literal('offer'),
@@ -45,6 +46,11 @@ export const bridgeMessageSchema = z.discriminatedUnion('type', [
     conference: id,
     endpoint: id,
     state: z.enum(['connecting', 'connected', 'disconnected', 'failed', 'closed']),
+  }),
+  z.strictObject({
+    type: z.literal('speaker'),
+    conference: id,
+    endpoint: id,
   }),
   z.strictObject({
     type: z.literal('error'),
@@ -78,6 +84,12 @@ export const focusMessageSchema = z.discriminatedUnion('type', [
     conference: id,
     endpoint: id,
     active: z.boolean(),
+  }),
+  z.strictObject({
+    type: z.literal('mute'),
+    conference: id,
+    endpoint: id,
+    muted: z.boolean(),
   }),
   z.strictObject({ type: z.literal('release'), conference: id, endpoint: id }),
   z.strictObject({ type: z.literal('expire'), conference: id }),

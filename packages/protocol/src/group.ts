@@ -38,6 +38,8 @@ export interface GroupParticipant {
   name: string;
   owner: boolean;
   guest: boolean;
+  /** The owner muted this participant: the bridge forwards none of its audio until it unmutes. */
+  muted: boolean;
 }
 
 /** `data.group` of a group `webrtc_channel` (kwm's fields plus `participants`). */
@@ -62,5 +64,21 @@ export const pipelineSignalSchema = z.union([
   z.strictObject({ renegotiate: z.literal(true) }),
   z.strictObject({ screenshare: z.union([z.strictObject({ mid: z.string().max(64) }), z.null()]) }),
   z.strictObject({ noop: z.literal(true) }),
+  // Owner powers (Confab's addition): mute or remove another participant, by user id.
+  z.strictObject({ mute: z.strictObject({ user: z.string().min(1).max(256) }) }),
+  z.strictObject({ remove: z.strictObject({ user: z.string().min(1).max(256) }) }),
+  // A participant the owner muted turns its microphone on again.
+  z.strictObject({ unmute: z.literal(true) }),
 ]);
+
+/** Who did it, as a group `webrtc_channel`'s `data.muted` / `data.removed` tells its target. */
+export interface ModeratedBy {
+  by: string;
+  name: string;
+}
+
+/** `data.speaker` of a group `webrtc_channel`: the dominant speaker changed. */
+export interface SpeakerData {
+  speaker: string;
+}
 export type PipelineSignal = z.output<typeof pipelineSignalSchema>;

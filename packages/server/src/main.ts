@@ -113,12 +113,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     registerAddressBook(app, { store, tokenChecker: () => identity.tokenChecker });
     const pairHashKey = loadOrCreateSecret(settings.data_dir, 'signaling/pair-hash');
     const state = new MemorySignalingState();
+    let launcher: BridgeLauncher | undefined;
     const hub = new BridgeHub({
       secret: bridgeSecret(settings),
       videoMaxBitrate: settings.video_max_bitrate,
       screenMaxBitrate: settings.screenshare_max_bitrate,
       registry: metrics.registry,
       logger,
+      // A local bridge that hangs is killed, and so restarted.
+      onUnresponsive: (name) => launcher?.kill(name),
     });
     const focus = new Focus({
       state,
@@ -169,9 +172,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       metricsUrl = `http://${hostForUrl(m.host)}:${mport}/metrics`;
     }
 
-    const launcher = new BridgeLauncher(settings, localUrl.replace(/^http/, 'ws'), logger);
-    launcher.start();
-    undo.push(() => launcher.stop());
+    const bridges = new BridgeLauncher(settings, localUrl.replace(/^http/, 'ws'), logger);
+    launcher = bridges;
+    bridges.start();
+    undo.push(() => bridges.stop());
 
     if (!settings.tlsEnabled && !isLoopbackHost(host)) {
       log.warn(
@@ -201,7 +205,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       }, settings.shutdown_timeout * 1000);
       timer.unref();
       try {
-        await Promise.all([app.close(), metricsApp?.close(), launcher.stop()]);
+        await Promise.all([app.close(), metricsApp?.close(), bridges.stop()]);
       } finally {
         clearTimeout(timer);
         identity.close();

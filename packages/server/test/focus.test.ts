@@ -91,6 +91,27 @@ const participants = (m: ServerWebrtcMessage) =>
   (m.data as { group: { participants: { id: string; owner: boolean; name: string }[] } }).group
     .participants;
 
+/** Joins and returns the channel's hash, for signals to the pipeline. */
+async function joined(client: RtmClient, group: string): Promise<string> {
+  join(client, group);
+  const channel = (await client.next(
+    (m) => channelOf(group)(m) && m.hash !== undefined,
+  )) as ServerWebrtcMessage;
+  return channel.hash as string;
+}
+
+function pipelineSignal(client: RtmClient, group: string, hash: string, data: unknown): number {
+  return client.send({
+    type: 'webrtc',
+    subtype: 'webrtc_signal',
+    target: pipelinePeerId,
+    group,
+    channel: `@${group}`,
+    hash,
+    data,
+  });
+}
+
 function join(client: RtmClient, group: string): number {
   return client.send({
     type: 'webrtc',
@@ -142,6 +163,7 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
         endpoints: 0,
         forwardedPackets: 0,
         forwardedBytes: 0,
+        retransmittedPackets: 0,
       }),
     ]) {
       const ws = new WebSocket(new URL(bridgeControlPath, server.localUrl.replace(/^http/, 'ws')), {
@@ -172,7 +194,7 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
     assert.equal(data.group.reset, true);
     assert.deepEqual(data.pipeline, { pipeline: pipelinePeerId, mode: 'mcu-forward' });
     assert.deepEqual(participants(channel), [
-      { id: users.alice?.id, name: 'Alice Liddell', owner: true, guest: false },
+      { id: users.alice?.id, name: 'Alice Liddell', owner: true, guest: false, muted: false },
     ]);
 
     const alloc = await bridge.next<'allocate'>((m) => m.type === 'allocate');
@@ -326,6 +348,7 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
       endpoints: 0,
       forwardedPackets: 1234,
       forwardedBytes: 99_000,
+      retransmittedPackets: 7,
     });
     const alice = await open('alice');
     join(alice, 'group/metrics');
@@ -333,9 +356,170 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
     const text = await (await fetch(`${server.localUrl}/metrics`)).text();
     assert.match(text, /^confab_bridge_forwarded_packets_total\{bridge="fake-1"\} 1234$/m);
     assert.match(text, /^confab_bridge_forwarded_bytes_total\{bridge="fake-1"\} 99000$/m);
+    assert.match(text, /^confab_bridge_retransmitted_packets_total\{bridge="fake-1"\} 7$/m);
     assert.match(text, /^confab_conferences 1$/m);
     assert.match(text, /^confab_conference_participants 1$/m);
     assert.match(text, /^confab_bridges 1$/m);
+    await alice.close();
+  });
+
+  test('owner powers: only the owner mutes (the bridge drops the audio, the target is told) and removes; the muted one unmutes itself', async () => {
+    const group = 'group/powers';
+    bridge.received.length = 0; // what earlier tests left unread
+    const alice = await open('alice');
+    const aliceHash = await joined(alice, group);
+    const a = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+    const bob = await open('bob');
+    const bobHash = await joined(bob, group);
+    const b = await bridge.next<'allocate'>(
+      (m) => m.type === 'allocate' && m.user === users.bob?.id,
+    );
+
+    // Bob is not the owner: refused, and nothing reaches the bridge.
+    const refused = pipelineSignal(bob, group, bobHash, { mute: { user: users.alice?.id } });
+    const err = await bob.next(isError('access_restricted'));
+    assert.equal(err.type === 'error' && err.reply_to, refused);
+    assert.match(err.type === 'error' ? err.error.msg : '', /only the owner/);
+    // Unknown participants and malformed orders.
+    pipelineSignal(alice, group, aliceHash, { mute: { user: 'nobody' } });
+    await alice.next(isError('bad_message'));
+    pipelineSignal(alice, group, aliceHash, { mute: { user: 42 } });
+    await alice.next(isError('bad_message'));
+    pipelineSignal(alice, group, aliceHash, { remove: { user: users.alice?.id } });
+    await alice.next(isError('bad_message'));
+
+    pipelineSignal(alice, group, aliceHash, { mute: { user: users.bob?.id } });
+    const mute = await bridge.next<'mute'>((m) => m.type === 'mute');
+    assert.deepEqual(mute, {
+      type: 'mute',
+      conference: b.conference,
+      endpoint: b.endpoint,
+      muted: true,
+    });
+    const told = (await bob.next(
+      (m) => channelOf(group)(m) && (m.data as { muted?: unknown }).muted !== undefined,
+    )) as ServerWebrtcMessage;
+    assert.deepEqual((told.data as { muted: unknown }).muted, {
+      by: users.alice?.id,
+      name: 'Alice Liddell',
+    });
+    const list = (await alice.next(
+      (m) =>
+        channelOf(group)(m) &&
+        (m.data as { group?: unknown }).group !== undefined &&
+        participants(m).some((p) => (p as { muted?: boolean }).muted),
+    )) as ServerWebrtcMessage;
+    assert.deepEqual(
+      participants(list).map((p) => [p.name, (p as { muted?: boolean }).muted]),
+      [
+        ['Alice Liddell', false],
+        ['Bob Builder', true],
+      ],
+    );
+
+    pipelineSignal(bob, group, bobHash, { unmute: true });
+    const unmute = await bridge.next<'mute'>((m) => m.type === 'mute');
+    assert.equal(unmute.muted, false);
+    assert.equal(unmute.endpoint, b.endpoint);
+
+    // Remove: Bob is told who did it, leaves, and his endpoint is released.
+    pipelineSignal(alice, group, aliceHash, { remove: { user: users.bob?.id } });
+    const removed = (await bob.next(
+      (m) => channelOf(group)(m) && (m.data as { removed?: unknown }).removed !== undefined,
+    )) as ServerWebrtcMessage;
+    assert.equal((removed.data as { removed: { name: string } }).removed.name, 'Alice Liddell');
+    await bridge.next<'release'>((m) => m.type === 'release' && m.endpoint === b.endpoint);
+    await alice.next(
+      (m) => channelOf(group)(m) && participants(m as ServerWebrtcMessage)?.length === 1,
+    );
+    // He may come back.
+    await joined(bob, group);
+    await bridge.next<'allocate'>((m) => m.type === 'allocate' && m.user === users.bob?.id);
+    assert.ok(a.endpoint);
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
+  test('the bridge names the dominant speaker: every member is told, and a late joiner hears it at once', async () => {
+    const group = 'group/speaker';
+    bridge.received.length = 0; // what earlier tests left unread
+    const alice = await open('alice');
+    await joined(alice, group);
+    const a = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+    bridge.send({ type: 'speaker', conference: a.conference, endpoint: a.endpoint });
+    const said = (await alice.next(
+      (m) => channelOf(group)(m) && (m.data as { speaker?: string }).speaker !== undefined,
+    )) as ServerWebrtcMessage;
+    assert.equal((said.data as { speaker: string }).speaker, users.alice?.id);
+    const bob = await open('bob');
+    join(bob, group);
+    const late = (await bob.next(
+      (m) => channelOf(group)(m) && (m.data as { speaker?: string }).speaker !== undefined,
+    )) as ServerWebrtcMessage;
+    assert.equal((late.data as { speaker: string }).speaker, users.alice?.id);
+    // A speaker event for an endpoint the bridge does not serve is ignored.
+    bridge.send({ type: 'speaker', conference: 'nope', endpoint: a.endpoint });
+    await Promise.all([alice.close(), bob.close()]);
+    await bridge.next((m) => m.type === 'expire');
+  });
+
+  test('a lost bridge: its conference waits, then moves onto the next bridge with a new endpoint per member, muted as before', async () => {
+    const group = 'group/failover';
+    bridge.received.length = 0; // what earlier tests left unread
+    const alice = await open('alice');
+    const hash = await joined(alice, group);
+    const bob = await open('bob');
+    await joined(bob, group);
+    const first = await bridge.next<'allocate'>(
+      (m) => m.type === 'allocate' && m.user === users.bob?.id,
+    );
+    pipelineSignal(alice, group, hash, { mute: { user: users.bob?.id } });
+    await bridge.next((m) => m.type === 'mute');
+    await bridge.close();
+    bridge = await FakeBridge.connect(server.localUrl, secret, 'fake-2');
+    const moved: FocusMessage[] = [];
+    for (let i = 0; i < 3; i++)
+      moved.push(await bridge.next((m) => m.type === 'allocate' || m.type === 'mute'));
+    const bobAlloc = moved.find((m) => m.type === 'allocate' && m.user === users.bob?.id);
+    assert.ok(bobAlloc && bobAlloc.type === 'allocate');
+    assert.notEqual(bobAlloc.endpoint, first.endpoint);
+    assert.ok(moved.some((m) => m.type === 'allocate' && m.user === users.alice?.id));
+    assert.ok(moved.some((m) => m.type === 'mute' && m.endpoint === bobAlloc.endpoint && m.muted));
+    // The new bridge's offer reaches the member as a new session.
+    bridge.send({
+      type: 'offer',
+      conference: bobAlloc.conference,
+      endpoint: bobAlloc.endpoint,
+      sdp: 'v=0 moved',
+      streams: {},
+    });
+    const offer = (await bob.next(
+      (m) => m.type === 'webrtc' && m.subtype === 'webrtc_signal',
+    )) as ServerWebrtcMessage;
+    assert.equal((offer.data as { session: string }).session, bobAlloc.endpoint);
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
+  test('a bridge that stops answering the heartbeat is dropped within 3 s and its conferences move', async () => {
+    const group = 'group/silent';
+    const second = await FakeBridge.connect(server.localUrl, secret, 'fake-3');
+    const alice = await open('alice');
+    await joined(alice, group);
+    // The least loaded bridge gets it; make whichever got it go silent (no pongs, no frames).
+    await new Promise((r) => setTimeout(r, 300));
+    const onSecond = second.received.some((m) => m.type === 'allocate');
+    second.received.length = 0;
+    bridge.received.length = 0;
+    const [silent, other] = onSecond ? [second, bridge] : [bridge, second];
+    const started = Date.now();
+    const socket = (silent.ws as unknown as { _socket: { pause(): void; destroy(): void } })
+      ._socket;
+    socket.pause();
+    const moved = await other.next<'allocate'>((m) => m.type === 'allocate', 6000);
+    const noticed = Date.now() - started;
+    assert.equal(moved.user, users.alice?.id);
+    assert.ok(noticed <= 3500, `moved after ${noticed} ms`);
+    socket.destroy();
+    bridge = other;
     await alice.close();
   });
 

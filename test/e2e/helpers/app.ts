@@ -83,10 +83,16 @@ export async function joinGroupByLink(page: Page, room: string): Promise<void> {
   await page.getByRole('region', { name: /^Group call / }).waitFor();
 }
 
-/** The names in the group call's participant list. */
+/** The names (with their marks) in the group call's participant list, without the buttons. */
 export async function participantNames(page: Page): Promise<string[]> {
   return page
     .getByRole('complementary', { name: /^Participants/ })
     .getByRole('listitem')
-    .allInnerTexts();
+    .evaluateAll((items) =>
+      items.map((li) => {
+        const copy = li.cloneNode(true) as HTMLElement;
+        for (const b of copy.querySelectorAll('button')) b.remove();
+        return (copy.textContent ?? '').replace(/\s+/g, ' ').trim();
+      }),
+    );
 }

@@ -1,4 +1,4 @@
-export { type ConfabProcess, startConfab } from '../../support/confabProcess.js';
+export { bridgePids, type ConfabProcess, startConfab } from '../../support/confabProcess.js';
 export {
   addUser,
   callFromContacts,

@@ -47,6 +47,7 @@ export class BridgeAgent {
         this.#send({ type: 'offer', conference, endpoint, sdp, streams }),
       onState: (conference, endpoint, state) =>
         this.#send({ type: 'endpoint_state', conference, endpoint, state }),
+      onSpeaker: (conference, endpoint) => this.#send({ type: 'speaker', conference, endpoint }),
     });
   }
 
@@ -158,6 +159,9 @@ export class BridgeAgent {
       case 'screenshare':
         if (!this.media.screenshare(m.conference, m.endpoint, m.active))
           unknown(m.conference, m.endpoint);
+        return;
+      case 'mute':
+        if (!this.media.mute(m.conference, m.endpoint, m.muted)) unknown(m.conference, m.endpoint);
         return;
       case 'release':
         return this.media.release(m.conference, m.endpoint);

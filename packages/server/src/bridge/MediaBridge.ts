@@ -3,7 +3,22 @@ import { type ForwardedStream, type StreamSource, upstreamMids } from '@confab/p
 import ndc from 'node-datachannel';
 import type { Logger } from '../logging/index.js';
 import { KeyframeGate } from './KeyframeGate.js';
-import { isRtcp, isRtp, isVp8Keyframe, parseFeedback, RtpRewriter } from './rtp.js';
+import {
+  audioLevel,
+  audioLevelExtensionId,
+  isRtcp,
+  isRtp,
+  isVp8Keyframe,
+  PacketCache,
+  parseFeedback,
+  parseSenderReports,
+  pictureLossIndication,
+  ReceiveStats,
+  RtpRewriter,
+  rembPacket,
+  senderReport,
+} from './rtp.js';
+import { SpeakerDetector } from './SpeakerDetector.js';
 
 type PeerConnection = ndc.PeerConnection;
 type Track = ndc.Track;
@@ -29,6 +44,8 @@ export interface MediaBridgeOptions {
     streams: Record<string, ForwardedStream>,
   ): void;
   onState(conference: string, endpoint: string, state: EndpointState): void;
+  /** The conference's dominant speaker changed. */
+  onSpeaker?(conference: string, endpoint: string): void;
 }
 
 export interface BridgeLoad {
@@ -36,8 +53,16 @@ export interface BridgeLoad {
   endpoints: number;
   forwardedPackets: number;
   forwardedBytes: number;
+  retransmittedPackets: number;
 }
 
+/** Packets kept per published video stream to answer NACKs (about 1.5 s at 1.7 Mbit/s). */
+export const nackCacheSize = 256;
+/** A receiver's bandwidth estimate (REMB) counts this long after it came. */
+const rembFreshMs = 5000;
+/** No publisher is asked to go below this, whatever a receiver estimates. */
+const rembFloor = 150_000;
+const speakerTickMs = 300;
 const kindOf = (s: StreamSource): 'audio' | 'video' => (s === 'microphone' ? 'audio' : 'video');
 
 /** Calls into the native library, which throws when a track or connection closed meanwhile. */
@@ -56,6 +81,14 @@ class Source {
   readonly keyframes: KeyframeGate;
   /** A shared screen is forwarded from its first packet until the client says it stopped. */
   active: boolean;
+  /** The owner muted this participant: its audio is not forwarded. */
+  muted = false;
+  /** Recent video packets, for receivers' NACKs. */
+  readonly cache: PacketCache | undefined;
+  /** What arrived, for the receiver reports the bridge sends the publisher. */
+  readonly stats: ReceiveStats;
+  /** The SSRC the bridge's own RTCP to this publisher comes from. */
+  readonly localSsrc = randomInt(1, 0xffffffff);
 
   constructor(
     readonly endpoint: Endpoint,
@@ -63,8 +96,13 @@ class Source {
     readonly track: Track,
   ) {
     this.active = source !== 'screen';
+    this.cache = source === 'microphone' ? undefined : new PacketCache(nackCacheSize);
+    this.stats = new ReceiveStats(source === 'microphone' ? 48_000 : 90_000);
     this.keyframes = new KeyframeGate(() => {
-      if (track.isOpen()) safely(() => track.requestKeyframe());
+      if (track.isOpen() && this.stats.ssrc)
+        safely(() =>
+          track.sendMessageBinary(pictureLossIndication(this.localSsrc, this.stats.ssrc)),
+        );
     });
   }
 
@@ -80,6 +118,12 @@ class Slot {
   rewriter: RtpRewriter;
   /** A video slot forwards from a keyframe on: delta frames before it cannot be decoded. */
   awaitingKeyframe = false;
+  /** Sent on this slot, for its sender reports. */
+  packets = 0;
+  octets = 0;
+  /** The receiver's last bandwidth estimate (REMB) for this stream, and when it came. */
+  remb = 0;
+  rembAt = 0;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -139,6 +183,7 @@ class Endpoint {
 
 class Conference {
   readonly endpoints = new Map<string, Endpoint>();
+  readonly speakers = new SpeakerDetector();
   constructor(readonly id: string) {}
 }
 
@@ -154,14 +199,18 @@ export class MediaBridge {
   readonly #conferences = new Map<string, Conference>();
   readonly #log: Logger;
   readonly #remb: NodeJS.Timeout;
+  readonly #speakers: NodeJS.Timeout;
   #bitrates = { video: 1_000_000, screen: 2_500_000 };
   forwardedPackets = 0;
   forwardedBytes = 0;
+  retransmittedPackets = 0;
 
   constructor(private readonly opts: MediaBridgeOptions) {
     this.#log = opts.logger.child({ module: 'bridge' });
-    this.#remb = setInterval(() => this.#sendRemb(), 1000);
+    this.#remb = setInterval(() => this.#sendReports(), 1000);
     this.#remb.unref();
+    this.#speakers = setInterval(() => this.#tickSpeakers(), speakerTickMs);
+    this.#speakers.unref();
   }
 
   setBitrates(video: number, screen: number): void {
@@ -177,6 +226,7 @@ export class MediaBridge {
       endpoints,
       forwardedPackets: this.forwardedPackets,
       forwardedBytes: this.forwardedBytes,
+      retransmittedPackets: this.retransmittedPackets,
     };
   }
 
@@ -210,11 +260,16 @@ export class MediaBridge {
     ] as const) {
       const media =
         source === 'microphone' ? new ndc.Audio(mid, 'RecvOnly') : new ndc.Video(mid, 'RecvOnly');
-      if (media instanceof ndc.Audio) media.addOpusCodec(payloadTypes.opus);
-      else (media as ndc.Video).addVP8Codec(payloadTypes.vp8);
+      if (media instanceof ndc.Audio) {
+        media.addOpusCodec(payloadTypes.opus);
+        media.parseSdpLine(
+          `a=extmap:${audioLevelExtensionId} urn:ietf:params:rtp-hdrext:ssrc-audio-level`,
+        );
+      } else (media as ndc.Video).addVP8Codec(payloadTypes.vp8);
       const track = ep.pc.addTrack(media);
+      // No native RTCP session: it would swallow the publisher's sender reports, which the
+      // receivers need; the bridge writes its own receiver reports, PLI and REMB.
       const src = new Source(ep, source, track);
-      track.setMediaHandler(new ndc.RtcpReceivingSession());
       track.onMessage((packet) => this.#publish(src, packet));
       ep.sources.set(source, src);
     }
@@ -276,12 +331,22 @@ export class MediaBridge {
     return true;
   }
 
+  /** The owner muted (or the participant unmuted) an endpoint's microphone. */
+  mute(conferenceId: string, endpointId: string, muted: boolean): boolean {
+    const src = this.#endpoint(conferenceId, endpointId)?.sources.get('microphone');
+    if (!src) return false;
+    src.muted = muted;
+    if (muted) src.endpoint.conference.speakers.remove(endpointId);
+    return true;
+  }
+
   release(conferenceId: string, endpointId: string): void {
     const conf = this.#conferences.get(conferenceId);
     const ep = conf?.endpoints.get(endpointId);
     if (!conf || !ep) return;
     this.#close(ep);
     conf.endpoints.delete(endpointId);
+    conf.speakers.remove(endpointId);
     if (conf.endpoints.size === 0) this.#conferences.delete(conferenceId);
     this.#log.debug({ conference: conferenceId, endpoint: endpointId }, 'endpoint released');
   }
@@ -294,6 +359,7 @@ export class MediaBridge {
 
   close(): void {
     clearInterval(this.#remb);
+    clearInterval(this.#speakers);
     for (const id of [...this.#conferences.keys()]) this.expire(id);
   }
 
@@ -411,11 +477,22 @@ export class MediaBridge {
 
   /** A packet a participant sent: forwarded, rewritten, to every receiver of that stream. */
   #publish(src: Source, packet: Buffer): void {
-    if (!isRtp(packet) || src.endpoint.closed) return;
+    if (src.endpoint.closed) return;
+    if (!isRtp(packet)) {
+      if (isRtcp(packet)) this.#senderReports(src, packet);
+      return;
+    }
     if (!src.active) {
       // A screen's first packet: the client started sharing.
       this.#setActive(src, true);
       return;
+    }
+    src.stats.packet(packet, performance.now());
+    if (src.cache) src.cache.put(packet);
+    else {
+      if (src.muted) return;
+      const level = audioLevel(packet);
+      if (level >= 0) src.endpoint.conference.speakers.level(src.endpoint.id, level);
     }
     for (const slot of src.sinks) {
       const track = slot.track;
@@ -430,30 +507,106 @@ export class MediaBridge {
       } catch {
         continue; // closed meanwhile (the native side throws)
       }
+      slot.packets++;
+      slot.octets += out.length - 12;
       this.forwardedPackets++;
       this.forwardedBytes += out.length;
     }
   }
 
-  /** RTCP a receiver sent about a forwarded stream: keyframe requests go to its publisher. */
-  #feedback(slot: Slot, packet: Buffer): void {
-    if (!isRtcp(packet) || !slot.source) return;
-    for (const fb of parseFeedback(packet)) {
-      if ((fb.kind === 'pli' || fb.kind === 'fir') && fb.mediaSsrc === slot.rewriter.ssrc)
-        slot.source.keyframes.request();
+  /**
+   * A publisher's sender report, passed on to each receiver in its slot's terms (SSRC and
+   * timestamp as rewritten), so that receivers keep its audio and video in sync.
+   */
+  #senderReports(src: Source, packet: Buffer): void {
+    const reports = parseSenderReports(packet);
+    if (reports.length === 0) return;
+    for (const sr of reports)
+      if (sr.ssrc === src.stats.ssrc)
+        src.stats.senderReport(sr.ntpHigh, sr.ntpLow, performance.now());
+    for (const slot of src.sinks) {
+      const track = slot.track;
+      if (!track?.isOpen()) continue;
+      for (const sr of reports) {
+        const ts = slot.rewriter.timestamp(sr.ssrc, sr.rtpTimestamp);
+        if (ts === undefined) continue;
+        const out = senderReport(
+          slot.rewriter.ssrc,
+          sr.ntpHigh,
+          sr.ntpLow,
+          ts,
+          slot.packets,
+          slot.octets,
+        );
+        safely(() => track.sendMessageBinary(out));
+      }
     }
   }
 
-  #sendRemb(): void {
+  /** RTCP a receiver sent about a forwarded stream: keyframe requests go to its publisher. */
+  #feedback(slot: Slot, packet: Buffer): void {
+    const src = slot.source;
+    if (!isRtcp(packet) || !src) return;
+    for (const fb of parseFeedback(packet)) {
+      if (fb.kind === 'remb') {
+        slot.remb = fb.bitrate;
+        slot.rembAt = Date.now();
+      } else if (fb.mediaSsrc !== slot.rewriter.ssrc) continue;
+      else if (fb.kind === 'pli' || fb.kind === 'fir') src.keyframes.request();
+      else if (fb.kind === 'nack') this.#retransmit(slot, src, fb.lost);
+    }
+  }
+
+  /** Answers a receiver's NACK from the publisher's packet cache, as the slot sent them. */
+  #retransmit(slot: Slot, src: Source, lost: number[]): void {
+    const from = slot.rewriter.source;
+    const track = slot.track;
+    if (!src.cache || from === undefined || !track?.isOpen()) return;
+    for (const seq of lost.slice(0, 64)) {
+      const packet = src.cache.get(from, slot.rewriter.sourceSeq(seq));
+      if (!packet) continue;
+      const out = slot.rewriter.rewrite(packet);
+      if (!safely(() => track.sendMessageBinary(out))) return;
+      this.retransmittedPackets++;
+    }
+  }
+
+  #tickSpeakers(): void {
+    for (const conf of this.#conferences.values()) {
+      const speaker = conf.speakers.tick();
+      if (speaker) this.opts.onSpeaker?.(conf.id, speaker);
+    }
+  }
+
+  /** Every second, each publisher's streams get a receiver report, and video a REMB. */
+  #sendReports(): void {
+    const now = performance.now();
     for (const conf of this.#conferences.values()) {
       for (const ep of conf.endpoints.values()) {
         for (const src of ep.sources.values()) {
-          if (src.kind !== 'video' || !src.track.isOpen()) continue;
-          const rate = src.source === 'screen' ? this.#bitrates.screen : this.#bitrates.video;
-          safely(() => src.track.requestBitrate(rate));
+          const rr = src.stats.report(src.localSsrc, now);
+          if (!rr || !src.track.isOpen()) continue;
+          let packet = rr;
+          if (src.kind === 'video') {
+            const cap = src.source === 'screen' ? this.#bitrates.screen : this.#bitrates.video;
+            packet = Buffer.concat([
+              rr,
+              rembPacket(src.localSsrc, this.#rate(src, cap), src.stats.ssrc),
+            ]);
+          }
+          safely(() => src.track.sendMessageBinary(packet));
         }
       }
     }
+  }
+
+  /** What a publisher may send: the cap, or less if a receiver's estimate says it takes less. */
+  #rate(src: Source, cap: number): number {
+    const now = Date.now();
+    let rate = cap;
+    for (const slot of src.sinks)
+      if (slot.remb > 0 && now - slot.rembAt < rembFreshMs) rate = Math.min(rate, slot.remb);
+    return Math.max(rate, Math.min(cap, rembFloor));
   }
 
   #close(ep: Endpoint): void {

@@ -1,6 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isRtcp, isRtp, isVp8Keyframe, parseFeedback, RtpRewriter } from './rtp.js';
+import fc from 'fast-check';
+import {
+  audioLevel,
+  isRtcp,
+  isRtp,
+  isVp8Keyframe,
+  PacketCache,
+  parseFeedback,
+  parseSenderReports,
+  pictureLossIndication,
+  ReceiveStats,
+  RtpRewriter,
+  rembPacket,
+  senderReport,
+} from './rtp.js';
 
 function rtp(opts: {
   ssrc: number;
@@ -145,4 +159,106 @@ test('malformed RTCP yields what is whole and never throws', () => {
     );
     parseFeedback(junk);
   }
+});
+
+/** An Opus packet with an RFC 6464 audio level in a one-byte header extension. */
+function withLevel(level: number, id = 1, pad = 0): Buffer {
+  const ext = Buffer.alloc(8);
+  ext.writeUInt16BE(0xbede, 0);
+  ext.writeUInt16BE(1, 2);
+  ext[4 + pad] = (id << 4) | 0; // one byte of data
+  ext[5 + pad] = 0x80 | level; // V bit set
+  const p = rtp({ ssrc: 7, seq: 1, ts: 0, pt: 111, payload: [...ext, 0xaa, 0xbb] });
+  p[0] = 0x90; // X bit
+  return p;
+}
+
+test('audio levels are read from the one-byte header extension; packets without one give -1', () => {
+  assert.equal(audioLevel(withLevel(30)), 30);
+  assert.equal(audioLevel(withLevel(127)), 127);
+  assert.equal(audioLevel(withLevel(5, 1, 1)), 5, 'after padding');
+  assert.equal(audioLevel(withLevel(30, 3)), -1, 'another extension id');
+  assert.equal(audioLevel(rtp({ ssrc: 7, seq: 1, ts: 0 })), -1, 'no extension');
+  const truncated = withLevel(30).subarray(0, 15);
+  assert.equal(audioLevel(truncated), -1);
+});
+
+test("a publisher's sender report is found in a compound packet and rewritten for a slot", () => {
+  const rr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 9]);
+  const sr = senderReport(1111, 0x11223344, 0x55667788, 90_000, 10, 1000);
+  const [found] = parseSenderReports(Buffer.concat([rr, sr]));
+  assert.deepEqual(found, {
+    ssrc: 1111,
+    ntpHigh: 0x11223344,
+    ntpLow: 0x55667788,
+    rtpTimestamp: 90_000,
+  });
+  assert.deepEqual(parseSenderReports(sr.subarray(0, 20)), [], 'truncated');
+  // The slot maps the publisher's timestamp as it maps its packets.
+  const r = new RtpRewriter(0xabc, 'video', 96);
+  r.rewrite(rtp({ ssrc: 1111, seq: 1, ts: 1000 }));
+  r.reset();
+  r.rewrite(rtp({ ssrc: 2222, seq: 50, ts: 500_000 }));
+  const ts = r.timestamp(2222, 500_000);
+  assert.equal(ts, r.rewrite(rtp({ ssrc: 2222, seq: 51, ts: 500_000 })).readUInt32BE(4));
+  assert.equal(r.timestamp(1111, 1000), undefined, 'not the current source');
+});
+
+test('the packet cache answers by SSRC and sequence, and forgets what was overwritten', () => {
+  const cache = new PacketCache(4);
+  for (let seq = 0; seq < 6; seq++) cache.put(rtp({ ssrc: 5, seq, ts: seq }));
+  assert.equal(cache.get(5, 5)?.readUInt32BE(4), 5);
+  assert.equal(cache.get(5, 1), undefined, 'overwritten by seq 5');
+  assert.equal(cache.get(6, 5), undefined, 'another SSRC');
+  assert.throws(() => new PacketCache(5));
+  // A NACKed sequence maps back to the source's through the slot's rewriter.
+  const r = new RtpRewriter(0xabc, 'video', 96);
+  r.rewrite(rtp({ ssrc: 1, seq: 100, ts: 0 }));
+  r.reset();
+  const out = r.rewrite(rtp({ ssrc: 5, seq: 4, ts: 4 }));
+  assert.equal(r.sourceSeq(out.readUInt16BE(2)), 4);
+});
+
+test('receiver reports count loss, the highest sequence and the last sender report', () => {
+  const stats = new ReceiveStats(90_000);
+  assert.equal(stats.report(1, 0), undefined, 'nothing before a packet');
+  for (const seq of [65534, 65535, 1, 2, 3])
+    stats.packet(rtp({ ssrc: 77, seq, ts: seq * 3000 }), seq);
+  stats.senderReport(0x00011234, 0x56780000, 100);
+  const rr = stats.report(0x42, 1100) as Buffer;
+  assert.equal(rr[1], 201);
+  assert.equal(rr.readUInt32BE(4), 0x42, 'from the bridge');
+  assert.equal(rr.readUInt32BE(8), 77, 'about the publisher');
+  assert.equal(rr.readUInt32BE(12) & 0xffffff, 1, 'one lost (sequence 0)');
+  assert.equal(rr[12], Math.floor(256 / 6), 'fraction lost');
+  assert.equal(rr.readUInt32BE(16), 0x10003, 'extended highest sequence, one wrap');
+  assert.equal(rr.readUInt32BE(24), 0x12345678, 'middle bits of the SR time');
+  assert.equal(rr.readUInt32BE(28), 65536, 'one second since the SR');
+  assert.equal((stats.report(0x42, 2000) as Buffer)[12], 0, 'nothing lost since');
+});
+
+test('PLI and REMB are built as RFC 4585 and REMB say, and read back by parseFeedback', () => {
+  assert.deepEqual(parseFeedback(pictureLossIndication(1, 2)), [{ kind: 'pli', mediaSsrc: 2 }]);
+  const [remb] = parseFeedback(rembPacket(1, 1_200_000, 9));
+  assert.equal(remb?.kind, 'remb');
+  assert.ok(remb?.kind === 'remb' && Math.abs(remb.bitrate - 1_200_000) < 16);
+  assert.deepEqual(remb?.kind === 'remb' && remb.ssrcs, [9]);
+});
+
+test('malformed RTP and RTCP never throw from the parsers (fuzz)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const b = Buffer.from(bytes);
+      parseFeedback(b);
+      parseSenderReports(b);
+      if (isRtp(b)) {
+        audioLevel(b);
+        isVp8Keyframe(b);
+        new RtpRewriter(1, 'video', 96).rewrite(b);
+        new ReceiveStats(90_000).packet(b, 0);
+        new PacketCache(8).put(b);
+      }
+    }),
+    { numRuns: 20_000 },
+  );
 });

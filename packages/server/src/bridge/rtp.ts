@@ -46,6 +46,235 @@ export function isVp8Keyframe(p: Buffer): boolean {
   return header !== undefined && (header & 0x01) === 0;
 }
 
+/** The extension id the bridge offers `urn:ietf:params:rtp-hdrext:ssrc-audio-level` under. */
+export const audioLevelExtensionId = 1;
+
+/**
+ * The audio level of an RTP packet from its RFC 6464 header extension (RFC 8285 one-byte
+ * form): 0 (loudest) to 127 dBov below full scale (silence), or -1 when the packet has none.
+ */
+export function audioLevel(p: Buffer, id = audioLevelExtensionId): number {
+  const first = p[0] ?? 0;
+  if (!(first & 0x10)) return -1;
+  const start = 12 + (first & 0x0f) * 4;
+  if (p.length < start + 4 || p.readUInt16BE(start) !== 0xbede) return -1;
+  const end = Math.min(p.length, start + 4 + p.readUInt16BE(start + 2) * 4);
+  let off = start + 4;
+  while (off < end) {
+    const b = p[off] ?? 0;
+    if (b === 0) {
+      off++; // padding
+      continue;
+    }
+    const eid = b >> 4;
+    const len = (b & 0x0f) + 1;
+    if (eid === 15) return -1;
+    if (eid === id) return off + 1 < end ? (p[off + 1] ?? 0) & 0x7f : -1;
+    off += 1 + len;
+  }
+  return -1;
+}
+
+/** A sender report's timing (RFC 3550 §6.4.1), as the publisher sent it. */
+export interface SenderReport {
+  ssrc: number;
+  ntpHigh: number;
+  ntpLow: number;
+  rtpTimestamp: number;
+}
+
+/** The sender reports in one compound RTCP packet; malformed parts are skipped. */
+export function parseSenderReports(packet: Buffer): SenderReport[] {
+  const found: SenderReport[] = [];
+  let off = 0;
+  while (off + 4 <= packet.length) {
+    if ((packet[off] ?? 0) >> 6 !== 2) break;
+    const len = (packet.readUInt16BE(off + 2) + 1) * 4;
+    if (off + len > packet.length) break;
+    if (packet[off + 1] === 200 && len >= 28)
+      found.push({
+        ssrc: packet.readUInt32BE(off + 4),
+        ntpHigh: packet.readUInt32BE(off + 8),
+        ntpLow: packet.readUInt32BE(off + 12),
+        rtpTimestamp: packet.readUInt32BE(off + 16),
+      });
+    off += len;
+  }
+  return found;
+}
+
+/** A sender report with no report blocks, for one forwarded stream. */
+export function senderReport(
+  ssrc: number,
+  ntpHigh: number,
+  ntpLow: number,
+  rtpTimestamp: number,
+  packets: number,
+  octets: number,
+): Buffer {
+  const b = Buffer.allocUnsafe(28);
+  b[0] = 0x80;
+  b[1] = 200;
+  b.writeUInt16BE(6, 2);
+  b.writeUInt32BE(ssrc >>> 0, 4);
+  b.writeUInt32BE(ntpHigh >>> 0, 8);
+  b.writeUInt32BE(ntpLow >>> 0, 12);
+  b.writeUInt32BE(rtpTimestamp >>> 0, 16);
+  b.writeUInt32BE(packets >>> 0, 20);
+  b.writeUInt32BE(octets >>> 0, 24);
+  return b;
+}
+
+/** A picture loss indication (RFC 4585 §6.3.1): the publisher sends a keyframe. */
+export function pictureLossIndication(sender: number, media: number): Buffer {
+  const b = Buffer.allocUnsafe(12);
+  b[0] = 0x81;
+  b[1] = 206;
+  b.writeUInt16BE(2, 2);
+  b.writeUInt32BE(sender >>> 0, 4);
+  b.writeUInt32BE(media >>> 0, 8);
+  return b;
+}
+
+/** A receiver estimated maximum bitrate (draft-alvestrand-rmcat-remb) for `media`. */
+export function rembPacket(sender: number, bitrate: number, media: number): Buffer {
+  let exp = 0;
+  let mantissa = Math.max(0, Math.floor(bitrate));
+  while (mantissa > 0x3ffff) {
+    mantissa = Math.floor(mantissa / 2);
+    exp++;
+  }
+  const b = Buffer.allocUnsafe(24);
+  b[0] = 0x8f;
+  b[1] = 206;
+  b.writeUInt16BE(5, 2);
+  b.writeUInt32BE(sender >>> 0, 4);
+  b.writeUInt32BE(0, 8);
+  b.write('REMB', 12, 'latin1');
+  b[16] = 1;
+  b[17] = (exp << 2) | (mantissa >> 16);
+  b.writeUInt16BE(mantissa & 0xffff, 18);
+  b.writeUInt32BE(media >>> 0, 20);
+  return b;
+}
+
+/**
+ * What the bridge received of one published stream, for its receiver reports (RFC 3550 §6.4.2,
+ * A.1, A.3, A.8): extended highest sequence number, loss (cumulative and since the last report),
+ * interarrival jitter, and the last sender report's time.
+ */
+export class ReceiveStats {
+  /** The publisher's SSRC, from its packets (0 until one came). */
+  ssrc = 0;
+  #base = 0;
+  #maxSeq = 0;
+  #cycles = 0;
+  #received = 0;
+  #expectedPrior = 0;
+  #receivedPrior = 0;
+  #transit: number | undefined;
+  #jitter = 0;
+  #lastSr = 0;
+  #lastSrAt = 0;
+
+  constructor(private readonly clockRate: number) {}
+
+  /** One RTP packet arrived at `nowMs`. */
+  packet(p: Buffer, nowMs: number): void {
+    const ssrc = p.readUInt32BE(8);
+    const seq = p.readUInt16BE(2);
+    if (ssrc !== this.ssrc) {
+      this.ssrc = ssrc;
+      this.#base = seq;
+      this.#maxSeq = seq;
+      this.#cycles = 0;
+      this.#received = 0;
+      this.#expectedPrior = 0;
+      this.#receivedPrior = 0;
+      this.#transit = undefined;
+      this.#jitter = 0;
+      this.#lastSr = 0;
+    }
+    const delta = (seq - this.#maxSeq) & 0xffff;
+    if (delta > 0 && delta < 0x8000) {
+      if (seq < this.#maxSeq) this.#cycles += 0x10000;
+      this.#maxSeq = seq;
+    }
+    this.#received++;
+    const transit = (nowMs * this.clockRate) / 1000 - p.readUInt32BE(4);
+    if (this.#transit !== undefined) {
+      const d = Math.abs(transit - this.#transit);
+      this.#jitter += (d - this.#jitter) / 16;
+    }
+    this.#transit = transit;
+  }
+
+  /** The publisher's sender report arrived at `nowMs`. */
+  senderReport(ntpHigh: number, ntpLow: number, nowMs: number): void {
+    this.#lastSr = ((ntpHigh & 0xffff) * 0x10000 + (ntpLow >>> 16)) >>> 0;
+    this.#lastSrAt = nowMs;
+  }
+
+  /** A receiver report with this stream's report block, or undefined before any packet. */
+  report(sender: number, nowMs: number): Buffer | undefined {
+    if (this.#received === 0) return undefined;
+    const extMax = this.#cycles + this.#maxSeq;
+    const expected = extMax - this.#base + 1;
+    const lost = Math.max(-0x800000, Math.min(0x7fffff, expected - this.#received));
+    const expectedInterval = expected - this.#expectedPrior;
+    const receivedInterval = this.#received - this.#receivedPrior;
+    this.#expectedPrior = expected;
+    this.#receivedPrior = this.#received;
+    const lostInterval = expectedInterval - receivedInterval;
+    const fraction =
+      expectedInterval <= 0 || lostInterval <= 0
+        ? 0
+        : Math.min(255, Math.floor((lostInterval * 256) / expectedInterval));
+    const dlsr = this.#lastSr ? Math.round(((nowMs - this.#lastSrAt) * 65536) / 1000) : 0;
+    const b = Buffer.allocUnsafe(32);
+    b[0] = 0x81;
+    b[1] = 201;
+    b.writeUInt16BE(7, 2);
+    b.writeUInt32BE(sender >>> 0, 4);
+    b.writeUInt32BE(this.ssrc >>> 0, 8);
+    b.writeUInt32BE(((fraction << 24) | (lost & 0xffffff)) >>> 0, 12);
+    b.writeUInt32BE(extMax >>> 0, 16);
+    b.writeUInt32BE(Math.round(this.#jitter) >>> 0, 20);
+    b.writeUInt32BE(this.#lastSr, 24);
+    b.writeUInt32BE(dlsr >>> 0, 28);
+    return b;
+  }
+}
+
+/**
+ * The last packets of one published stream by sequence number, to answer receivers' NACKs:
+ * a fixed ring (memory bounded by `size` packets), an entry valid only while it still holds
+ * that very sequence number of that SSRC.
+ */
+export class PacketCache {
+  readonly #ring: (Buffer | undefined)[];
+  readonly #mask: number;
+
+  constructor(size = 512) {
+    if (size & (size - 1)) throw new Error('the cache size is a power of two');
+    this.#ring = new Array(size);
+    this.#mask = size - 1;
+  }
+
+  put(packet: Buffer): void {
+    this.#ring[packet.readUInt16BE(2) & this.#mask] = packet;
+  }
+
+  get(ssrc: number, seq: number): Buffer | undefined {
+    const p = this.#ring[seq & this.#mask];
+    return p && p.readUInt16BE(2) === seq && p.readUInt32BE(8) === ssrc ? p : undefined;
+  }
+
+  clear(): void {
+    this.#ring.fill(undefined);
+  }
+}
+
 /** Clock ticks of one frame interval, for the gap left when a slot changes its source. */
 const ticksPerGap = { audio: 960, video: 3000 } as const;
 
@@ -71,6 +300,21 @@ export class RtpRewriter {
   /** The next packet starts a new source: continue from where the last one ended. */
   reset(): void {
     this.#source = undefined;
+  }
+
+  /** The SSRC of the source packets now come from, once one came. */
+  get source(): number | undefined {
+    return this.#source;
+  }
+
+  /** The source's sequence number behind one this slot sent. */
+  sourceSeq(outSeq: number): number {
+    return (outSeq - this.#seqDelta) & 0xffff;
+  }
+
+  /** A source timestamp as this slot sends it, if `ssrc` is the current source. */
+  timestamp(ssrc: number, ts: number): number | undefined {
+    return ssrc === this.#source ? (ts + this.#tsDelta) >>> 0 : undefined;
   }
 
   /** Writes the rewritten packet into `out` (same length as `packet`) and returns it. */

@@ -27,7 +27,9 @@ export interface BridgeEvents {
     endpoint: string,
     state: string,
   ): void;
+  bridgeSpeaker(bridge: BridgeLink, conference: string, endpoint: string): void;
   bridgeGone(bridge: BridgeLink): void;
+  bridgeJoined(bridge: BridgeLink): void;
 }
 
 /** A bridge connected to the focus over the control protocol. */
@@ -37,7 +39,10 @@ export class BridgeLink {
   /** Endpoints the focus placed on it: the load that picks a bridge. */
   endpoints = 0;
   ready = false;
-  totals = { packets: 0, bytes: 0 };
+  /** The running totals of the last load report. */
+  totals = { forwardedPackets: 0, forwardedBytes: 0, retransmittedPackets: 0 };
+  /** When the bridge last answered a heartbeat (or said anything). */
+  heardAt = Date.now();
 
   constructor(readonly ws: WebSocket) {}
 
@@ -52,6 +57,10 @@ export interface BridgeHubOptions {
   screenMaxBitrate: number;
   registry: Registry;
   logger: Logger;
+  /** How often the focus pings each bridge; one silent for 2.5 × this is taken as gone. */
+  heartbeatMs?: number;
+  /** A bridge stopped answering and was dropped (a local one is then restarted). */
+  onUnresponsive?(name: string): void;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -70,25 +79,29 @@ export class BridgeHub {
   readonly #links = new Set<BridgeLink>();
   readonly #log: Logger;
   readonly #secret: Buffer;
-  readonly #packets: Counter<'bridge'>;
-  readonly #bytes: Counter<'bridge'>;
+  readonly #counters: Record<keyof BridgeLink['totals'], Counter<'bridge'>>;
   #events: BridgeEvents | undefined;
+  readonly #heartbeat: NodeJS.Timeout;
 
   constructor(private readonly opts: BridgeHubOptions) {
     this.#log = opts.logger.child({ module: 'focus' });
     this.#secret = digest(opts.secret);
-    this.#packets = new Counter({
-      name: 'confab_bridge_forwarded_packets_total',
-      help: 'RTP packets a bridge forwarded to receivers',
-      labelNames: ['bridge'],
-      registers: [opts.registry],
-    });
-    this.#bytes = new Counter({
-      name: 'confab_bridge_forwarded_bytes_total',
-      help: 'Bytes of RTP a bridge forwarded to receivers',
-      labelNames: ['bridge'],
-      registers: [opts.registry],
-    });
+    const counter = (name: string, help: string) =>
+      new Counter({ name, help, labelNames: ['bridge'], registers: [opts.registry] });
+    this.#counters = {
+      forwardedPackets: counter(
+        'confab_bridge_forwarded_packets_total',
+        'RTP packets a bridge forwarded to receivers',
+      ),
+      forwardedBytes: counter(
+        'confab_bridge_forwarded_bytes_total',
+        'Bytes of RTP a bridge forwarded to receivers',
+      ),
+      retransmittedPackets: counter(
+        'confab_bridge_retransmitted_packets_total',
+        'RTP packets a bridge sent again in answer to receivers’ NACKs',
+      ),
+    };
     const links = this.#links;
     new Gauge({
       name: 'confab_bridges',
@@ -98,6 +111,23 @@ export class BridgeHub {
         this.set([...links].filter((l) => l.ready).length);
       },
     });
+    const every = opts.heartbeatMs ?? 1000;
+    this.#heartbeat = setInterval(() => this.#beat(every * 2.5), every);
+    this.#heartbeat.unref();
+  }
+
+  /** Pings every bridge; one that has not answered within `limit` ms is dropped. */
+  #beat(limit: number): void {
+    const now = Date.now();
+    for (const link of this.#links) {
+      if (now - link.heardAt > limit) {
+        this.#log.warn({ bridge: link.name, silentMs: now - link.heardAt }, 'bridge unresponsive');
+        link.ws.terminate();
+        if (link.ready) this.opts.onUnresponsive?.(link.name);
+        continue;
+      }
+      if (link.ws.readyState === link.ws.OPEN) link.ws.ping();
+    }
   }
 
   setEvents(events: BridgeEvents): void {
@@ -131,13 +161,20 @@ export class BridgeHub {
   }
 
   close(): void {
+    clearInterval(this.#heartbeat);
     for (const l of this.#links) l.ws.close(1001, 'focus shutting down');
   }
 
   #accept(ws: WebSocket): void {
     const link = new BridgeLink(ws);
     this.#links.add(link);
-    ws.on('message', (data, isBinary) => this.#receive(link, data as Buffer, isBinary));
+    ws.on('pong', () => {
+      link.heardAt = Date.now();
+    });
+    ws.on('message', (data, isBinary) => {
+      link.heardAt = Date.now();
+      this.#receive(link, data as Buffer, isBinary);
+    });
     ws.on('error', (err) => this.#log.debug({ err, bridge: link.name }, 'bridge link error'));
     ws.on('close', () => {
       this.#links.delete(link);
@@ -178,24 +215,24 @@ export class BridgeHub {
           screenMaxBitrate: this.opts.screenMaxBitrate,
         });
         this.#log.info({ bridge: m.name, ice: m.ice }, 'bridge joined');
+        this.#events?.bridgeJoined(link);
         return;
       case 'load': {
         // Bridges report running totals; a restarted bridge starts again from zero.
-        const dp =
-          m.forwardedPackets >= link.totals.packets
-            ? m.forwardedPackets - link.totals.packets
-            : m.forwardedPackets;
-        const db =
-          m.forwardedBytes >= link.totals.bytes
-            ? m.forwardedBytes - link.totals.bytes
-            : m.forwardedBytes;
-        link.totals = { packets: m.forwardedPackets, bytes: m.forwardedBytes };
-        this.#packets.inc({ bridge: link.name }, dp);
-        this.#bytes.inc({ bridge: link.name }, db);
+        for (const key of Object.keys(link.totals) as (keyof BridgeLink['totals'])[]) {
+          const before = link.totals[key];
+          this.#counters[key].inc(
+            { bridge: link.name },
+            m[key] >= before ? m[key] - before : m[key],
+          );
+          link.totals[key] = m[key];
+        }
         return;
       }
       case 'offer':
         return this.#events?.bridgeOffer(link, m.conference, m.endpoint, m.sdp, m.streams);
+      case 'speaker':
+        return this.#events?.bridgeSpeaker(link, m.conference, m.endpoint);
       case 'endpoint_state':
         return this.#events?.bridgeEndpointState(link, m.conference, m.endpoint, m.state);
       case 'error':

@@ -41,6 +41,16 @@ export class BridgeLauncher {
     for (let i = 0; i < n && first + i <= last; i++) this.#spawn(i, first + i, 1000);
   }
 
+  /** Kills a local bridge by name (it stopped answering); its exit restarts it. */
+  kill(name: string): void {
+    const index = Number(/^local-(\d+)$/.exec(name)?.[1]) - 1;
+    const child = this.#children.get(index);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      this.#log.warn({ bridge: name }, 'killing an unresponsive bridge');
+      child.kill('SIGKILL');
+    }
+  }
+
   async stop(): Promise<void> {
     this.#stopping = true;
     const exits = [...this.#children.values()].map(

@@ -26,6 +26,8 @@ interface Member {
   endpoint: string;
   joinedAt: number;
   guest: boolean;
+  /** Muted by the owner: the bridge drops its audio until it unmutes itself. */
+  muted: boolean;
 }
 
 interface Conference {
@@ -37,6 +39,8 @@ interface Conference {
   members: Map<string, Member>;
   owner: string | undefined;
   emptyTimer: NodeJS.Timeout | undefined;
+  /** The user the bridge last named the dominant speaker. */
+  speaker: string | undefined;
 }
 
 export interface FocusOptions {
@@ -153,6 +157,7 @@ export class Focus implements BridgeEvents {
         members: new Map(),
         owner: undefined,
         emptyTimer: undefined,
+        speaker: undefined,
       };
       this.#byGroup.set(group, conf);
       this.#byId.set(conf.id, conf);
@@ -160,10 +165,8 @@ export class Focus implements BridgeEvents {
     }
     clearTimeout(conf.emptyTimer);
     conf.emptyTimer = undefined;
-    if (!conf.bridge) {
-      conf.bridge = this.opts.hub.pick();
-      if (!conf.bridge) throw new Refusal('server_error', 'no media bridge is available');
-    }
+    // A conference whose bridge was lost waits for the next one (bridgeJoined).
+    conf.bridge ??= this.opts.hub.pick();
 
     if (existing) {
       if (existing.conn !== conn.id)
@@ -185,6 +188,7 @@ export class Focus implements BridgeEvents {
       endpoint: newId(),
       joinedAt: existing?.joinedAt ?? Date.now(),
       guest: false,
+      muted: existing?.muted ?? false,
     };
     conf.members.set(member.user, member);
     this.#setConn(member.conn, conf, true);
@@ -206,13 +210,8 @@ export class Focus implements BridgeEvents {
       },
     });
     this.#announce(conf, member.user);
-    conf.bridge.endpoints++;
-    conf.bridge.send({
-      type: 'allocate',
-      conference: conf.id,
-      endpoint: member.endpoint,
-      user: member.user,
-    });
+    if (conf.speaker) conn.send(this.#channelMessage(conf, { speaker: conf.speaker }));
+    if (conf.bridge) this.#allocate(conf, conf.bridge, member);
     this.#log.debug({ group, user: member.user, endpoint: member.endpoint }, 'joined conference');
   }
 
@@ -256,6 +255,71 @@ export class Focus implements BridgeEvents {
     else if ('renegotiate' in data) bridge.send({ type: 'renegotiate', ...ids });
     else if ('screenshare' in data)
       bridge.send({ type: 'screenshare', ...ids, active: data.screenshare !== null });
+    else if ('mute' in data) this.#mute(conf, member, data.mute.user);
+    else if ('remove' in data) this.#remove(conf, member, data.remove.user);
+    else if ('unmute' in data) this.#setMuted(conf, member, false);
+  }
+
+  /** The owner's orders: only the owner gives them, about someone in the conference. */
+  #target(conf: Conference, by: Member, user: string): Member {
+    if (conf.owner !== by.user)
+      throw new Refusal('access_restricted', 'only the owner can mute or remove participants');
+    const target = conf.members.get(user);
+    if (!target) throw new Refusal('bad_message', 'no such participant in this conference');
+    return target;
+  }
+
+  #mute(conf: Conference, by: Member, user: string): void {
+    const target = this.#target(conf, by, user);
+    if (target.muted) return;
+    this.#setMuted(conf, target, true);
+    this.opts.state.deliver(
+      target.conn,
+      this.#channelMessage(conf, { muted: { by: by.user, name: by.name } }),
+    );
+    this.#log.info({ group: conf.group, user: target.user, by: by.user }, 'participant muted');
+  }
+
+  #setMuted(conf: Conference, member: Member, muted: boolean): void {
+    if (member.muted === muted) return;
+    member.muted = muted;
+    conf.bridge?.send({ type: 'mute', conference: conf.id, endpoint: member.endpoint, muted });
+    this.#announce(conf, undefined);
+  }
+
+  #remove(conf: Conference, by: Member, user: string): void {
+    const target = this.#target(conf, by, user);
+    if (target === by) throw new Refusal('bad_message', 'the owner leaves by hanging up');
+    this.opts.state.deliver(
+      target.conn,
+      this.#channelMessage(conf, { removed: { by: by.user, name: by.name } }),
+    );
+    this.#log.info({ group: conf.group, user: target.user, by: by.user }, 'participant removed');
+    this.#leave(conf, target);
+  }
+
+  /** Asks the bridge for the member's endpoint (its offer follows), muted as it was. */
+  #allocate(conf: Conference, bridge: BridgeLink, member: Member): void {
+    bridge.endpoints++;
+    bridge.send({
+      type: 'allocate',
+      conference: conf.id,
+      endpoint: member.endpoint,
+      user: member.user,
+    });
+    if (member.muted)
+      bridge.send({ type: 'mute', conference: conf.id, endpoint: member.endpoint, muted: true });
+  }
+
+  #channelMessage(conf: Conference, data: Record<string, unknown>): ServerWebrtcMessage {
+    return {
+      type: 'webrtc',
+      subtype: 'webrtc_channel',
+      channel: conf.channel,
+      group: conf.group,
+      v: webrtcVersion,
+      data,
+    };
   }
 
   #hangup(conn: Connection, msg: WebrtcClientMessage): void {
@@ -307,20 +371,14 @@ export class Focus implements BridgeEvents {
       name: m.name,
       owner: m.user === conf.owner,
       guest: m.guest,
+      muted: m.muted,
     }));
     return { group: conf.group, members: members.map((m) => m.user), reset, participants };
   }
 
   /** Tells every member but `except` who is in the conference now. */
   #announce(conf: Conference, except: string | undefined): void {
-    const message: ServerWebrtcMessage = {
-      type: 'webrtc',
-      subtype: 'webrtc_channel',
-      channel: conf.channel,
-      group: conf.group,
-      v: webrtcVersion,
-      data: { group: this.#groupData(conf, false) },
-    };
+    const message = this.#channelMessage(conf, { group: this.#groupData(conf, false) });
     for (const m of conf.members.values())
       if (m.user !== except) this.opts.state.deliver(m.conn, message);
   }
@@ -372,29 +430,51 @@ export class Focus implements BridgeEvents {
       this.#log.debug({ group: found[0].group, user: found[1].user, state }, 'endpoint state');
   }
 
+  /** @internal The bridge heard another participant speaking most: everyone is told. */
+  bridgeSpeaker(bridge: BridgeLink, conference: string, endpoint: string): void {
+    const found = this.#memberByEndpoint(bridge, conference, endpoint);
+    if (!found) return;
+    const [conf, m] = found;
+    if (conf.speaker === m.user) return;
+    conf.speaker = m.user;
+    const message = this.#channelMessage(conf, { speaker: m.user });
+    for (const member of conf.members.values()) this.opts.state.deliver(member.conn, message);
+  }
+
   /**
-   * @internal A bridge went away: its conferences move to another bridge, each participant
-   * getting a new endpoint (and so a new offer, which the client takes as a new session).
+   * @internal A bridge went away (its process died or it stopped answering): its conferences
+   * move to another bridge, each participant getting a new endpoint (and so a new offer, which
+   * the client takes as a new session). With no bridge left they wait for the next one.
    */
   bridgeGone(bridge: BridgeLink): void {
     for (const conf of this.#byGroup.values()) {
       if (conf.bridge !== bridge) continue;
-      conf.bridge = this.opts.hub.pick();
+      const to = this.#place(conf);
       this.#log.warn(
-        { group: conf.group, to: conf.bridge?.name ?? null },
+        { group: conf.group, to: to?.name ?? null },
         'moving conference off a lost bridge',
       );
-      if (!conf.bridge) continue;
-      for (const m of conf.members.values()) {
-        m.endpoint = newId();
-        conf.bridge.endpoints++;
-        conf.bridge.send({
-          type: 'allocate',
-          conference: conf.id,
-          endpoint: m.endpoint,
-          user: m.user,
-        });
-      }
     }
+  }
+
+  /** @internal A bridge said hello: conferences left without one move onto it. */
+  bridgeJoined(_bridge: BridgeLink): void {
+    for (const conf of this.#byGroup.values()) {
+      if (conf.bridge || conf.members.size === 0) continue;
+      const to = this.#place(conf);
+      if (to) this.#log.info({ group: conf.group, to: to.name }, 'conference placed on a bridge');
+    }
+  }
+
+  /** Puts a conference on the least loaded bridge with a new endpoint for every member. */
+  #place(conf: Conference): BridgeLink | undefined {
+    const bridge = this.opts.hub.pick();
+    conf.bridge = bridge;
+    if (!bridge) return undefined;
+    for (const m of conf.members.values()) {
+      m.endpoint = newId();
+      this.#allocate(conf, bridge, m);
+    }
+    return bridge;
   }
 }

@@ -2,6 +2,7 @@ import {
   type ForwardedStream,
   type GroupChannelData,
   type GroupParticipant,
+  type ModeratedBy,
   pipelinePeerId,
   type ServerMessage,
   type ServerWebrtcMessage,
@@ -28,8 +29,17 @@ export type GroupState =
       media: Record<string, RemoteMedia>;
       sharing: boolean;
       connection: 'connecting' | 'connected' | 'interrupted';
+      /** Dominant speakers, latest first (user ids). */
+      speakers: string[];
+      /** The owner muted this participant (the owner's name), until it unmutes itself. */
+      mutedBy: string | undefined;
     }
-  | { phase: 'failed'; group: string; reason: 'replaced' | 'refused' | 'full'; message?: string };
+  | {
+      phase: 'failed';
+      group: string;
+      reason: 'replaced' | 'refused' | 'full' | 'removed';
+      message?: string;
+    };
 
 type Joined = Extract<GroupState, { phase: 'joining' | 'joined' }>;
 
@@ -37,7 +47,10 @@ type Joined = Extract<GroupState, { phase: 'joining' | 'joined' }>;
 export type GroupControllerOptions = Pick<
   CallControllerOptions,
   'send' | 'localStream' | 'rtcConfig' | 'videoMaxBitrate' | 'screenMaxBitrate' | 'audioOnly'
->;
+> & {
+  /** The owner muted this participant: turn the microphone off. */
+  onMutedByOwner(): void;
+};
 
 interface OfferData {
   type: 'offer';
@@ -108,6 +121,8 @@ export class GroupController {
       media: {},
       sharing: false,
       connection: 'connecting',
+      speakers: [],
+      mutedBy: undefined,
     });
     this.#sendJoin(group);
   }
@@ -173,11 +188,30 @@ export class GroupController {
     const s = this.#state;
     if (s.phase !== 'joining' && s.phase !== 'joined') return;
     if (m.group && m.group !== s.group) return;
-    const data = (m.data ?? {}) as { group?: GroupChannelData; replaced?: boolean };
-    if (data.replaced) {
+    const data = (m.data ?? {}) as {
+      group?: GroupChannelData;
+      replaced?: boolean;
+      removed?: ModeratedBy;
+      muted?: ModeratedBy;
+      speaker?: string;
+    };
+    if (data.replaced || data.removed) {
       this.#closePeer();
-      this.#set({ phase: 'failed', group: s.group, reason: 'replaced' });
+      this.#set({
+        phase: 'failed',
+        group: s.group,
+        reason: data.removed ? 'removed' : 'replaced',
+        ...(data.removed ? { message: data.removed.name } : {}),
+      });
       return;
+    }
+    if (data.muted) {
+      this.opts.onMutedByOwner();
+      this.#patch({ mutedBy: data.muted.name });
+    }
+    if (typeof data.speaker === 'string') {
+      const speaker = data.speaker;
+      this.#patch({ speakers: [speaker, ...s.speakers.filter((u) => u !== speaker)].slice(0, 8) });
     }
     if (m.channel) this.#channel = m.channel;
     if (m.hash) this.#hash = m.hash;
@@ -310,6 +344,23 @@ export class GroupController {
             : undefined;
       if (track && tx.sender.track !== track) tx.sender.replaceTrack(track).catch(() => {});
     }
+  }
+
+  /** The owner's powers: the focus refuses them from anyone else. */
+  mute(user: string): void {
+    this.#signal({ mute: { user } });
+  }
+
+  remove(user: string): void {
+    this.#signal({ remove: { user } });
+  }
+
+  /** The microphone was switched; turned on after the owner muted it, it speaks again. */
+  microphoneChanged(on: boolean): void {
+    const s = this.#state;
+    if (!on || (s.phase !== 'joined' && s.phase !== 'joining') || s.mutedBy === undefined) return;
+    this.#patch({ mutedBy: undefined });
+    this.#signal({ unmute: true });
   }
 
   /** "Audio only" changed: a fresh offer, answered with the video m-lines on or off. */

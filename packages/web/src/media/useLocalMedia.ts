@@ -15,6 +15,8 @@ export interface LocalMedia {
   camOn: boolean;
   toggleMic(): void;
   toggleCam(): void;
+  /** Turns the microphone off (the owner of a group muted it). */
+  muteMic(): void;
   retry(): void;
   settings: MediaSettings;
   /** Applies changed Settings: switches only the devices that changed. */
@@ -123,6 +125,10 @@ export function useLocalMedia(): LocalMedia {
       return !on;
     });
   }, []);
+  const muteMic = useCallback(() => {
+    for (const t of current.current.stream?.getAudioTracks() ?? []) t.enabled = false;
+    setMicOn(false);
+  }, []);
   const toggleCam = useCallback(() => {
     setCamOn((on) => {
       for (const t of current.current.stream?.getVideoTracks() ?? []) t.enabled = !on;
@@ -182,6 +188,7 @@ export function useLocalMedia(): LocalMedia {
     camOn,
     toggleMic,
     toggleCam,
+    muteMic,
     retry: () => setAttempt((a) => a + 1),
     settings,
     applySettings,

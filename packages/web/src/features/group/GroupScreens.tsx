@@ -96,7 +96,7 @@ export function GroupLanding({
       <h1 id="group-title">{t('group.title', { name: group.replace(/^group\//, '') })}</h1>
       {failed && (
         <p className="notice" role="alert">
-          {t(`group.failed.${failed.reason}`)}
+          {t(`group.failed.${failed.reason}`, { name: failed.message ?? '' })}
         </p>
       )}
       <LocalPreview media={media} />
@@ -132,19 +132,34 @@ export function GroupCall({
   const self = state.participants.find((p) => p.id === selfId);
   const sharer = others.find((p) => state.media[p.id]?.screen);
   const screen = sharer ? state.media[sharer.id]?.screen : undefined;
+  // The latest dominant speaker other than oneself is shown large (muted: its tile plays it).
+  const speaking = state.speakers[0];
+  const staged = state.speakers
+    .map((id) => others.find((p) => p.id === id))
+    .find((p) => p && state.media[p.id]?.camera);
   const name = state.group.replace(/^group\//, '');
+  const isOwner = !!self?.owner;
   return (
     <section
-      className={`group-call${screen ? ' with-screen' : ''}`}
+      className={`group-call${screen || staged ? ' with-screen' : ''}`}
       aria-label={t('group.inCall', { name })}
     >
-      {screen && sharer && (
+      {screen && sharer ? (
         <Video
           stream={screen}
           muted
           className="group-screen"
           label={t('call.screenOf', { name: sharer.name })}
         />
+      ) : (
+        staged && (
+          <Video
+            stream={state.media[staged.id]?.camera}
+            muted
+            className="group-screen group-stage"
+            label={t('group.stage', { name: staged.name })}
+          />
+        )
       )}
       <ul className="tiles" aria-label={t('group.tiles')}>
         <li className="tile self">
@@ -161,7 +176,7 @@ export function GroupCall({
           </span>
         </li>
         {others.map((p) => (
-          <li key={p.id} className="tile" data-user={p.id}>
+          <li key={p.id} className={`tile${p.id === speaking ? ' speaking' : ''}`} data-user={p.id}>
             <Video
               stream={state.media[p.id]?.camera}
               className="tile-video"
@@ -186,10 +201,38 @@ export function GroupCall({
               {p.id === selfId ? t('group.youNamed', { name: p.name }) : p.name}
               {p.owner ? <span className="mark"> {t('group.owner')}</span> : null}
               {p.guest ? <span className="mark"> {t('group.guest')}</span> : null}
+              {p.muted ? <span className="mark"> {t('group.muted')}</span> : null}
+              {isOwner && p.id !== selfId && (
+                <span className="moderation">
+                  {!p.muted && (
+                    <button
+                      type="button"
+                      className="secondary small"
+                      aria-label={t('group.mute', { name: p.name })}
+                      onClick={() => groups.mute(p.id)}
+                    >
+                      {t('group.muteShort')}
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    className="secondary small"
+                    aria-label={t('group.remove', { name: p.name })}
+                    onClick={() => groups.remove(p.id)}
+                  >
+                    {t('group.removeShort')}
+                  </button>
+                </span>
+              )}
             </li>
           ))}
         </ul>
       </aside>
+      {state.mutedBy !== undefined && (
+        <p className="call-status" role="status">
+          {t('group.mutedBy', { name: state.mutedBy })}
+        </p>
+      )}
       {state.connection === 'interrupted' && (
         <p className="call-status" role="status">
           {t('group.interrupted')}

@@ -38,6 +38,8 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
   streamRef.current = media.stream;
   const audioOnlyRef = useRef(media.settings.audioOnly);
   audioOnlyRef.current = media.settings.audioOnly;
+  const muteMicRef = useRef(media.muteMic);
+  muteMicRef.current = media.muteMic;
 
   const { rtm, calls, groups } = useMemo(() => {
     const handlers: { message: (m: ServerMessage) => void } = { message: () => {} };
@@ -75,7 +77,7 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
       ...shared,
       onFinished: (c) => setRecent(addRecentCall(userId, { ...c, at: Date.now() })),
     });
-    const groups = new GroupController(shared);
+    const groups = new GroupController({ ...shared, onMutedByOwner: () => muteMicRef.current() });
     handlers.message = (m) => (groups.handles(m) ? groups.handle(m) : calls.handle(m));
     return { rtm, calls, groups };
   }, [auth.tokens, config, userId]);
@@ -90,6 +92,7 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
   useEffect(() => calls.updateLocalStream(media.stream), [calls, media.stream]);
   useEffect(() => groups.updateLocalStream(media.stream), [groups, media.stream]);
   useEffect(() => groups.setAudioOnly(), [groups, media.settings.audioOnly]);
+  useEffect(() => groups.microphoneChanged(media.micOn), [groups, media.micOn]);
   // Leaving the room's address leaves its call.
   useEffect(() => {
     const s = groups.getState();

@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import {
+  addUser,
+  bridgePids,
+  type ConfabProcess,
+  joinGroupFromNewCall,
+  launchBrowser,
+  openUser,
+  participantNames,
+  pollUntil,
+  signIn,
+  startConfab,
+  type User,
+  waitForDecodingVideo,
+} from './helpers/index.js';
+
+const bridgePort = 10410;
+
+/** What a page receives of one participant's audio: packets and energy (getStats). */
+async function audioFrom(page: Page, name: string): Promise<{ packets: number; energy: number }> {
+  return page.evaluate(async (who) => {
+    const tiles = document.querySelectorAll('ul.tiles li');
+    const li = [...tiles].find((l) => l.querySelector('.tile-name')?.textContent?.startsWith(who));
+    const stream = li?.querySelector('video')?.srcObject as MediaStream | null | undefined;
+    const track = stream?.getAudioTracks()[0];
+    const pcs =
+      (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
+        .__confabPeerConnections ?? [];
+    for (const pc of pcs) {
+      if (!track || pc.connectionState === 'closed') continue;
+      const receiver = pc.getReceivers().find((r) => r.track === track);
+      if (!receiver) continue;
+      let found = { packets: 0, energy: 0 };
+      (await receiver.getStats()).forEach(
+        (s: { type: string; packetsReceived?: number; totalAudioEnergy?: number }) => {
+          if (s.type === 'inbound-rtp')
+            found = { packets: s.packetsReceived ?? 0, energy: s.totalAudioEnergy ?? 0 };
+        },
+      );
+      return found;
+    }
+    return { packets: -1, energy: -1 };
+  }, name);
+}
+
+/** How much of a participant's audio arrives over `ms`. */
+async function audioFlow(page: Page, name: string, ms = 2500) {
+  const before = await audioFrom(page, name);
+  await new Promise((r) => setTimeout(r, ms));
+  const after = await audioFrom(page, name);
+  return { packets: after.packets - before.packets, energy: after.energy - before.energy };
+}
+
+describe('group calls: the owner mutes and removes, the speaker is staged, a lost bridge is replaced', () => {
+  let server: ConfabProcess;
+  let browser: Browser;
+  const users: Record<string, User> = {};
+  const people = [
+    ['alice', 'Alice Liddell', 'wonderland'],
+    ['bob', 'Bob Builder', 'can-we-fix-it'],
+    ['carol', 'Carol Danvers', 'higher-further'],
+  ] as const;
+  const page = (who: keyof typeof users) => (users[who] as User).page;
+
+  async function setMic(who: string, on: boolean): Promise<void> {
+    const p = page(who);
+    await p.mouse.move(100, 100);
+    const mic = p.getByRole('button', { name: 'Microphone', exact: true });
+    if ((await mic.getAttribute('aria-pressed')) !== String(on)) await mic.click();
+    await pollUntil(
+      () => mic.getAttribute('aria-pressed'),
+      (v) => v === String(on),
+      5000,
+      `${who}'s microphone ${on ? 'on' : 'off'}`,
+    );
+  }
+
+  before(async () => {
+    server = await startConfab({
+      config: `bridge:\n  port_range: ${bridgePort}-${bridgePort + 9}\n`,
+      env: { CONFAB_BRIDGE_WORKERS: '1' },
+    });
+    browser = await launchBrowser();
+    for (const [username, name, password] of people) {
+      await addUser(server, username, name, password);
+      const u = await openUser(browser, server.localUrl, { smallVideo: true });
+      await signIn(u.page, username, password, name);
+      users[username] = u;
+    }
+    for (const who of ['alice', 'bob', 'carol'] as const)
+      await joinGroupFromNewCall(page(who), 'meeting');
+    for (const who of ['alice', 'bob', 'carol'] as const)
+      assert.ok((await waitForDecodingVideo(page(who), 2, 60_000)) >= 2, `${who} decodes two`);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('receivers get sender reports for every forwarded stream, in its rewritten terms (lip sync)', async () => {
+    const reports = () =>
+      page('carol').evaluate(async () => {
+        const pcs = (window as unknown as { __confabPeerConnections: RTCPeerConnection[] })
+          .__confabPeerConnections;
+        const pc = pcs.filter((p) => p.connectionState !== 'closed').at(-1);
+        const found: { kind: string; ssrcs: boolean }[] = [];
+        if (!pc) return found;
+        const stats = await pc.getStats();
+        const inbound = new Set<number>();
+        stats.forEach((s: { type: string; ssrc?: number }) => {
+          if (s.type === 'inbound-rtp' && s.ssrc !== undefined) inbound.add(s.ssrc);
+        });
+        // remote-outbound-rtp exists only once a sender report for that SSRC arrived.
+        stats.forEach((s: { type: string; kind?: string; ssrc?: number }) => {
+          if (s.type === 'remote-outbound-rtp')
+            found.push({ kind: s.kind ?? '', ssrcs: inbound.has(s.ssrc ?? -1) });
+        });
+        return found;
+      });
+    const found = await pollUntil(
+      reports,
+      (r) => r.filter((x) => x.ssrcs).length >= 4,
+      20_000,
+      'sender reports for two audio and two video streams',
+    );
+    assert.equal(found.filter((x) => x.kind === 'audio').length, 2);
+    assert.equal(found.filter((x) => x.kind === 'video').length, 2);
+    // The other way, the bridge's receiver reports reach the publisher (loss and round trip).
+    const upstream = await pollUntil(
+      () =>
+        page('carol').evaluate(async () => {
+          const pcs = (window as unknown as { __confabPeerConnections: RTCPeerConnection[] })
+            .__confabPeerConnections;
+          const pc = pcs.filter((p) => p.connectionState !== 'closed').at(-1);
+          const kinds: string[] = [];
+          (await pc?.getStats())?.forEach(
+            (s: { type: string; kind?: string; roundTripTime?: number }) => {
+              if (s.type === 'remote-inbound-rtp' && s.roundTripTime !== undefined)
+                kinds.push(s.kind ?? '');
+            },
+          );
+          return kinds.sort();
+        }),
+      (k) => k.includes('audio') && k.includes('video'),
+      20_000,
+      'receiver reports for Carol’s audio and video',
+    );
+    assert.deepEqual(upstream, ['audio', 'video']);
+  });
+
+  test('the dominant speaker is shown large, and changes when someone else speaks', async () => {
+    // The fake microphone beeps; a microphone switched off sends silence.
+    await setMic('bob', false);
+    await setMic('carol', false);
+    await setMic('alice', true);
+    for (const who of ['bob', 'carol'] as const)
+      await page(who).getByLabel('Alice Liddell (speaking)').waitFor({ timeout: 20_000 });
+    await setMic('alice', false);
+    await setMic('bob', true);
+    for (const who of ['alice', 'carol'] as const)
+      await page(who).getByLabel('Bob Builder (speaking)').waitFor({ timeout: 20_000 });
+    assert.equal(await page('carol').getByLabel('Alice Liddell (speaking)').count(), 0);
+    // The speaker's tile is marked in the strip too.
+    await page('carol').locator('li.tile.speaking', { hasText: 'Bob Builder' }).waitFor();
+  });
+
+  test('"Mute NAME" by the owner stops that participant\'s audio reaching the others until they unmute', async () => {
+    await setMic('bob', true);
+    const flowing = await audioFlow(page('carol'), 'Bob Builder');
+    assert.ok(flowing.packets > 50, `Carol receives Bob's audio (${flowing.packets} packets)`);
+    assert.ok(flowing.energy > 0, `with energy (${flowing.energy})`);
+    // Only the owner has the buttons.
+    assert.equal(await page('carol').getByRole('button', { name: 'Mute Bob Builder' }).count(), 0);
+    assert.equal(
+      await page('carol').getByRole('button', { name: 'Remove Bob Builder' }).count(),
+      0,
+    );
+
+    await page('alice').getByRole('button', { name: 'Mute Bob Builder' }).click();
+    await page('bob')
+      .getByRole('status')
+      .filter({ hasText: 'Alice Liddell muted you' })
+      .waitFor({ timeout: 10_000 });
+    await pollUntil(
+      () =>
+        page('bob')
+          .getByRole('button', { name: 'Microphone', exact: true })
+          .getAttribute('aria-pressed'),
+      (v) => v === 'false',
+      5000,
+      "Bob's microphone shown off",
+    );
+    await pollUntil(
+      () => participantNames(page('carol')),
+      (names) => names.includes('Bob Builder muted'),
+      10_000,
+      'Bob marked muted',
+    );
+    // Even a client that kept sending would not be heard: the bridge drops it.
+    await page('bob').evaluate(() => {
+      for (const pc of (window as unknown as { __confabPeerConnections: RTCPeerConnection[] })
+        .__confabPeerConnections)
+        for (const s of pc.getSenders()) if (s.track?.kind === 'audio') s.track.enabled = true;
+    });
+    for (const who of ['carol', 'alice'] as const) {
+      const muted = await audioFlow(page(who), 'Bob Builder');
+      assert.equal(muted.packets, 0, `no audio packets from Bob reach ${who}`);
+      // What is left is the receiver's own concealment of the gap, far below speech.
+      assert.ok(
+        muted.energy < flowing.energy / 100,
+        `no audio energy from Bob at ${who}'s (${muted.energy} against ${flowing.energy})`,
+      );
+    }
+
+    await setMic('bob', true);
+    await pollUntil(
+      () => participantNames(page('carol')),
+      (names) => names.includes('Bob Builder'),
+      10_000,
+      'Bob no longer muted',
+    );
+    const back = await audioFlow(page('carol'), 'Bob Builder');
+    assert.ok(back.packets > 50 && back.energy > 0, 'Carol hears Bob again');
+  });
+
+  test('"Remove NAME" sends a participant out with a notice; they may join again', async () => {
+    await page('alice').getByRole('button', { name: 'Remove Carol Danvers' }).click();
+    await page('carol')
+      .getByRole('alert')
+      .filter({ hasText: 'Alice Liddell removed you from the call' })
+      .waitFor({ timeout: 10_000 });
+    for (const who of ['alice', 'bob'] as const)
+      await pollUntil(
+        () => participantNames(page(who)),
+        (names) => names.length === 2 && !names.some((n) => n.startsWith('Carol')),
+        10_000,
+        `Carol gone from ${who}'s list`,
+      );
+    await page('carol').getByRole('button', { name: 'Join call' }).click();
+    assert.ok((await waitForDecodingVideo(page('carol'), 2, 60_000)) >= 2, 'Carol is back');
+  });
+
+  test('when the bridge process is killed, media comes back for everyone without reloading', async () => {
+    const [pid] = bridgePids(server);
+    assert.ok(pid, 'a bridge process runs');
+    for (const who of ['alice', 'bob', 'carol'] as const)
+      await page(who).evaluate(() => {
+        (window as unknown as { __notReloaded: boolean }).__notReloaded = true;
+      });
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await pollUntil(
+      async () => bridgePids(server),
+      (pids) => pids.length === 1 && pids[0] !== pid,
+      20_000,
+      'a new bridge process',
+    );
+    for (const who of ['alice', 'bob', 'carol'] as const)
+      assert.ok(
+        (await waitForDecodingVideo(page(who), 2, 60_000)) >= 2,
+        `${who} decodes two again`,
+      );
+    const recoveredMs = Date.now() - killedAt;
+    for (const who of ['alice', 'bob', 'carol'] as const)
+      assert.equal(
+        await page(who).evaluate(
+          () => (window as unknown as { __notReloaded?: boolean }).__notReloaded,
+        ),
+        true,
+        `${who}'s page was not reloaded`,
+      );
+    assert.ok(
+      server.logs.some((l) => l.msg === 'moving conference off a lost bridge'),
+      'the focus moved the conference',
+    );
+    console.log(`media back for all three ${recoveredMs} ms after the kill`);
+  });
+});
