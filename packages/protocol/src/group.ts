@@ -76,9 +76,4 @@ export interface ModeratedBy {
   by: string;
   name: string;
 }
-
-/** `data.speaker` of a group `webrtc_channel`: the dominant speaker changed. */
-export interface SpeakerData {
-  speaker: string;
-}
 export type PipelineSignal = z.output<typeof pipelineSignalSchema>;

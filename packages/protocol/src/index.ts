@@ -22,6 +22,7 @@ export {
   type GroupChannelData,
   type GroupParticipant,
   isGroupId,
+  type ModeratedBy,
   type PipelineSignal,
   pipelineMode,
   pipelinePeerId,

@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import { after, before, describe, test } from 'node:test';
+import {
+  type BridgeProcess,
+  FakeFocus,
+  SyntheticPeer,
+  startBridge,
+} from '../../../test/support/bridgeHarness.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const bridgePort = 10460;
+
+/**
+ * A UDP relay in front of the bridge that loses media on the way to the receiver: every
+ * `nth` RTP packet from the bridge is dropped (STUN, DTLS and RTCP pass), so the loss happens
+ * on the wire, before SRTP, as a real network's would.
+ */
+async function lossyRelay(nth: number) {
+  const front = createSocket('udp4');
+  const back = createSocket('udp4');
+  await new Promise<void>((r) => front.bind(0, '127.0.0.1', r));
+  await new Promise<void>((r) => back.bind(0, '127.0.0.1', r));
+  let client: RemoteInfo | undefined;
+  let rtp = 0;
+  let dropped = 0;
+  front.on('message', (msg, from) => {
+    client = from;
+    back.send(msg, bridgePort, '127.0.0.1');
+  });
+  back.on('message', (msg) => {
+    const first = msg[0] ?? 0;
+    const pt = msg[1] ?? 0;
+    const isRtp = first >= 128 && first <= 191 && !(pt >= 192 && pt <= 223);
+    if (isRtp && ++rtp % nth === 0) {
+      dropped++;
+      return;
+    }
+    if (client) front.send(msg, client.port, client.address);
+  });
+  return {
+    port: (front.address() as { port: number }).port,
+    dropped: () => dropped,
+    close() {
+      front.close();
+      back.close();
+    },
+  };
+}
+
+/** A generic NACK (RFC 4585 §6.2.1) for one sequence number of `media`. */
+function nack(sender: number, media: number, seq: number): Buffer {
+  const b = Buffer.alloc(16);
+  b[0] = 0x81;
+  b[1] = 205;
+  b.writeUInt16BE(3, 2);
+  b.writeUInt32BE(sender, 4);
+  b.writeUInt32BE(media, 8);
+  b.writeUInt16BE(seq, 12);
+  return b;
+}
+
+/**
+ * The bridge process on its media side, driven by synthetic node-datachannel peers through a
+ * fake focus (loopback only; `npm test` runs it inside a network namespace of its own).
+ */
+describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed media', () => {
+  let focus: FakeFocus;
+  let bridge: BridgeProcess;
+  const peers: SyntheticPeer[] = [];
+  const join = async (conference: string, endpoint: string) => {
+    const p = await SyntheticPeer.join(focus, conference, endpoint);
+    p.follow();
+    peers.push(p);
+    await p.connected();
+    return p;
+  };
+  const midOf = (p: SyntheticPeer, user: string, source: string) =>
+    Object.entries(p.streams).find(([, s]) => s.user === user && s.source === source)?.[0];
+
+  before(async () => {
+    focus = await FakeFocus.start();
+    bridge = await startBridge(focus, bridgePort);
+  });
+  after(async () => {
+    for (const p of peers) p.close();
+    await bridge?.stop();
+    focus?.close();
+  });
+
+  test('packets lost on the way to a receiver are sent again when it NACKs them, from the cache', async () => {
+    const relay = await lossyRelay(9);
+    const alice = await join('nack', 'alice');
+    alice.publish();
+    // Bob reaches the bridge only through the lossy relay.
+    const bob = await SyntheticPeer.join(focus, 'nack', 'bob', {
+      sendCandidates: false,
+      rewriteOffer: (sdp) =>
+        sdp.replace(/(a=candidate:\S+ \d+ UDP \d+ 127\.0\.0\.1 )\d+/gi, `$1${relay.port}`),
+    });
+    bob.follow();
+    peers.push(bob);
+    await bob.connected(15_000);
+    const mid = await waitFor(() => midOf(bob, 'alice', 'camera'));
+    const seen = new Set<number>();
+    const missing = new Set<number>();
+    const repaired = new Set<number>();
+    let highest: number | undefined;
+    bob.onPacket = (m, packet) => {
+      if (m !== mid) return;
+      const seq = packet.readUInt16BE(2);
+      if (missing.delete(seq)) repaired.add(seq);
+      seen.add(seq);
+      if (highest !== undefined && ((seq - highest) & 0xffff) > 0x8000) return; // older
+      // A gap: NACK what is missing, as a browser would.
+      if (highest !== undefined)
+        for (let s = (highest + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff)
+          if (!seen.has(s)) {
+            missing.add(s);
+            bob.received.get(m)?.track.sendMessageBinary(nack(12345, packet.readUInt32BE(8), s));
+          }
+      highest = seq;
+    };
+    await waitFor(() => (relay.dropped() >= 40 && repaired.size >= 30 ? true : undefined), 20_000);
+    await sleep(300);
+    const lost = repaired.size + missing.size;
+    // A retransmission can be the ninth packet too, and is then lost again.
+    assert.ok(repaired.size >= lost * 0.8, `${repaired.size} of ${lost} lost packets repaired`);
+    const load = await focus.next((m) => m.type === 'load' && m.retransmittedPackets >= 30);
+    assert.equal(load.type, 'load');
+    relay.close();
+    for (const p of [alice, bob]) p.close();
+  });
+
+  test('the dominant speaker follows who is loud, and a muted participant is neither forwarded nor heard as speaker', async () => {
+    const carol = await join('talk', 'carol');
+    const dave = await join('talk', 'dave');
+    carol.level = 20;
+    dave.level = 127;
+    carol.publish();
+    dave.publish();
+    const first = await focus.next((m) => m.type === 'speaker' && m.conference === 'talk');
+    assert.equal(first.type === 'speaker' && first.endpoint, 'carol');
+    carol.level = 127;
+    dave.level = 15;
+    const second = await focus.next((m) => m.type === 'speaker' && m.conference === 'talk');
+    assert.equal(second.type === 'speaker' && second.endpoint, 'dave');
+
+    // Dave is muted: Carol stops getting his audio, his video goes on.
+    const audioMid = await waitFor(() => midOf(carol, 'dave', 'microphone'));
+    const videoMid = await waitFor(() => midOf(carol, 'dave', 'camera'));
+    const count = (mid: string) => carol.received.get(mid)?.packets ?? 0;
+    focus.send({ type: 'mute', conference: 'talk', endpoint: 'dave', muted: true });
+    await sleep(300);
+    const [a0, v0] = [count(audioMid), count(videoMid)];
+    await sleep(1000);
+    assert.equal(count(audioMid), a0, 'no audio from Dave while muted');
+    assert.ok(count(videoMid) > v0 + 20, 'his video goes on');
+    focus.send({ type: 'mute', conference: 'talk', endpoint: 'dave', muted: false });
+    await sleep(1000);
+    assert.ok(count(audioMid) > a0 + 20, 'audio again after unmuting');
+    // Muting an endpoint the bridge does not have is reported, not thrown.
+    focus.send({ type: 'mute', conference: 'talk', endpoint: 'nobody', muted: true });
+    const err = await focus.next((m) => m.type === 'error' && m.code === 'unknown_endpoint');
+    assert.equal(err.type === 'error' && err.endpoint, 'nobody');
+    for (const p of [carol, dave]) p.close();
+  });
+
+  test('malformed RTP and RTCP from an endpoint never bring the bridge down (fuzz); others go on', async () => {
+    const erin = await join('fuzz', 'erin');
+    const frank = await join('fuzz', 'frank');
+    const mallory = await join('fuzz', 'mallory');
+    erin.publish();
+    const mid = await waitFor(() => midOf(frank, 'erin', 'camera'));
+    const feedbackTrack = await waitFor(() => {
+      const m = midOf(mallory, 'erin', 'camera');
+      return m ? mallory.received.get(m)?.track : undefined;
+    });
+    let sent = 0;
+    for (let i = 0; i < 3000; i++) {
+      // A version-2 first byte (so that SRTP will carry it), anything after it.
+      const junk = randomBytes(randomInt(12, 400));
+      junk[0] = 0x80 | (junk[0] ?? 0 & 0x3f);
+      const rtcp = i % 2 === 0;
+      if (rtcp) junk[1] = 192 + randomInt(0, 32);
+      else junk[1] = randomInt(0, 2) ? 96 : 111;
+      const track = rtcp ? feedbackTrack : i % 3 ? mallory.video : mallory.audio;
+      try {
+        if (track.sendMessageBinary(junk)) sent++;
+      } catch {}
+      if (i % 200 === 0) await sleep(10);
+    }
+    assert.ok(sent > 1000, `${sent} malformed packets went out`);
+    await sleep(500);
+    assert.equal(bridge.proc.exitCode, null, 'the bridge process is up');
+    const before = frank.received.get(mid)?.packets ?? 0;
+    await sleep(1000);
+    assert.ok((frank.received.get(mid)?.packets ?? 0) > before + 20, 'Frank still gets Erin');
+    const grace = await join('fuzz', 'grace');
+    await waitFor(() => midOf(grace, 'erin', 'camera'));
+    await waitFor(() => (grace.totalReceived() > 20 ? true : undefined));
+    for (const p of [erin, frank, mallory, grace]) p.close();
+  });
+});
+
+async function waitFor<T>(read: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = read();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(25);
+  }
+}

@@ -1,0 +1,330 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  type BridgeMessage,
+  bridgeControlPath,
+  bridgeMessageSchema,
+  type FocusMessage,
+  type ForwardedStream,
+} from '@confab/protocol';
+import ndc from 'node-datachannel';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { confabBin } from './confabProcess.js';
+
+/**
+ * A focus as a bridge sees one, for tests and benchmarks that drive a real `confab bridge`
+ * process without the signaling server: the control protocol over a WebSocket on loopback.
+ */
+export class FakeFocus {
+  readonly secret = randomBytes(24).toString('base64url');
+  readonly messages: BridgeMessage[] = [];
+  #ws: WebSocket | undefined;
+  #waiters: { match: (m: BridgeMessage) => boolean; resolve: (m: BridgeMessage) => void }[] = [];
+
+  private constructor(
+    readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(): Promise<FakeFocus> {
+    const server = createServer((_req, res) => res.writeHead(404).end());
+    const wss = new WebSocketServer({ noServer: true });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const focus = new FakeFocus(server, `ws://127.0.0.1:${port}`);
+    server.on('upgrade', (req, socket, head) => {
+      if (req.url !== bridgeControlPath || req.headers.authorization !== `Bearer ${focus.secret}`) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => focus.#accept(ws));
+    });
+    return focus;
+  }
+
+  #accept(ws: WebSocket): void {
+    this.#ws = ws;
+    ws.on('message', (data) => {
+      const m = bridgeMessageSchema.parse(JSON.parse(String(data)));
+      if (m.type === 'hello')
+        this.send({ type: 'welcome', videoMaxBitrate: 2_000_000, screenMaxBitrate: 2_500_000 });
+      const w = this.#waiters.find((x) => x.match(m));
+      if (w) {
+        this.#waiters = this.#waiters.filter((x) => x !== w);
+        w.resolve(m);
+      } else this.messages.push(m);
+    });
+  }
+
+  send(m: FocusMessage): void {
+    this.#ws?.send(JSON.stringify(m));
+  }
+
+  next(match: (m: BridgeMessage) => boolean, timeoutMs = 10_000): Promise<BridgeMessage> {
+    const i = this.messages.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.messages.splice(i, 1)[0] as BridgeMessage);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the bridge did not say that')), timeoutMs);
+      this.#waiters.push({
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  close(): void {
+    this.#ws?.terminate();
+    this.server.close();
+  }
+}
+
+export interface BridgeProcess {
+  proc: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `confab bridge` against the fake focus and resolves once it said hello. */
+export async function startBridge(
+  focus: FakeFocus,
+  port: number,
+  opts: { pinCpu?: number } = {},
+): Promise<BridgeProcess> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'confab-bridge-'));
+  writeFileSync(path.join(dir, 'secret'), focus.secret);
+  writeFileSync(path.join(dir, 'confab.yaml'), 'bridge:\n  shared_secret: secret\n');
+  const args = [
+    confabBin,
+    'bridge',
+    '--config',
+    path.join(dir, 'confab.yaml'),
+    '--data-dir',
+    path.join(dir, 'data'),
+    '--focus',
+    focus.url,
+    '--port',
+    String(port),
+    '--name',
+    'bench',
+  ];
+  const [cmd, argv] =
+    opts.pinCpu === undefined
+      ? [process.execPath, args]
+      : ['taskset', ['-c', String(opts.pinCpu), process.execPath, ...args]];
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CONFAB_')) env[k] = v;
+  const proc = spawn(cmd, argv, { env: { ...env, CONFAB_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  await focus.next((m) => m.type === 'hello', 15_000);
+  return {
+    proc,
+    port,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** A VP8 RTP packet; `key` makes it the start of a keyframe as the bridge recognises one. */
+export function vp8Packet(
+  ssrc: number,
+  seq: number,
+  ts: number,
+  key: boolean,
+  size = 1100,
+): Buffer {
+  const b = Buffer.alloc(size);
+  b[0] = 0x80;
+  b[1] = 96;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(ts >>> 0, 4);
+  b.writeUInt32BE(ssrc >>> 0, 8);
+  b[12] = 0x10; // S bit, partition 0
+  b[13] = key ? 0x00 : 0x01; // VP8 frame header: P bit clear on keyframes
+  return b;
+}
+
+/** An Opus RTP packet with an RFC 6464 audio level (extension id 1). */
+export function opusPacket(ssrc: number, seq: number, ts: number, level: number): Buffer {
+  const b = Buffer.alloc(12 + 8 + 80);
+  b[0] = 0x90;
+  b[1] = 111;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(ts >>> 0, 4);
+  b.writeUInt32BE(ssrc >>> 0, 8);
+  b.writeUInt16BE(0xbede, 12);
+  b.writeUInt16BE(1, 14);
+  b[16] = 0x10;
+  b[17] = level & 0x7f;
+  return b;
+}
+
+export interface PeerOptions {
+  /** Changes the bridge's offer before it is taken (to reach the bridge through a relay). */
+  rewriteOffer?(sdp: string): string;
+  /** false: the bridge learns this peer's address only from its checks (peer reflexive). */
+  sendCandidates?: boolean;
+}
+
+/**
+ * A participant made of node-datachannel: answers the bridge's offers through the fake focus,
+ * publishes synthetic audio and video on the upstream mids, and counts what it receives.
+ */
+export class SyntheticPeer {
+  readonly pc: ndc.PeerConnection;
+  readonly audio: ndc.Track;
+  readonly video: ndc.Track;
+  readonly audioSsrc = randomInt(1, 0xffffffff);
+  readonly videoSsrc = randomInt(1, 0xffffffff);
+  /** Received forwarded tracks by mid, with the RTP packets that came on each. */
+  readonly received = new Map<string, { track: ndc.Track; packets: number; rtcp: number }>();
+  streams: Record<string, ForwardedStream> = {};
+  onPacket: ((mid: string, packet: Buffer) => void) | undefined;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    readonly focus: FakeFocus,
+    readonly conference: string,
+    readonly endpoint: string,
+    readonly opts: PeerOptions = {},
+  ) {
+    this.pc = new ndc.PeerConnection(endpoint, { iceServers: [], bindAddress: '127.0.0.1' });
+    const a = new ndc.Audio('a', 'SendOnly');
+    a.addOpusCodec(111);
+    a.parseSdpLine('a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level');
+    a.addSSRC(this.audioSsrc, endpoint, endpoint, 'audio');
+    this.audio = this.pc.addTrack(a);
+    const v = new ndc.Video('v', 'SendOnly');
+    v.addVP8Codec(96);
+    v.addSSRC(this.videoSsrc, endpoint, endpoint, 'video');
+    this.video = this.pc.addTrack(v);
+    this.pc.onTrack((track) => {
+      const mid = track.mid();
+      if (mid === 'a' || mid === 'v' || mid === 's') return;
+      const entry = { track, packets: 0, rtcp: 0 };
+      this.received.set(mid, entry);
+      track.onMessage((p) => {
+        const pt = p[1] ?? 0;
+        if (pt >= 192 && pt <= 223) entry.rtcp++;
+        else {
+          entry.packets++;
+          this.onPacket?.(mid, p);
+        }
+      });
+    });
+    this.pc.onLocalDescription((sdp, type) => {
+      if (type === 'answer') focus.send({ type: 'answer', conference, endpoint, sdp });
+    });
+    this.pc.onLocalCandidate((candidate, mid) => {
+      if (opts.sendCandidates !== false)
+        focus.send({ type: 'candidate', conference, endpoint, candidate, mid });
+    });
+  }
+
+  /** Asks the bridge for this endpoint and answers its offers from now on. */
+  static async join(
+    focus: FakeFocus,
+    conference: string,
+    endpoint: string,
+    opts: PeerOptions = {},
+  ): Promise<SyntheticPeer> {
+    const peer = new SyntheticPeer(focus, conference, endpoint, opts);
+    focus.send({ type: 'allocate', conference, endpoint, user: endpoint });
+    await peer.takeOffer();
+    return peer;
+  }
+
+  /** Answers the next offer the bridge makes for this endpoint. */
+  async takeOffer(timeoutMs = 10_000): Promise<void> {
+    const m = await this.focus.next(
+      (x) => x.type === 'offer' && x.endpoint === this.endpoint,
+      timeoutMs,
+    );
+    if (m.type !== 'offer') return;
+    this.streams = m.streams;
+    this.pc.setRemoteDescription(this.opts.rewriteOffer?.(m.sdp) ?? m.sdp, 'offer');
+  }
+
+  /** Keeps answering re-offers (other participants joining) in the background. */
+  follow(): void {
+    const loop = (): void => {
+      this.takeOffer(3_600_000).then(
+        () => {
+          if (!this.closed) loop();
+        },
+        () => {},
+      );
+    };
+    loop();
+  }
+
+  closed = false;
+
+  connected(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.pc.state() === 'connected' && this.video.isOpen()) return resolve();
+        if (Date.now() > deadline) return reject(new Error(`${this.endpoint} did not connect`));
+        setTimeout(check, 20);
+      };
+      check();
+    });
+  }
+
+  /** Sends video (`fps` frames of `perFrame` packets, a keyframe every 3 s) and audio (50/s). */
+  /** The audio level the synthetic microphone sends (0 loud … 127 silent). */
+  level = 40;
+
+  publish(opts: { fps?: number; perFrame?: number } = {}): void {
+    const fps = opts.fps ?? 20;
+    const perFrame = opts.perFrame ?? 5;
+    let vseq = randomInt(0, 0xffff);
+    let aseq = randomInt(0, 0xffff);
+    let frame = 0;
+    let ats = 0;
+    this.#timers.push(
+      setInterval(() => {
+        const key = frame % (fps * 3) === 0;
+        const ts = frame * Math.round(90_000 / fps);
+        for (let i = 0; i < perFrame; i++) {
+          const p = vp8Packet(this.videoSsrc, vseq++, ts, key && i === 0);
+          if (i === perFrame - 1) p[1] = (p[1] ?? 0) | 0x80;
+          try {
+            this.video.sendMessageBinary(p);
+          } catch {}
+        }
+        frame++;
+      }, 1000 / fps),
+      setInterval(() => {
+        try {
+          this.audio.sendMessageBinary(opusPacket(this.audioSsrc, aseq++, ats, this.level));
+        } catch {}
+        ats += 960;
+      }, 20),
+    );
+  }
+
+  /** Packets received over all forwarded tracks. */
+  totalReceived(): number {
+    let n = 0;
+    for (const r of this.received.values()) n += r.packets;
+    return n;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    try {
+      this.pc.close();
+    } catch {}
+  }
+}
