@@ -13,6 +13,13 @@ const benches: Record<string, string> = {
   identity: 'identity/run.ts',
   signaling: 'signaling/run.ts',
   'call-setup': 'call-setup/run.ts',
+  bridge: 'bridge/run.ts',
+  failover: 'failover/run.ts',
+};
+/** Test hosts some benchmarks need inside their namespace (TESTING.md "Janus"). */
+const hosts: Record<string, string> = {
+  bridge:
+    'ip link add bench0 type veth peer name bench1 && ip addr add 198.18.0.1/32 dev bench0 && ip link set bench0 up && ip link set bench1 up && ',
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -31,9 +38,13 @@ for (const name of chosen) {
   const node = [process.execPath, '--import', 'tsx', path.join(here, script), ...extra]
     .map((a) => `'${a}'`)
     .join(' ');
-  const res = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec ${node}`], {
-    stdio: 'inherit',
-    cwd: path.join(here, '..'),
-  });
+  const res = spawnSync(
+    'unshare',
+    ['-n', 'sh', '-c', `ip link set lo up && ${hosts[name] ?? ''}exec ${node}`],
+    {
+      stdio: 'inherit',
+      cwd: path.join(here, '..'),
+    },
+  );
   if (res.status !== 0) process.exit(res.status ?? 1);
 }

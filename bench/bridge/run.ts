@@ -1,0 +1,272 @@
+/**
+ * `npm run bench -- bridge`: the Confab bridge against Janus's VideoRoom under the same load.
+ * Part 1, real Chromium: one publisher (fake 640x480 camera and microphone) forwarded to K
+ * subscribers (K = 1, 3, 6). Part 2, synthetic node-datachannel peers (Confab only, see
+ * bench/README.md). The SFU under test runs on core 0, the load on core 1. Figures: CPU
+ * microseconds per forwarded packet (the SFU process's utime+stime over the window ÷ the RTP
+ * packets the subscribers received in it), peak RSS (VmHWM) and the subscribers' first decoded
+ * frame after asking to subscribe.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { chromiumArgs, chromiumPath } from '../../test/e2e/helpers/browser.js';
+import { FakeFocus, SyntheticPeer, startBridge } from '../../test/support/bridgeHarness.js';
+import { type JanusHandle, startJanus } from './janus.js';
+import { pageScript } from './pages.js';
+
+const windowMs = Number(arg('window') ?? 15) * 1000;
+const ks = (arg('k') ?? '1,3,6').split(',').map(Number);
+const sfuCore = 0;
+const clk = 100; // USER_HZ
+
+function arg(name: string): string | undefined {
+  return process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return ((Number(f[11]) + Number(f[12])) * 1000) / clk;
+}
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+interface Result {
+  cpuUsPerPacket: number;
+  packets: number;
+  peakRssMb: number;
+  firstFrameMs: number;
+}
+
+/** Pages serve from a loopback origin (a secure context for getUserMedia). */
+async function pageServer(): Promise<string> {
+  const server = createServer((_q, res) =>
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>bench</title>'),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+}
+
+async function openPage(browser: Browser, origin: string): Promise<[BrowserContext, Page]> {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(pageScript);
+  const page = await ctx.newPage();
+  await page.goto(origin);
+  return [ctx, page];
+}
+
+/** Samples the SFU's CPU and the subscribers' received packets over the window. */
+async function measure(pid: number, subs: Page[], firstFrames: number[]): Promise<Result> {
+  await sleep(3000); // past the start: rates settle
+  const count = async () =>
+    (await Promise.all(subs.map((p) => p.evaluate('bench.packetsIn()') as Promise<number>))).reduce(
+      (a, b) => a + b,
+      0,
+    );
+  const [c0, p0] = [cpuMs(pid), await count()];
+  await sleep(windowMs);
+  const [c1, p1] = [cpuMs(pid), await count()];
+  const packets = p1 - p0;
+  return {
+    cpuUsPerPacket: ((c1 - c0) * 1000) / Math.max(1, packets),
+    packets,
+    peakRssMb: peakRssMb(pid),
+    firstFrameMs: median(firstFrames),
+  };
+}
+
+async function confabChromium(browser: Browser, origin: string, k: number): Promise<Result> {
+  const focus = await FakeFocus.start();
+  const bridge = await startBridge(focus, 10480, { pinCpu: sfuCore });
+  const opened: BrowserContext[] = [];
+  const pages = new Map<string, Page>();
+  let running = true;
+  // Every (re)offer of the bridge is answered by that endpoint's page.
+  const answering = (async () => {
+    while (running) {
+      const m = await focus.next((x) => x.type === 'offer', 3_600_000).catch(() => undefined);
+      if (!m || m.type !== 'offer') continue;
+      const page = pages.get(m.endpoint);
+      const publishOn = m.endpoint === 'pub' ? { audio: 'a', video: 'v' } : null;
+      const sdp = (await page?.evaluate(([o, p]) => (window as any).bench.answer(o, p), [
+        m.sdp,
+        publishOn,
+      ] as const)) as string;
+      focus.send({ type: 'answer', conference: 'bench', endpoint: m.endpoint, sdp });
+    }
+  })();
+  const join = async (endpoint: string) => {
+    const [ctx, page] = await openPage(browser, origin);
+    opened.push(ctx);
+    pages.set(endpoint, page);
+    await page.evaluate('bench.t0 = performance.now()');
+    focus.send({ type: 'allocate', conference: 'bench', endpoint, user: endpoint });
+    return page;
+  };
+  await join('pub');
+  const subs: Page[] = [];
+  for (let i = 0; i < k; i++) subs.push(await join(`sub${i}`));
+  const firstFrames = await Promise.all(
+    subs.map((p) => p.evaluate('bench.firstFrameMs(30000)') as Promise<number>),
+  );
+  const result = await measure(bridge.proc.pid as number, subs, firstFrames);
+  running = false;
+  for (const c of opened) await c.close();
+  await bridge.stop();
+  focus.close();
+  void answering;
+  return result;
+}
+
+async function janusChromium(browser: Browser, origin: string, k: number): Promise<Result> {
+  const janus = await startJanus(18088, sfuCore);
+  const opened: BrowserContext[] = [];
+  const handles: JanusHandle[] = [];
+  const admin = await janus.api.handle();
+  handles.push(admin);
+  const room = 4242;
+  await admin.request({
+    request: 'create',
+    room,
+    publishers: 20,
+    bitrate: 2_000_000,
+    videocodec: 'vp8',
+    audiocodec: 'opus',
+  });
+  const [pctx, pub] = await openPage(browser, origin);
+  opened.push(pctx);
+  const ph = await janus.api.handle();
+  handles.push(ph);
+  const offer = (await pub.evaluate('bench.offerToPublish()')) as string;
+  const joined = await ph.request(
+    {
+      request: 'joinandconfigure',
+      room,
+      ptype: 'publisher',
+      display: 'pub',
+      audio: true,
+      video: true,
+    },
+    { type: 'offer', sdp: offer },
+  );
+  await pub.evaluate((sdp) => (window as any).bench.takeAnswer(sdp), joined.jsep?.sdp as string);
+  const feed = joined.plugindata?.data.id as number;
+  const subs: Page[] = [];
+  for (let i = 0; i < k; i++) {
+    const [ctx, page] = await openPage(browser, origin);
+    opened.push(ctx);
+    await page.evaluate('bench.t0 = performance.now()');
+    const h = await janus.api.handle();
+    handles.push(h);
+    const sub = await h.request({
+      request: 'join',
+      room,
+      ptype: 'subscriber',
+      streams: [{ feed }],
+    });
+    const answer = (await page.evaluate(
+      (sdp) => (window as any).bench.answer(sdp, null),
+      sub.jsep?.sdp as string,
+    )) as string;
+    await h.request({ request: 'start', room }, { type: 'answer', sdp: answer });
+    subs.push(page);
+  }
+  const firstFrames = await Promise.all(
+    subs.map((p) => p.evaluate('bench.firstFrameMs(30000)') as Promise<number>),
+  );
+  const result = await measure(janus.proc.pid as number, subs, firstFrames);
+  for (const c of opened) await c.close();
+  for (const h of handles) await h.close();
+  await janus.stop();
+  return result;
+}
+
+/**
+ * `publishers` synthetic participants each publishing audio (50 packets/s) and video (20
+ * frames/s of five 1.1 kB packets, ~0.9 Mbit/s) and receiving `subscribers` others' streams,
+ * or 1 publisher and `subscribers` receive-only peers.
+ */
+async function confabSynthetic(publishers: number, receivers: number): Promise<Result> {
+  const focus = await FakeFocus.start();
+  const bridge = await startBridge(focus, 10481, { pinCpu: sfuCore });
+  const peers: SyntheticPeer[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < publishers + receivers; i++) {
+    const p = await SyntheticPeer.join(focus, 'synthetic', `p${i}`);
+    p.follow();
+    peers.push(p);
+  }
+  for (const p of peers) await p.connected(30_000);
+  for (const p of peers.slice(0, publishers)) p.publish();
+  const firstFrames: number[] = [];
+  for (const p of peers.slice(publishers)) {
+    while (p.totalReceived() === 0 && performance.now() - t0 < 30_000) await sleep(20);
+    firstFrames.push(performance.now() - t0);
+  }
+  await sleep(3000);
+  const total = () => peers.reduce((n, p) => n + p.totalReceived(), 0);
+  const pid = bridge.proc.pid as number;
+  const [c0, n0] = [cpuMs(pid), total()];
+  await sleep(windowMs);
+  const [c1, n1] = [cpuMs(pid), total()];
+  const result = {
+    cpuUsPerPacket: ((c1 - c0) * 1000) / Math.max(1, n1 - n0),
+    packets: n1 - n0,
+    peakRssMb: peakRssMb(pid),
+    firstFrameMs: median(firstFrames),
+  };
+  for (const p of peers) p.close();
+  await bridge.stop();
+  focus.close();
+  return result;
+}
+
+const fmt = (r: Result) =>
+  `${r.cpuUsPerPacket.toFixed(1)} µs/packet (${r.packets} packets), peak RSS ${r.peakRssMb.toFixed(1)} MB, first frame ${r.firstFrameMs.toFixed(0)} ms`;
+
+async function main(): Promise<void> {
+  // The load (this process, Chromium, the synthetic peers) on core 1; the SFU alone on core 0.
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: chromiumArgs,
+    headless: true,
+  });
+  const origin = await pageServer();
+  console.log(
+    `bridge benchmark: SFU on core ${sfuCore}, load on the other; ${windowMs / 1000} s windows`,
+  );
+  const ratios: number[] = [];
+  for (const k of ks) {
+    const confab = await confabChromium(browser, origin, k);
+    const janus = await janusChromium(browser, origin, k);
+    const ratio = confab.cpuUsPerPacket / janus.cpuUsPerPacket;
+    ratios.push(ratio);
+    console.log(`chromium K=${k}: confab ${fmt(confab)}`);
+    console.log(`chromium K=${k}: janus  ${fmt(janus)}`);
+    console.log(
+      `chromium K=${k}: CPU per packet confab/janus ratio ${ratio.toFixed(2)} (goal ≤ 1.0, aim 0.7); RSS ratio ${(confab.peakRssMb / janus.peakRssMb).toFixed(2)}`,
+    );
+  }
+  await browser.close();
+  if (!process.argv.includes('--no-synthetic')) {
+    const mesh = await confabSynthetic(10, 0);
+    console.log(`synthetic 10 publishers x 9 subscribers: confab ${fmt(mesh)}`);
+    const fan = await confabSynthetic(1, 50);
+    console.log(`synthetic 1 publisher x 50 subscribers: confab ${fmt(fan)}`);
+  }
+  console.log(`worst chromium ratio: ${Math.max(...ratios).toFixed(2)} (goal ≤ 1.0)`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
