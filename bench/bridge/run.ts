@@ -206,7 +206,8 @@ async function confabSynthetic(publishers: number, receivers: number): Promise<R
   for (const p of peers) await p.connected(30_000);
   for (const p of peers.slice(0, publishers)) p.publish();
   const firstFrames: number[] = [];
-  for (const p of peers.slice(publishers)) {
+  // Receive-only peers, or (in a mesh) every peer, until its first forwarded packet.
+  for (const p of receivers > 0 ? peers.slice(publishers) : peers) {
     while (p.totalReceived() === 0 && performance.now() - t0 < 30_000) await sleep(20);
     firstFrames.push(performance.now() - t0);
   }

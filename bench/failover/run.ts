@@ -68,8 +68,8 @@ async function main(): Promise<void> {
     }
   }
   for (const signal of ['SIGKILL', 'SIGSTOP'] as const) {
-    const d = detect[signal] ?? [];
-    const r = recover[signal] ?? [];
+    const d = [...(detect[signal] ?? [])].sort((a, b) => a - b);
+    const r = [...(recover[signal] ?? [])].sort((a, b) => a - b);
     console.log(
       `${signal === 'SIGKILL' ? 'bridge killed ' : 'bridge frozen '}: detection p50 ${percentile(d, 50).toFixed(0)} ms, max ${Math.max(...d).toFixed(0)} ms (target ≤ 3000, ratio ${(Math.max(...d) / 3000).toFixed(2)}); media back p50 ${percentile(r, 50).toFixed(0)} ms, max ${Math.max(...r).toFixed(0)} ms (target ≤ 10000, ratio ${(Math.max(...r) / 10000).toFixed(2)}); ${d.length} rounds`,
     );

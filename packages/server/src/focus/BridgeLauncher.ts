@@ -21,6 +21,7 @@ export class BridgeLauncher {
   readonly #children = new Map<number, ChildProcess>();
   readonly #log: Logger;
   #stopping = false;
+  readonly #killed = new Set<number>();
 
   constructor(
     private readonly settings: Settings,
@@ -47,6 +48,7 @@ export class BridgeLauncher {
     const child = this.#children.get(index);
     if (child && child.exitCode === null && child.signalCode === null) {
       this.#log.warn({ bridge: name }, 'killing an unresponsive bridge');
+      this.#killed.add(index);
       child.kill('SIGKILL');
     }
   }
@@ -85,7 +87,10 @@ export class BridgeLauncher {
     this.#children.set(index, child);
     child.on('exit', (code, signal) => {
       if (this.#stopping) return;
-      const next = Date.now() - startedAt > 30_000 ? 1000 : Math.min(backoff * 2, 30_000);
+      // Backing off is for crash loops (dying within seconds of starting); a bridge that ran,
+      // or one killed for not answering, comes back after a second: its conferences wait.
+      const ran = Date.now() - startedAt > 5000 || this.#killed.delete(index);
+      const next = ran ? 1000 : Math.min(backoff * 2, 30_000);
       this.#log.error(
         { bridge: `local-${index + 1}`, code, signal, restartInMs: next },
         'bridge process exited',
