@@ -69,6 +69,7 @@ export class FakeFocus {
     if (i >= 0) return Promise.resolve(this.messages.splice(i, 1)[0] as BridgeMessage);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the bridge did not say that')), timeoutMs);
+      timer.unref();
       this.#waiters.push({
         match,
         resolve: (m) => {
