@@ -257,11 +257,17 @@ describe('group calls: the owner mutes and removes, the speaker is staged, a los
       20_000,
       'a new bridge process',
     );
-    for (const who of ['alice', 'bob', 'carol'] as const)
-      assert.ok(
-        (await waitForDecodingVideo(page(who), 2, 60_000)) >= 2,
-        `${who} decodes two again`,
-      );
+    for (const who of ['alice', 'bob', 'carol'] as const) {
+      const seen = await waitForDecodingVideo(page(who), 2, 60_000).catch((err: Error) => {
+        // What the focus and bridges said, for whoever reads a failure.
+        const said = server.logs
+          .filter((l) => l.level >= 40 || /bridge|conference/.test(l.msg))
+          .slice(-20)
+          .map((l) => `${l.module ?? ''} ${l.msg}`);
+        throw new Error(`${err.message}; server said: ${said.join(' | ')}`);
+      });
+      assert.ok(seen >= 2, `${who} decodes two again`);
+    }
     const recoveredMs = Date.now() - killedAt;
     for (const who of ['alice', 'bob', 'carol'] as const)
       assert.equal(

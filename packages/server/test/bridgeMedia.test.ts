@@ -73,7 +73,7 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
     const p = await SyntheticPeer.join(focus, conference, endpoint);
     p.follow();
     peers.push(p);
-    await p.connected();
+    await p.connected(30_000); // the suite runs two files at once on two cores
     return p;
   };
   const midOf = (p: SyntheticPeer, user: string, source: string) =>
