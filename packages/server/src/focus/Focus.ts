@@ -378,7 +378,12 @@ export class Focus implements BridgeEvents {
 
   /** Tells every member but `except` who is in the conference now. */
   #announce(conf: Conference, except: string | undefined): void {
-    const message = this.#channelMessage(conf, { group: this.#groupData(conf, false) });
+    this.#broadcast(conf, { group: this.#groupData(conf, false) }, except);
+  }
+
+  /** A group channel message with `data` to every member but `except`. */
+  #broadcast(conf: Conference, data: Record<string, unknown>, except?: string): void {
+    const message = this.#channelMessage(conf, data);
     for (const m of conf.members.values())
       if (m.user !== except) this.opts.state.deliver(m.conn, message);
   }
@@ -437,8 +442,7 @@ export class Focus implements BridgeEvents {
     const [conf, m] = found;
     if (conf.speaker === m.user) return;
     conf.speaker = m.user;
-    const message = this.#channelMessage(conf, { speaker: m.user });
-    for (const member of conf.members.values()) this.opts.state.deliver(member.conn, message);
+    this.#broadcast(conf, { speaker: m.user });
   }
 
   /**

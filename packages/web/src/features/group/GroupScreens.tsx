@@ -198,10 +198,12 @@ export function GroupCall({
         <ul>
           {state.participants.map((p) => (
             <li key={p.id}>
-              {p.id === selfId ? t('group.youNamed', { name: p.name }) : p.name}
-              {p.owner ? <span className="mark"> {t('group.owner')}</span> : null}
-              {p.guest ? <span className="mark"> {t('group.guest')}</span> : null}
-              {p.muted ? <span className="mark"> {t('group.muted')}</span> : null}
+              <span>
+                {p.id === selfId ? t('group.youNamed', { name: p.name }) : p.name}
+                {p.owner ? <span className="mark"> {t('group.owner')}</span> : null}
+                {p.guest ? <span className="mark"> {t('group.guest')}</span> : null}
+                {p.muted ? <span className="mark"> {t('group.muted')}</span> : null}
+              </span>
               {isOwner && p.id !== selfId && (
                 <span className="moderation">
                   {!p.muted && (
