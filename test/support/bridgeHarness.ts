@@ -24,6 +24,7 @@ export class FakeFocus {
   readonly messages: BridgeMessage[] = [];
   #ws: WebSocket | undefined;
   #waiters: { match: (m: BridgeMessage) => boolean; resolve: (m: BridgeMessage) => void }[] = [];
+  #takers: ((m: BridgeMessage) => boolean)[] = [];
 
   private constructor(
     readonly server: Server,
@@ -52,12 +53,18 @@ export class FakeFocus {
       const m = bridgeMessageSchema.parse(JSON.parse(String(data)));
       if (m.type === 'hello')
         this.send({ type: 'welcome', videoMaxBitrate: 2_000_000, screenMaxBitrate: 2_500_000 });
+      if (this.#takers.some((take) => take(m))) return;
       const w = this.#waiters.find((x) => x.match(m));
       if (w) {
         this.#waiters = this.#waiters.filter((x) => x !== w);
         w.resolve(m);
       } else this.messages.push(m);
     });
+  }
+
+  /** `take` sees every message first; those it returns true for are not queued. */
+  take(take: (m: BridgeMessage) => boolean): void {
+    this.#takers.push(take);
   }
 
   send(m: FocusMessage): void {
@@ -121,7 +128,10 @@ export async function startBridge(
       : ['taskset', ['-c', String(opts.pinCpu), process.execPath, ...args]];
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CONFAB_')) env[k] = v;
-  const proc = spawn(cmd, argv, { env: { ...env, CONFAB_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const proc = spawn(cmd, argv, {
+    env: { ...env, CONFAB_LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   await focus.next((m) => m.type === 'hello', 15_000);
   return {
@@ -169,10 +179,12 @@ export function opusPacket(ssrc: number, seq: number, ts: number, level: number)
 }
 
 export interface PeerOptions {
-  /** Changes the bridge's offer before it is taken (to reach the bridge through a relay). */
-  rewriteOffer?(sdp: string): string;
+  /** Changes the bridge's candidates before they are added (to reach it through a relay). */
+  rewriteCandidate?(candidate: string): string;
   /** false: the bridge learns this peer's address only from its checks (peer reflexive). */
   sendCandidates?: boolean;
+  /** Sends each answer this much later (a slow client or signaling path). */
+  answerDelayMs?: number;
 }
 
 /**
@@ -188,6 +200,10 @@ export class SyntheticPeer {
   /** Received forwarded tracks by mid, with the RTP packets that came on each. */
   readonly received = new Map<string, { track: ndc.Track; packets: number; rtcp: number }>();
   streams: Record<string, ForwardedStream> = {};
+  /** The first offer as it came, and when the first answer left and the bridge's candidate came. */
+  firstOffer: string | undefined;
+  answeredAt: number | undefined;
+  bridgeCandidateAt: number | undefined;
   onPacket: ((mid: string, packet: Buffer) => void) | undefined;
   #timers: NodeJS.Timeout[] = [];
 
@@ -222,7 +238,24 @@ export class SyntheticPeer {
       });
     });
     this.pc.onLocalDescription((sdp, type) => {
-      if (type === 'answer') focus.send({ type: 'answer', conference, endpoint, sdp });
+      if (type !== 'answer') return;
+      const send = () => {
+        this.answeredAt ??= Date.now();
+        focus.send({ type: 'answer', conference, endpoint, sdp });
+      };
+      if (opts.answerDelayMs) setTimeout(send, opts.answerDelayMs);
+      else send();
+    });
+    // The bridge's candidates, which it sends once it has our answer.
+    focus.take((m) => {
+      if (m.type !== 'candidate' || m.conference !== conference || m.endpoint !== endpoint)
+        return false;
+      this.bridgeCandidateAt ??= Date.now();
+      if (!this.closed)
+        try {
+          this.pc.addRemoteCandidate(opts.rewriteCandidate?.(m.candidate) ?? m.candidate, m.mid);
+        } catch {}
+      return true;
     });
     this.pc.onLocalCandidate((candidate, mid) => {
       if (opts.sendCandidates !== false)
@@ -251,7 +284,8 @@ export class SyntheticPeer {
     );
     if (m.type !== 'offer') return;
     this.streams = m.streams;
-    this.pc.setRemoteDescription(this.opts.rewriteOffer?.(m.sdp) ?? m.sdp, 'offer');
+    this.firstOffer ??= m.sdp;
+    this.pc.setRemoteDescription(m.sdp, 'offer');
   }
 
   /** Keeps answering re-offers (other participants joining) in the background. */
@@ -274,7 +308,12 @@ export class SyntheticPeer {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.pc.state() === 'connected' && this.video.isOpen()) return resolve();
-        if (Date.now() > deadline) return reject(new Error(`${this.endpoint} did not connect`));
+        if (Date.now() > deadline)
+          return reject(
+            new Error(
+              `${this.endpoint} did not connect (peer ${this.pc.state()}, ICE ${this.pc.iceState()}, signaling ${this.pc.signalingState()}, video open ${this.video.isOpen()})`,
+            ),
+          );
         setTimeout(check, 20);
       };
       check();

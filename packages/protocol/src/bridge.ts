@@ -41,6 +41,14 @@ export const bridgeMessageSchema = z.discriminatedUnion('type', [
       }),
     ),
   }),
+  // The bridge's own ICE candidate for an endpoint, once its first answer is set.
+  z.strictObject({
+    type: z.literal('candidate'),
+    conference: id,
+    endpoint: id,
+    candidate: z.string().max(1024),
+    mid: z.string().max(64),
+  }),
   z.strictObject({
     type: z.literal('endpoint_state'),
     conference: id,

@@ -93,6 +93,19 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
     setTimeout(() => process.exit(0), 1000).unref();
   });
 
+  test('offers carry no candidates: the bridge sends its own only after the answer is set, so a late answer still connects', async () => {
+    // libdatachannel starts DTLS as soon as ICE connects; were ICE to connect while the answer
+    // is being set, the client's certificate would be refused ("unknown CA").
+    const slow = await SyntheticPeer.join(focus, 'late', 'lena', { answerDelayMs: 700 });
+    slow.follow();
+    peers.push(slow);
+    assert.doesNotMatch(slow.firstOffer ?? '', /a=candidate:/);
+    await slow.connected(30_000);
+    assert.ok(slow.answeredAt && slow.bridgeCandidateAt, 'answered, and got a bridge candidate');
+    assert.ok(slow.bridgeCandidateAt >= slow.answeredAt, 'the candidate came after the answer');
+    slow.close();
+  });
+
   test('packets lost on the way to a receiver are sent again when it NACKs them, from the cache', async () => {
     const relay = await lossyRelay(9);
     const alice = await join('nack', 'alice');
@@ -100,8 +113,8 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
     // Bob reaches the bridge only through the lossy relay.
     const bob = await SyntheticPeer.join(focus, 'nack', 'bob', {
       sendCandidates: false,
-      rewriteOffer: (sdp) =>
-        sdp.replace(/(a=candidate:\S+ \d+ UDP \d+ 127\.0\.0\.1 )\d+/gi, `$1${relay.port}`),
+      rewriteCandidate: (c) =>
+        c.replace(/^(candidate:\S+ \d+ UDP \d+ 127\.0\.0\.1 )\d+/i, `$1${relay.port}`),
     });
     bob.follow();
     peers.push(bob);

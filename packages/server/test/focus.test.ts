@@ -19,6 +19,11 @@ import { startSignaling, type Users } from './signalingServer.js';
  * A bridge as the focus sees one: the real control protocol over a WebSocket, with the media
  * side left out. The media itself is tested with browsers (test/e2e/group.e2e.test.ts).
  */
+const pick = (m: { conference: string; endpoint: string }) => ({
+  conference: m.conference,
+  endpoint: m.endpoint,
+});
+
 class FakeBridge {
   readonly received: FocusMessage[] = [];
   #waiters: { match: (m: FocusMessage) => boolean; resolve: (m: FocusMessage) => void }[] = [];
@@ -241,6 +246,25 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
       candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: 'a' },
     });
     assert.equal((await bridge.next<'candidate'>((m) => m.type === 'candidate')).mid, 'a');
+    // The bridge's own candidate (it sends them once the answer is in) reaches the member.
+    bridge.send({
+      type: 'candidate',
+      conference: alloc.conference,
+      endpoint: alloc.endpoint,
+      candidate: 'candidate:1 1 UDP 2122317823 127.0.0.1 10000 typ host',
+      mid: 'a',
+    });
+    const bridgeCandidate = (await alice.next(
+      (m) => m.type === 'webrtc' && m.subtype === 'webrtc_signal',
+    )) as ServerWebrtcMessage;
+    assert.equal(bridgeCandidate.source, pipelinePeerId);
+    assert.deepEqual(bridgeCandidate.data, {
+      candidate: {
+        candidate: 'candidate:1 1 UDP 2122317823 127.0.0.1 10000 typ host',
+        sdpMid: 'a',
+      },
+      session: alloc.endpoint,
+    });
     signal({ screenshare: { mid: 's' } });
     assert.equal((await bridge.next<'screenshare'>((m) => m.type === 'screenshare')).active, true);
 
@@ -459,6 +483,49 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
     // A speaker event for an endpoint the bridge does not serve is ignored.
     bridge.send({ type: 'speaker', conference: 'nope', endpoint: a.endpoint });
     await Promise.all([alice.close(), bob.close()]);
+    await bridge.next((m) => m.type === 'expire');
+  });
+
+  test('an endpoint whose connection failed is replaced by a new one (a new session for the client), at most three times a minute', async () => {
+    const group = 'group/restart';
+    bridge.received.length = 0; // what earlier tests left unread
+    const alice = await open('alice');
+    await joined(alice, group);
+    let current = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+    // Connecting and connected change nothing.
+    bridge.send({ type: 'endpoint_state', ...pick(current), state: 'connected' });
+    for (let i = 0; i < 3; i++) {
+      bridge.send({ type: 'endpoint_state', ...pick(current), state: 'failed' });
+      // The closed that follows a failure names the old endpoint: ignored.
+      bridge.send({ type: 'endpoint_state', ...pick(current), state: 'closed' });
+      const old = current.endpoint;
+      await bridge.next((m) => m.type === 'release' && m.endpoint === old);
+      const next = await bridge.next<'allocate'>(
+        (m) => m.type === 'allocate' && m.conference === current.conference,
+      );
+      assert.equal(next.user, users.alice?.id);
+      assert.notEqual(next.endpoint, current.endpoint);
+      current = next;
+    }
+    bridge.send({
+      type: 'offer',
+      ...pick(current),
+      sdp: 'v=0 restarted',
+      streams: {},
+    });
+    const offer = (await alice.next(
+      (m) => m.type === 'webrtc' && m.subtype === 'webrtc_signal',
+    )) as ServerWebrtcMessage;
+    assert.equal((offer.data as { session: string }).session, current.endpoint);
+    // A fourth failure within the minute is left alone (no endless loop of endpoints).
+    bridge.send({ type: 'endpoint_state', ...pick(current), state: 'failed' });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(
+      bridge.received.filter((m) => m.type === 'allocate' && m.conference === current.conference)
+        .length,
+      0,
+    );
+    await alice.close();
     await bridge.next((m) => m.type === 'expire');
   });
 

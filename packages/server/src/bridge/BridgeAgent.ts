@@ -45,6 +45,8 @@ export class BridgeAgent {
       logger: opts.logger,
       onOffer: (conference, endpoint, sdp, streams) =>
         this.#send({ type: 'offer', conference, endpoint, sdp, streams }),
+      onCandidate: (conference, endpoint, candidate, mid) =>
+        this.#send({ type: 'candidate', conference, endpoint, candidate, mid }),
       onState: (conference, endpoint, state) =>
         this.#send({ type: 'endpoint_state', conference, endpoint, state }),
       onSpeaker: (conference, endpoint) => this.#send({ type: 'speaker', conference, endpoint }),

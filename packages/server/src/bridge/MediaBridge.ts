@@ -44,6 +44,11 @@ export interface MediaBridgeOptions {
     streams: Record<string, ForwardedStream>,
   ): void;
   onState(conference: string, endpoint: string, state: EndpointState): void;
+  /**
+   * The bridge's own ICE candidates for an endpoint, told once its first answer is set (offers
+   * carry none: see `takeCandidates`). `candidate` is `candidate:…`, `mid` the bundle's.
+   */
+  onCandidate(conference: string, endpoint: string, candidate: string, mid: string): void;
   /** The conference's dominant speaker changed. */
   onSpeaker?(conference: string, endpoint: string): void;
 }
@@ -166,6 +171,9 @@ class Endpoint {
   remoteSet = false;
   readonly pendingCandidates: [string, string][] = [];
   readonly localCandidates: string[] = [];
+  /** The bridge's candidates and the bundle mid, held back until the first answer is set. */
+  held: { candidates: string[]; mid: string } | undefined;
+  candidatesSent = false;
 
   constructor(
     readonly conference: Conference,
@@ -288,7 +296,9 @@ export class MediaBridge {
     const ep = this.#endpoint(conferenceId, endpointId);
     if (!ep) return false;
     if (!ep.negotiating) return true;
-    const ok = safely(() => ep.pc.setRemoteDescription(sdp, 'answer'));
+    // The answer's candidates go in only once it is set: nothing may start ICE before then.
+    const answer = takeCandidates(sdp);
+    const ok = safely(() => ep.pc.setRemoteDescription(answer.sdp, 'answer'));
     ep.negotiating = false;
     if (!ok) {
       this.#log.warn({ conference: conferenceId, endpoint: endpointId }, 'answer refused');
@@ -296,8 +306,13 @@ export class MediaBridge {
       return true;
     }
     ep.remoteSet = true;
-    for (const [c, mid] of ep.pendingCandidates.splice(0))
+    for (const [c, mid] of [...answer.candidates, ...ep.pendingCandidates.splice(0)])
       safely(() => ep.pc.addRemoteCandidate(c, mid));
+    if (!ep.candidatesSent && ep.held) {
+      ep.candidatesSent = true;
+      for (const c of ep.held.candidates)
+        this.opts.onCandidate(conferenceId, endpointId, c, ep.held.mid);
+    }
     for (const slot of ep.slots) if (slot.source) slot.source.keyframes.request();
     if (ep.pending) this.#negotiate(ep);
     return true;
@@ -396,16 +411,20 @@ export class MediaBridge {
 
   #emitOffer(ep: Endpoint): void {
     if (ep.closed) return;
-    let sdp = ep.pc.localDescription()?.sdp;
-    if (!sdp) return;
-    if (!/^a=candidate:/m.test(sdp) && ep.localCandidates.length > 0) {
+    const local = ep.pc.localDescription()?.sdp;
+    if (!local) return;
+    const { sdp, candidates, mid } = takeCandidates(local);
+    if (!ep.held) {
       // Bundled: the candidates of the first m-section serve all of them.
-      const lines = ep.localCandidates
-        .map((c) => `${c.startsWith('a=') ? c : `a=${c}`}\r\n`)
-        .join('');
-      sdp = sdp.replace(/(\r?\nm=[^\r\n]*\r?\n)/, `$1${lines}`);
+      const own = candidates.length
+        ? candidates.map(([c]) => c)
+        : ep.localCandidates.map((c) => c.replace(/^a=/, ''));
+      const { publicAddress } = this.opts;
+      ep.held = {
+        candidates: publicAddress ? own.map((c) => announce(c, publicAddress)) : own,
+        mid,
+      };
     }
-    if (this.opts.publicAddress) sdp = announce(sdp, this.opts.publicAddress);
     const streams: Record<string, ForwardedStream> = {};
     for (const slot of ep.slots) {
       if (slot.source)
@@ -629,7 +648,49 @@ export class MediaBridge {
 /** Rewrites host candidates to announce the public address (1:1 NAT in front of the bridge). */
 export function announce(sdp: string, address: string): string {
   return sdp.replace(
-    /^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host)/gm,
+    /^((?:a=)?candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host)/gm,
     (_m, head: string, _addr: string, tail: string) => `${head}${address}${tail}`,
   );
+}
+
+/**
+ * Takes the candidate lines out of an SDP: the SDP without them (nor `a=end-of-candidates`), each
+ * candidate (`candidate:…`) with its m-section's mid, and the first mid (the bundle's).
+ *
+ * The bridge sends offers without its candidates and answers go in without theirs, because
+ * libdatachannel 0.24 starts DTLS as soon as ICE connects, even while the answer is still being
+ * set; a DTLS client that got there first (its checks answered before the answer arrived) then
+ * has its certificate refused ("unknown CA") and the connection is lost. Trickled afterwards,
+ * no check can succeed before the answer's fingerprint is in place.
+ */
+export function takeCandidates(sdp: string): {
+  sdp: string;
+  candidates: [string, string][];
+  mid: string;
+} {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const sections = sdp.split(/\r?\n(?=m=)/);
+  const candidates: [string, string][] = [];
+  let first: string | undefined;
+  const kept = sections.map((section, i) => {
+    const lines = section.split(/\r?\n/);
+    const mid =
+      i === 0
+        ? ''
+        : (lines
+            .find((l) => l.startsWith('a=mid:'))
+            ?.slice(6)
+            .trim() ?? '');
+    if (i > 0 && first === undefined) first = mid;
+    return lines
+      .filter((l) => {
+        if (l.startsWith('a=candidate:')) {
+          candidates.push([l.slice(2).trim(), mid]);
+          return false;
+        }
+        return !l.startsWith('a=end-of-candidates');
+      })
+      .join(eol);
+  });
+  return { sdp: kept.join(eol), candidates, mid: first ?? '' };
 }

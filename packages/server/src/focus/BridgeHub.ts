@@ -21,6 +21,13 @@ export interface BridgeEvents {
     sdp: string,
     streams: Record<string, ForwardedStream>,
   ): void;
+  bridgeCandidate(
+    bridge: BridgeLink,
+    conference: string,
+    endpoint: string,
+    candidate: string,
+    mid: string,
+  ): void;
   bridgeEndpointState(
     bridge: BridgeLink,
     conference: string,
@@ -233,6 +240,8 @@ export class BridgeHub {
         return this.#events?.bridgeOffer(link, m.conference, m.endpoint, m.sdp, m.streams);
       case 'speaker':
         return this.#events?.bridgeSpeaker(link, m.conference, m.endpoint);
+      case 'candidate':
+        return this.#events?.bridgeCandidate(link, m.conference, m.endpoint, m.candidate, m.mid);
       case 'endpoint_state':
         return this.#events?.bridgeEndpointState(link, m.conference, m.endpoint, m.state);
       case 'error':

@@ -28,6 +28,8 @@ interface Member {
   guest: boolean;
   /** Muted by the owner: the bridge drops its audio until it unmutes itself. */
   muted: boolean;
+  /** When its endpoint was last replaced after failing (`bridgeEndpointState`). */
+  restarts: number[];
 }
 
 interface Conference {
@@ -54,6 +56,8 @@ export interface FocusOptions {
 }
 
 const newId = () => randomBytes(9).toString('base64url');
+/** New endpoints per member and minute after its connection to the bridge failed. */
+const endpointRestartLimit = 3;
 
 /**
  * The conference focus (Jicofo's role): one conference per group room, created by the first
@@ -189,6 +193,7 @@ export class Focus implements BridgeEvents {
       joinedAt: existing?.joinedAt ?? Date.now(),
       guest: false,
       muted: existing?.muted ?? false,
+      restarts: [],
     };
     conf.members.set(member.user, member);
     this.#setConn(member.conn, conf, true);
@@ -408,8 +413,28 @@ export class Focus implements BridgeEvents {
     streams: Record<string, ForwardedStream>,
   ): void {
     const found = this.#memberByEndpoint(bridge, conference, endpoint);
-    if (!found) return;
-    const [conf, m] = found;
+    if (found)
+      this.#signalMember(...found, { type: 'offer', sdp, streams, session: found[1].endpoint });
+  }
+
+  /** @internal The bridge's own ICE candidate, sent once the member's answer is in. */
+  bridgeCandidate(
+    bridge: BridgeLink,
+    conference: string,
+    endpoint: string,
+    candidate: string,
+    mid: string,
+  ): void {
+    const found = this.#memberByEndpoint(bridge, conference, endpoint);
+    if (found)
+      this.#signalMember(...found, {
+        candidate: { candidate, sdpMid: mid },
+        session: found[1].endpoint,
+      });
+  }
+
+  /** A `webrtc_signal` from the pipeline peer to one member. */
+  #signalMember(conf: Conference, m: Member, data: Record<string, unknown>): void {
     this.opts.state.deliver(m.conn, {
       type: 'webrtc',
       subtype: 'webrtc_signal',
@@ -419,11 +444,16 @@ export class Focus implements BridgeEvents {
       group: conf.group,
       hash: this.opts.hash.of(m.user, pipelinePeerId, conf.channel),
       v: webrtcVersion,
-      data: { type: 'offer', sdp, streams, session: m.endpoint },
+      data,
     });
   }
 
-  /** @internal */
+  /**
+   * @internal An endpoint's connection changed state. The bridge's connection is gone for good
+   * when it failed or closed by itself (DTLS failed, or ICE lost the client for longer than
+   * consent allows): the member gets a new endpoint, which its client takes as a new session,
+   * at most `endpointRestartLimit` times a minute.
+   */
   bridgeEndpointState(
     bridge: BridgeLink,
     conference: string,
@@ -431,8 +461,21 @@ export class Focus implements BridgeEvents {
     state: string,
   ): void {
     const found = this.#memberByEndpoint(bridge, conference, endpoint);
-    if (found)
-      this.#log.debug({ group: found[0].group, user: found[1].user, state }, 'endpoint state');
+    if (!found) return;
+    const [conf, m] = found;
+    this.#log.debug({ group: conf.group, user: m.user, state }, 'endpoint state');
+    if (state !== 'failed' && state !== 'closed') return;
+    const now = Date.now();
+    m.restarts = m.restarts.filter((t) => now - t < 60_000);
+    if (m.restarts.length >= endpointRestartLimit) {
+      this.#log.warn({ group: conf.group, user: m.user }, 'endpoint keeps failing: left as it is');
+      return;
+    }
+    m.restarts.push(now);
+    this.#log.info({ group: conf.group, user: m.user, state }, 'endpoint lost: a new one');
+    this.#release(conf, m);
+    m.endpoint = newId();
+    this.#allocate(conf, bridge, m);
   }
 
   /** @internal The bridge heard another participant speaking most: everyone is told. */

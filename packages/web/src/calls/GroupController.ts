@@ -178,9 +178,20 @@ export class GroupController {
     if (message.type !== 'webrtc') return;
     if (message.subtype === 'webrtc_channel') this.#onChannel(message);
     else if (message.subtype === 'webrtc_signal' && message.source === pipelinePeerId) {
-      const data = message.data as Partial<OfferData> | undefined;
+      const data = message.data as
+        | (Partial<OfferData> & { candidate?: RTCIceCandidateInit })
+        | undefined;
       if (data?.type === 'offer' && typeof data.sdp === 'string')
         this.#queue(() => this.#onOffer(data as OfferData));
+      else if (data?.candidate && typeof data.candidate.candidate === 'string') {
+        // The bridge's candidates come after our answer (offers carry none), for this session.
+        const { candidate, session } = data;
+        this.#queue(async () => {
+          // A candidate refused is no reason to renegotiate: the bridge's checks reach us anyway.
+          if (this.#pc && session === this.#session)
+            await this.#pc.addIceCandidate(candidate).catch(() => undefined);
+        });
+      }
     }
   }
 
