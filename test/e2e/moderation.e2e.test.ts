@@ -205,6 +205,13 @@ describe('group calls: the owner mutes and removes, the speaker is staged, a los
         for (const s of pc.getSenders()) if (s.track?.kind === 'audio') s.track.enabled = true;
     });
     for (const who of ['carol', 'alice'] as const) {
+      // Audio already in the receiver's jitter buffer still plays out: measure once it has.
+      await pollUntil(
+        () => audioFlow(page(who), 'Bob Builder', 1000),
+        (f) => f.packets === 0,
+        10_000,
+        `Bob's audio stops reaching ${who}`,
+      );
       const muted = await audioFlow(page(who), 'Bob Builder');
       assert.equal(muted.packets, 0, `no audio packets from Bob reach ${who}`);
       // What is left is the receiver's own concealment of the gap, far below speech.
