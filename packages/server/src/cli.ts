@@ -2,14 +2,24 @@ import { parseArgs } from 'node:util';
 import { bridge } from './cli/bridge.js';
 import type { Command } from './cli/Command.js';
 import { UsageError } from './cli/Command.js';
-import { keysRotate } from './cli/keys.js';
+import { keysGenerate, keysJwkFromPem, keysRotate } from './cli/keys.js';
 import { serve } from './cli/serve.js';
 import { userAdd, userList, userPasswd, userRemove } from './cli/user.js';
 import { ConfigError } from './config/index.js';
 import { DirectoryError } from './directory/index.js';
 import { FatalError } from './FatalError.js';
 
-const commands: Command[] = [serve, bridge, userAdd, userList, userRemove, userPasswd, keysRotate];
+const commands: Command[] = [
+  serve,
+  bridge,
+  userAdd,
+  userList,
+  userRemove,
+  userPasswd,
+  keysRotate,
+  keysGenerate,
+  keysJwkFromPem,
+];
 
 function commandHelp(cmd: Command): string {
   return `Usage: confab ${cmd.usage}\n\n${cmd.summary}.\n\n${cmd.help}\n`;

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { CompactSign, compactVerify, importJWK, type JWK } from 'jose';
+import { parse as parseYaml } from 'yaml';
 import { confabBin, runConfab } from '../../../test/support/confabProcess.js';
 import { tempDir } from './helpers.js';
 
@@ -211,5 +214,69 @@ describe('confab keys rotate', () => {
     const now = Date.now() / 1000;
     for (const k of retiring)
       assert.ok((k.retireAt as number) > now + 3600 && (k.retireAt as number) < now + 3600 + 120);
+  });
+});
+
+describe('confab keys generate and jwk-from-pem', () => {
+  test('a generated key signs ES256 and its JWK (kid from the file name) verifies; YAML quotes "y" as Konnect does', async () => {
+    const dir = tempDir();
+    const gen = await runConfab(['keys', 'generate']);
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.match(gen.stdout, /^-----BEGIN PRIVATE KEY-----\n/);
+    const file = path.join(dir, 'meet-kwmserver.pem');
+    writeFileSync(file, gen.stdout);
+    const json = await runConfab(['keys', 'jwk-from-pem', file]);
+    assert.equal(json.code, 0, json.stderr);
+    const jwk = JSON.parse(json.stdout) as JWK;
+    assert.deepEqual(Object.keys(jwk), ['crv', 'd', 'kid', 'kty', 'use', 'x', 'y']);
+    assert.equal(jwk.kid, 'meet-kwmserver');
+    // The JWK is the key: what it signs, its public part verifies.
+    const jws = await new CompactSign(new TextEncoder().encode('guest'))
+      .setProtectedHeader({ alg: 'ES256' })
+      .sign(await importJWK(jwk, 'ES256'));
+    const { d: _d, ...pub } = jwk;
+    await compactVerify(jws, await importJWK(pub, 'ES256'));
+    const yaml = await runConfab(['keys', 'jwk-from-pem', '--yaml', file]);
+    assert.equal(yaml.code, 0, yaml.stderr);
+    assert.match(
+      yaml.stdout,
+      /^crv: P-256\nd: \S+\nkid: meet-kwmserver\nkty: EC\nuse: sig\nx: \S+\n"y": \S+\n$/,
+    );
+    assert.deepEqual(parseYaml(yaml.stdout), jwk);
+  });
+
+  test('openssl keys (SEC1 private, public) work; other files fail with one line and exit 1', async () => {
+    const dir = tempDir();
+    const sec1 = path.join(dir, 'sec1.pem');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(sec1, privateKey.export({ type: 'sec1', format: 'pem' }));
+    const pubFile = path.join(dir, 'pub.pem');
+    writeFileSync(pubFile, publicKey.export({ type: 'spki', format: 'pem' }));
+    const a = JSON.parse((await runConfab(['keys', 'jwk-from-pem', sec1])).stdout) as JWK;
+    const b = JSON.parse((await runConfab(['keys', 'jwk-from-pem', pubFile])).stdout) as JWK;
+    assert.ok(a.d, 'private JWK');
+    assert.equal(b.d, undefined, 'public JWK');
+    assert.deepEqual([a.x, a.y], [b.x, b.y]);
+    const rsa = path.join(dir, 'rsa.pem');
+    writeFileSync(
+      rsa,
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }),
+    );
+    const junk = path.join(dir, 'junk.pem');
+    writeFileSync(junk, 'not a key');
+    for (const [f, message] of [
+      [rsa, /not an EC P-256 key/],
+      [junk, /not a PEM private or public key/],
+      [path.join(dir, 'missing.pem'), /cannot read .*ENOENT/],
+    ] as const) {
+      const res = await runConfab(['keys', 'jwk-from-pem', f]);
+      assert.equal(res.code, 1);
+      assert.match(oneLine(res.stderr), message);
+    }
+    const none = await runConfab(['keys', 'jwk-from-pem']);
+    assert.equal(none.code, 2, 'a missing FILE is a usage error');
   });
 });
