@@ -56,6 +56,11 @@ export const errorCatalogue = {
     status: 429,
     description: 'Too many requests; retry after the time given in `Retry-After`.',
   },
+  not_implemented: {
+    status: 501,
+    description:
+      'A form of the request this server does not support (e.g. a guest logon with a token).',
+  },
   server_error: {
     status: 500,
     description: 'An unexpected failure on the server; details are in the server log.',

@@ -24,6 +24,10 @@ import {
 import { FatalError } from './FatalError.js';
 import { BridgeHub, BridgeLauncher, Focus } from './focus/index.js';
 import { createGateway, createMetricsListener, Metrics } from './gateway/index.js';
+import { GuestClients } from './guests/GuestClients.js';
+import { registerGuestLogon } from './guests/GuestLogon.js';
+import { GuestStore } from './guests/GuestStore.js';
+import { loadOrCreateGuestKey } from './guests/keys.js';
 import { Identity, loadClientRegistry, SigningKeys } from './identity/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { MemorySignalingState, PairHash, Signaling } from './signaling/index.js';
@@ -86,12 +90,20 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     undo.push(() => db.close());
     const store = createUserStore(settings, db, logger.child({ module: 'directory' }));
     if (store instanceof SqliteUserStore) await ensureInitialAdmin(store, settings.data_dir, log);
+    const guests = new GuestClients(
+      registry,
+      await loadOrCreateGuestKey(settings.data_dir),
+      settings.registryFile,
+    );
+    const guestStore = new GuestStore(db, settings.session_ttl);
     const identity = new Identity({
       settings,
       store,
       db,
       keys: await SigningKeys.loadOrCreate(settings.data_dir),
       registry,
+      guests,
+      guestStore,
       cookieSecret: loadOrCreateSecret(settings.data_dir, 'identity/cookie'),
       logger,
     });
@@ -145,6 +157,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       logger,
     });
     signaling.register(app);
+    registerGuestLogon(app, {
+      settings,
+      keyFor: (clientId) => guests.signingKey(clientId, identity.webClientId),
+      issuer: () => identity.issuer,
+      logger,
+    });
     app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!hub.handleUpgrade(req, socket, head)) signaling.handleUpgrade(req, socket, head);
     });
@@ -161,6 +179,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const url = publicOrigin(settings, boundPort);
     const localUrl = `${settings.tlsEnabled ? 'https' : 'http'}://${hostForUrl(bound.address)}:${boundPort}`;
     await identity.start(url, issuerOf(settings, boundPort));
+    guests.check(identity.webClientId, settings.enable_guest_api, settings.registryFile);
 
     let metricsApp: FastifyInstance | undefined;
     let metricsUrl: string | undefined;

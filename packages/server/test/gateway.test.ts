@@ -77,7 +77,7 @@ describe('gateway with defaults', () => {
     assert.equal(body.oidc.scope, 'openid profile email kopano/kwm kopano/gc');
     assert.equal(body.kwm.url, '');
     assert.deepEqual(body.guests, {
-      enabled: false,
+      enabled: true,
       default: null,
       defaultPublicGroupPrefix: 'public/',
       publicGroupRegexp: '^group/public/.*',
@@ -153,7 +153,7 @@ describe('gateway settings', () => {
   test('guests.enabled needs both enable_guest_api and allow_client_guests; web_config merges', async () => {
     const server = await startTestServer({
       yaml: [
-        'enable_guest_api: yes',
+        'enable_guest_api: no',
         'public_guest_access_regexp: ^group/(public|open)/.*',
         'hostname: https://meet.example.com',
         'apps: {enabled: [meet]}',

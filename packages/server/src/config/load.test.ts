@@ -40,7 +40,8 @@ describe('loadConfig defaults', () => {
     assert.equal(s.configFile, undefined);
     assert.equal(publicOrigin(s), 'http://localhost:8080');
     assert.equal(issuerOf(s), 'http://localhost:8080');
-    assert.equal(s.enable_guest_api, false);
+    assert.equal(s.enable_guest_api, true, 'guests work out of the box');
+    assert.equal(s.allow_client_guests, true);
     assert.equal(s.public_guest_access_regexp, '^group/public/.*');
     assert.deepEqual(s.apps.enabled, []);
   });
@@ -86,9 +87,9 @@ describe('loadConfig precedence', () => {
 
 describe('loadConfig values', () => {
   test('booleans take yes/no and true/false, in the file and the environment', () => {
-    const { load } = withFile('enable_guest_api: yes\nallow_client_guests: "no"\n');
+    const { load } = withFile('enable_guest_api: "no"\nallow_client_guests: no\n');
     const s = load();
-    assert.equal(s.enable_guest_api, true);
+    assert.equal(s.enable_guest_api, false);
     assert.equal(s.allow_client_guests, false);
     const e = loadConfig({
       cwd: tempDir(),
@@ -197,6 +198,11 @@ describe('loadConfig errors (exit code 2, one line naming key and source)', () =
   });
 
   test('a boolean that is not one', () => {
+    // Logons the identity provider would refuse are a mistake said at start.
+    assert.match(
+      configError(withFile('allow_client_guests: no\n').load),
+      /confab\.yaml.*enable_guest_api hands out guest logons .* set allow_client_guests too/,
+    );
     const { load } = withFile('enable_guest_api: maybe\n');
     assert.match(configError(load), /enable_guest_api: .*expected boolean/);
   });

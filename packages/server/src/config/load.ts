@@ -93,6 +93,11 @@ export function loadConfig(opts: LoadOptions = {}): Settings {
       `confab: ${where(layers, ['turn_uris'], configFile)}: turn_uris needs turn_server_shared_secret`,
     );
   }
+  if (config.enable_guest_api && !config.allow_client_guests) {
+    throw new ConfigError(
+      `confab: ${where(layers, ['enable_guest_api'], configFile)}: enable_guest_api hands out guest logons that the identity provider would refuse: set allow_client_guests too, or enable_guest_api: no`,
+    );
+  }
   if (config.directory === 'ldap') {
     for (const key of ['ldap_uri', 'ldap_base_dn'] as const) {
       if (!config[key])

@@ -417,17 +417,26 @@ export const configSchema = z.strictObject({
     .meta({
       description: 'rtm/connect requests allowed per client address per minute.',
     } satisfies KeyMeta),
+  guest_logon_rate_limit_per_ip: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000000)
+    .default(30)
+    .meta({
+      description: 'Guest logons allowed per client address per minute.',
+    } satisfies KeyMeta),
   enable_guest_api: yesNo()
-    .default(false)
+    .default(true)
     .meta({
       description:
-        'Offer the guest logon API so that outside guests can join public rooms by link.',
+        'Offer the guest logon API so that outside guests can join public rooms by link. On by default (with a generated key); set this and `allow_client_guests` to `no` to turn guests off.',
     } satisfies KeyMeta),
   allow_client_guests: yesNo()
-    .default(false)
+    .default(true)
     .meta({
       description:
-        'Let the identity provider issue guest tokens. Guests work when this and `enable_guest_api` are both on.',
+        'Let the identity provider issue guest tokens for signed request objects. Guests work when this and `enable_guest_api` are both on; `enable_guest_api` without it is refused at start.',
     } satisfies KeyMeta),
   public_guest_access_regexp: regexp.default('^group/public/.*').meta({
     description: 'Room paths (without a leading slash) that guests may join.',

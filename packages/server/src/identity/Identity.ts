@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { JWK } from 'jose';
 import type {
   ClientMetadata,
   InteractionResults,
@@ -11,6 +12,9 @@ import { MemoryRateLimiter, type RateLimiter } from '../common/RateLimiter.js';
 import { isLoopbackHost, type Settings } from '../config/index.js';
 import { DirectoryError, type UserStore } from '../directory/index.js';
 import { contentSecurityPolicy, sendError, webClientIdFor } from '../gateway/index.js';
+import type { GuestClients } from '../guests/GuestClients.js';
+import type { GuestStore } from '../guests/GuestStore.js';
+import { guestIdPattern, guestScope, readGuestClaims } from '../guests/request.js';
 import type { Logger } from '../logging/index.js';
 import type { Database } from '../storage/index.js';
 import type { RegisteredClient } from './ClientRegistry.js';
@@ -47,7 +51,26 @@ const signInReferrerPolicy = 'same-origin';
 
 /** Scopes of Confab's APIs: `kopano/kwm` grants signaling, `kopano/gc` the address book. */
 export const apiScopes = ['kopano/kwm', 'kopano/gc'] as const;
-const oidcScopes = ['openid', 'offline_access', 'profile', 'email'];
+const oidcScopes = ['openid', 'offline_access', 'profile', 'email', guestScope];
+/** The longest a guest request object may be valid for (its `exp` from now). */
+const guestRequestMaxLifetime = 600;
+const isGuestId = (id: string | undefined) => !!id && guestIdPattern.test(id);
+/** Is a request about a guest: a guest sign-in, or a guest's session, code or refresh token? */
+function isGuestContext(ctx: KoaContextWithOIDC): boolean {
+  const { oidc } = ctx;
+  const entities = oidc.entities as {
+    AuthorizationCode?: { accountId?: string };
+    RefreshToken?: { accountId?: string };
+  };
+  return (
+    String(oidc.params?.scope ?? '')
+      .split(' ')
+      .includes(guestScope) ||
+    isGuestId(oidc.session?.accountId) ||
+    isGuestId(entities.AuthorizationCode?.accountId) ||
+    isGuestId(entities.RefreshToken?.accountId)
+  );
+}
 
 export interface IdentityOptions {
   settings: Settings;
@@ -55,6 +78,9 @@ export interface IdentityOptions {
   db: Database;
   keys: SigningKeys;
   registry: RegisteredClient[];
+  /** Clients whose request objects may bring guests, and their keys. */
+  guests: GuestClients;
+  guestStore: GuestStore;
   cookieSecret: Buffer;
   logger: Logger;
 }
@@ -88,7 +114,10 @@ export class Identity {
     this.#perIp = new MemoryRateLimiter(opts.settings.signin_rate_limit_per_ip, 60_000);
     this.#perUser = new MemoryRateLimiter(opts.settings.signin_rate_limit_per_user, 60_000);
     this.#Adapter = sqliteOidcAdapter(opts.db);
-    this.#purgeTimer = setInterval(() => this.#Adapter.purgeExpired(), 10 * 60_000);
+    this.#purgeTimer = setInterval(() => {
+      this.#Adapter.purgeExpired();
+      opts.guestStore.purgeExpired();
+    }, 10 * 60_000);
     this.#purgeTimer.unref();
   }
 
@@ -98,11 +127,35 @@ export class Identity {
    */
   async start(origin: string, issuer: string): Promise<void> {
     if (this.#started) throw new Error('identity already started');
-    const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
+    const {
+      default: Provider,
+      errors: oidcErrors,
+      interactionPolicy,
+    } = await import('oidc-provider');
     const { settings } = this.opts;
     const apiResource = `${origin}/api`;
     const webClientId = webClientIdFor(origin);
-    const clients = buildClients(origin, webClientId, this.opts.registry);
+    const clients = buildClients(origin, webClientId, this.opts.registry, (id) =>
+      this.opts.guests.publicKeys(id, webClientId),
+    );
+    const guestStore = this.opts.guestStore;
+    // A guest's session never stands for a registered user, nor one user's for a guest: a
+    // request of the other kind asks for a new sign-in.
+    const policy = interactionPolicy.base();
+    policy.get('login')?.checks.add(
+      new interactionPolicy.Check('guest_switch', 'a new sign-in is needed', (ctx) => {
+        const { oidc } = ctx;
+        const account = oidc.session?.accountId;
+        if (!account) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        const guestRequest = String(oidc.params?.scope ?? '')
+          .split(' ')
+          .includes(guestScope);
+        const wanted = guestRequest ? readGuestClaims(oidc.params?.claims)?.id : undefined;
+        if (guestRequest ? account !== wanted : isGuestId(account))
+          return interactionPolicy.Check.REQUEST_PROMPT;
+        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      }),
+    );
     const trustedClients = new Set([
       webClientId,
       ...this.opts.registry.filter((c) => c.trusted).map((c) => c.id),
@@ -120,15 +173,43 @@ export class Identity {
       },
       routes: identityRoutes,
       responseTypes: ['code'],
-      interactions: { url: (_ctx, interaction) => `${interactionPrefix}/${interaction.uid}` },
+      interactions: {
+        policy,
+        url: (_ctx, interaction) => `${interactionPrefix}/${interaction.uid}`,
+      },
       scopes: oidcScopes,
-      claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
+      claims: {
+        openid: ['sub'],
+        profile: ['name', 'preferred_username'],
+        email: ['email'],
+        [guestScope]: ['guest'],
+      },
+      enabledJWA: { requestObjectSigningAlgValues: ['ES256'] },
+      // Guests carry the room they may join in their access tokens (docs/identity.md).
+      extraTokenClaims: async (_ctx, token) => {
+        const id = (token as { accountId?: string }).accountId;
+        const guest = isGuestId(id) ? guestStore.find(id as string) : undefined;
+        return guest ? { guest: { path: guest.path } } : undefined;
+      },
       // The web app reads the profile from the ID token: put the scope's claims there too.
       conformIdTokenClaims: false,
       pkce: { required: () => true },
       features: {
         devInteractions: { enabled: false },
         claimsParameter: { enabled: true },
+        requestObjects: {
+          enabled: true,
+          requireSignedRequestObject: false,
+          // Beyond the library's checks (signature with the client's registered key, ES256
+          // only, iss, aud, not expired): a lifetime must be given, and a short one.
+          assertJwtClaimsAndHeader: async (_ctx, claims) => {
+            const now = Math.floor(Date.now() / 1000);
+            if (typeof claims.exp !== 'number')
+              throw new oidcErrors.InvalidRequestObject('the request object has no exp');
+            if (claims.exp > now + guestRequestMaxLifetime)
+              throw new oidcErrors.InvalidRequestObject('the request object lives too long');
+          },
+        },
         revocation: { enabled: true },
         userinfo: { enabled: true },
         rpInitiatedLogout: {
@@ -144,10 +225,11 @@ export class Identity {
           enabled: true,
           defaultResource: () => apiResource,
           useGrantedResource: () => true,
-          getResourceServerInfo: (_ctx, indicator) => {
+          getResourceServerInfo: (ctx, indicator) => {
             if (indicator !== apiResource) throw new oidcErrors.InvalidTarget();
             return {
-              scope: apiScopes.join(' '),
+              // Guests get signaling only, never the address book.
+              scope: isGuestContext(ctx) ? 'kopano/kwm' : apiScopes.join(' '),
               audience: apiResource,
               accessTokenTTL: settings.access_token_ttl,
               accessTokenFormat: 'jwt',
@@ -168,6 +250,14 @@ export class Identity {
       issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
       rotateRefreshToken: () => true,
       findAccount: async (_ctx, sub) => {
+        if (isGuestId(sub)) {
+          const guest = guestStore.find(sub);
+          if (!guest) return undefined;
+          return {
+            accountId: guest.id,
+            claims: async () => ({ sub: guest.id, name: guest.name, guest: { path: guest.path } }),
+          };
+        }
         const user = await store.findById(sub);
         if (!user) return undefined;
         return {
@@ -212,6 +302,10 @@ export class Identity {
 
   get tokenChecker(): TokenChecker {
     return this.#need().checker;
+  }
+
+  get issuer(): string {
+    return this.#need().issuer;
   }
 
   get webClientId(): string {
@@ -365,6 +459,29 @@ export class Identity {
     return (await this.#need().provider.Client.find(clientId))?.clientName;
   }
 
+  /** Does this sign-in ask for a guest (scope `konnect/guestok`)? */
+  #guestRequest(details: Awaited<ReturnType<Provider['interactionDetails']>>): boolean {
+    return String(details.params.scope ?? '')
+      .split(' ')
+      .includes(guestScope);
+  }
+
+  /**
+   * The guest a sign-in may let in: only from claims of a verified request object of a client
+   * allowed guests, with `allow_client_guests` on and a room path guests may join.
+   */
+  #guestOf(details: Awaited<ReturnType<Provider['interactionDetails']>>) {
+    const { settings, guests } = this.opts;
+    const clientId = details.params.client_id as string;
+    const trusted = (details as unknown as { trusted?: string[] }).trusted ?? [];
+    if (!settings.allow_client_guests || !trusted.includes('claims')) return undefined;
+    if (!guests.allowsGuests(clientId, this.#need().webClientId)) return undefined;
+    const guest = readGuestClaims(details.params.claims);
+    if (!guest || !new RegExp(settings.public_guest_access_regexp).test(guest.path))
+      return undefined;
+    return guest;
+  }
+
   /** Grants what the client asked for (the consent step), for trusted clients or on "Allow". */
   async #grant(details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<string> {
     const { provider } = this.#need();
@@ -385,8 +502,12 @@ export class Identity {
     };
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
-      grant.addResourceScope(indicator, scopes.join(' '));
+    // Guests get signaling only: never the address book.
+    const guest = isGuestId(details.session?.accountId);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      const allowed = guest ? scopes.filter((x) => x === 'kopano/kwm') : scopes;
+      if (allowed.length) grant.addResourceScope(indicator, allowed.join(' '));
+    }
     return grant.save();
   }
 
@@ -408,6 +529,19 @@ export class Identity {
       if (!details) return reply;
       const uid = details.uid;
       const clientName = await this.#clientName(details.params.client_id);
+      if (details.prompt.name === 'login' && this.#guestRequest(details)) {
+        const guest = this.#guestOf(details);
+        if (!guest)
+          return this.#html(
+            request,
+            reply,
+            403,
+            errorPage('error', 'this guest sign-in is not allowed here'),
+          );
+        this.opts.guestStore.put(guest);
+        this.#log.info({ guest: guest.id, path: guest.path }, 'guest signed in');
+        return this.#finish(request, reply, { login: { accountId: guest.id, remember: false } });
+      }
       if (details.prompt.name === 'login') {
         return this.#html(
           request,
@@ -529,7 +663,13 @@ export function buildClients(
   origin: string,
   webClientId: string,
   registry: RegisteredClient[],
+  requestKeys: (clientId: string) => JWK[] | undefined = () => undefined,
 ): ClientMetadata[] {
+  // Clients with keys may send signed request objects (guest logons), ES256 only.
+  const keyed = (id: string): Partial<ClientMetadata> => {
+    const keys = requestKeys(id);
+    return keys ? { jwks: { keys: keys as never }, request_object_signing_alg: 'ES256' } : {};
+  };
   const origins = [origin];
   const u = new URL(origin);
   if (isLoopbackHost(u.hostname)) {
@@ -550,6 +690,7 @@ export function buildClients(
       `${o}/meet/oidc-silent-renew`,
     ]),
     post_logout_redirect_uris: unique.map((o) => `${o}/meet/`),
+    ...keyed(webClientId),
   };
   const fromRegistry = registry
     .filter((c) => c.id !== webClientId)
@@ -565,6 +706,7 @@ export function buildClients(
         response_types: ['code'],
         redirect_uris: c.redirect_uris,
         post_logout_redirect_uris: c.post_logout_redirect_uris,
+        ...keyed(c.id),
       }),
     );
   const override = registry.find((c) => c.id === webClientId);

@@ -45,4 +45,19 @@ export const migrations: readonly { name: string; sql: string }[] = [
     name: 'users by name',
     sql: 'CREATE INDEX users_by_name ON users (display_name COLLATE NOCASE, id, search_text);',
   },
+  {
+    // Guests the identity provider let in from a signed request object: the subject of their
+    // tokens, kept while their refresh tokens may still be used.
+    name: 'guests',
+    sql: `
+      CREATE TABLE guests (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX guests_expiry ON guests (expires_at);
+    `,
+  },
 ];
