@@ -11,6 +11,14 @@ export const bridgeProtocolVersion = 1;
 const id = z.string().min(1).max(128);
 const sdp = z.string().min(1).max(200_000);
 const counter = z.number().int().min(0);
+/** An ICE candidate of an endpoint: the client's (focus → bridge) or the bridge's own. */
+const candidateMessage = z.strictObject({
+  type: z.literal('candidate'),
+  conference: id,
+  endpoint: id,
+  candidate: z.string().max(1024),
+  mid: z.string().max(64),
+});
 
 /** Bridge → focus. */
 export const bridgeMessageSchema = z.discriminatedUnion('type', [
@@ -42,13 +50,7 @@ export const bridgeMessageSchema = z.discriminatedUnion('type', [
     ),
   }),
   // The bridge's own ICE candidate for an endpoint, once its first answer is set.
-  z.strictObject({
-    type: z.literal('candidate'),
-    conference: id,
-    endpoint: id,
-    candidate: z.string().max(1024),
-    mid: z.string().max(64),
-  }),
+  candidateMessage,
   z.strictObject({
     type: z.literal('endpoint_state'),
     conference: id,
@@ -79,13 +81,7 @@ export const focusMessageSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('allocate'), conference: id, endpoint: id, user: id }),
   z.strictObject({ type: z.literal('answer'), conference: id, endpoint: id, sdp }),
-  z.strictObject({
-    type: z.literal('candidate'),
-    conference: id,
-    endpoint: id,
-    candidate: z.string().max(1024),
-    mid: z.string().max(64),
-  }),
+  candidateMessage,
   z.strictObject({ type: z.literal('renegotiate'), conference: id, endpoint: id }),
   z.strictObject({
     type: z.literal('screenshare'),

@@ -13,26 +13,7 @@ export const guestLogonPath = '/api/kwm/v2/guest/logon';
 /** How long a guest request object may be used: long enough for one redirect. */
 export const guestRequestTtlSeconds = 120;
 
-/** The form fields of a logon: kwm's (Kopano Meet sends them) and Confab's for code + PKCE. */
-const fields = new Set([
-  'guest',
-  'path',
-  'name',
-  'token',
-  'client_id',
-  'iss',
-  'scope',
-  'locale',
-  'user',
-  'response_type',
-  'redirect_uri',
-  'state',
-  'nonce',
-  'code_challenge',
-  'code_challenge_method',
-  'prompt',
-]);
-/** Fields copied into the request object as authorization parameters when given. */
+/** Fields copied into the request object as authorization parameters when given (Confab's, for code + PKCE). */
 const passed = [
   'response_type',
   'redirect_uri',
@@ -42,6 +23,11 @@ const passed = [
   'code_challenge_method',
   'prompt',
 ] as const;
+/** The form fields of a logon: kwm's (Kopano Meet sends them) and the passed ones. */
+const fields = new Set<string>([
+  ...['guest', 'path', 'name', 'token', 'client_id', 'iss', 'scope', 'locale', 'user'],
+  ...passed,
+]);
 
 export interface GuestLogonOptions {
   settings: Settings;

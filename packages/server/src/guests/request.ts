@@ -2,6 +2,9 @@ import { randomBytes, randomInt } from 'node:crypto';
 
 /** The scope that lets the identity provider take a guest request object (Konnect's). */
 export const guestScope = 'konnect/guestok';
+/** Does an authorization request's `scope` (space-separated) ask for a guest? */
+export const asksForGuest = (scope: unknown) =>
+  typeof scope === 'string' && scope.split(' ').includes(guestScope);
 /** Where a guest request object carries the room path, as kwmserver writes it. */
 export const guestPassthruKey = 'kopano/kwm/guest';
 

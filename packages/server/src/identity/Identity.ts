@@ -14,7 +14,7 @@ import { DirectoryError, type UserStore } from '../directory/index.js';
 import { contentSecurityPolicy, sendError, webClientIdFor } from '../gateway/index.js';
 import type { GuestClients } from '../guests/GuestClients.js';
 import type { GuestStore } from '../guests/GuestStore.js';
-import { guestIdPattern, guestScope, readGuestClaims } from '../guests/request.js';
+import { asksForGuest, guestIdPattern, guestScope, readGuestClaims } from '../guests/request.js';
 import type { Logger } from '../logging/index.js';
 import type { Database } from '../storage/index.js';
 import type { RegisteredClient } from './ClientRegistry.js';
@@ -63,9 +63,7 @@ function isGuestContext(ctx: KoaContextWithOIDC): boolean {
     RefreshToken?: { accountId?: string };
   };
   return (
-    String(oidc.params?.scope ?? '')
-      .split(' ')
-      .includes(guestScope) ||
+    asksForGuest(oidc.params?.scope) ||
     isGuestId(oidc.session?.accountId) ||
     isGuestId(entities.AuthorizationCode?.accountId) ||
     isGuestId(entities.RefreshToken?.accountId)
@@ -108,12 +106,15 @@ export class Identity {
   readonly #perUser: RateLimiter;
   readonly #purgeTimer: NodeJS.Timeout;
   readonly #Adapter;
+  /** Room paths guests may join (`public_guest_access_regexp`). */
+  readonly #guestPaths: RegExp;
 
   constructor(private readonly opts: IdentityOptions) {
     this.#log = opts.logger.child({ module: 'identity' });
     this.#perIp = new MemoryRateLimiter(opts.settings.signin_rate_limit_per_ip, 60_000);
     this.#perUser = new MemoryRateLimiter(opts.settings.signin_rate_limit_per_user, 60_000);
     this.#Adapter = sqliteOidcAdapter(opts.db);
+    this.#guestPaths = new RegExp(opts.settings.public_guest_access_regexp);
     this.#purgeTimer = setInterval(() => {
       this.#Adapter.purgeExpired();
       opts.guestStore.purgeExpired();
@@ -147,9 +148,7 @@ export class Identity {
         const { oidc } = ctx;
         const account = oidc.session?.accountId;
         if (!account) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-        const guestRequest = String(oidc.params?.scope ?? '')
-          .split(' ')
-          .includes(guestScope);
+        const guestRequest = asksForGuest(oidc.params?.scope);
         const wanted = guestRequest ? readGuestClaims(oidc.params?.claims)?.id : undefined;
         if (guestRequest ? account !== wanted : isGuestId(account))
           return interactionPolicy.Check.REQUEST_PROMPT;
@@ -459,13 +458,6 @@ export class Identity {
     return (await this.#need().provider.Client.find(clientId))?.clientName;
   }
 
-  /** Does this sign-in ask for a guest (scope `konnect/guestok`)? */
-  #guestRequest(details: Awaited<ReturnType<Provider['interactionDetails']>>): boolean {
-    return String(details.params.scope ?? '')
-      .split(' ')
-      .includes(guestScope);
-  }
-
   /**
    * The guest a sign-in may let in: only from claims of a verified request object of a client
    * allowed guests, with `allow_client_guests` on and a room path guests may join.
@@ -477,8 +469,7 @@ export class Identity {
     if (!settings.allow_client_guests || !trusted.includes('claims')) return undefined;
     if (!guests.allowsGuests(clientId, this.#need().webClientId)) return undefined;
     const guest = readGuestClaims(details.params.claims);
-    if (!guest || !new RegExp(settings.public_guest_access_regexp).test(guest.path))
-      return undefined;
+    if (!guest || !this.#guestPaths.test(guest.path)) return undefined;
     return guest;
   }
 
@@ -529,7 +520,7 @@ export class Identity {
       if (!details) return reply;
       const uid = details.uid;
       const clientName = await this.#clientName(details.params.client_id);
-      if (details.prompt.name === 'login' && this.#guestRequest(details)) {
+      if (details.prompt.name === 'login' && asksForGuest(details.params.scope)) {
         const guest = this.#guestOf(details);
         if (!guest)
           return this.#html(
