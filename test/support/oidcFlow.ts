@@ -148,3 +148,74 @@ export async function signInOverHttp(
   if (redirect.searchParams.get('state') !== state) throw new Error('state mismatch');
   return { code, pkce: p, jar, redirect };
 }
+
+export interface GuestTokens {
+  accessToken: string;
+  idToken: string;
+  /** The guest's subject and cleaned name, as the logon answered them. */
+  id: string;
+  name: string;
+}
+
+/**
+ * A guest's sign-in as Confab's web app runs it, with the built-in web client: guest logon with
+ * the PKCE challenge, authorize with the signed request object, then the token exchange.
+ * `issuer` is the server's public origin (the web client's id is made from it).
+ */
+export async function guestSignInOverHttp(r: {
+  base: string;
+  issuer: string;
+  path: string;
+  name?: string;
+}): Promise<GuestTokens> {
+  const origin = new URL(r.issuer).origin;
+  const clientId = `kpop-${origin}/meet/`;
+  const redirectUri = `${origin}/meet/oidc-callback`;
+  const p = pkce();
+  const state = randomBytes(8).toString('hex');
+  const logon = await fetch(new URL('/api/kwm/v2/guest/logon', r.base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      guest: '1',
+      path: r.path,
+      name: r.name ?? '',
+      client_id: clientId,
+      scope: 'openid profile kopano/kwm',
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      state,
+      code_challenge: p.challenge,
+      code_challenge_method: 'S256',
+    }),
+  });
+  if (logon.status !== 200)
+    throw new Error(`guest logon: ${logon.status} ${(await logon.text()).slice(0, 200)}`);
+  const guest = (await logon.json()) as { eqp: { request: string }; id: string; name: string };
+  const u = new URL('/signin/v1/identifier/_/authorize', r.base);
+  u.search = new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    scope: 'openid konnect/guestok',
+    request: guest.eqp.request,
+  }).toString();
+  const jar = new CookieJar();
+  const done = await follow(jar, r.base, await jar.fetch(u));
+  const code = new URL(done.finalUrl || 'about:blank').searchParams.get('code');
+  if (!code)
+    throw new Error(`guest authorize ended without a code: ${done.status} ${done.finalUrl}`);
+  const res = await fetch(new URL('/konnect/v1/token', r.base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      code_verifier: p.verifier,
+      redirect_uri: redirectUri,
+    }),
+  });
+  const body = (await res.json()) as { access_token: string; id_token: string };
+  if (!body.access_token) throw new Error(`guest token exchange: ${JSON.stringify(body)}`);
+  return { accessToken: body.access_token, idToken: body.id_token, id: guest.id, name: guest.name };
+}

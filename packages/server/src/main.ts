@@ -141,6 +141,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hub,
       maxParticipants: settings.max_participants,
       emptyTimeoutMs: settings.conference_empty_timeout * 1000,
+      allowGuestOnlyChannels: settings.allow_guest_only_channels,
       registry: metrics.registry,
       logger,
     });
@@ -149,6 +150,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       state,
       tokenChecker: () => identity.tokenChecker,
       store,
+      guests: guestStore,
       pairHashKey,
       turnSecret: settings.turn_server_shared_secret
         ? readTurnSecret(settings.turn_server_shared_secret)

@@ -441,6 +441,12 @@ export const configSchema = z.strictObject({
   public_guest_access_regexp: regexp.default('^group/public/.*').meta({
     description: 'Room paths (without a leading slash) that guests may join.',
   } satisfies KeyMeta),
+  allow_guest_only_channels: yesNo()
+    .default(false)
+    .meta({
+      description:
+        'Let a guest start a public room. Off (as in kwmserver and Jicofo\'s secure domain): a guest who comes first waits ("Waiting for the host") until a registered user joins.',
+    } satisfies KeyMeta),
   web_config: z
     .record(z.string(), z.unknown())
     .default({})

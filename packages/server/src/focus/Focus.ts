@@ -51,8 +51,16 @@ export interface FocusOptions {
   hub: BridgeHub;
   maxParticipants: number;
   emptyTimeoutMs: number;
+  /** `allow_guest_only_channels`: a guest may start a conference rather than wait. */
+  allowGuestOnlyChannels: boolean;
   registry: Registry;
   logger: Logger;
+}
+
+/** A guest's join held back: its connection and the `webrtc_group` message, answered later. */
+interface Waiting {
+  conn: Connection;
+  msg: WebrtcClientMessage;
 }
 
 const newId = () => randomBytes(9).toString('base64url');
@@ -71,6 +79,8 @@ export class Focus implements BridgeEvents {
   readonly #byId = new Map<string, Conference>();
   /** The conferences each connection is in, so that a closing connection finds them at once. */
   readonly #byConn = new Map<string, Set<Conference>>();
+  /** Guests held until a registered user starts their room: by group, then by connection. */
+  readonly #waiting = new Map<string, Map<string, Waiting>>();
   readonly #log: Logger;
 
   constructor(private readonly opts: FocusOptions) {
@@ -118,8 +128,9 @@ export class Focus implements BridgeEvents {
     }
   }
 
-  /** A connection closed: it leaves every conference it was in. */
+  /** A connection closed: it leaves every conference it was in, and stops waiting. */
   connectionClosed(conn: Connection): void {
+    if (conn.guestPath !== undefined) this.#stopWaiting(conn.guestPath, conn.id);
     for (const conf of [...(this.#byConn.get(conn.id) ?? [])]) {
       const m = conf.members.get(conn.userId);
       if (m?.conn === conn.id) this.#leave(conf, m);
@@ -147,6 +158,10 @@ export class Focus implements BridgeEvents {
       );
     if (!msg.state) throw new Refusal('bad_message', 'webrtc_group needs a state');
     let conf = this.#byGroup.get(group);
+    const guest = conn.guestPath !== undefined;
+    // Jicofo's secure domain: only a registered user starts a conference; guests wait for one.
+    if (guest && !conf?.members.size && !this.opts.allowGuestOnlyChannels)
+      return this.#hold(conn, msg, group);
     const existing = conf?.members.get(conn.userId);
     if (conf && !existing && conf.members.size >= this.opts.maxParticipants)
       throw new Refusal('access_restricted', 'the conference is full');
@@ -191,13 +206,13 @@ export class Focus implements BridgeEvents {
       conn: conn.id,
       endpoint: newId(),
       joinedAt: existing?.joinedAt ?? Date.now(),
-      guest: false,
+      guest,
       muted: existing?.muted ?? false,
       restarts: [],
     };
     conf.members.set(member.user, member);
     this.#setConn(member.conn, conf, true);
-    if (!conf.owner) conf.owner = member.user;
+    if (!conf.owner && !guest) conf.owner = member.user;
 
     conn.send({
       type: 'webrtc',
@@ -218,6 +233,55 @@ export class Focus implements BridgeEvents {
     if (conf.speaker) conn.send(this.#channelMessage(conf, { speaker: conf.speaker }));
     if (conf.bridge) this.#allocate(conf, conf.bridge, member);
     this.#log.debug({ group, user: member.user, endpoint: member.endpoint }, 'joined conference');
+    if (!guest) this.#admitWaiting(group);
+  }
+
+  /**
+   * A guest came before the room started: held, and told so with a channel message whose data
+   * is `{waiting: true}` (Confab's addition; kwm answers `create_restricted`). At most
+   * `maxParticipants` wait per room; more are refused with `create_restricted`.
+   */
+  #hold(conn: Connection, msg: WebrtcClientMessage, group: string): void {
+    let waiting = this.#waiting.get(group);
+    if (!waiting) this.#waiting.set(group, (waiting = new Map()));
+    if (!waiting.has(conn.id) && waiting.size >= this.opts.maxParticipants)
+      throw new Refusal('create_restricted', 'too many guests are waiting for this room to start');
+    waiting.set(conn.id, { conn, msg });
+    conn.send({
+      type: 'webrtc',
+      subtype: 'webrtc_channel',
+      reply_to: msg.id,
+      channel: `@${group}`,
+      group,
+      state: msg.state,
+      v: webrtcVersion,
+      ...(msg.transaction ? { transaction: msg.transaction } : {}),
+      data: { waiting: true },
+    });
+    this.#log.debug({ group, user: conn.userId }, 'guest waiting for the room to start');
+  }
+
+  /** A registered user is in: the guests waiting for this room join, in the order they came. */
+  #admitWaiting(group: string): void {
+    const waiting = this.#waiting.get(group);
+    if (!waiting) return;
+    this.#waiting.delete(group);
+    for (const { conn, msg } of waiting.values()) {
+      if (conn.closed) continue;
+      try {
+        this.#join(conn, msg);
+      } catch (err) {
+        if (!(err instanceof Refusal)) throw err;
+        conn.error(err.code, err.message, msg.id);
+      }
+    }
+  }
+
+  #stopWaiting(group: string, connId: string): boolean {
+    const waiting = this.#waiting.get(group);
+    const was = waiting?.delete(connId) ?? false;
+    if (waiting?.size === 0) this.#waiting.delete(group);
+    return was;
   }
 
   #memberOf(conn: Connection, msg: WebrtcClientMessage): [Conference, Member] {
@@ -328,6 +392,7 @@ export class Focus implements BridgeEvents {
   }
 
   #hangup(conn: Connection, msg: WebrtcClientMessage): void {
+    if (this.#stopWaiting(msg.group, conn.id)) return;
     const [conf, member] = this.#memberOf(conn, msg);
     this.#leave(conf, member);
   }

@@ -72,6 +72,11 @@ export class Connection {
     return this.session.name;
   }
 
+  /** The room path a guest may join; undefined for registered users. */
+  get guestPath(): string | undefined {
+    return this.session.guest?.path;
+  }
+
   send(message: ServerMessage): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(JSON.stringify(message));

@@ -18,6 +18,8 @@ import { MemoryRateLimiter } from '../common/RateLimiter.js';
 import type { Settings } from '../config/index.js';
 import type { UserStore } from '../directory/index.js';
 import { sendError } from '../gateway/index.js';
+import type { GuestStore } from '../guests/GuestStore.js';
+import { guestIdPattern } from '../guests/request.js';
 import { type AccessToken, type TokenChecker, TokenError } from '../identity/index.js';
 import type { Logger } from '../logging/index.js';
 import { Calls } from './Calls.js';
@@ -36,6 +38,8 @@ export interface SignalingOptions {
   state: SignalingState;
   tokenChecker: () => TokenChecker;
   store: UserStore;
+  /** Guests' names, for guests that connect without their ID token. */
+  guests?: Pick<GuestStore, 'find'>;
   pairHashKey: Buffer;
   /** The TURN REST secret, read from `turn_server_shared_secret`. */
   turnSecret: string | undefined;
@@ -63,6 +67,7 @@ export class Signaling implements ConnectionHandler {
   readonly #perIp: MemoryRateLimiter;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #limits;
+  readonly #guestPaths: RegExp;
 
   constructor(private readonly opts: SignalingOptions) {
     const s = opts.settings;
@@ -82,6 +87,7 @@ export class Signaling implements ConnectionHandler {
     this.#perUser = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_user, 60_000);
     this.#perIp = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_ip, 60_000);
     this.#limits = { messageRate: s.rtm_message_rate, floodGraceSeconds: 5 };
+    this.#guestPaths = new RegExp(s.public_guest_access_regexp);
     this.#heartbeat = setInterval(() => this.#reapSilent(), 1000);
     this.#heartbeat.unref();
   }
@@ -155,14 +161,23 @@ export class Signaling implements ConnectionHandler {
     }
     if (body.user !== undefined && body.user !== token.sub)
       return sendError(reply, 'forbidden', 'user does not match the access token', 403);
+    const guestPath = guestPathOf(token);
     name ??=
-      (await this.opts.store.findById(token.sub).catch(() => undefined))?.displayName ?? token.sub;
+      guestPath !== undefined
+        ? this.opts.guests?.find(token.sub)?.name
+        : (await this.opts.store.findById(token.sub).catch(() => undefined))?.displayName;
+    name ??= token.sub;
 
     const self = { id: token.sub, name, auth: '' };
     const key = randomBytes(24).toString('base64url');
     this.opts.state.putConnectKey(
       key,
-      { userId: self.id, name: self.name, auth: self.auth },
+      {
+        userId: self.id,
+        name: self.name,
+        auth: self.auth,
+        ...(guestPath !== undefined ? { guest: { path: guestPath } } : {}),
+      },
       connectKeyTtlMs,
     );
     const turn = this.#turnFor(self.id);
@@ -213,9 +228,25 @@ export class Signaling implements ConnectionHandler {
       conn.send({ ...message, type: 'pong' });
       return;
     }
+    const refusal = this.#guestRefusal(conn, message);
+    if (refusal) return conn.error('access_restricted', refusal, message.id);
     if (this.opts.focus && (message.subtype === 'webrtc_group' || message.group !== ''))
       this.opts.focus.handle(conn, message);
     else this.#calls.handle(conn, message);
+  }
+
+  /**
+   * kwm's group restriction: a guest sends only messages about the room of its link, while that
+   * room is still open to guests; nobody rings a guest.
+   */
+  #guestRefusal(conn: Connection, message: WebrtcClientMessage): string | undefined {
+    const path = conn.guestPath;
+    if (path !== undefined) {
+      if (message.group !== path) return 'a guest may only take part in the room of its link';
+      if (!this.#guestPaths.test(path)) return 'this room is no longer open to guests';
+    } else if (message.subtype === 'webrtc_call' && guestIdPattern.test(message.target))
+      return 'guests take part in their room only: they cannot be called';
+    return undefined;
   }
 
   /** @internal A connection closed (ConnectionHandler). */
@@ -234,4 +265,10 @@ export class Signaling implements ConnectionHandler {
       if (c.lastSeen < deadline) c.goodbye(rtmCloseCodes.heartbeatTimeout, 'no heartbeat');
     }
   }
+}
+
+/** The room path of a guest's access token (its `guest` claim), or undefined for users. */
+function guestPathOf(token: AccessToken): string | undefined {
+  const guest = token.claims.guest as { path?: unknown } | undefined;
+  return typeof guest?.path === 'string' ? guest.path : undefined;
 }

@@ -6,6 +6,8 @@ export interface SessionInfo {
   name: string;
   /** kwm's `self.auth` (the auth mode); empty for OIDC users. */
   auth: string;
+  /** A guest's session: the one room path its token was issued for (kwm's group restriction). */
+  guest?: { path: string };
 }
 
 /** One open signaling connection, wherever it lives. */
