@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import {
   addUser,
+  audioFlow,
   bridgePids,
   type ConfabProcess,
   joinGroupFromNewCall,
@@ -17,41 +18,6 @@ import {
 } from './helpers/index.js';
 
 const bridgePort = 10410;
-
-/** What a page receives of one participant's audio: packets and energy (getStats). */
-async function audioFrom(page: Page, name: string): Promise<{ packets: number; energy: number }> {
-  return page.evaluate(async (who) => {
-    const tiles = document.querySelectorAll('ul.tiles li');
-    const li = [...tiles].find((l) => l.querySelector('.tile-name')?.textContent?.startsWith(who));
-    const stream = li?.querySelector('video')?.srcObject as MediaStream | null | undefined;
-    const track = stream?.getAudioTracks()[0];
-    const pcs =
-      (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
-        .__confabPeerConnections ?? [];
-    for (const pc of pcs) {
-      if (!track || pc.connectionState === 'closed') continue;
-      const receiver = pc.getReceivers().find((r) => r.track === track);
-      if (!receiver) continue;
-      let found = { packets: 0, energy: 0 };
-      (await receiver.getStats()).forEach(
-        (s: { type: string; packetsReceived?: number; totalAudioEnergy?: number }) => {
-          if (s.type === 'inbound-rtp')
-            found = { packets: s.packetsReceived ?? 0, energy: s.totalAudioEnergy ?? 0 };
-        },
-      );
-      return found;
-    }
-    return { packets: -1, energy: -1 };
-  }, name);
-}
-
-/** How much of a participant's audio arrives over `ms`. */
-async function audioFlow(page: Page, name: string, ms = 2500) {
-  const before = await audioFrom(page, name);
-  await new Promise((r) => setTimeout(r, ms));
-  const after = await audioFrom(page, name);
-  return { packets: after.packets - before.packets, energy: after.energy - before.energy };
-}
 
 describe('group calls: the owner mutes and removes, the speaker is staged, a lost bridge is replaced', () => {
   let server: ConfabProcess;

@@ -40,6 +40,7 @@ export {
   callAnswerSchema,
   callEndReasons,
   clientMessageSchema,
+  guestLogonPath,
   heartbeatInterval,
   pingMessageSchema,
   type RtmConnectResponse,

@@ -3,6 +3,8 @@ import { z } from 'zod';
 /** kwm v2's API prefix; Confab serves signaling under it. */
 export const rtmApiPrefix = '/api/kwm/v2';
 export const rtmConnectPath = `${rtmApiPrefix}/rtm/connect`;
+/** kwm's guest logon: a signed request object for a guest's sign-in to one public room. */
+export const guestLogonPath = `${rtmApiPrefix}/guest/logon`;
 export const rtmTurnPath = `${rtmApiPrefix}/rtm/turn`;
 export const rtmWebsocketPath = `${rtmApiPrefix}/rtm/websocket`;
 

@@ -10,6 +10,8 @@ export {
 } from './app.js';
 export { chromiumArgs, chromiumPath, launchBrowser, openUser, type User } from './browser.js';
 export {
+  audioFlow,
+  audioFrom,
   countDecodingVideoStreams,
   pollUntil,
   type RtpTotals,

@@ -135,3 +135,41 @@ export async function selectedRemotePorts(page: Page): Promise<number[]> {
     return ports;
   });
 }
+
+/** What a page receives of one participant's audio: packets and energy (getStats). */
+export async function audioFrom(
+  page: Page,
+  name: string,
+): Promise<{ packets: number; energy: number }> {
+  return page.evaluate(async (who) => {
+    const tiles = document.querySelectorAll('ul.tiles li');
+    const li = [...tiles].find((l) => l.querySelector('.tile-name')?.textContent?.startsWith(who));
+    const stream = li?.querySelector('video')?.srcObject as MediaStream | null | undefined;
+    const track = stream?.getAudioTracks()[0];
+    const pcs =
+      (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
+        .__confabPeerConnections ?? [];
+    for (const pc of pcs) {
+      if (!track || pc.connectionState === 'closed') continue;
+      const receiver = pc.getReceivers().find((r) => r.track === track);
+      if (!receiver) continue;
+      let found = { packets: 0, energy: 0 };
+      (await receiver.getStats()).forEach(
+        (s: { type: string; packetsReceived?: number; totalAudioEnergy?: number }) => {
+          if (s.type === 'inbound-rtp')
+            found = { packets: s.packetsReceived ?? 0, energy: s.totalAudioEnergy ?? 0 };
+        },
+      );
+      return found;
+    }
+    return { packets: -1, energy: -1 };
+  }, name);
+}
+
+/** How much of a participant's audio arrives over `ms`. */
+export async function audioFlow(page: Page, name: string, ms = 2500) {
+  const before = await audioFrom(page, name);
+  await new Promise((r) => setTimeout(r, ms));
+  const after = await audioFrom(page, name);
+  return { packets: after.packets - before.packets, energy: after.energy - before.energy };
+}

@@ -1,3 +1,4 @@
+import { guestLogonPath } from '@confab/protocol';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { importJWK, type JWK, SignJWT } from 'jose';
@@ -7,8 +8,6 @@ import { sendError } from '../gateway/index.js';
 import type { Logger } from '../logging/index.js';
 import { guestRequestAlg } from './keys.js';
 import { cleanGuestName, guestClaimsParameter, guestScope, newGuestId } from './request.js';
-
-export const guestLogonPath = '/api/kwm/v2/guest/logon';
 
 /** How long a guest request object may be used: long enough for one redirect. */
 export const guestRequestTtlSeconds = 120;

@@ -1,11 +1,12 @@
 import { isGroupId, type WebConfig } from '@confab/protocol';
 import { useCallback, useEffect, useState } from 'react';
-import { type Auth, useAuth } from '../auth/useAuth.js';
+import { type Auth, guestRoomOf, useAuth } from '../auth/useAuth.js';
 import { loadWebConfig } from '../config/loadWebConfig.js';
 import { MainScreen } from '../features/home/MainScreen.js';
 import { t } from '../i18n/index.js';
 import { useLocalMedia } from '../media/useLocalMedia.js';
 import { Link } from './Link.js';
+import { linkOptionsFor } from './linkOptions.js';
 import { type Route, useRoute } from './router.js';
 
 type ConfigState =
@@ -61,6 +62,20 @@ export function App() {
 function SignedInApp({ route, config }: { route: Route; config: WebConfig }) {
   const auth = useAuth(config);
   if (auth.state.status === 'loading') return <p aria-live="polite">{t('auth.signingIn')}</p>;
+  if (auth.state.status === 'guestRefused') {
+    return (
+      <section className="signed-out" aria-labelledby="guest-refused-title">
+        <h1 id="guest-refused-title">
+          {t('group.title', { name: auth.state.room.replace(/^group\//, '') })}
+        </h1>
+        <p role="alert">{t('guest.notOpen')}</p>
+        <p>{t('guest.signInInstead')}</p>
+        <button type="button" onClick={auth.signIn}>
+          {t('auth.signIn')}
+        </button>
+      </section>
+    );
+  }
   if (auth.state.status === 'signedOut') {
     return (
       <section className="signed-out" aria-labelledby="signed-out-title">
@@ -79,6 +94,31 @@ function SignedInApp({ route, config }: { route: Route; config: WebConfig }) {
     (profile.name as string | undefined) ??
     (profile.preferred_username as string | undefined) ??
     profile.sub;
+  const guestRoom = guestRoomOf(auth.state.user);
+  if (guestRoom !== undefined) {
+    // A guest has its one room: any other address offers the way back to it.
+    return (
+      <>
+        <UserBar name={name} auth={auth} guest />
+        {route.name === 'room' && route.path === guestRoom ? (
+          <SignedInHome
+            config={config}
+            auth={auth}
+            name={name}
+            userId={profile.sub}
+            room={guestRoom}
+          />
+        ) : (
+          <section aria-labelledby="guest-elsewhere-title">
+            <h1 id="guest-elsewhere-title">{t('guest.onlyRoom')}</h1>
+            <Link href={`/meet/r/${guestRoom}`}>
+              {t('guest.backToRoom', { name: guestRoom.replace(/^group\//, '') })}
+            </Link>
+          </section>
+        )}
+      </>
+    );
+  }
   return (
     <>
       <UserBar name={name} auth={auth} />
@@ -110,16 +150,32 @@ function SignedInHome({
   userId: string;
   room: string | undefined;
 }) {
-  const media = useLocalMedia();
+  // A room link's `mute` and `auto` options (SPEC §3) set the devices and join at once.
+  const [options] = useState(() => (room ? linkOptionsFor(`/meet/r/${room}`) : undefined));
+  const media = useLocalMedia({
+    micOn: !options?.micOff,
+    camOn: !(options?.camOff || options?.auto === 'audio'),
+  });
   return (
-    <MainScreen config={config} auth={auth} media={media} name={name} userId={userId} room={room} />
+    <MainScreen
+      config={config}
+      auth={auth}
+      media={media}
+      name={name}
+      userId={userId}
+      room={room}
+      autoJoin={!!options?.auto}
+    />
   );
 }
 
-function UserBar({ name, auth }: { name: string; auth: Auth }) {
+function UserBar({ name, auth, guest }: { name: string; auth: Auth; guest?: boolean }) {
   return (
     <div className="user-bar">
-      <span className="user-name">{name}</span>
+      <span className="user-name">
+        {name}
+        {guest ? <span className="mark"> {t('group.guest')}</span> : null}
+      </span>
       <button type="button" className="secondary" onClick={auth.signOut}>
         {t('auth.signOut')}
       </button>

@@ -1,5 +1,5 @@
 import type { WebConfig } from '@confab/protocol';
-import { UserManager, WebStorageStateStore } from 'oidc-client-ts';
+import { UserManager, type UserManagerSettings, WebStorageStateStore } from 'oidc-client-ts';
 
 export const callbackPath = '/meet/oidc-callback';
 const signedOutKey = 'confab.signedOut';
@@ -10,8 +10,13 @@ const signedOutKey = 'confab.signedOut';
  * tokens, docs/identity.md).
  */
 export function createUserManager(config: WebConfig): UserManager {
+  return new UserManager(userManagerSettings(config));
+}
+
+/** The settings of the OIDC client; guest sign-ins build their request from the same ones. */
+export function userManagerSettings(config: WebConfig): UserManagerSettings {
   const origin = window.location.origin;
-  return new UserManager({
+  return {
     authority: config.oidc.iss || origin,
     client_id: config.oidc.clientID,
     redirect_uri: `${origin}${callbackPath}`,
@@ -25,7 +30,7 @@ export function createUserManager(config: WebConfig): UserManager {
     // default of 60 s would then renew at once, over and over.
     accessTokenExpiringNotificationTimeInSeconds: 30,
     userStore: new WebStorageStateStore({ store: window.sessionStorage }),
-  });
+  };
 }
 
 /** After an explicit sign-out the app waits for "Sign in" instead of redirecting at once. */

@@ -33,6 +33,8 @@ export type GroupState =
       speakers: string[];
       /** The owner muted this participant (the owner's name), until it unmutes itself. */
       mutedBy: string | undefined;
+      /** A guest held by the server until a registered user starts the room. */
+      waiting: boolean;
     }
   | {
       phase: 'failed';
@@ -123,6 +125,7 @@ export class GroupController {
       connection: 'connecting',
       speakers: [],
       mutedBy: undefined,
+      waiting: false,
     });
     this.#sendJoin(group);
   }
@@ -205,7 +208,12 @@ export class GroupController {
       removed?: ModeratedBy;
       muted?: ModeratedBy;
       speaker?: string;
+      waiting?: boolean;
     };
+    if (data.waiting) {
+      this.#patch({ waiting: true });
+      return;
+    }
     if (data.replaced || data.removed) {
       this.#closePeer();
       this.#set({
@@ -232,7 +240,7 @@ export class GroupController {
       const media = Object.fromEntries(
         Object.entries(s.media).filter(([user]) => present.has(user)),
       );
-      this.#patch({ participants, media, phase: 'joined' });
+      this.#patch({ participants, media, phase: 'joined', waiting: false });
     }
   }
 

@@ -85,15 +85,16 @@ async function openMedia(
 
 /**
  * The user's camera and microphone, asked for once and kept for the preview and for calls.
- * Turning one off disables its track (the other side sees black or hears silence at once).
+ * Turning one off disables its track (the other side sees black or hears silence at once);
+ * `initial` starts either off (a room link's `mute` option).
  * Settings changes replace only the tracks they concern, so a call switches devices in place.
  */
-export function useLocalMedia(): LocalMedia {
+export function useLocalMedia(initial: { micOn?: boolean; camOn?: boolean } = {}): LocalMedia {
   const [settings, setSettings] = useState(loadMediaSettings);
   const [stream, setStream] = useState<MediaStream>();
   const [error, setError] = useState<MediaError>();
-  const [micOn, setMicOn] = useState(true);
-  const [camOn, setCamOn] = useState(true);
+  const [micOn, setMicOn] = useState(initial.micOn ?? true);
+  const [camOn, setCamOn] = useState(initial.camOn ?? true);
   const [attempt, setAttempt] = useState(0);
   const current = useRef({ stream, settings, micOn, camOn });
   current.current = { stream, settings, micOn, camOn };

@@ -110,6 +110,32 @@ export function GroupLanding({
   );
 }
 
+/** A guest who came before the host: held by the server, joined when the host starts the room. */
+export function GroupWaiting({
+  group,
+  media,
+  onLeave,
+}: {
+  group: string;
+  media: LocalMedia;
+  onLeave(): void;
+}) {
+  const name = group.replace(/^group\//, '');
+  return (
+    <section className="group-landing" aria-labelledby="waiting-title">
+      <h1 id="waiting-title">{t('group.waiting')}</h1>
+      <p role="status">{t('group.waitingLead', { name })}</p>
+      <LocalPreview media={media} />
+      <div className="main-actions">
+        <MediaToggles media={media} />
+        <button type="button" className="secondary" onClick={onLeave}>
+          {t('group.leave')}
+        </button>
+      </div>
+    </section>
+  );
+}
+
 /**
  * In a group call: a tile per participant (name, owner mark), a shared screen large for
  * everyone with the tiles in a strip, the participant list, and the call controls.

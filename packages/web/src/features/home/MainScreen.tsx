@@ -1,5 +1,6 @@
 import type { ServerMessage, WebConfig } from '@confab/protocol';
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { markLinkOptionsUsed } from '../../app/linkOptions.js';
 import type { Auth } from '../../auth/useAuth.js';
 import { CallController } from '../../calls/CallController.js';
 import { GroupController } from '../../calls/GroupController.js';
@@ -10,7 +11,7 @@ import { RtmClient, type RtmStatus } from '../../rtm/RtmClient.js';
 import { CallEnded, InCall, IncomingCall, OutgoingCall } from '../call/CallScreens.js';
 import { LocalPreview } from '../call/LocalPreview.js';
 import { Contacts } from '../contacts/Contacts.js';
-import { GroupCall, GroupLanding, JoinGroupDialog } from '../group/GroupScreens.js';
+import { GroupCall, GroupLanding, GroupWaiting, JoinGroupDialog } from '../group/GroupScreens.js';
 import { SettingsDialog } from '../settings/SettingsDialog.js';
 
 export interface MainScreenProps {
@@ -22,10 +23,12 @@ export interface MainScreenProps {
   userId: string;
   /** A group room's id (`group/<name>`) when the address is a room's link. */
   room?: string | undefined;
+  /** Join `room` as soon as signaling and the devices are ready (a link's `auto` option). */
+  autoJoin?: boolean;
 }
 
 /** The signed-in app: own camera, "New call", "Contacts", "Settings", and calls over signaling. */
-export function MainScreen({ config, auth, media, name, userId, room }: MainScreenProps) {
+export function MainScreen({ config, auth, media, name, userId, room, autoJoin }: MainScreenProps) {
   const [recent, setRecent] = useState<RecentCall[]>(() => loadRecentCalls(userId));
   const [status, setStatus] = useState<RtmStatus>('connecting');
   const [everConnected, setEverConnected] = useState(false);
@@ -99,6 +102,15 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
     if (s.phase !== 'idle' && s.phase !== 'failed' && s.group !== room) groups.leave();
   }, [groups, room]);
   useEffect(() => () => groups.leave(), [groups]);
+  // A link's `auto` option: once, when signaling is up and the devices answered.
+  const autoJoined = useRef(false);
+  const devicesReady = !!media.stream || !!media.error;
+  useEffect(() => {
+    if (!autoJoin || !room || autoJoined.current || status !== 'connected' || !devicesReady) return;
+    autoJoined.current = true;
+    markLinkOptionsUsed(`/meet/r/${room}`);
+    groups.join(room);
+  }, [autoJoin, room, status, devicesReady, groups]);
   useEffect(() => calls.setAudioOnly(media.settings.audioOnly), [calls, media.settings.audioOnly]);
 
   const inGroup = groupState.phase === 'joining' || groupState.phase === 'joined';
@@ -122,7 +134,10 @@ export function MainScreen({ config, auth, media, name, userId, room }: MainScre
           onSettings={() => setPanel('settings')}
         />
       )}
-      {inGroup && (
+      {inGroup && groupState.waiting && (
+        <GroupWaiting group={groupState.group} media={media} onLeave={() => groups.leave()} />
+      )}
+      {inGroup && !groupState.waiting && (
         <GroupCall
           state={groupState}
           selfId={selfId}
