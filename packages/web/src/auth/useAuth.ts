@@ -109,6 +109,7 @@ export function useAuth(config: WebConfig): Auth {
             | SignInState
             | undefined;
           const returnTo = asked?.returnTo?.startsWith('/meet/') ? asked.returnTo : '/meet/';
+          let failure = err as Error;
           try {
             // A guest link, and the identity provider knows nobody here: continue as a guest.
             if (
@@ -119,10 +120,10 @@ export function useAuth(config: WebConfig): Auth {
             )
               return;
           } catch (guestErr) {
-            err = guestErr;
+            failure = guestErr as Error;
           }
           navigate(returnTo, true);
-          if (!cancelled) setState({ status: 'signedOut', error: (err as Error).message });
+          if (!cancelled) setState({ status: 'signedOut', error: failure.message });
         }
         return;
       }
