@@ -7,6 +7,7 @@ import type { LocalMedia } from '../../media/useLocalMedia.js';
 import { CallControls, MediaToggles, SharingIndicator } from '../call/CallControls.js';
 import { LocalPreview } from '../call/LocalPreview.js';
 import { Video } from '../call/Video.js';
+import { InviteActions } from './Invite.js';
 
 /** The room path for a name as typed: lower-cased, trimmed, `public/` when guests may join. */
 export function roomPath(name: string, isPublic: boolean): string | undefined {
@@ -82,11 +83,14 @@ export function JoinGroupDialog({ onClose }: { onClose(): void }) {
 /** Before joining: the room's name, own preview, "Microphone", "Camera", "Join call". */
 export function GroupLanding({
   group,
+  isPublic,
   media,
   failed,
   onJoin,
 }: {
   group: string;
+  /** Guests may join (the shared link carries `#guest=1`). */
+  isPublic: boolean;
   media: LocalMedia;
   failed: Extract<GroupState, { phase: 'failed' }> | undefined;
   onJoin(): void;
@@ -105,6 +109,9 @@ export function GroupLanding({
         <button type="button" onClick={onJoin}>
           {t('group.joinCall')}
         </button>
+      </div>
+      <div className="main-actions">
+        <InviteActions group={group} isPublic={isPublic} />
       </div>
     </section>
   );
@@ -142,12 +149,14 @@ export function GroupWaiting({
  */
 export function GroupCall({
   state,
+  isPublic,
   selfId,
   media,
   groups,
   onSettings,
 }: {
   state: Extract<GroupState, { phase: 'joining' | 'joined' }>;
+  isPublic: boolean;
   selfId: string | undefined;
   media: LocalMedia;
   groups: GroupController;
@@ -221,6 +230,9 @@ export function GroupCall({
         <h2 id="participants-title">
           {t('group.participants', { count: state.participants.length })}
         </h2>
+        <div className="invite-actions">
+          <InviteActions group={state.group} isPublic={isPublic} />
+        </div>
         <ul>
           {state.participants.map((p) => (
             <li key={p.id}>

@@ -1,6 +1,7 @@
 import type { ServerMessage, WebConfig } from '@confab/protocol';
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { markLinkOptionsUsed } from '../../app/linkOptions.js';
+import { roomTakesGuests } from '../../auth/guestSignIn.js';
 import type { Auth } from '../../auth/useAuth.js';
 import { CallController } from '../../calls/CallController.js';
 import { GroupController } from '../../calls/GroupController.js';
@@ -140,6 +141,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
       {inGroup && !groupState.waiting && (
         <GroupCall
           state={groupState}
+          isPublic={roomTakesGuests(config, groupState.group)}
           selfId={selfId}
           media={media}
           groups={groups}
@@ -149,6 +151,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
       {!inCall && room && (
         <GroupLanding
           group={room}
+          isPublic={roomTakesGuests(config, room)}
           media={media}
           failed={
             groupState.phase === 'failed' && groupState.group === room ? groupState : undefined

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import {
+  addUser,
+  type ConfabProcess,
+  launchBrowser,
+  openUser,
+  signIn,
+  startConfab,
+  type User,
+} from './helpers/index.js';
+
+const bridgePort = 10440;
+
+describe('invites, shared links, the applications grid and the installable app', () => {
+  let server: ConfabProcess;
+  let browser: Browser;
+  let alice: User;
+  const page = (): Page => alice.page;
+
+  before(async () => {
+    server = await startConfab({
+      config: [
+        `bridge:\n  port_range: ${bridgePort}-${bridgePort + 9}`,
+        'apps:\n  enabled: [kopano-webapp, kopano-calendar, no-such-app]',
+        '',
+      ].join('\n'),
+      env: { CONFAB_BRIDGE_WORKERS: '1' },
+    });
+    browser = await launchBrowser();
+    await addUser(server, 'alice', 'Alice Liddell', 'wonderland');
+    alice = await openUser(browser, server.localUrl, {
+      smallVideo: true,
+      permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write'],
+    });
+    await signIn(page(), 'alice', 'wonderland', 'Alice Liddell');
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('"Invite to this group": an invalid address gets a red envelope and disables "Invite"; "Invite" builds the mailto: with the room link and says so', async () => {
+    await page().goto('/meet/r/group/public/party');
+    await page().getByRole('button', { name: 'Invite to this group' }).click();
+    const dialog = page().getByRole('dialog', { name: 'Invite to public/party' });
+    const addresses = dialog.getByRole('textbox', { name: 'Email addresses' });
+    const invite = dialog.getByRole('button', { name: 'Invite', exact: true });
+    assert.equal(await invite.isDisabled(), true, 'nothing typed yet');
+
+    await addresses.fill('bob@example.com, not-an-address');
+    assert.equal(await invite.isDisabled(), true, 'an invalid address disables Invite');
+    const recipients = dialog.getByRole('list', { name: 'Recipients' });
+    const bad = recipients.getByRole('listitem').filter({ hasText: 'not-an-address' });
+    assert.match((await bad.textContent()) ?? '', /not a valid address/);
+    const envelopeColour = (item: typeof bad) =>
+      item.locator('.envelope').evaluate((e) => getComputedStyle(e).color);
+    assert.equal(await envelopeColour(bad), 'rgb(198, 40, 40)', 'a red envelope');
+    const good = recipients.getByRole('listitem').filter({ hasText: 'bob@example.com' });
+    assert.notEqual(await envelopeColour(good), 'rgb(198, 40, 40)');
+    assert.equal(await addresses.getAttribute('aria-invalid'), 'true');
+
+    await addresses.fill('bob@example.com carol@example.org');
+    assert.equal(await invite.isEnabled(), true);
+    await invite.click();
+    await page().getByText('Your mail program opens with the invitation.').waitFor();
+    const mailto =
+      (await page().getByRole('link', { name: 'Open it again' }).getAttribute('href')) ?? '';
+    const url = new URL(mailto);
+    assert.equal(url.protocol, 'mailto:');
+    assert.equal(decodeURIComponent(url.pathname), 'bob@example.com,carol@example.org');
+    assert.equal(url.searchParams.get('subject'), 'Join me in public/party on Confab');
+    assert.equal(
+      url.searchParams.get('body'),
+      `Join the video meeting public/party: ${server.localUrl}/meet/r/group/public/party#guest=1`,
+    );
+    assert.equal(page().url(), `${server.localUrl}/meet/r/group/public/party`, 'the app stays');
+  });
+
+  test('"Share group link" copies the link where the Web Share API is missing, and says so; in a call too', async () => {
+    await page().goto('/meet/r/group/team');
+    assert.equal(await page().evaluate(() => typeof navigator.share), 'undefined');
+    await page().getByRole('button', { name: 'Share group link' }).click();
+    await page().getByText('The link to this group is copied to the clipboard.').waitFor();
+    assert.equal(
+      await page().evaluate(() => navigator.clipboard.readText()),
+      `${server.localUrl}/meet/r/group/team`,
+      'a private room: no guest option',
+    );
+
+    await page().getByRole('button', { name: 'Join call' }).click();
+    const call = page().getByRole('region', { name: 'Group call team' });
+    await call.waitFor();
+    await call.getByRole('button', { name: 'Invite to this group' }).waitFor();
+    await call.getByRole('button', { name: 'Share group link' }).waitFor();
+    await call.getByRole('button', { name: 'Hang up' }).click();
+  });
+});
