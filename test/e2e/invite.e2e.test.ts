@@ -23,7 +23,8 @@ describe('invites, shared links, the applications grid and the installable app',
     server = await startConfab({
       config: [
         `bridge:\n  port_range: ${bridgePort}-${bridgePort + 9}`,
-        'apps:\n  enabled: [kopano-webapp, kopano-calendar, no-such-app]',
+        'apps:\n  enabled: [kopano-webapp, calendar, Wiki]',
+        '  links: {Wiki: "https://wiki.example.com/"}',
         '',
       ].join('\n'),
       env: { CONFAB_BRIDGE_WORKERS: '1' },
@@ -39,6 +40,19 @@ describe('invites, shared links, the applications grid and the installable app',
   after(async () => {
     await browser?.close();
     await server?.stop();
+  });
+
+  test('the applications grid shows the enabled applications, in order, linked where they live', async () => {
+    const grid = page().getByRole('navigation', { name: 'Applications' });
+    const links = await grid
+      .getByRole('link')
+      .evaluateAll((as) => as.map((a) => [a.textContent?.trim(), a.getAttribute('href')]));
+    assert.deepEqual(links, [
+      ['WWebApp', '/webapp/'],
+      ['CCalendar', '/calendar/'],
+      ['WWiki', 'https://wiki.example.com/'],
+    ]);
+    await grid.getByRole('link', { name: 'Calendar' }).waitFor();
   });
 
   test('"Invite to this group": an invalid address gets a red envelope and disables "Invite"; "Invite" builds the mailto: with the room link and says so', async () => {

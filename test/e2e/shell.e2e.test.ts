@@ -34,6 +34,8 @@ describe('the web app shell in Chromium', () => {
       assert.equal(await page.getByRole('banner').innerText(), 'Confab');
       for (const name of ['New call', 'Contacts', 'Settings', 'Sign out'])
         await page.getByRole('button', { name, exact: true }).waitFor();
+      // No application enabled (the default): no applications grid at all.
+      assert.equal(await page.getByRole('navigation', { name: 'Applications' }).count(), 0);
 
       const state = await page.evaluate(async () => {
         const reg = await navigator.serviceWorker.ready;

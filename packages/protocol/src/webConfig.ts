@@ -35,7 +35,11 @@ export const webConfigSchema = z.looseObject({
   }),
   disableFullGAB: z.boolean(),
   disableRemoteTalkingDetection: z.boolean(),
-  apps: z.looseObject({ enabled: z.array(z.string()) }),
+  /** The applications grid: names in order, and (Confab) the address of each. */
+  apps: z.looseObject({
+    enabled: z.array(z.string()),
+    links: z.record(z.string(), z.string()).optional(),
+  }),
   version: z.string().optional(),
 });
 

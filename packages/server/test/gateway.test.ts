@@ -84,7 +84,7 @@ describe('gateway with defaults', () => {
     });
     assert.equal(body.disableFullGAB, false);
     assert.equal(body.disableRemoteTalkingDetection, false);
-    assert.deepEqual(body.apps, { enabled: [] });
+    assert.deepEqual(body.apps, { enabled: [], links: {} });
   });
 
   test('/health-check answers 200 with status, version and uptime', async () => {
@@ -174,7 +174,7 @@ describe('gateway settings', () => {
       assert.deepEqual(body.kwm.webrtc, { config: { iceTransportPolicy: 'relay' } });
       assert.equal(body.kwm.apiPrefix, '/api/kwm/v2');
       assert.equal(body.disableFullGAB, true);
-      assert.deepEqual(body.apps.enabled, ['meet']);
+      assert.deepEqual(body.apps, { enabled: ['meet'], links: { meet: '/meet/' } });
     } finally {
       await server.close();
     }

@@ -9,4 +9,5 @@ export {
 } from './load.js';
 export { isLoopbackHost, issuerOf, publicOrigin } from './origin.js';
 export type { Config, ListenAddress } from './schema.js';
+export { appAddress } from './schema.js';
 export { yamlPosition } from './yamlPosition.js';

@@ -223,6 +223,28 @@ describe('loadConfig errors (exit code 2, one line naming key and source)', () =
     assert.match(configError(load2), /hostname: expected an origin/);
   });
 
+  test('applications of the grid: known names, Kopano names, names with an address; others refused', () => {
+    const { load } = withFile(
+      'apps:\n  enabled: [kopano-webapp, calendar, Wiki]\n  links: {Wiki: "https://wiki.example.com/"}\n',
+    );
+    assert.deepEqual(load().apps, {
+      enabled: ['kopano-webapp', 'calendar', 'Wiki'],
+      links: { Wiki: 'https://wiki.example.com/' },
+    });
+    const { file, load: unknown } = withFile('apps:\n  enabled: [meet, wiki]\n');
+    assert.match(
+      configError(unknown),
+      new RegExp(
+        `^confab: ${file}:2:\\d+: apps.enabled.1: wiki is not a known application: give its address in apps.links`,
+      ),
+    );
+    for (const bad of ['javascript:alert(1)', '//evil.example', 'wiki'])
+      assert.match(
+        configError(withFile(`apps:\n  enabled: [w]\n  links: {w: "${bad}"}\n`).load),
+        /apps\.links\.w: expected an http\(s\) URL or a path starting with \//,
+      );
+  });
+
   test('a regular expression that does not compile', () => {
     const { load } = withFile('public_guest_access_regexp: "^group/(public"\n');
     assert.match(

@@ -61,6 +61,37 @@ const origin = z.string().refine(
   { message: 'expected an origin such as https://meet.example.com (scheme, host, optional port)' },
 );
 
+/** An application's address: absolute http(s), or a path on this server. */
+const appLink = z.string().refine(
+  (v) => {
+    if (v.startsWith('/')) return !v.startsWith('//');
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http(s) URL or a path starting with /' },
+);
+
+/**
+ * Where the applications of Kopano's grid live when served beside Confab (as kweb served them);
+ * `kopano-<name>` and `<name>` are the same application.
+ */
+export const knownApps: Record<string, string> = {
+  meet: '/meet/',
+  webapp: '/webapp/',
+  mail: '/mail/',
+  calendar: '/calendar/',
+  contacts: '/contacts/',
+};
+
+/** The address of an application of the grid: `apps.links` first, then the known ones. */
+export function appAddress(name: string, links: Record<string, string>): string | undefined {
+  return links[name] ?? knownApps[name.replace(/^kopano-/, '')];
+}
+
 const regexp = z.string().refine(
   (v) => {
     try {
@@ -544,14 +575,35 @@ export const configSchema = z.strictObject({
   apps: z
     .strictObject({
       enabled: z
-        .array(z.string().min(1))
+        .array(z.string().min(1).max(64))
+        .max(32)
         .default([])
         .meta({
-          description: 'Names shown in the applications grid. Empty: the grid is hidden.',
-          example: ['meet'],
+          description: `Applications shown in the web app's grid, in this order; empty hides the grid. Known: ${Object.keys(knownApps).join(', ')} (also with Kopano's \`kopano-\` prefix), at the paths Kopano served them (\`/webapp/\`, …); any other needs its address in \`apps.links\`.`,
+          example: ['webapp', 'calendar'],
+        } satisfies KeyMeta),
+      links: z
+        .record(z.string().min(1).max(64), appLink)
+        .default({})
+        .meta({
+          description:
+            'Addresses of applications by name: for names of your own, or to move a known one.',
+          example: {
+            webapp: 'https://mail.example.com/webapp/',
+            Wiki: 'https://wiki.example.com/',
+          },
         } satisfies KeyMeta),
     })
-    .default({ enabled: [] }),
+    .superRefine((apps, ctx) => {
+      for (const [i, name] of apps.enabled.entries())
+        if (!appAddress(name, apps.links))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['enabled', i],
+            message: `${name} is not a known application: give its address in apps.links`,
+          });
+    })
+    .default({ enabled: [], links: {} }),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,5 +1,5 @@
 import type { WebConfig } from '@confab/protocol';
-import type { Settings } from '../config/index.js';
+import { appAddress, type Settings } from '../config/index.js';
 
 /** The built-in web app's OIDC client id: Kopano Meet's form, so Kopano registries still match. */
 export function webClientIdFor(origin: string): string {
@@ -40,7 +40,13 @@ export function buildWebConfig(
     },
     disableFullGAB: false,
     disableRemoteTalkingDetection: false,
-    apps: { enabled: settings.apps.enabled },
+    // Kopano's shape (`enabled`), with Confab's `links`: where each enabled application is.
+    apps: {
+      enabled: settings.apps.enabled,
+      links: Object.fromEntries(
+        settings.apps.enabled.map((n) => [n, appAddress(n, settings.apps.links) ?? '']),
+      ),
+    },
     version,
   };
   return mergeDeep(derived, settings.web_config) as WebConfig;

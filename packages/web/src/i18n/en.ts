@@ -93,6 +93,12 @@ export const en = {
   'group.waitingLead':
     'You will join {name} as soon as someone from the organisation starts the call. Keep this page open.',
   'group.leave': 'Leave',
+  'apps.title': 'Applications',
+  'apps.meet': 'Meet',
+  'apps.webapp': 'WebApp',
+  'apps.mail': 'Mail',
+  'apps.calendar': 'Calendar',
+  'apps.contacts': 'Contacts',
   'invite.open': 'Invite to this group',
   'invite.share': 'Share group link',
   'invite.title': 'Invite to {name}',

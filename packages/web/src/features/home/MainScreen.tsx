@@ -9,6 +9,7 @@ import { addRecentCall, loadRecentCalls, type RecentCall } from '../../calls/rec
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
 import { RtmClient, type RtmStatus } from '../../rtm/RtmClient.js';
+import { AppsGrid } from '../apps/AppsGrid.js';
 import { CallEnded, InCall, IncomingCall, OutgoingCall } from '../call/CallScreens.js';
 import { LocalPreview } from '../call/LocalPreview.js';
 import { Contacts } from '../contacts/Contacts.js';
@@ -206,6 +207,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
           {panel === 'none' && (
             <RecentCalls calls={recent} onCall={(c) => calls.call(c.peer, c.audioOnly)} />
           )}
+          {panel === 'none' && <AppsGrid apps={config.apps} />}
         </section>
       )}
       {callState.phase === 'incoming' && <IncomingCall state={callState} calls={calls} />}
