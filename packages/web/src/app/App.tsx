@@ -1,5 +1,5 @@
 import { isGroupId, type WebConfig } from '@confab/protocol';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
 import { type Auth, guestRoomOf, useAuth } from '../auth/useAuth.js';
 import { loadWebConfig } from '../config/loadWebConfig.js';
 import { MainScreen } from '../features/home/MainScreen.js';
@@ -7,6 +7,7 @@ import { t } from '../i18n/index.js';
 import { useLocalMedia } from '../media/useLocalMedia.js';
 import { Link } from './Link.js';
 import { linkOptionsFor } from './linkOptions.js';
+import { applyUpdate, subscribeUpdate, updateReady } from './registerServiceWorker.js';
 import { type Route, useRoute } from './router.js';
 
 type ConfigState =
@@ -30,6 +31,7 @@ export function App() {
     return () => abort.abort();
   }, []);
   useEffect(load, [load]);
+  const update = useSyncExternalStore(subscribeUpdate, updateReady);
 
   return (
     <div className="app">
@@ -42,6 +44,14 @@ export function App() {
           <span>{t('app.name')}</span>
         </Link>
       </header>
+      {update && (
+        <div className="banner update" role="status">
+          <span>{t('app.updateReady')}</span>
+          <button type="button" className="secondary small" onClick={applyUpdate}>
+            {t('app.reload')}
+          </button>
+        </div>
+      )}
       <main id="main" className="app-main" tabIndex={-1}>
         {state.status === 'loading' && <p aria-live="polite">{t('app.loading')}</p>}
         {state.status === 'failed' && (

@@ -6,6 +6,8 @@ export const en = {
   'app.offline': 'You are offline',
   'app.configFailed': 'Confab could not load its settings from the server.',
   'app.retry': 'Try again',
+  'app.updateReady': 'A new version of Confab is available.',
+  'app.reload': 'Reload',
   'nav.home': 'Home',
   'home.title': 'Video meetings for your organisation',
   'home.lead': 'Ring a colleague or meet in a group room.',
