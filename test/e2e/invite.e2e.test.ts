@@ -110,4 +110,99 @@ describe('invites, shared links, the applications grid and the installable app',
     await call.getByRole('button', { name: 'Share group link' }).waitFor();
     await call.getByRole('button', { name: 'Hang up' }).click();
   });
+
+  test('on a phone-sized screen every main control is on screen, with no sideways scrolling', async () => {
+    const phone = await openUser(browser, server.localUrl, {
+      smallVideo: true,
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+    });
+    const p = phone.page;
+    /** Each control is visible and inside the screen's width (and height, for fixed layers). */
+    const fits = async (
+      where: string,
+      names: [role: 'button' | 'textbox' | 'searchbox' | 'switch' | 'combobox' | 'link', name: string][],
+      fixed = false,
+    ) => {
+      const width = await p.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `${where}: the page is ${width} px wide`);
+      for (const [role, name] of names) {
+        const control = p.getByRole(role, { name, exact: true }).first();
+        await control.waitFor();
+        const box = await control.boundingBox();
+        assert.ok(box, `${where}: ${name} is shown`);
+        assert.ok(
+          box.x >= 0 && box.x + box.width <= 390,
+          `${where}: ${name} within the width (${box.x}+${box.width})`,
+        );
+        if (fixed)
+          assert.ok(
+            box.y >= 0 && box.y + box.height <= 844,
+            `${where}: ${name} within the height (${box.y})`,
+          );
+      }
+    };
+    try {
+      await signIn(p, 'alice', 'wonderland', 'Alice Liddell');
+      await fits('main screen', [
+        ['button', 'New call'],
+        ['button', 'Contacts'],
+        ['button', 'Settings'],
+        ['button', 'Sign out'],
+        ['link', 'Calendar'],
+      ]);
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await fits('settings', [
+        ['switch', 'Audio only'],
+        ['combobox', 'Camera device'],
+        ['combobox', 'Microphone device'],
+        ['button', 'Done'],
+      ]);
+      await p.getByRole('button', { name: 'Done' }).click();
+      await p.getByRole('button', { name: 'Contacts' }).click();
+      await fits('contacts', [['searchbox', 'Search contacts']]);
+      await p.goto('/meet/r/group/public/phone');
+      await fits('group landing', [
+        ['button', 'Microphone'],
+        ['button', 'Camera'],
+        ['button', 'Join call'],
+        ['button', 'Invite to this group'],
+        ['button', 'Share group link'],
+      ]);
+      await p.getByRole('button', { name: 'Invite to this group' }).click();
+      await fits(
+        'invite dialog',
+        [
+          ['textbox', 'Email addresses'],
+          ['button', 'Invite'],
+        ],
+        true,
+      );
+      await p.getByRole('button', { name: 'Close' }).click();
+      await p.getByRole('button', { name: 'Join call' }).click();
+      await p.getByRole('region', { name: 'Group call public/phone' }).waitFor();
+      await fits(
+        'group call',
+        [
+          ['button', 'Microphone'],
+          ['button', 'Camera'],
+          ['button', 'Settings'],
+          ['button', 'Hang up'],
+          ['button', 'Invite to this group'],
+          ['button', 'Share group link'],
+        ],
+        true,
+      );
+      // Keyboard: Tab reaches the controls in a sensible order and Enter works them.
+      await p.getByRole('button', { name: 'Microphone' }).focus();
+      await p.keyboard.press('Enter');
+      assert.equal(
+        await p.getByRole('button', { name: 'Microphone' }).getAttribute('aria-pressed'),
+        'false',
+      );
+      await p.getByRole('button', { name: 'Hang up' }).click();
+    } finally {
+      await phone.close();
+    }
+  });
 });

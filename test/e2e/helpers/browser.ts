@@ -38,12 +38,19 @@ export interface User {
 export async function openUser(
   browser: Browser,
   baseUrl: string,
-  opts: { permissions?: string[]; smallVideo?: boolean } = {},
+  opts: {
+    permissions?: string[];
+    smallVideo?: boolean;
+    /** Default 1024 × 700; a phone is 390 × 844. */
+    viewport?: { width: number; height: number };
+    isMobile?: boolean;
+  } = {},
 ): Promise<User> {
   const context = await browser.newContext({
     baseURL: baseUrl,
     permissions: opts.permissions ?? ['camera', 'microphone'],
-    viewport: { width: 1024, height: 700 },
+    viewport: opts.viewport ?? { width: 1024, height: 700 },
+    ...(opts.isMobile ? { isMobile: true, hasTouch: true } : {}),
   });
   // tsx compiles tests with esbuild's keepNames, which wraps named functions in `__name(...)`;
   // functions passed to the page then need that helper there too.
