@@ -7,6 +7,7 @@ import {
   launchBrowser,
   openUser,
   signIn,
+  startCallFromContacts,
   startConfab,
   type User,
 } from './helpers/index.js';
@@ -31,6 +32,7 @@ describe('invites, shared links, the applications grid and the installable app',
     });
     browser = await launchBrowser();
     await addUser(server, 'alice', 'Alice Liddell', 'wonderland');
+    await addUser(server, 'bob', 'Bob Builder', 'can-we-fix-it');
     alice = await openUser(browser, server.localUrl, {
       smallVideo: true,
       permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write'],
@@ -121,7 +123,10 @@ describe('invites, shared links, the applications grid and the installable app',
     /** Each control is visible and inside the screen's width (and height, for fixed layers). */
     const fits = async (
       where: string,
-      names: [role: 'button' | 'textbox' | 'searchbox' | 'switch' | 'combobox' | 'link', name: string][],
+      names: [
+        role: 'button' | 'textbox' | 'searchbox' | 'switch' | 'combobox' | 'link',
+        name: string,
+      ][],
       fixed = false,
     ) => {
       const width = await p.evaluate(() => document.documentElement.scrollWidth);
@@ -143,7 +148,7 @@ describe('invites, shared links, the applications grid and the installable app',
       }
     };
     try {
-      await signIn(p, 'alice', 'wonderland', 'Alice Liddell');
+      await signIn(p, 'bob', 'can-we-fix-it', 'Bob Builder');
       await fits('main screen', [
         ['button', 'New call'],
         ['button', 'Contacts'],
@@ -199,6 +204,37 @@ describe('invites, shared links, the applications grid and the installable app',
       assert.equal(
         await p.getByRole('button', { name: 'Microphone' }).getAttribute('aria-pressed'),
         'false',
+      );
+      await p.getByRole('button', { name: 'Hang up' }).click();
+
+      // A one-to-one call from Alice (on a desktop): the incoming dialog, then the call.
+      await p.goto('/meet/');
+      await p.getByRole('heading', { name: 'Hello, Bob Builder' }).waitFor();
+      await page().goto('/meet/');
+      await page().getByRole('heading', { name: 'Hello, Alice Liddell' }).waitFor();
+      await startCallFromContacts(page(), 'Bob Builder');
+      await p.getByRole('dialog', { name: 'Alice Liddell' }).waitFor();
+      await fits(
+        'incoming call',
+        [
+          ['button', 'Accept'],
+          ['button', 'Decline'],
+          ['button', 'Ignore'],
+        ],
+        true,
+      );
+      await p.getByRole('button', { name: 'Accept' }).click();
+      await p.getByRole('region', { name: 'In a call with Alice Liddell' }).waitFor();
+      await p.mouse.move(100, 100);
+      await fits(
+        'one-to-one call',
+        [
+          ['button', 'Microphone'],
+          ['button', 'Camera'],
+          ['button', 'Settings'],
+          ['button', 'Hang up'],
+        ],
+        true,
       );
       await p.getByRole('button', { name: 'Hang up' }).click();
     } finally {
