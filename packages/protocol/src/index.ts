@@ -40,6 +40,7 @@ export {
   callAnswerSchema,
   callEndReasons,
   clientMessageSchema,
+  guestLogonAuthorizationFields,
   guestLogonPath,
   heartbeatInterval,
   pingMessageSchema,

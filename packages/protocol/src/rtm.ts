@@ -5,6 +5,19 @@ export const rtmApiPrefix = '/api/kwm/v2';
 export const rtmConnectPath = `${rtmApiPrefix}/rtm/connect`;
 /** kwm's guest logon: a signed request object for a guest's sign-in to one public room. */
 export const guestLogonPath = `${rtmApiPrefix}/guest/logon`;
+/**
+ * Authorization parameters a guest logon takes (Confab's addition to kwm's form) and signs into
+ * the request object, so that the client's code + PKCE sign-in runs with them.
+ */
+export const guestLogonAuthorizationFields = [
+  'response_type',
+  'redirect_uri',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'prompt',
+] as const;
 export const rtmTurnPath = `${rtmApiPrefix}/rtm/turn`;
 export const rtmWebsocketPath = `${rtmApiPrefix}/rtm/websocket`;
 

@@ -1,4 +1,4 @@
-import { guestLogonPath } from '@confab/protocol';
+import { guestLogonAuthorizationFields, guestLogonPath } from '@confab/protocol';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { importJWK, type JWK, SignJWT } from 'jose';
@@ -12,20 +12,10 @@ import { cleanGuestName, guestClaimsParameter, guestScope, newGuestId } from './
 /** How long a guest request object may be used: long enough for one redirect. */
 export const guestRequestTtlSeconds = 120;
 
-/** Fields copied into the request object as authorization parameters when given (Confab's, for code + PKCE). */
-const passed = [
-  'response_type',
-  'redirect_uri',
-  'state',
-  'nonce',
-  'code_challenge',
-  'code_challenge_method',
-  'prompt',
-] as const;
-/** The form fields of a logon: kwm's (Kopano Meet sends them) and the passed ones. */
+/** The form fields of a logon: kwm's (Kopano Meet sends them) and the authorization ones. */
 const fields = new Set<string>([
   ...['guest', 'path', 'name', 'token', 'client_id', 'iss', 'scope', 'locale', 'user'],
-  ...passed,
+  ...guestLogonAuthorizationFields,
 ]);
 
 export interface GuestLogonOptions {
@@ -95,7 +85,7 @@ export function registerGuestLogon(app: FastifyInstance, opts: GuestLogonOptions
       scope: [...scopes].join(' '),
       claims: guestClaimsParameter({ id, name, path }),
     };
-    for (const p of passed) if (form[p]) params[p] = form[p];
+    for (const p of guestLogonAuthorizationFields) if (form[p]) params[p] = form[p];
     const now = Math.floor(Date.now() / 1000);
     const request_ = await new SignJWT(params)
       .setProtectedHeader({ alg: guestRequestAlg, kid: key.kid, typ: 'oauth-authz-req+jwt' })

@@ -1,4 +1,4 @@
-import { guestLogonPath, type WebConfig } from '@confab/protocol';
+import { guestLogonAuthorizationFields, guestLogonPath, type WebConfig } from '@confab/protocol';
 import { OidcClient } from 'oidc-client-ts';
 import { userManagerSettings } from './userManager.js';
 
@@ -14,16 +14,6 @@ export function roomTakesGuests(config: WebConfig, path: string): boolean {
     return false;
   }
 }
-
-/** Authorization parameters the guest logon signs into the request object. */
-const signed = [
-  'response_type',
-  'redirect_uri',
-  'state',
-  'nonce',
-  'code_challenge',
-  'code_challenge_method',
-];
 
 /**
  * A guest's sign-in (docs/identity.md "Guests"): the OIDC client prepares an ordinary
@@ -49,7 +39,7 @@ export async function startGuestSignIn(
     scope: settings.scope ?? 'openid profile',
   });
   if (name) form.set('name', name);
-  for (const k of signed) {
+  for (const k of guestLogonAuthorizationFields) {
     const v = url.searchParams.get(k);
     if (v) form.set(k, v);
   }

@@ -1,5 +1,5 @@
 import { roomNameMaxLength, roomNamePattern } from '@confab/protocol';
-import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { navigate } from '../../app/router.js';
 import type { GroupController, GroupState } from '../../calls/GroupController.js';
 import { t } from '../../i18n/index.js';
@@ -7,6 +7,7 @@ import type { LocalMedia } from '../../media/useLocalMedia.js';
 import { CallControls, MediaToggles, SharingIndicator } from '../call/CallControls.js';
 import { LocalPreview } from '../call/LocalPreview.js';
 import { Video } from '../call/Video.js';
+import { FormDialog } from '../common/FormDialog.js';
 import { InviteActions } from './Invite.js';
 
 /** The room path for a name as typed: lower-cased, trimmed, `public/` when guests may join. */
@@ -24,59 +25,43 @@ export function JoinGroupDialog({ onClose }: { onClose(): void }) {
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => input.current?.focus(), []);
   const path = roomPath(name, isPublic);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (path) navigate(`/meet/r/${path}`);
-  };
   return (
-    <div className="dialog-backdrop">
-      <form
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="join-group-title"
-        className="dialog"
-        onSubmit={submit}
-        onKeyDown={(e) => e.key === 'Escape' && onClose()}
-      >
-        <h2 id="join-group-title">{t('group.joinOrCreate')}</h2>
-        <label className="field">
-          <span>{t('group.name')}</span>
-          <input
-            ref={input}
-            type="text"
-            value={name}
-            maxLength={roomNameMaxLength}
-            autoCapitalize="none"
-            spellCheck={false}
-            aria-invalid={name !== '' && !path}
-            aria-describedby="group-name-help"
-            onChange={(e) => setName(e.target.value.toLowerCase())}
-          />
-        </label>
-        <p id="group-name-help" className="hint">
-          {t('group.nameHelp')}
-        </p>
-        <div className="field switch-field">
-          <button
-            type="button"
-            role="switch"
-            aria-checked={isPublic}
-            className={isPublic ? 'switch on' : 'switch'}
-            onClick={() => setPublic(!isPublic)}
-          >
-            {t('group.public')}
-          </button>
-        </div>
-        <div className="dialog-actions">
-          <button type="submit" disabled={!path}>
-            {t('group.join')}
-          </button>
-          <button type="button" className="secondary" onClick={onClose}>
-            {t('call.dismiss')}
-          </button>
-        </div>
-      </form>
-    </div>
+    <FormDialog
+      title={t('group.joinOrCreate')}
+      submitLabel={t('group.join')}
+      canSubmit={!!path}
+      onSubmit={() => path && navigate(`/meet/r/${path}`)}
+      onClose={onClose}
+    >
+      <label className="field">
+        <span>{t('group.name')}</span>
+        <input
+          ref={input}
+          type="text"
+          value={name}
+          maxLength={roomNameMaxLength}
+          autoCapitalize="none"
+          spellCheck={false}
+          aria-invalid={name !== '' && !path}
+          aria-describedby="group-name-help"
+          onChange={(e) => setName(e.target.value.toLowerCase())}
+        />
+      </label>
+      <p id="group-name-help" className="hint">
+        {t('group.nameHelp')}
+      </p>
+      <div className="field switch-field">
+        <button
+          type="button"
+          role="switch"
+          aria-checked={isPublic}
+          className={isPublic ? 'switch on' : 'switch'}
+          onClick={() => setPublic(!isPublic)}
+        >
+          {t('group.public')}
+        </button>
+      </div>
+    </FormDialog>
   );
 }
 

@@ -1,5 +1,6 @@
-import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { t } from '../../i18n/index.js';
+import { FormDialog } from '../common/FormDialog.js';
 
 /**
  * The HTML standard's "valid e-mail address" (what `<input type=email>` accepts): a local part
@@ -56,67 +57,53 @@ export function InviteDialog({
   const invalid = addresses.filter((a) => !isEmailAddress(a));
   const ready = addresses.length > 0 && invalid.length === 0;
   const name = group.replace(/^group\//, '');
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (!ready) return;
+  const submit = () => {
     const mailto = inviteMailto(addresses, name, link);
     onInvited(mailto);
     window.location.assign(mailto);
   };
   return (
-    <div className="dialog-backdrop">
-      <form
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="invite-title"
-        className="dialog"
-        onSubmit={submit}
-        onKeyDown={(e) => e.key === 'Escape' && onClose()}
-      >
-        <h2 id="invite-title">{t('invite.title', { name })}</h2>
-        <label className="field">
-          <span>{t('invite.addresses')}</span>
-          <textarea
-            ref={input}
-            rows={3}
-            value={text}
-            aria-invalid={invalid.length > 0}
-            aria-describedby="invite-help"
-            onChange={(e) => setText(e.target.value)}
-          />
-        </label>
-        <p id="invite-help" className="hint">
-          {invalid.length > 0
-            ? t('invite.invalid', { addresses: invalid.join(', ') })
-            : t('invite.help')}
-        </p>
-        {addresses.length > 0 && (
-          <ul className="addresses" aria-label={t('invite.recipients')}>
-            {addresses.map((a, i) => {
-              const ok = isEmailAddress(a);
-              return (
-                // The same address may be typed twice: the position keeps keys apart.
-                <li key={`${i}-${a}`} className={ok ? 'address' : 'address invalid'}>
-                  <span className="envelope" aria-hidden="true">
-                    ✉
-                  </span>
-                  {a}
-                  {ok ? null : <span className="visually-hidden"> {t('invite.notValid')}</span>}
-                </li>
-              );
-            })}
-          </ul>
-        )}
-        <div className="dialog-actions">
-          <button type="submit" disabled={!ready}>
-            {t('invite.invite')}
-          </button>
-          <button type="button" className="secondary" onClick={onClose}>
-            {t('call.dismiss')}
-          </button>
-        </div>
-      </form>
-    </div>
+    <FormDialog
+      title={t('invite.title', { name })}
+      submitLabel={t('invite.invite')}
+      canSubmit={ready}
+      onSubmit={submit}
+      onClose={onClose}
+    >
+      <label className="field">
+        <span>{t('invite.addresses')}</span>
+        <textarea
+          ref={input}
+          rows={3}
+          value={text}
+          aria-invalid={invalid.length > 0}
+          aria-describedby="invite-help"
+          onChange={(e) => setText(e.target.value)}
+        />
+      </label>
+      <p id="invite-help" className="hint">
+        {invalid.length > 0
+          ? t('invite.invalid', { addresses: invalid.join(', ') })
+          : t('invite.help')}
+      </p>
+      {addresses.length > 0 && (
+        <ul className="addresses" aria-label={t('invite.recipients')}>
+          {addresses.map((a, i) => {
+            const ok = isEmailAddress(a);
+            return (
+              // The same address may be typed twice: the position keeps keys apart.
+              <li key={`${i}-${a}`} className={ok ? 'address' : 'address invalid'}>
+                <span className="envelope" aria-hidden="true">
+                  ✉
+                </span>
+                {a}
+                {ok ? null : <span className="visually-hidden"> {t('invite.notValid')}</span>}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </FormDialog>
   );
 }
 
