@@ -6,7 +6,7 @@ import { keysGenerate, keysJwkFromPem, keysRotate } from './cli/keys.js';
 import { serve } from './cli/serve.js';
 import { userAdd, userList, userPasswd, userRemove } from './cli/user.js';
 import { ConfigError } from './config/index.js';
-import { DirectoryError } from './directory/index.js';
+import { DirectoryError } from './directory/DirectoryError.js';
 import { FatalError } from './FatalError.js';
 
 const commands: Command[] = [

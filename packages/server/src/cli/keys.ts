@@ -4,7 +4,6 @@ import { stringify } from 'yaml';
 import { prepareDataDir } from '../dataDir.js';
 import { FatalError } from '../FatalError.js';
 import { generateEcPem, jwkFromPem, KeyFileError, kidFromFile } from '../guests/keys.js';
-import { SigningKeys } from '../identity/index.js';
 import { type Command, dataOptions, dataOptionsHelp, helpOption } from './Command.js';
 import { settingsFrom } from './settings.js';
 
@@ -25,6 +24,7 @@ JWKS until every token they signed has expired, so nobody is signed out by a rot
   async run(values) {
     const settings = settingsFrom(values);
     prepareDataDir(settings.data_dir);
+    const { SigningKeys } = await import('../identity/SigningKeys.js');
     const keys = await SigningKeys.loadOrCreate(settings.data_dir);
     const grace = Math.max(settings.access_token_ttl, idTokenTtl) + 60;
     const fresh = await keys.rotate(grace);

@@ -1,7 +1,6 @@
 import type { Settings } from '../config/index.js';
 import { prepareDataDir } from '../dataDir.js';
-import { SqliteUserStore, type User } from '../directory/index.js';
-import { openDatabase } from '../storage/index.js';
+import type { SqliteUserStore, User } from '../directory/index.js';
 import { type Command, dataOptions, dataOptionsHelp, helpOption, UsageError } from './Command.js';
 import { passwordFromStdin, promptPassword } from './password.js';
 import { settingsFrom } from './settings.js';
@@ -17,6 +16,11 @@ async function withStore<T>(
     );
   }
   prepareDataDir(settings.data_dir);
+  // Loaded here, not with the command line: other commands (a bridge) need no database.
+  const [{ openDatabase }, { SqliteUserStore }] = await Promise.all([
+    import('../storage/index.js'),
+    import('../directory/SqliteUserStore.js'),
+  ]);
   const db = openDatabase(settings.data_dir);
   try {
     return await fn(new SqliteUserStore(db));
