@@ -20,6 +20,9 @@ import { pageScript } from './pages.js';
 const windowMs = Number(arg('window') ?? 15) * 1000;
 const ks = (arg('k') ?? '1,3,6').split(',').map(Number);
 const sfuCore = 0;
+/** `--profile=DIR`: the bridge writes a V8 CPU profile there when it stops (figures then cost more). */
+const profileDir = arg('profile');
+const profile = profileDir ? { profileDir } : {};
 const clk = 100; // USER_HZ
 
 function arg(name: string): string | undefined {
@@ -84,7 +87,7 @@ async function measure(pid: number, subs: Page[], firstFrames: number[]): Promis
 
 async function confabChromium(browser: Browser, origin: string, k: number): Promise<Result> {
   const focus = await FakeFocus.start();
-  const bridge = await startBridge(focus, 10480, { pinCpu: sfuCore });
+  const bridge = await startBridge(focus, 10480, { pinCpu: sfuCore, ...profile });
   const opened: BrowserContext[] = [];
   const pages = new Map<string, Page>();
   let running = true;
@@ -195,7 +198,7 @@ async function janusChromium(browser: Browser, origin: string, k: number): Promi
  */
 async function confabSynthetic(publishers: number, receivers: number): Promise<Result> {
   const focus = await FakeFocus.start();
-  const bridge = await startBridge(focus, 10481, { pinCpu: sfuCore });
+  const bridge = await startBridge(focus, 10481, { pinCpu: sfuCore, ...profile });
   const peers: SyntheticPeer[] = [];
   const t0 = performance.now();
   for (let i = 0; i < publishers + receivers; i++) {

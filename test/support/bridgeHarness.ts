@@ -103,12 +103,16 @@ export interface BridgeProcess {
 export async function startBridge(
   focus: FakeFocus,
   port: number,
-  opts: { pinCpu?: number } = {},
+  opts: {
+    pinCpu?: number /** Write a V8 CPU profile of the bridge into this folder. */;
+    profileDir?: string;
+  } = {},
 ): Promise<BridgeProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'confab-bridge-'));
   writeFileSync(path.join(dir, 'secret'), focus.secret);
   writeFileSync(path.join(dir, 'confab.yaml'), 'bridge:\n  shared_secret: secret\n');
   const args = [
+    ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
     confabBin,
     'bridge',
     '--config',

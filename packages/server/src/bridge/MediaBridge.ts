@@ -119,6 +119,8 @@ class Source {
 /** One m-line a receiver gets forwarded media on, reused for another source when freed. */
 class Slot {
   track: Track | undefined;
+  /** The track's state, kept from its events: no native call per forwarded packet. */
+  open = false;
   source: Source | undefined;
   rewriter: RtpRewriter;
   /** A video slot forwards from a keyframe on: delta frames before it cannot be decoded. */
@@ -476,11 +478,15 @@ export class MediaBridge {
     let track: Track | undefined;
     if (!safely(() => (track = ep.pc.addTrack(slot.describe())))) return;
     slot.track = track;
+    slot.open = track?.isOpen() ?? false;
     track?.onMessage((packet) => this.#feedback(slot, packet));
-    if (slot.source) {
-      const src = slot.source;
-      track?.onOpen(() => src.keyframes.request());
-    }
+    track?.onOpen(() => {
+      slot.open = true;
+      slot.source?.keyframes.request();
+    });
+    track?.onClosed(() => {
+      slot.open = false;
+    });
   }
 
   #setActive(src: Source, active: boolean): void {
@@ -513,14 +519,16 @@ export class MediaBridge {
       const level = audioLevel(packet);
       if (level >= 0) src.endpoint.conference.speakers.level(src.endpoint.id, level);
     }
+    // One copy serves every receiver in turn: sending copies it into the native side at once.
+    let out: Buffer | undefined;
     for (const slot of src.sinks) {
       const track = slot.track;
-      if (!track || !track.isOpen()) continue;
+      if (!track || !slot.open) continue;
       if (slot.awaitingKeyframe) {
         if (!isVp8Keyframe(packet)) continue;
         slot.awaitingKeyframe = false;
       }
-      const out = slot.rewriter.rewrite(packet);
+      out = slot.rewriter.rewrite(packet, out);
       try {
         track.sendMessageBinary(out);
       } catch {
@@ -545,7 +553,7 @@ export class MediaBridge {
         src.stats.senderReport(sr.ntpHigh, sr.ntpLow, performance.now());
     for (const slot of src.sinks) {
       const track = slot.track;
-      if (!track?.isOpen()) continue;
+      if (!track || !slot.open) continue;
       for (const sr of reports) {
         const ts = slot.rewriter.timestamp(sr.ssrc, sr.rtpTimestamp);
         if (ts === undefined) continue;
@@ -580,7 +588,7 @@ export class MediaBridge {
   #retransmit(slot: Slot, src: Source, lost: number[]): void {
     const from = slot.rewriter.source;
     const track = slot.track;
-    if (!src.cache || from === undefined || !track?.isOpen()) return;
+    if (!src.cache || from === undefined || !track || !slot.open) return;
     for (const seq of lost.slice(0, 64)) {
       const packet = src.cache.get(from, slot.rewriter.sourceSeq(seq));
       if (!packet) continue;

@@ -51,6 +51,23 @@ test('a forwarded packet gets the slot SSRC and payload type; marker and payload
   assert.deepEqual([...out.subarray(12)], [9, 8, 7]);
 });
 
+test('receivers may share one copy in turn: each rewrite of it equals a rewrite of its own', () => {
+  const packet = rtp({ ssrc: 7, seq: 300, ts: 4000, pt: 96, payload: [1, 2, 3, 4] });
+  const a = new RtpRewriter(0x1111, 'video', 100);
+  const b = new RtpRewriter(0x2222, 'video', 101);
+  // b has forwarded another source before: its sequence and timestamp continue from that one.
+  b.rewrite(rtp({ ssrc: 9, seq: 50, ts: 10 }));
+  const own = [new RtpRewriter(0x1111, 'video', 100), new RtpRewriter(0x2222, 'video', 101)];
+  own[1]?.rewrite(rtp({ ssrc: 9, seq: 50, ts: 10 }));
+  const shared = a.rewrite(packet);
+  const first = Buffer.from(shared);
+  const second = b.rewrite(packet, shared);
+  assert.equal(second, shared, 'the same buffer');
+  assert.deepEqual(first, own[0]?.rewrite(packet));
+  assert.deepEqual(Buffer.from(second), own[1]?.rewrite(packet));
+  assert.throws(() => a.rewrite(packet, Buffer.alloc(3)), RangeError);
+});
+
 test('the input packet is left as it was (each receiver rewrites its own copy)', () => {
   const input = rtp({ ssrc: 1111, seq: 1, ts: 1 });
   const copy = Buffer.from(input);

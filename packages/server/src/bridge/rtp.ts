@@ -317,9 +317,14 @@ export class RtpRewriter {
     return ssrc === this.#source ? (ts + this.#tsDelta) >>> 0 : undefined;
   }
 
-  /** Writes the rewritten packet into `out` (same length as `packet`) and returns it. */
-  rewrite(packet: Buffer, out: Buffer = Buffer.allocUnsafe(packet.length)): Buffer {
-    if (out !== packet) packet.copy(out);
+  /**
+   * Writes the rewritten packet into `out` and returns it: a new buffer, or one of the same
+   * length that an earlier rewrite of this packet filled (only the header fields differ).
+   */
+  rewrite(packet: Buffer, out?: Buffer): Buffer {
+    if (!out) out = Buffer.from(packet);
+    else if (out !== packet && out.length !== packet.length)
+      throw new RangeError('rewrite: out must be as long as the packet');
     const ssrc = packet.readUInt32BE(8);
     const seq = packet.readUInt16BE(2);
     const ts = packet.readUInt32BE(4);
