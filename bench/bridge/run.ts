@@ -19,6 +19,8 @@ import { pageScript } from './pages.js';
 
 const windowMs = Number(arg('window') ?? 15) * 1000;
 const ks = (arg('k') ?? '1,3,6').split(',').map(Number);
+/** `--rounds=N`: each K measured N times per SFU; the ratio is that of the medians. */
+const rounds = Math.max(1, Number(arg('rounds') ?? 1));
 const sfuCore = 0;
 /** `--profile=DIR`: the bridge writes a V8 CPU profile there when it stops (figures then cost more). */
 const profileDir = arg('profile');
@@ -249,14 +251,30 @@ async function main(): Promise<void> {
   );
   const ratios: number[] = [];
   for (const k of ks) {
-    const confab = await confabChromium(browser, origin, k);
-    const janus = await janusChromium(browser, origin, k);
-    const ratio = confab.cpuUsPerPacket / janus.cpuUsPerPacket;
+    // Rounds alternate the two SFUs, so that drift in the machine's load hits both alike.
+    const confabs: Result[] = [];
+    const januses: Result[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const confab = await confabChromium(browser, origin, k);
+      const janus = await janusChromium(browser, origin, k);
+      confabs.push(confab);
+      januses.push(janus);
+      const tag = rounds > 1 ? ` round ${round}` : '';
+      console.log(`chromium K=${k}${tag}: confab ${fmt(confab)}`);
+      console.log(`chromium K=${k}${tag}: janus  ${fmt(janus)}`);
+    }
+    const c = median(confabs.map((r) => r.cpuUsPerPacket));
+    const j = median(januses.map((r) => r.cpuUsPerPacket));
+    const ratio = c / j;
     ratios.push(ratio);
-    console.log(`chromium K=${k}: confab ${fmt(confab)}`);
-    console.log(`chromium K=${k}: janus  ${fmt(janus)}`);
+    const each = confabs.map((r, i) => r.cpuUsPerPacket / (januses[i] as Result).cpuUsPerPacket);
+    const spread =
+      rounds > 1
+        ? `; medians of ${rounds} rounds (${c.toFixed(1)} / ${j.toFixed(1)} µs), rounds ${Math.min(...each).toFixed(2)}-${Math.max(...each).toFixed(2)}`
+        : '';
+    const rss = median(confabs.map((r) => r.peakRssMb)) / median(januses.map((r) => r.peakRssMb));
     console.log(
-      `chromium K=${k}: CPU per packet confab/janus ratio ${ratio.toFixed(2)} (goal ≤ 1.0, aim 0.7); RSS ratio ${(confab.peakRssMb / janus.peakRssMb).toFixed(2)}`,
+      `chromium K=${k}: CPU per packet confab/janus ratio ${ratio.toFixed(2)} (goal ≤ 1.0, aim 0.7)${spread}; RSS ratio ${rss.toFixed(2)}`,
     );
   }
   await browser.close();
