@@ -113,6 +113,54 @@ describe('invites, shared links, the applications grid and the installable app',
     await call.getByRole('button', { name: 'Hang up' }).click();
   });
 
+  test('by keyboard alone: New call → Join or create group → a name → Join call; the invite dialog takes and gives back the focus', async () => {
+    const p = page();
+    await p.goto('/meet/');
+    await p.getByRole('heading', { name: 'Hello, Alice Liddell' }).waitFor();
+    const focused = () =>
+      p.evaluate(() => {
+        const e = document.activeElement as HTMLElement | null;
+        return (e?.getAttribute('aria-label') ?? e?.textContent ?? '').trim();
+      });
+    /** Presses Tab until the control named `name` has the focus (as a keyboard user does). */
+    const tabTo = async (name: string) => {
+      for (let i = 0; i < 40; i++) {
+        if ((await focused()) === name) return;
+        await p.keyboard.press('Tab');
+      }
+      assert.fail(`Tab never reached ${name} (last: ${await focused()})`);
+    };
+    await tabTo('New call');
+    await p.keyboard.press('Enter');
+    await tabTo('Join or create group');
+    await p.keyboard.press('Enter');
+    const dialog = p.getByRole('dialog', { name: 'Join or create group' });
+    await dialog.waitFor();
+    assert.equal(
+      await p.evaluate(() => document.activeElement?.tagName),
+      'INPUT',
+      'the dialog puts the focus in "Group name"',
+    );
+    await p.keyboard.type('kbd');
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'Group kbd' }).waitFor();
+
+    await tabTo('Invite to this group');
+    await p.keyboard.press('Enter');
+    await p.getByRole('dialog', { name: 'Invite to kbd' }).waitFor();
+    assert.equal(await p.evaluate(() => document.activeElement?.tagName), 'TEXTAREA');
+    await p.keyboard.press('Escape');
+    await p.getByRole('dialog').waitFor({ state: 'detached' });
+    assert.equal(await focused(), 'Invite to this group', 'the focus is back on the opener');
+
+    await tabTo('Join call');
+    await p.keyboard.press('Enter');
+    await p.getByRole('region', { name: 'Group call kbd' }).waitFor();
+    await tabTo('Hang up');
+    await p.keyboard.press('Enter');
+    await p.getByRole('button', { name: 'Join call' }).waitFor();
+  });
+
   test('on a phone-sized screen every main control is on screen, with no sideways scrolling', async () => {
     const phone = await openUser(browser, server.localUrl, {
       smallVideo: true,

@@ -1,9 +1,9 @@
-import { type ReactNode, useId } from 'react';
+import { type ReactNode, useEffect, useId } from 'react';
 import { t } from '../../i18n/index.js';
 
 /**
  * A modal form dialog named by its title: the fields, then the submit button (disabled until
- * `canSubmit`) and "Close"; Enter submits, Escape closes.
+ * `canSubmit`) and "Close"; Enter submits, Escape closes, and the focus goes back where it was.
  */
 export function FormDialog({
   title,
@@ -21,6 +21,13 @@ export function FormDialog({
   children: ReactNode;
 }) {
   const id = useId();
+  // Closing gives the focus back to what opened the dialog, for keyboard users.
+  useEffect(() => {
+    const opener = document.activeElement;
+    return () => {
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+    };
+  }, []);
   return (
     <div className="dialog-backdrop">
       <form
