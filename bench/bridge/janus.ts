@@ -193,6 +193,11 @@ export class JanusHandle {
     });
   }
 
+  /** Trickles one of our ICE candidates to Janus (`candidate` is `candidate:…`), or the end. */
+  async trickle(candidate: { candidate: string; sdpMid: string } | { completed: true }) {
+    await this.post(`${this.api.base}/${this.session}/${this.id}`, { janus: 'trickle', candidate });
+  }
+
   async close(): Promise<void> {
     this.#polling = false;
     await this.post(`${this.api.base}/${this.session}`, { janus: 'destroy' }).catch(() => {});

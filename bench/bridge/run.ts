@@ -8,17 +8,20 @@
  * frame after asking to subscribe.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { chromiumArgs, chromiumPath } from '../../test/e2e/helpers/browser.js';
 import { FakeFocus, SyntheticPeer, startBridge } from '../../test/support/bridgeHarness.js';
 import { type JanusHandle, startJanus } from './janus.js';
+import { JanusSyntheticPeer } from './janusPeers.js';
 import { pageScript } from './pages.js';
 
 const windowMs = Number(arg('window') ?? 15) * 1000;
-const ks = (arg('k') ?? '1,3,6').split(',').map(Number);
+const ks = process.argv.includes('--no-chromium')
+  ? []
+  : (arg('k') ?? '1,3,6').split(',').map(Number);
 /** `--rounds=N`: each K measured N times per SFU; the ratio is that of the medians. */
 const rounds = Math.max(1, Number(arg('rounds') ?? 1));
 const sfuCore = 0;
@@ -36,6 +39,33 @@ function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return ((Number(f[11]) + Number(f[12])) * 1000) / clk;
 }
+/** CPU ms per thread name (`/proc/PID/task/TID/stat`), for `--threads`. */
+function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const name = tid === String(pid) ? `${comm} (main)` : comm;
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / clk;
+      out.set(name, (out.get(name) ?? 0) + ms);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+function threadDiff(a: Map<string, number>, b: Map<string, number>): string {
+  return [...b]
+    .map(([name, ms]) => [name, ms - (a.get(name) ?? 0)] as const)
+    .filter(([, ms]) => ms > 0)
+    .sort((x, y) => y[1] - x[1])
+    .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
+    .join(', ');
+}
+const showThreads = process.argv.includes('--threads');
+
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
@@ -67,18 +97,25 @@ async function openPage(browser: Browser, origin: string): Promise<[BrowserConte
   return [ctx, page];
 }
 
-/** Samples the SFU's CPU and the subscribers' received packets over the window. */
-async function measure(pid: number, subs: Page[], firstFrames: number[]): Promise<Result> {
+/** What the pages' peer connections received (RTP packets, `getStats`). */
+const pagesReceived = (subs: Page[]) => async () =>
+  (await Promise.all(subs.map((p) => p.evaluate('bench.packetsIn()') as Promise<number>))).reduce(
+    (a, b) => a + b,
+    0,
+  );
+
+/** Samples the SFU's CPU and the packets the receivers counted over the window. */
+async function measure(
+  pid: number,
+  count: () => number | Promise<number>,
+  firstFrames: number[],
+): Promise<Result> {
   await sleep(3000); // past the start: rates settle
-  const count = async () =>
-    (await Promise.all(subs.map((p) => p.evaluate('bench.packetsIn()') as Promise<number>))).reduce(
-      (a, b) => a + b,
-      0,
-    );
-  const [c0, p0] = [cpuMs(pid), await count()];
+  const [c0, p0, t0] = [cpuMs(pid), await count(), threadCpuMs(pid)];
   await sleep(windowMs);
-  const [c1, p1] = [cpuMs(pid), await count()];
+  const [c1, p1, t1] = [cpuMs(pid), await count(), threadCpuMs(pid)];
   const packets = p1 - p0;
+  if (showThreads) console.log(`  threads: ${threadDiff(t0, t1)}`);
   return {
     cpuUsPerPacket: ((c1 - c0) * 1000) / Math.max(1, packets),
     packets,
@@ -121,7 +158,7 @@ async function confabChromium(browser: Browser, origin: string, k: number): Prom
   const firstFrames = await Promise.all(
     subs.map((p) => p.evaluate('bench.firstFrameMs(30000)') as Promise<number>),
   );
-  const result = await measure(bridge.proc.pid as number, subs, firstFrames);
+  const result = await measure(bridge.proc.pid as number, pagesReceived(subs), firstFrames);
   running = false;
   for (const c of opened) await c.close();
   await bridge.stop();
@@ -186,7 +223,7 @@ async function janusChromium(browser: Browser, origin: string, k: number): Promi
   const firstFrames = await Promise.all(
     subs.map((p) => p.evaluate('bench.firstFrameMs(30000)') as Promise<number>),
   );
-  const result = await measure(janus.proc.pid as number, subs, firstFrames);
+  const result = await measure(janus.proc.pid as number, pagesReceived(subs), firstFrames);
   for (const c of opened) await c.close();
   for (const h of handles) await h.close();
   await janus.stop();
@@ -216,21 +253,57 @@ async function confabSynthetic(publishers: number, receivers: number): Promise<R
     while (p.totalReceived() === 0 && performance.now() - t0 < 30_000) await sleep(20);
     firstFrames.push(performance.now() - t0);
   }
-  await sleep(3000);
   const total = () => peers.reduce((n, p) => n + p.totalReceived(), 0);
-  const pid = bridge.proc.pid as number;
-  const [c0, n0] = [cpuMs(pid), total()];
-  await sleep(windowMs);
-  const [c1, n1] = [cpuMs(pid), total()];
-  const result = {
-    cpuUsPerPacket: ((c1 - c0) * 1000) / Math.max(1, n1 - n0),
-    packets: n1 - n0,
-    peakRssMb: peakRssMb(pid),
-    firstFrameMs: median(firstFrames),
-  };
+  const result = await measure(bridge.proc.pid as number, total, firstFrames);
   for (const p of peers) p.close();
   await bridge.stop();
   focus.close();
+  return result;
+}
+
+/** The same synthetic load on Janus: a publisher handle each, and one subscription per receiver. */
+async function janusSynthetic(publishers: number, receivers: number): Promise<Result> {
+  const janus = await startJanus(18089, sfuCore);
+  const admin = await janus.api.handle();
+  const room = 4343;
+  await admin.request({
+    request: 'create',
+    room,
+    publishers: publishers + 1,
+    bitrate: 2_000_000,
+    videocodec: 'vp8',
+    audiocodec: 'opus',
+  });
+  const t0 = performance.now();
+  const pubs: JanusSyntheticPeer[] = [];
+  for (let i = 0; i < publishers; i++) {
+    const p = new JanusSyntheticPeer(janus, room, `p${i}`);
+    await p.publish();
+    pubs.push(p);
+  }
+  const feeds = pubs.map((p) => p.feed as number);
+  const listening: JanusSyntheticPeer[] = [];
+  if (receivers === 0) {
+    // A mesh: every publisher receives the others.
+    for (const p of pubs) await p.subscribe(feeds.filter((f) => f !== p.feed));
+    listening.push(...pubs);
+  } else {
+    for (let i = 0; i < receivers; i++) {
+      const r = new JanusSyntheticPeer(janus, room, `r${i}`);
+      await r.subscribe(feeds);
+      listening.push(r);
+    }
+  }
+  const firstFrames: number[] = [];
+  for (const p of listening) {
+    while (p.totalReceived() === 0 && performance.now() - t0 < 30_000) await sleep(20);
+    firstFrames.push(performance.now() - t0);
+  }
+  const total = () => listening.reduce((n, p) => n + p.totalReceived(), 0);
+  const result = await measure(janus.proc.pid as number, total, firstFrames);
+  for (const p of new Set([...pubs, ...listening])) await p.close();
+  await admin.close();
+  await janus.stop();
   return result;
 }
 
@@ -250,6 +323,7 @@ async function main(): Promise<void> {
     `bridge benchmark: SFU on core ${sfuCore}, load on the other; ${windowMs / 1000} s windows`,
   );
   const ratios: number[] = [];
+  const syntheticRatios: number[] = [];
   for (const k of ks) {
     // Rounds alternate the two SFUs, so that drift in the machine's load hits both alike.
     const confabs: Result[] = [];
@@ -279,12 +353,25 @@ async function main(): Promise<void> {
   }
   await browser.close();
   if (!process.argv.includes('--no-synthetic')) {
-    const mesh = await confabSynthetic(10, 0);
-    console.log(`synthetic 10 publishers x 9 subscribers: confab ${fmt(mesh)}`);
-    const fan = await confabSynthetic(1, 50);
-    console.log(`synthetic 1 publisher x 50 subscribers: confab ${fmt(fan)}`);
+    for (const [label, publishers, receivers] of [
+      ['10 publishers x 9 subscribers', 10, 0],
+      ['1 publisher x 50 subscribers', 1, 50],
+    ] as const) {
+      const confab = await confabSynthetic(publishers, receivers);
+      console.log(`synthetic ${label}: confab ${fmt(confab)}`);
+      const janus = await janusSynthetic(publishers, receivers);
+      console.log(`synthetic ${label}: janus  ${fmt(janus)}`);
+      const ratio = confab.cpuUsPerPacket / janus.cpuUsPerPacket;
+      syntheticRatios.push(ratio);
+      console.log(
+        `synthetic ${label}: CPU per packet confab/janus ratio ${ratio.toFixed(2)} (goal ≤ 1.0, aim 0.7); RSS ratio ${(confab.peakRssMb / janus.peakRssMb).toFixed(2)}`,
+      );
+    }
   }
-  console.log(`worst chromium ratio: ${Math.max(...ratios).toFixed(2)} (goal ≤ 1.0)`);
+  if (ratios.length)
+    console.log(`worst chromium ratio: ${Math.max(...ratios).toFixed(2)} (goal ≤ 1.0)`);
+  if (syntheticRatios.length)
+    console.log(`worst synthetic ratio: ${Math.max(...syntheticRatios).toFixed(2)} (goal ≤ 1.0)`);
   process.exit(0);
 }
 

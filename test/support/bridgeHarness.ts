@@ -13,6 +13,8 @@ import {
 } from '@confab/protocol';
 import ndc from 'node-datachannel';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { takeCandidates } from '../../packages/server/src/bridge/MediaBridge.js';
+import { parseFeedback } from '../../packages/server/src/bridge/rtp.js';
 import { confabBin } from './confabProcess.js';
 
 /**
@@ -182,10 +184,57 @@ export function opusPacket(ssrc: number, seq: number, ts: number, level: number)
   return b;
 }
 
+/**
+ * A synthetic camera and microphone on two sending tracks: video as `fps` frames (20) of
+ * `perFrame` 1.1 kB packets (5; ~0.9 Mbit/s), a keyframe every 3 s and, as a browser does, at
+ * the next frame after a PLI or FIR came on the video track; audio at 50 packets a second with
+ * an RFC 6464 level. Returns the timers; clear them to stop.
+ */
+export function syntheticMedia(
+  audio: { track: ndc.Track; ssrc: number; level: () => number },
+  video: { track: ndc.Track; ssrc: number },
+  opts: { fps?: number; perFrame?: number } = {},
+): NodeJS.Timeout[] {
+  const fps = opts.fps ?? 20;
+  const perFrame = opts.perFrame ?? 5;
+  let vseq = randomInt(0, 0xffff);
+  let aseq = randomInt(0, 0xffff);
+  let frame = 0;
+  let ats = 0;
+  let asked = false;
+  video.track.onMessage((packet) => {
+    if (parseFeedback(packet).some((f) => f.kind === 'pli' || f.kind === 'fir')) asked = true;
+  });
+  return [
+    setInterval(() => {
+      const key = asked || frame % (fps * 3) === 0;
+      asked = false;
+      const ts = frame * Math.round(90_000 / fps);
+      for (let i = 0; i < perFrame; i++) {
+        const p = vp8Packet(video.ssrc, vseq++, ts, key && i === 0);
+        if (i === perFrame - 1) p[1] = (p[1] ?? 0) | 0x80;
+        try {
+          video.track.sendMessageBinary(p);
+        } catch {}
+      }
+      frame++;
+    }, 1000 / fps),
+    setInterval(() => {
+      try {
+        audio.track.sendMessageBinary(opusPacket(audio.ssrc, aseq++, ats, audio.level()));
+      } catch {}
+      ats += 960;
+    }, 20),
+  ];
+}
+
 export interface PeerOptions {
   /** Changes the bridge's candidates before they are added (to reach it through a relay). */
   rewriteCandidate?(candidate: string): string;
-  /** false: the bridge learns this peer's address only from its checks (peer reflexive). */
+  /**
+   * false: the bridge learns this peer's address only from its checks (peer reflexive): no
+   * candidate messages, and none in its answers (a re-offer's answer would carry them).
+   */
   sendCandidates?: boolean;
   /** Sends each answer this much later (a slow client or signaling path). */
   answerDelayMs?: number;
@@ -245,7 +294,8 @@ export class SyntheticPeer {
       if (type !== 'answer') return;
       const send = () => {
         this.answeredAt ??= Date.now();
-        focus.send({ type: 'answer', conference, endpoint, sdp });
+        const answer = opts.sendCandidates === false ? takeCandidates(sdp).sdp : sdp;
+        focus.send({ type: 'answer', conference, endpoint, sdp: answer });
       };
       if (opts.answerDelayMs) setTimeout(send, opts.answerDelayMs);
       else send();
@@ -324,36 +374,17 @@ export class SyntheticPeer {
     });
   }
 
-  /** Sends video (`fps` frames of `perFrame` packets, a keyframe every 3 s) and audio (50/s). */
   /** The audio level the synthetic microphone sends (0 loud … 127 silent). */
   level = 40;
 
+  /** Sends the synthetic load of `syntheticMedia` on the upstream tracks. */
   publish(opts: { fps?: number; perFrame?: number } = {}): void {
-    const fps = opts.fps ?? 20;
-    const perFrame = opts.perFrame ?? 5;
-    let vseq = randomInt(0, 0xffff);
-    let aseq = randomInt(0, 0xffff);
-    let frame = 0;
-    let ats = 0;
     this.#timers.push(
-      setInterval(() => {
-        const key = frame % (fps * 3) === 0;
-        const ts = frame * Math.round(90_000 / fps);
-        for (let i = 0; i < perFrame; i++) {
-          const p = vp8Packet(this.videoSsrc, vseq++, ts, key && i === 0);
-          if (i === perFrame - 1) p[1] = (p[1] ?? 0) | 0x80;
-          try {
-            this.video.sendMessageBinary(p);
-          } catch {}
-        }
-        frame++;
-      }, 1000 / fps),
-      setInterval(() => {
-        try {
-          this.audio.sendMessageBinary(opusPacket(this.audioSsrc, aseq++, ats, this.level));
-        } catch {}
-        ats += 960;
-      }, 20),
+      ...syntheticMedia(
+        { track: this.audio, ssrc: this.audioSsrc, level: () => this.level },
+        { track: this.video, ssrc: this.videoSsrc },
+        opts,
+      ),
     );
   }
 

@@ -84,8 +84,12 @@ function safely(what: () => unknown): boolean {
 class Source {
   readonly sinks = new Set<Slot>();
   readonly keyframes: KeyframeGate;
-  /** A shared screen is forwarded from its first packet until the client says it stopped. */
-  active: boolean;
+  /**
+   * Forwarded: from the stream's first packet (so that nobody gets an m-line for a camera or
+   * microphone that sends nothing, such as a receive-only participant's), and for a shared
+   * screen until the client says it stopped.
+   */
+  active = false;
   /** The owner muted this participant: its audio is not forwarded. */
   muted = false;
   /** Recent video packets, for receivers' NACKs. */
@@ -100,7 +104,6 @@ class Source {
     readonly source: StreamSource,
     readonly track: Track,
   ) {
-    this.active = source !== 'screen';
     this.cache = source === 'microphone' ? undefined : new PacketCache(nackCacheSize);
     this.stats = new ReceiveStats(source === 'microphone' ? 48_000 : 90_000);
     this.keyframes = new KeyframeGate(() => {
@@ -119,8 +122,9 @@ class Source {
 /** One m-line a receiver gets forwarded media on, reused for another source when freed. */
 class Slot {
   track: Track | undefined;
-  /** The track's state, kept from its events: no native call per forwarded packet. */
-  open = false;
+  /** The endpoint's `described` count when this m-line last changed: it is negotiated once an
+   * answer to an offer made after that is set. */
+  version = 0;
   source: Source | undefined;
   rewriter: RtpRewriter;
   /** A video slot forwards from a keyframe on: delta frames before it cannot be decoded. */
@@ -139,6 +143,16 @@ class Slot {
   ) {
     const pt = kind === 'audio' ? payloadTypes.opus : payloadTypes.vp8;
     this.rewriter = new RtpRewriter(randomInt(1, 0xffffffff), kind, pt);
+  }
+
+  /**
+   * Whether packets can go out on this m-line: negotiated, on a connected peer connection. Kept
+   * in JavaScript rather than asked of the track (a native call per packet) or learnt from its
+   * open/closed events (each event callback is a libuv handle that every wake-up of the event
+   * loop scans, which costs more than the packets themselves in a large conference).
+   */
+  get open(): boolean {
+    return this.endpoint.connected && this.version <= this.endpoint.answered;
   }
 
   /** The m-line as it should stand in the next offer. */
@@ -176,6 +190,12 @@ class Endpoint {
   /** The bridge's candidates and the bundle mid, held back until the first answer is set. */
   held: { candidates: string[]; mid: string } | undefined;
   candidatesSent = false;
+  /** The peer connection is connected (DTLS-SRTP up). */
+  connected = false;
+  /** How many times an m-line changed; how many of those the last offer and answer covered. */
+  described = 0;
+  offered = 0;
+  answered = 0;
 
   constructor(
     readonly conference: Conference,
@@ -284,11 +304,10 @@ export class MediaBridge {
       ep.sources.set(source, src);
     }
 
+    // The others get this endpoint's streams when they start (`#publish`).
     for (const other of conf.endpoints.values()) {
       if (other === ep) continue;
       for (const src of other.sources.values()) if (src.active) this.#attach(ep, src);
-      for (const src of ep.sources.values()) if (src.active) this.#attach(other, src);
-      this.#negotiate(other);
     }
     this.#negotiate(ep);
     this.#log.debug({ conference: conferenceId, endpoint: endpointId, user }, 'endpoint allocated');
@@ -308,6 +327,7 @@ export class MediaBridge {
       return true;
     }
     ep.remoteSet = true;
+    ep.answered = ep.offered;
     for (const [c, mid] of [...answer.candidates, ...ep.pendingCandidates.splice(0)])
       safely(() => ep.pc.addRemoteCandidate(c, mid));
     if (!ep.candidatesSent && ep.held) {
@@ -389,6 +409,9 @@ export class MediaBridge {
     const report = (state: EndpointState) =>
       !ep.closed && this.opts.onState(ep.conference.id, ep.id, state);
     pc.onStateChange((state) => {
+      const connected = state === 'connected';
+      if (connected && !ep.connected) for (const slot of ep.slots) slot.source?.keyframes.request();
+      ep.connected = connected;
       if (
         state === 'connecting' ||
         state === 'connected' ||
@@ -443,7 +466,9 @@ export class MediaBridge {
     }
     ep.pending = false;
     ep.negotiating = true;
-    if (!safely(() => ep.pc.setLocalDescription('offer'))) {
+    const described = ep.described;
+    if (safely(() => ep.pc.setLocalDescription('offer'))) ep.offered = described;
+    else {
       ep.negotiating = false;
       this.#log.warn({ endpoint: ep.id }, 'could not create an offer');
     }
@@ -478,15 +503,8 @@ export class MediaBridge {
     let track: Track | undefined;
     if (!safely(() => (track = ep.pc.addTrack(slot.describe())))) return;
     slot.track = track;
-    slot.open = track?.isOpen() ?? false;
+    slot.version = ++ep.described;
     track?.onMessage((packet) => this.#feedback(slot, packet));
-    track?.onOpen(() => {
-      slot.open = true;
-      slot.source?.keyframes.request();
-    });
-    track?.onClosed(() => {
-      slot.open = false;
-    });
   }
 
   #setActive(src: Source, active: boolean): void {
@@ -508,7 +526,8 @@ export class MediaBridge {
       return;
     }
     if (!src.active) {
-      // A screen's first packet: the client started sharing.
+      // The stream's first packet (or a screen's: the client started sharing): the others get
+      // an m-line for it, and a keyframe is asked for once they answered.
       this.#setActive(src, true);
       return;
     }
