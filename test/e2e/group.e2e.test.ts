@@ -134,6 +134,51 @@ describe('group calls through the focus and a bridge', () => {
     );
   });
 
+  test('a member whose signaling connection drops stays in the call: same peer connection, media on both ways, nobody sees them leave', async () => {
+    const peerConnections = () =>
+      page('dave').evaluate(
+        () =>
+          (window as unknown as { __confabPeerConnections: unknown[] }).__confabPeerConnections
+            .length,
+      );
+    const before = await peerConnections();
+    // Dave's signaling socket closes as a network would drop it; the app reconnects.
+    await page('dave').evaluate(() => {
+      for (const ws of (window as unknown as { __confabSockets: WebSocket[] }).__confabSockets)
+        ws.close();
+    });
+    await page('dave')
+      .getByRole('alert')
+      .filter({ hasText: /connection/i })
+      .waitFor();
+    assert.ok(
+      (await countDecodingVideoStreams(page('alice'), 1500)) >= 2,
+      'Alice decodes Bob and Dave while Dave is away',
+    );
+    assert.ok(
+      (await countDecodingVideoStreams(page('dave'), 1500)) >= 2,
+      'Dave decodes the others while his signaling is down',
+    );
+    await page('dave')
+      .getByRole('alert')
+      .filter({ hasText: /connection/i })
+      .waitFor({
+        state: 'detached',
+        timeout: 15_000,
+      });
+    // Back: he carries on with the session he had (no new peer connection), still listed.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await peerConnections(), before, 'no new peer connection');
+    assert.ok((await countDecodingVideoStreams(page('dave'), 1500)) >= 2, 'Dave decodes two');
+    assert.ok((await countDecodingVideoStreams(page('bob'), 1500)) >= 2, 'Bob decodes two');
+    assert.deepEqual((await participantNames(page('bob'))).sort(), [
+      'Alice Liddell owner',
+      'Bob Builder (you)',
+      'Dave Bowman',
+    ]);
+    assert.equal(await metric('confab_conference_participants'), 3);
+  });
+
   test('media keeps flowing for the others while one member reloads; when the owner leaves, the registered member present longest takes over', async () => {
     const reload = page('bob').reload();
     // While Bob is away, Alice and Dave go on seeing each other.

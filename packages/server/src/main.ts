@@ -141,6 +141,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hub,
       maxParticipants: settings.max_participants,
       emptyTimeoutMs: settings.conference_empty_timeout * 1000,
+      reconnectGraceMs: settings.call_reconnect_grace * 1000,
       allowGuestOnlyChannels: settings.allow_guest_only_channels,
       registry: metrics.registry,
       logger,

@@ -30,7 +30,7 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
   let bridge: FakeBridge;
   before(async () => {
     ({ server, users } = await startSignaling(
-      'conference_empty_timeout: 0\nmax_participants: 2\n',
+      'conference_empty_timeout: 0\nmax_participants: 2\ncall_reconnect_grace: 0\n',
     ));
     secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
     bridge = await FakeBridge.connect(server.localUrl, secret);
@@ -249,7 +249,8 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
     )) as ServerWebrtcMessage;
     assert.equal(replaced.channel, '@group/own');
 
-    // Alice's connection drops: she leaves, and Bob owns the conference.
+    // Alice's connection drops (no reconnect grace here): she leaves, and Bob owns the
+    // conference.
     await alice.close();
     const after = (await bob2.next(
       (m) => channelOf('group/own')(m) && participants(m as ServerWebrtcMessage).length === 1,
@@ -259,6 +260,114 @@ describe('the focus: group conferences over RTM and the bridge control protocol'
       [['Bob Builder', true]],
     );
     await Promise.all([bob.close(), bob2.close()]);
+  });
+
+  test('a member whose signaling drops stays for the grace and carries on with the same session; an offer it missed comes again; a fresh page gets a new one', async (t) => {
+    // A server of its own, with a reconnect grace of 1 s.
+    const { server, users } = await startSignaling(
+      'conference_empty_timeout: 0\ncall_reconnect_grace: 1\n',
+    );
+    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
+    const bridge = await FakeBridge.connect(server.localUrl, secret);
+    t.after(async () => {
+      await bridge.close();
+      await server.close();
+    });
+    const open = (who: string) => RtmClient.open(server.localUrl, users[who]?.token as string);
+    const alice = await open('alice');
+    const bob = await open('bob');
+    await joined(alice, 'group/away');
+    const first = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+    const join1 = join(bob, 'group/away');
+    await bob.next(channelOf('group/away'));
+    const bobs = await bridge.next<'allocate'>(
+      (m) => m.type === 'allocate' && m.user === users.bob?.id,
+    );
+
+    // Alice's signaling drops; the bridge re-offers meanwhile (Bob's streams came).
+    await alice.close();
+    await new Promise((r) => setTimeout(r, 200));
+    bridge.send({ ...pick(first), type: 'offer', sdp: 'v=0 missed', streams: {} });
+    const alice2 = await open('alice');
+    const id = alice2.send({
+      type: 'webrtc',
+      subtype: 'webrtc_group',
+      target: 'group/away',
+      group: 'group/away',
+      state: 's2',
+      data: { session: first.endpoint },
+    });
+    const back = (await alice2.next(channelOf('group/away'))) as ServerWebrtcMessage;
+    assert.equal(back.reply_to, id);
+    assert.deepEqual(
+      participants(back).map((p) => [p.name, p.owner]),
+      [
+        ['Alice Liddell', true],
+        ['Bob Builder', false],
+      ],
+      'she is still there, still the owner',
+    );
+    const again = (await alice2.next(
+      (m) => m.type === 'webrtc' && m.subtype === 'webrtc_signal',
+    )) as ServerWebrtcMessage;
+    assert.deepEqual(again.data, {
+      type: 'offer',
+      sdp: 'v=0 missed',
+      streams: {},
+      session: first.endpoint,
+    });
+    // Her answer reaches the bridge for the same endpoint: nothing was released or allocated.
+    pipelineSignal(alice2, 'group/away', back.hash as string, { type: 'answer', sdp: 'v=0 a' });
+    const answer = await bridge.next<'answer'>((m) => m.type === 'answer');
+    assert.equal(answer.endpoint, first.endpoint);
+    assert.equal(
+      bridge.received.filter(
+        (m) =>
+          (m.type === 'release' || m.type === 'allocate') &&
+          'endpoint' in m &&
+          m.endpoint === first.endpoint,
+      ).length,
+      0,
+    );
+    // Bob heard neither a leave nor a join.
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.equal(
+      bob.received.filter(
+        (m) =>
+          channelOf('group/away')(m) &&
+          m.reply_to !== join1 &&
+          (m.data as { group?: unknown }).group !== undefined &&
+          participants(m).length !== 2,
+      ).length,
+      0,
+    );
+
+    // Bob's drops, and a fresh page of his joins without a session: a new endpoint.
+    await bob.close();
+    const bob2 = await open('bob');
+    join(bob2, 'group/away');
+    await bob2.next(channelOf('group/away'));
+    const fresh = await bridge.next<'allocate'>(
+      (m) => m.type === 'allocate' && m.user === users.bob?.id,
+    );
+    await bridge.next<'release'>((m) => m.type === 'release' && m.endpoint === bobs.endpoint);
+
+    // Alice drops and stays away: after the grace she leaves, and Bob hears it.
+    await alice2.close();
+    const left = (await bob2.next(
+      (m) => channelOf('group/away')(m) && participants(m as ServerWebrtcMessage).length === 1,
+      5000,
+    )) as ServerWebrtcMessage;
+    assert.deepEqual(
+      participants(left).map((p) => p.name),
+      ['Bob Builder'],
+    );
+    const released = await bridge.next<'release'>(
+      (m) => m.type === 'release' && m.endpoint === first.endpoint,
+    );
+    assert.equal(released.endpoint, first.endpoint);
+    assert.notEqual(fresh.endpoint, first.endpoint);
+    await bob2.close();
   });
 
   test('/metrics counts conferences, participants and the packets bridges report', async () => {

@@ -15,7 +15,9 @@ const withGroup = (group: string) => (m: ServerMessage) =>
   channelOf(group)(m) && !!(m.data as { group?: unknown } | undefined)?.group;
 
 async function startWithBridge(yaml = '') {
-  const { server, users } = await startSignaling(`conference_empty_timeout: 0\n${yaml}`);
+  const { server, users } = await startSignaling(
+    `conference_empty_timeout: 0\ncall_reconnect_grace: 0\n${yaml}`,
+  );
   const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
   const bridge = await FakeBridge.connect(server.localUrl, secret);
   const guest = (room: string, name?: string) =>

@@ -69,6 +69,17 @@ export async function openUser(
       }
     }
     window.RTCPeerConnection = TrackedPeerConnection;
+    // The page's WebSockets, so that a test can drop its signaling as a network would.
+    const sockets: WebSocket[] = [];
+    (window as unknown as { __confabSockets: WebSocket[] }).__confabSockets = sockets;
+    const NativeSocket = window.WebSocket;
+    class TrackedSocket extends NativeSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+    }
+    window.WebSocket = TrackedSocket;
   });
   if (opts.smallVideo) {
     // Many encoders on two cores: cameras at 320x240, 15 frames a second.

@@ -362,7 +362,7 @@ export const configSchema = z.strictObject({
     .default(60)
     .meta({
       description:
-        'Seconds an answered call waits for a member whose signaling connection dropped to reconnect before it ends for the other side (media between the browsers flows on meanwhile).',
+        'Seconds an answered call waits for a member whose signaling connection dropped to reconnect before it ends for the other side (media between the browsers flows on meanwhile); in a group call, how long such a member stays in the conference (its media goes on through the bridge) before it leaves.',
     } satisfies KeyMeta),
   turn_uris: z
     .array(

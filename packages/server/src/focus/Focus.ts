@@ -30,6 +30,10 @@ interface Member {
   muted: boolean;
   /** When its endpoint was last replaced after failing (`bridgeEndpointState`). */
   restarts: number[];
+  /** Its signaling connection dropped: it leaves when this fires, unless it comes back. */
+  away: NodeJS.Timeout | undefined;
+  /** The bridge's last offer to it, until its answer came: sent again when it comes back. */
+  offer: Record<string, unknown> | undefined;
 }
 
 interface Conference {
@@ -51,6 +55,12 @@ export interface FocusOptions {
   hub: BridgeHub;
   maxParticipants: number;
   emptyTimeoutMs: number;
+  /**
+   * `call_reconnect_grace`: how long a member whose signaling connection dropped stays in the
+   * conference (its media goes on through the bridge) for its client to come back; 0 = leaves
+   * at once.
+   */
+  reconnectGraceMs: number;
   /** `allow_guest_only_channels`: a guest may start a conference rather than wait. */
   allowGuestOnlyChannels: boolean;
   registry: Registry;
@@ -64,6 +74,9 @@ interface Waiting {
 }
 
 const newId = () => randomBytes(9).toString('base64url');
+/** The session (endpoint) a rejoining client says it still holds: `webrtc_group`'s `data.session`. */
+const sessionOf = (msg: WebrtcClientMessage): unknown =>
+  (msg.data as { session?: unknown } | undefined)?.session;
 /** New endpoints per member and minute after its connection to the bridge failed. */
 const endpointRestartLimit = 3;
 
@@ -128,12 +141,25 @@ export class Focus implements BridgeEvents {
     }
   }
 
-  /** A connection closed: it leaves every conference it was in, and stops waiting. */
+  /**
+   * A connection closed: it stops waiting, and its members are away from their conferences for
+   * the reconnect grace (then leave), or leave at once without one.
+   */
   connectionClosed(conn: Connection): void {
     if (conn.guestPath !== undefined) this.#stopWaiting(conn.guestPath, conn.id);
     for (const conf of [...(this.#byConn.get(conn.id) ?? [])]) {
       const m = conf.members.get(conn.userId);
-      if (m?.conn === conn.id) this.#leave(conf, m);
+      if (m?.conn !== conn.id) continue;
+      if (this.opts.reconnectGraceMs <= 0) {
+        this.#leave(conf, m);
+        continue;
+      }
+      this.#setConn(m.conn, conf, false);
+      m.away = setTimeout(() => {
+        m.away = undefined;
+        this.#leave(conf, m);
+      }, this.opts.reconnectGraceMs).unref();
+      this.#log.debug({ group: conf.group, user: m.user }, 'member away');
     }
   }
 
@@ -163,6 +189,9 @@ export class Focus implements BridgeEvents {
     if (guest && !conf?.members.size && !this.opts.allowGuestOnlyChannels)
       return this.#hold(conn, msg, group);
     const existing = conf?.members.get(conn.userId);
+    // A client back after its signaling dropped, still holding its session: it carries on.
+    if (conf && existing?.away && sessionOf(msg) === existing.endpoint)
+      return this.#resume(conn, msg, conf, existing);
     if (conf && !existing && conf.members.size >= this.opts.maxParticipants)
       throw new Refusal('access_restricted', 'the conference is full');
     if (!conf) {
@@ -205,15 +234,43 @@ export class Focus implements BridgeEvents {
       name: conn.name,
       conn: conn.id,
       endpoint: newId(),
-      joinedAt: existing?.joinedAt ?? Date.now(),
+      // A second tab carries on the first's membership; a fresh page after a drop is new.
+      joinedAt: existing && !existing.away ? existing.joinedAt : Date.now(),
       guest,
       muted: existing?.muted ?? false,
       restarts: [],
+      away: undefined,
+      offer: undefined,
     };
+    if (existing) clearTimeout(existing.away);
     conf.members.set(member.user, member);
     this.#setConn(member.conn, conf, true);
     if (!conf.owner && !guest) conf.owner = member.user;
 
+    this.#welcome(conn, msg, conf, member);
+    this.#announce(conf, member.user);
+    if (conf.bridge) this.#allocate(conf, conf.bridge, member);
+    this.#log.debug({ group, user: member.user, endpoint: member.endpoint }, 'joined conference');
+    if (!guest) this.#admitWaiting(group);
+  }
+
+  /**
+   * A member back within the reconnect grace on a new connection: same endpoint, same media
+   * (which went on meanwhile); an offer it had not answered comes again.
+   */
+  #resume(conn: Connection, msg: WebrtcClientMessage, conf: Conference, member: Member): void {
+    clearTimeout(member.away);
+    member.away = undefined;
+    member.conn = conn.id;
+    this.#setConn(conn.id, conf, true);
+    this.#welcome(conn, msg, conf, member);
+    if (member.offer) this.#signalMember(conf, member, member.offer);
+    this.#log.debug({ group: conf.group, user: member.user }, 'member back');
+  }
+
+  /** The reply to a member's `webrtc_group`: the channel, its hash and who is there. */
+  #welcome(conn: Connection, msg: WebrtcClientMessage, conf: Conference, member: Member): void {
+    const group = conf.group;
     conn.send({
       type: 'webrtc',
       subtype: 'webrtc_channel',
@@ -229,11 +286,7 @@ export class Focus implements BridgeEvents {
         pipeline: { pipeline: pipelinePeerId, mode: pipelineMode },
       },
     });
-    this.#announce(conf, member.user);
     if (conf.speaker) conn.send(this.#channelMessage(conf, { speaker: conf.speaker }));
-    if (conf.bridge) this.#allocate(conf, conf.bridge, member);
-    this.#log.debug({ group, user: member.user, endpoint: member.endpoint }, 'joined conference');
-    if (!guest) this.#admitWaiting(group);
   }
 
   /**
@@ -313,8 +366,10 @@ export class Focus implements BridgeEvents {
     if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
     const data = parsed.data;
     const ids = { conference: conf.id, endpoint: member.endpoint };
-    if ('type' in data) bridge.send({ type: 'answer', ...ids, sdp: data.sdp });
-    else if ('candidate' in data)
+    if ('type' in data) {
+      member.offer = undefined;
+      bridge.send({ type: 'answer', ...ids, sdp: data.sdp });
+    } else if ('candidate' in data)
       bridge.send({
         type: 'candidate',
         ...ids,
@@ -399,6 +454,7 @@ export class Focus implements BridgeEvents {
 
   #leave(conf: Conference, member: Member): void {
     if (conf.members.get(member.user) !== member) return;
+    clearTimeout(member.away);
     conf.members.delete(member.user);
     this.#setConn(member.conn, conf, false);
     this.#release(conf, member);
@@ -478,8 +534,10 @@ export class Focus implements BridgeEvents {
     streams: Record<string, ForwardedStream>,
   ): void {
     const found = this.#memberByEndpoint(bridge, conference, endpoint);
-    if (found)
-      this.#signalMember(...found, { type: 'offer', sdp, streams, session: found[1].endpoint });
+    if (!found) return;
+    const offer = { type: 'offer', sdp, streams, session: found[1].endpoint };
+    found[1].offer = offer;
+    this.#signalMember(...found, offer);
   }
 
   /** @internal The bridge's own ICE candidate, sent once the member's answer is in. */

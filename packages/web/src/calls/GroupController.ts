@@ -130,7 +130,8 @@ export class GroupController {
     this.#sendJoin(group);
   }
 
-  #sendJoin(group: string): void {
+  /** `session`: the one this client still holds, so that the server lets it carry on. */
+  #sendJoin(group: string, session?: string): void {
     this.#joinId = this.opts.send({
       type: 'webrtc',
       subtype: 'webrtc_group',
@@ -138,6 +139,7 @@ export class GroupController {
       group,
       state: crypto.randomUUID(),
       v: webrtcVersion,
+      ...(session ? { data: { session } } : {}),
     });
   }
 
@@ -158,10 +160,14 @@ export class GroupController {
     this.#set({ phase: 'idle' });
   }
 
-  /** Signaling came back on a new connection: the server dropped us from the group, so rejoin. */
+  /**
+   * Signaling came back on a new connection: join again, naming the session held. Within the
+   * server's reconnect grace it carries on (media never stopped); otherwise, or after a server
+   * restart, a new session's offer follows.
+   */
   reconnected(): void {
     const s = this.#state;
-    if (s.phase === 'joining' || s.phase === 'joined') this.#sendJoin(s.group);
+    if (s.phase === 'joining' || s.phase === 'joined') this.#sendJoin(s.group, this.#session);
   }
 
   handle(message: ServerMessage): void {

@@ -104,6 +104,13 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
     if (s.phase !== 'idle' && s.phase !== 'failed' && s.group !== room) groups.leave();
   }, [groups, room]);
   useEffect(() => () => groups.leave(), [groups]);
+  // Closing or reloading the page leaves the group at once: the server's reconnect grace is
+  // for signaling that drops, not for someone who went away.
+  useEffect(() => {
+    const leave = () => groups.leave();
+    window.addEventListener('pagehide', leave);
+    return () => window.removeEventListener('pagehide', leave);
+  }, [groups]);
   // A link's `auto` option: once, when signaling is up and the devices answered.
   const autoJoined = useRef(false);
   const devicesReady = !!media.stream || !!media.error;
