@@ -85,9 +85,9 @@ class Source {
   readonly sinks = new Set<Slot>();
   readonly keyframes: KeyframeGate;
   /**
-   * Forwarded: from the stream's first packet (so that nobody gets an m-line for a camera or
-   * microphone that sends nothing, such as a receive-only participant's), and for a shared
-   * screen until the client says it stopped.
+   * Forwarded: a camera or microphone from its first packet (so that nobody gets an m-line for
+   * one that sends nothing, such as a receive-only participant's); a screen from the client's
+   * `screenshare` start to its stop, never by its packets (some still arrive after the stop).
    */
   active = false;
   /** The owner muted this participant: its audio is not forwarded. */
@@ -526,9 +526,9 @@ export class MediaBridge {
       return;
     }
     if (!src.active) {
-      // The stream's first packet (or a screen's: the client started sharing): the others get
-      // an m-line for it, and a keyframe is asked for once they answered.
-      this.#setActive(src, true);
+      // A camera's or microphone's first packet: the others get an m-line for it, and a
+      // keyframe is asked for once they answered.
+      if (src.source !== 'screen') this.#setActive(src, true);
       return;
     }
     src.stats.packet(packet, performance.now());
