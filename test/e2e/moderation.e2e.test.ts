@@ -215,9 +215,12 @@ describe('group calls: the owner mutes and removes, the speaker is staged, a los
     assert.ok((await waitForDecodingVideo(page('carol'), 2, 60_000)) >= 2, 'Carol is back');
   });
 
-  test('when the bridge process is killed, media comes back for everyone without reloading', async () => {
+  test('when the bridge process is killed, media comes back for everyone without reloading; a screen being shared ends', async () => {
     const [pid] = bridgePids(server);
     assert.ok(pid, 'a bridge process runs');
+    await page('bob').mouse.move(100, 100);
+    await page('bob').getByRole('button', { name: 'Share screen' }).click();
+    await page('bob').getByRole('button', { name: 'Stop sharing' }).waitFor();
     for (const who of ['alice', 'bob', 'carol'] as const)
       await page(who).evaluate(() => {
         (window as unknown as { __notReloaded: boolean }).__notReloaded = true;
@@ -242,6 +245,16 @@ describe('group calls: the owner mutes and removes, the speaker is staged, a los
       assert.ok(seen >= 2, `${who} decodes two again`);
     }
     const recoveredMs = Date.now() - killedAt;
+    // The new session starts without the screen, and Bob's controls say so.
+    await page('bob').mouse.move(120, 120);
+    await page('bob').getByRole('button', { name: 'Share screen' }).waitFor({ timeout: 10_000 });
+    assert.equal(
+      await page('bob')
+        .getByRole('status')
+        .filter({ hasText: 'You are sharing your screen' })
+        .count(),
+      0,
+    );
     for (const who of ['alice', 'bob', 'carol'] as const)
       assert.equal(
         await page(who).evaluate(

@@ -446,8 +446,10 @@ export class GroupController {
     this.#session = undefined;
     this.#streams = {};
     if (this.#screenTrack) {
+      // A new session (the bridge moved, or a rejoin) starts without the screen.
       this.#screenTrack.stop();
       this.#screenTrack = undefined;
+      this.#patch({ sharing: false });
     }
   }
 }
