@@ -187,8 +187,9 @@ export function opusPacket(ssrc: number, seq: number, ts: number, level: number)
 /**
  * A synthetic camera and microphone on two sending tracks: video as `fps` frames (20) of
  * `perFrame` 1.1 kB packets (5; ~0.9 Mbit/s), a keyframe every 3 s and, as a browser does, at
- * the next frame after a PLI or FIR came on the video track; audio at 50 packets a second with
- * an RFC 6464 level. Returns the timers; clear them to stop.
+ * the next frame after a PLI or FIR came on the video track, and video packets sent again when
+ * NACKed (from the last 512); audio at 50 packets a second with an RFC 6464 level. Returns the
+ * timers; clear them to stop.
  */
 export function syntheticMedia(
   audio: { track: ndc.Track; ssrc: number; level: () => number },
@@ -202,8 +203,19 @@ export function syntheticMedia(
   let frame = 0;
   let ats = 0;
   let asked = false;
+  const sent = new Map<number, Buffer>();
   video.track.onMessage((packet) => {
-    if (parseFeedback(packet).some((f) => f.kind === 'pli' || f.kind === 'fir')) asked = true;
+    for (const f of parseFeedback(packet)) {
+      if (f.kind === 'pli' || f.kind === 'fir') asked = true;
+      else if (f.kind === 'nack')
+        for (const seq of f.lost) {
+          const again = sent.get(seq);
+          if (again)
+            try {
+              video.track.sendMessageBinary(again);
+            } catch {}
+        }
+    }
   });
   return [
     setInterval(() => {
@@ -211,8 +223,11 @@ export function syntheticMedia(
       asked = false;
       const ts = frame * Math.round(90_000 / fps);
       for (let i = 0; i < perFrame; i++) {
-        const p = vp8Packet(video.ssrc, vseq++, ts, key && i === 0);
+        const seq = vseq++ & 0xffff;
+        const p = vp8Packet(video.ssrc, seq, ts, key && i === 0);
         if (i === perFrame - 1) p[1] = (p[1] ?? 0) | 0x80;
+        sent.set(seq, p);
+        sent.delete((seq - 512) & 0xffff);
         try {
           video.track.sendMessageBinary(p);
         } catch {}
@@ -333,7 +348,7 @@ export class SyntheticPeer {
   /** Answers the next offer the bridge makes for this endpoint. */
   async takeOffer(timeoutMs = 10_000): Promise<void> {
     const m = await this.focus.next(
-      (x) => x.type === 'offer' && x.endpoint === this.endpoint,
+      (x) => x.type === 'offer' && x.conference === this.conference && x.endpoint === this.endpoint,
       timeoutMs,
     );
     if (m.type !== 'offer') return;

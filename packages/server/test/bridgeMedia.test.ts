@@ -13,11 +13,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bridgePort = 10460;
 
 /**
- * A UDP relay in front of the bridge that loses media on the way to the receiver: every
- * `nth` RTP packet from the bridge is dropped (STUN, DTLS and RTCP pass), so the loss happens
- * on the wire, before SRTP, as a real network's would.
+ * A UDP relay in front of the bridge that loses media on the way to the receiver (`down`) or to
+ * the bridge (`up`): every `nth` RTP packet that way is dropped (STUN, DTLS and RTCP pass), so
+ * the loss happens on the wire, before SRTP, as a real network's would.
  */
-async function lossyRelay(nth: number) {
+async function lossyRelay(nth: number, way: 'down' | 'up' = 'down') {
   const front = createSocket('udp4');
   const back = createSocket('udp4');
   await new Promise<void>((r) => front.bind(0, '127.0.0.1', r));
@@ -25,18 +25,21 @@ async function lossyRelay(nth: number) {
   let client: RemoteInfo | undefined;
   let rtp = 0;
   let dropped = 0;
-  front.on('message', (msg, from) => {
-    client = from;
-    back.send(msg, bridgePort, '127.0.0.1');
-  });
-  back.on('message', (msg) => {
+  const lose = (msg: Buffer) => {
     const first = msg[0] ?? 0;
     const pt = msg[1] ?? 0;
     const isRtp = first >= 128 && first <= 191 && !(pt >= 192 && pt <= 223);
-    if (isRtp && ++rtp % nth === 0) {
-      dropped++;
-      return;
-    }
+    if (!isRtp || ++rtp % nth !== 0) return false;
+    dropped++;
+    return true;
+  };
+  front.on('message', (msg, from) => {
+    client = from;
+    if (way === 'up' && lose(msg)) return;
+    back.send(msg, bridgePort, '127.0.0.1');
+  });
+  back.on('message', (msg) => {
+    if (way === 'down' && lose(msg)) return;
     if (client) front.send(msg, client.port, client.address);
   });
   return {
@@ -146,6 +149,41 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
     assert.ok(repaired.size >= lost * 0.8, `${repaired.size} of ${lost} lost packets repaired`);
     const load = await focus.next((m) => m.type === 'load' && m.retransmittedPackets >= 30);
     assert.equal(load.type, 'load');
+    relay.close();
+    for (const p of [alice, bob]) p.close();
+  });
+
+  test('packets lost on the way from a publisher are asked for again (NACK) and reach the receivers', async () => {
+    const relay = await lossyRelay(9, 'up');
+    // Alice reaches the bridge only through the relay, which loses every ninth RTP packet.
+    const alice = await SyntheticPeer.join(focus, 'uplink', 'alice', {
+      sendCandidates: false,
+      rewriteCandidate: (c) =>
+        c.replace(/^(candidate:\S+ \d+ UDP \d+ 127\.0\.0\.1 )\d+/i, `$1${relay.port}`),
+    });
+    alice.follow();
+    peers.push(alice);
+    await alice.connected(15_000);
+    const bob = await join('uplink', 'bob');
+    alice.publish();
+    const mid = await waitFor(() => midOf(bob, 'alice', 'camera'));
+    let first: number | undefined;
+    const seen = new Set<number>();
+    bob.onPacket = (m, packet) => {
+      if (m !== mid) return;
+      const seq = packet.readUInt16BE(2);
+      first ??= seq;
+      seen.add((seq - first) & 0xffff);
+    };
+    await waitFor(() => (relay.dropped() >= 40 && seen.size >= 400 ? true : undefined), 20_000);
+    // What Bob got, but for the last packets (their repair may still be on its way).
+    const last = Math.max(...seen) - 20;
+    let missing = 0;
+    for (let i = 0; i <= last; i++) if (!seen.has(i)) missing++;
+    assert.ok(
+      missing <= last * 0.01,
+      `${missing} of ${last + 1} packets missing at Bob; the relay lost ${relay.dropped()}`,
+    );
     relay.close();
     for (const p of [alice, bob]) p.close();
   });

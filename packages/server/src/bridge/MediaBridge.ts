@@ -9,6 +9,8 @@ import {
   isRtcp,
   isRtp,
   isVp8Keyframe,
+  LossTracker,
+  nackPacket,
   PacketCache,
   parseFeedback,
   parseSenderReports,
@@ -94,6 +96,8 @@ class Source {
   muted = false;
   /** Recent video packets, for receivers' NACKs. */
   readonly cache: PacketCache | undefined;
+  /** Video packets lost on the way from the publisher, asked for again. */
+  readonly loss: LossTracker | undefined;
   /** What arrived, for the receiver reports the bridge sends the publisher. */
   readonly stats: ReceiveStats;
   /** The SSRC the bridge's own RTCP to this publisher comes from. */
@@ -105,6 +109,7 @@ class Source {
     readonly track: Track,
   ) {
     this.cache = source === 'microphone' ? undefined : new PacketCache(nackCacheSize);
+    this.loss = source === 'microphone' ? undefined : new LossTracker();
     this.stats = new ReceiveStats(source === 'microphone' ? 48_000 : 90_000);
     this.keyframes = new KeyframeGate(() => {
       if (track.isOpen() && this.stats.ssrc)
@@ -531,9 +536,18 @@ export class MediaBridge {
       if (src.source !== 'screen') this.#setActive(src, true);
       return;
     }
-    src.stats.packet(packet, performance.now());
-    if (src.cache) src.cache.put(packet);
-    else {
+    const now = performance.now();
+    src.stats.packet(packet, now);
+    if (src.cache) {
+      src.cache.put(packet);
+      // Lost on the way here: the publisher is asked to send it again (its retransmission is
+      // forwarded like any packet, filling the receivers' gap).
+      const lost = src.loss?.packet(packet.readUInt16BE(2), now);
+      if (lost?.length) {
+        const nack = nackPacket(src.localSsrc, src.stats.ssrc, lost);
+        safely(() => src.track.sendMessageBinary(nack));
+      }
+    } else {
       if (src.muted) return;
       const level = audioLevel(packet);
       if (level >= 0) src.endpoint.conference.speakers.level(src.endpoint.id, level);

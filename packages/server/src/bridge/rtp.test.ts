@@ -6,6 +6,8 @@ import {
   isRtcp,
   isRtp,
   isVp8Keyframe,
+  LossTracker,
+  nackPacket,
   PacketCache,
   parseFeedback,
   parseSenderReports,
@@ -278,4 +280,41 @@ test('malformed RTP and RTCP never throw from the parsers (fuzz)', () => {
     }),
     { numRuns: 20_000 },
   );
+});
+
+test('a NACK the bridge builds names exactly the sequence numbers asked for, across runs and the wrap', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 0xffff }), { maxLength: 64 }), (seqs) => {
+      const sorted = [...seqs].sort((a, b) => a - b);
+      const fb = parseFeedback(nackPacket(7, 9, sorted));
+      const lost = fb.flatMap((f) => (f.kind === 'nack' && f.mediaSsrc === 9 ? f.lost : []));
+      assert.deepEqual(
+        [...lost].sort((a, b) => a - b),
+        sorted,
+      );
+    }),
+  );
+  const wrap = parseFeedback(nackPacket(7, 9, [65534, 65535, 0, 3]));
+  assert.deepEqual(wrap, [{ kind: 'nack', mediaSsrc: 9, lost: [65534, 65535, 0, 3] }]);
+  assert.equal(nackPacket(7, 9, [65534, 65535, 0, 3]).length, 16, 'one FCI for the run');
+});
+
+test('lost upstream packets are asked for at once, again after the retry interval, and given up', () => {
+  const loss = new LossTracker(128, 100, 3, 1000);
+  assert.deepEqual(loss.packet(5, 0), []);
+  assert.deepEqual(loss.packet(6, 1), [], 'in order: nothing');
+  assert.deepEqual(loss.packet(10, 2), [7, 8, 9], 'a gap is asked for at once');
+  assert.deepEqual(loss.packet(8, 3), [], 'a late one arrives; the rest were just asked');
+  assert.deepEqual(loss.packet(11, 50), [], 'not again before the retry interval');
+  assert.deepEqual(loss.packet(12, 110), [7, 9], 'again after it');
+  assert.deepEqual(loss.packet(13, 220), [7, 9], 'a third time');
+  assert.deepEqual(loss.packet(14, 330), [], 'then given up');
+  assert.deepEqual(loss.packet(14, 331), [], 'a duplicate is nothing');
+  assert.deepEqual(loss.packet(16, 400), [15]);
+  assert.deepEqual(loss.packet(17, 1500), [], 'too old to ask for');
+  assert.deepEqual(loss.packet(1000, 1501), [], 'a jump beyond the window is not loss');
+  assert.deepEqual(loss.packet(1001, 1502), []);
+  const wrap = new LossTracker();
+  wrap.packet(65534, 0);
+  assert.deepEqual(wrap.packet(1, 1), [65535, 0], 'across the wrap');
 });

@@ -136,6 +136,78 @@ export function pictureLossIndication(sender: number, media: number): Buffer {
   return b;
 }
 
+/**
+ * A generic NACK (RFC 4585 §6.2.1) asking `media`'s sender for these sequence numbers again:
+ * one FCI (a packet id and a bitmask of the 16 after it) per run.
+ */
+export function nackPacket(sender: number, media: number, seqs: readonly number[]): Buffer {
+  const fci: [number, number][] = [];
+  for (const seq of seqs) {
+    const last = fci.at(-1);
+    const d = last ? (seq - last[0]) & 0xffff : 0;
+    if (last && d >= 1 && d <= 16) last[1] |= 1 << (d - 1);
+    else fci.push([seq & 0xffff, 0]);
+  }
+  const b = Buffer.allocUnsafe(12 + 4 * fci.length);
+  b[0] = 0x81;
+  b[1] = 205;
+  b.writeUInt16BE(2 + fci.length, 2);
+  b.writeUInt32BE(sender >>> 0, 4);
+  b.writeUInt32BE(media >>> 0, 8);
+  fci.forEach(([pid, blp], i) => {
+    b.writeUInt16BE(pid, 12 + 4 * i);
+    b.writeUInt16BE(blp, 14 + 4 * i);
+  });
+  return b;
+}
+
+/**
+ * The packets missing from one published stream, to be asked for again (NACK): noted from the
+ * gaps in the sequence numbers that arrive, asked for at once, again every `retryMs` up to
+ * `tries` times, and given up after `giveUpMs` or when they arrive. A jump of more than
+ * `window` packets (a new source, a long outage) is not loss to repair.
+ */
+export class LossTracker {
+  #highest: number | undefined;
+  readonly #missing = new Map<number, { since: number; asked: number; at: number }>();
+
+  constructor(
+    readonly window = 128,
+    readonly retryMs = 100,
+    readonly tries = 3,
+    readonly giveUpMs = 1000,
+  ) {}
+
+  /** Notes one arriving sequence number; returns those to ask for now (usually none). */
+  packet(seq: number, now: number): number[] {
+    const high = this.#highest;
+    if (high === undefined) {
+      this.#highest = seq;
+      return [];
+    }
+    const d = (seq - high) & 0xffff;
+    if (d === 0) return [];
+    if (d < 0x8000) {
+      if (d - 1 > this.window) this.#missing.clear();
+      else
+        for (let s = (high + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff)
+          this.#missing.set(s, { since: now, asked: 0, at: 0 });
+      this.#highest = seq;
+    } else this.#missing.delete(seq);
+    if (this.#missing.size === 0) return [];
+    const due: number[] = [];
+    for (const [s, m] of this.#missing) {
+      if (m.asked >= this.tries || now - m.since > this.giveUpMs) this.#missing.delete(s);
+      else if (m.asked === 0 || now - m.at >= this.retryMs) {
+        m.asked++;
+        m.at = now;
+        due.push(s);
+      }
+    }
+    return due;
+  }
+}
+
 /** A receiver estimated maximum bitrate (draft-alvestrand-rmcat-remb) for `media`. */
 export function rembPacket(sender: number, bitrate: number, media: number): Buffer {
   let exp = 0;
