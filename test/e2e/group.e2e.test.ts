@@ -147,10 +147,10 @@ describe('group calls through the focus and a bridge', () => {
       for (const ws of (window as unknown as { __confabSockets: WebSocket[] }).__confabSockets)
         ws.close();
     });
-    await page('dave')
+    const banner = page('dave')
       .getByRole('alert')
-      .filter({ hasText: /connection/i })
-      .waitFor();
+      .filter({ hasText: /connection/i });
+    await banner.waitFor();
     assert.ok(
       (await countDecodingVideoStreams(page('alice'), 1500)) >= 2,
       'Alice decodes Bob and Dave while Dave is away',
@@ -159,13 +159,7 @@ describe('group calls through the focus and a bridge', () => {
       (await countDecodingVideoStreams(page('dave'), 1500)) >= 2,
       'Dave decodes the others while his signaling is down',
     );
-    await page('dave')
-      .getByRole('alert')
-      .filter({ hasText: /connection/i })
-      .waitFor({
-        state: 'detached',
-        timeout: 15_000,
-      });
+    await banner.waitFor({ state: 'detached', timeout: 15_000 });
     // Back: he carries on with the session he had (no new peer connection), still listed.
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await peerConnections(), before, 'no new peer connection');

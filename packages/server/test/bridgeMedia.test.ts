@@ -79,6 +79,18 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
     await p.connected(30_000); // the suite runs two files at once on two cores
     return p;
   };
+  /** A peer that reaches the bridge only through a relay on `port` (it learns us from our checks). */
+  const joinThrough = async (port: number, conference: string, endpoint: string) => {
+    const p = await SyntheticPeer.join(focus, conference, endpoint, {
+      sendCandidates: false,
+      rewriteCandidate: (c) =>
+        c.replace(/^(candidate:\S+ \d+ UDP \d+ 127\.0\.0\.1 )\d+/i, `$1${port}`),
+    });
+    p.follow();
+    peers.push(p);
+    await p.connected(15_000);
+    return p;
+  };
   const midOf = (p: SyntheticPeer, user: string, source: string) =>
     Object.entries(p.streams).find(([, s]) => s.user === user && s.source === source)?.[0];
 
@@ -114,14 +126,7 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
     const alice = await join('nack', 'alice');
     alice.publish();
     // Bob reaches the bridge only through the lossy relay.
-    const bob = await SyntheticPeer.join(focus, 'nack', 'bob', {
-      sendCandidates: false,
-      rewriteCandidate: (c) =>
-        c.replace(/^(candidate:\S+ \d+ UDP \d+ 127\.0\.0\.1 )\d+/i, `$1${relay.port}`),
-    });
-    bob.follow();
-    peers.push(bob);
-    await bob.connected(15_000);
+    const bob = await joinThrough(relay.port, 'nack', 'bob');
     const mid = await waitFor(() => midOf(bob, 'alice', 'camera'));
     const seen = new Set<number>();
     const missing = new Set<number>();
@@ -156,14 +161,7 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
   test('packets lost on the way from a publisher are asked for again (NACK) and reach the receivers', async () => {
     const relay = await lossyRelay(9, 'up');
     // Alice reaches the bridge only through the relay, which loses every ninth RTP packet.
-    const alice = await SyntheticPeer.join(focus, 'uplink', 'alice', {
-      sendCandidates: false,
-      rewriteCandidate: (c) =>
-        c.replace(/^(candidate:\S+ \d+ UDP \d+ 127\.0\.0\.1 )\d+/i, `$1${relay.port}`),
-    });
-    alice.follow();
-    peers.push(alice);
-    await alice.connected(15_000);
+    const alice = await joinThrough(relay.port, 'uplink', 'alice');
     const bob = await join('uplink', 'bob');
     alice.publish();
     const mid = await waitFor(() => midOf(bob, 'alice', 'camera'));
