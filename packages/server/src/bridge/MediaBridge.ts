@@ -542,7 +542,7 @@ export class MediaBridge {
       src.cache.put(packet);
       // Lost on the way here: the publisher is asked to send it again (its retransmission is
       // forwarded like any packet, filling the receivers' gap).
-      const lost = src.loss?.packet(packet.readUInt16BE(2), now);
+      const lost = src.loss?.packet(packet.readUInt32BE(8), packet.readUInt16BE(2), now);
       if (lost?.length) {
         const nack = nackPacket(src.localSsrc, src.stats.ssrc, lost);
         safely(() => src.track.sendMessageBinary(nack));

@@ -165,9 +165,11 @@ export function nackPacket(sender: number, media: number, seqs: readonly number[
  * The packets missing from one published stream, to be asked for again (NACK): noted from the
  * gaps in the sequence numbers that arrive, asked for at once, again every `retryMs` up to
  * `tries` times, and given up after `giveUpMs` or when they arrive. A jump of more than
- * `window` packets (a new source, a long outage) is not loss to repair.
+ * `window` packets (a long outage) is not loss to repair, nor is anything across a change of
+ * SSRC (the publisher restarted its stream).
  */
 export class LossTracker {
+  #ssrc: number | undefined;
   #highest: number | undefined;
   readonly #missing = new Map<number, { since: number; asked: number; at: number }>();
 
@@ -178,8 +180,13 @@ export class LossTracker {
     readonly giveUpMs = 1000,
   ) {}
 
-  /** Notes one arriving sequence number; returns those to ask for now (usually none). */
-  packet(seq: number, now: number): number[] {
+  /** Notes one arriving packet; returns the sequence numbers to ask for now (usually none). */
+  packet(ssrc: number, seq: number, now: number): number[] {
+    if (ssrc !== this.#ssrc) {
+      this.#ssrc = ssrc;
+      this.#highest = undefined;
+      this.#missing.clear();
+    }
     const high = this.#highest;
     if (high === undefined) {
       this.#highest = seq;
