@@ -14,6 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { chromiumArgs, chromiumPath } from '../../test/e2e/helpers/browser.js';
 import { FakeFocus, SyntheticPeer, startBridge } from '../../test/support/bridgeHarness.js';
+import { median } from '../stats.js';
 import { type JanusHandle, startJanus } from './janus.js';
 import { JanusSyntheticPeer } from './janusPeers.js';
 import { pageScript } from './pages.js';
@@ -70,7 +71,6 @@ function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 interface Result {
   cpuUsPerPacket: number;

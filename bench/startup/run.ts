@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { confabBin } from '../../test/support/confabProcess.js';
 import { freePort } from '../../test/support/net.js';
+import { median } from '../stats.js';
 
 const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 7);
 const goalReadyMs = 1500;
@@ -84,11 +85,6 @@ async function oneRun(dir: string): Promise<{
     await new Promise((r) => proc.once('exit', r));
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
 
 // First start: an empty data dir (keys generated, the first admin's password hashed).
 // Restart: the same data dir again, the usual case.
