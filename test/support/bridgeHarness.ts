@@ -297,11 +297,20 @@ export class SyntheticPeer {
       const entry = { track, packets: 0, rtcp: 0 };
       this.received.set(mid, entry);
       track.onMessage((p) => {
+        if (this.closed) return;
         const pt = p[1] ?? 0;
         if (pt >= 192 && pt <= 223) entry.rtcp++;
         else {
           entry.packets++;
-          this.onPacket?.(mid, p);
+          // A throw inside a native callback aborts the whole process (std::terminate): hand
+          // it to the event loop instead, where the test runner reports it.
+          try {
+            this.onPacket?.(mid, p);
+          } catch (err) {
+            setImmediate(() => {
+              throw err;
+            });
+          }
         }
       });
     });
