@@ -47,6 +47,8 @@ describe('gateway with defaults', () => {
     assert.ok(csp.includes(`connect-src 'self' ${server.url.replace('http', 'ws')}`), csp);
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+    assert.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN');
+    assert.equal(res.headers.get('cross-origin-opener-policy'), 'same-origin');
     assert.equal(res.headers.get('strict-transport-security'), null);
   });
 

@@ -1,5 +1,5 @@
-import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
+import helmet from 'helmet';
 
 export interface SecurityHeaderOptions {
   tls: boolean;
@@ -34,16 +34,27 @@ export function contentSecurityPolicy(origin: string, opts: { signIn?: boolean }
   ].join('; ');
 }
 
-/** Security headers on every answer; HSTS only when we serve TLS ourselves. */
+/**
+ * Security headers on every answer; HSTS only when we serve TLS ourselves. Helmet's middleware is
+ * built once here: @fastify/helmet built it anew for every request, and that garbage (kept alive
+ * across scavenges by requests in flight) doubled what a burst of rtm/connect requests promoted
+ * into the old generation (bench/README.md, signaling).
+ */
 export async function registerSecurityHeaders(app: FastifyInstance, opts: SecurityHeaderOptions) {
-  await app.register(helmet, {
+  const secure = helmet({
     contentSecurityPolicy: false,
     hsts: opts.tls ? { maxAge: 31536000, includeSubDomains: false, preload: false } : false,
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginEmbedderPolicy: false,
     frameguard: { action: 'sameorigin' },
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    reply.header('content-security-policy', contentSecurityPolicy(opts.origin()));
+  // The origin rarely changes (only when the public URL is reconfigured): the policy is built
+  // once per origin.
+  let cached = { origin: '', policy: '' };
+  app.addHook('onRequest', (request, reply, done) => {
+    const origin = opts.origin();
+    if (cached.origin !== origin) cached = { origin, policy: contentSecurityPolicy(origin) };
+    reply.header('content-security-policy', cached.policy);
+    secure(request.raw, reply.raw, (err?: unknown) => done(err as Error | undefined));
   });
 }
