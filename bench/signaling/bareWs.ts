@@ -1,7 +1,8 @@
 /**
  * The peer for the session-memory comparison: a bare `ws` server that accepts WebSockets, says
  * one hello-sized message and holds them. Prints its port when listening; on a line "heap" on
- * standard input it collects garbage (run with --expose-gc) and prints the live heap in bytes.
+ * standard input it collects garbage (run with --expose-gc) and prints its heap in bytes (used and
+ * total); on "memory" it prints the same without collecting.
  */
 import { createInterface } from 'node:readline';
 import { WebSocketServer } from 'ws';
@@ -17,8 +18,10 @@ wss.on('listening', () =>
   console.log(JSON.stringify({ port: (wss.address() as { port: number }).port })),
 );
 createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() !== 'heap') return;
-  (globalThis as { gc?: () => void }).gc?.();
-  console.log(JSON.stringify({ heapUsed: process.memoryUsage().heapUsed }));
+  const command = line.trim();
+  if (command === 'heap') (globalThis as { gc?: () => void }).gc?.();
+  else if (command !== 'memory') return;
+  const { heapUsed, heapTotal } = process.memoryUsage();
+  console.log(JSON.stringify({ heapUsed, heapTotal }));
 });
 process.on('SIGTERM', () => wss.close(() => process.exit(0)));
