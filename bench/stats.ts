@@ -7,9 +7,9 @@ export function percentile(sorted: number[], p: number): number {
 
 /** The middle value (the mean of the two middle ones of an even count); NaN when empty. */
 export function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
-  if (s.length === 0) return Number.NaN;
   return s.length % 2 === 1
     ? (s[mid] as number)
     : ((s[mid - 1] as number) + (s[mid] as number)) / 2;

@@ -291,20 +291,16 @@ async function runBare(): Promise<Result> {
   );
   try {
     const gc = new GcTrace(bare.stdout as Readable);
-    // Its answers are JSON lines, among V8's GC trace lines.
-    const answers: string[] = [];
-    const waiting: ((line: string) => void)[] = [];
-    createInterface({ input: bare.stdout as Readable }).on('line', (line) => {
-      if (!line.startsWith('{')) return;
-      const resolve = waiting.shift();
-      if (resolve) resolve(line);
-      else answers.push(line);
-    });
+    // Its answers are JSON lines among V8's GC trace lines, each one after we asked.
+    const lines = createInterface({ input: bare.stdout as Readable });
     const nextLine = () =>
       new Promise<string>((resolve) => {
-        const line = answers.shift();
-        if (line === undefined) waiting.push(resolve);
-        else resolve(line);
+        const answer = (line: string) => {
+          if (!line.startsWith('{')) return;
+          lines.off('line', answer);
+          resolve(line);
+        };
+        lines.on('line', answer);
       });
     const port = (JSON.parse(await nextLine()) as { port: number }).port;
     const heap = async (command: 'heap' | 'memory') => {
