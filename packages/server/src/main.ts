@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { registerAddressBook } from './addressbook/index.js';
@@ -23,7 +21,7 @@ import {
 } from './directory/index.js';
 import { FatalError } from './FatalError.js';
 import { BridgeHub, BridgeLauncher, Focus } from './focus/index.js';
-import { createGateway, createMetricsListener, Metrics } from './gateway/index.js';
+import { createGateway, createMetricsListener, Metrics, upgradeListener } from './gateway/index.js';
 import { GuestClients } from './guests/GuestClients.js';
 import { registerGuestLogon } from './guests/GuestLogon.js';
 import { GuestStore } from './guests/GuestStore.js';
@@ -166,9 +164,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       issuer: () => identity.issuer,
       logger,
     });
-    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!hub.handleUpgrade(req, socket, head)) signaling.handleUpgrade(req, socket, head);
-    });
+    app.server.on(
+      'upgrade',
+      upgradeListener(
+        [
+          (req, socket, head) => hub.handleUpgrade(req, socket, head),
+          (req, socket, head) => signaling.handleUpgrade(req, socket, head),
+        ],
+        logger,
+      ),
+    );
     app.addHook('preClose', async () => {
       focus.close();
       hub.close();

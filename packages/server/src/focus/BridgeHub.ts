@@ -10,6 +10,7 @@ import {
 } from '@confab/protocol';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { refuseUpgrade } from '../gateway/index.js';
 import type { Logger } from '../logging/index.js';
 
 /** What the focus hears from its bridges. */
@@ -160,7 +161,7 @@ export class BridgeHub {
     const given = auth.startsWith('Bearer ') ? digest(auth.slice(7)) : Buffer.alloc(32);
     if (!timingSafeEqual(given, this.#secret)) {
       this.#log.warn({ ip: req.socket.remoteAddress }, 'a bridge presented a wrong secret');
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      refuseUpgrade(socket, '401 Unauthorized');
       return true;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws));

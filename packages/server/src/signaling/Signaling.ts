@@ -17,7 +17,7 @@ import { WebSocketServer } from 'ws';
 import { MemoryRateLimiter } from '../common/RateLimiter.js';
 import type { Settings } from '../config/index.js';
 import type { UserStore } from '../directory/index.js';
-import { sendError } from '../gateway/index.js';
+import { refuseUpgrade, sendError } from '../gateway/index.js';
 import type { GuestStore } from '../guests/GuestStore.js';
 import { guestIdPattern } from '../guests/request.js';
 import { type AccessToken, type TokenChecker, TokenError } from '../identity/index.js';
@@ -198,17 +198,19 @@ export class Signaling implements ConnectionHandler {
     return reply.header('cache-control', 'no-store').send({ ok: true, turn });
   }
 
-  /** A WebSocket upgrade for the RTM path (anything else is refused with 404). */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /**
+   * A WebSocket upgrade for the RTM path; false for any other path. The key is used as it
+   * stands in the path: keys are base64url, so nothing needs decoding (and a malformed escape
+   * simply matches no key).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? '').split('?')[0] ?? '';
-    const refuse = (status: string) => {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    };
-    if (!path.startsWith(`${rtmWebsocketPath}/`)) return refuse('404 Not Found');
-    const session = this.opts.state.takeConnectKey(
-      decodeURIComponent(path.slice(rtmWebsocketPath.length + 1)),
-    );
-    if (!session) return refuse('403 Forbidden');
+    if (!path.startsWith(`${rtmWebsocketPath}/`)) return false;
+    const session = this.opts.state.takeConnectKey(path.slice(rtmWebsocketPath.length + 1));
+    if (!session) {
+      refuseUpgrade(socket, '403 Forbidden');
+      return true;
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new Connection(ws, session, this.#limits, this.#log, this);
       this.#connections.add(conn);
@@ -220,6 +222,7 @@ export class Signaling implements ConnectionHandler {
         server_status: {},
       });
     });
+    return true;
   }
 
   /** @internal A valid message from a connection (ConnectionHandler). */
