@@ -12,7 +12,7 @@ import {
   publicOrigin,
   type Settings,
 } from './config/index.js';
-import { describeErrno, prepareDataDir } from './dataDir.js';
+import { describeErrno, octalMode, prepareDataDir } from './dataDir.js';
 import {
   createUserStore,
   ensureInitialAdmin,
@@ -69,8 +69,19 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     opts.logger ?? (await createLogger({ level: settings.log_level, format: settings.log_format }));
   const log = logger.child({ module: 'main' });
 
-  const { created } = prepareDataDir(settings.data_dir);
+  // Before the database opens: SQLite gives its -wal and -shm the database file's mode.
+  const { created, tightened, failed } = prepareDataDir(settings.data_dir);
   if (created) log.info({ dataDir: settings.data_dir }, 'created data directory');
+  for (const c of tightened)
+    log.warn(
+      { path: c.path, from: octalMode(c.from), to: octalMode(c.to) },
+      'data directory: removed group and other access',
+    );
+  for (const f of failed)
+    log.warn(
+      { path: f.path, mode: octalMode(f.mode), error: f.error },
+      'data directory: could not remove group and other access; fix it by hand',
+    );
   const tls = settings.tlsEnabled ? readTls(settings) : undefined;
   const registry = settings.registryFile ? loadClientRegistry(settings.registryFile) : [];
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import { stringify } from 'yaml';
-import { prepareDataDir } from '../dataDir.js';
+import { describeModeChanges, prepareDataDir } from '../dataDir.js';
 import { FatalError } from '../FatalError.js';
 import { generateEcPem, jwkFromPem, KeyFileError, kidFromFile } from '../guests/keys.js';
 import { type Command, dataOptions, dataOptionsHelp, helpOption } from './Command.js';
@@ -23,7 +23,8 @@ JWKS until every token they signed has expired, so nobody is signed out by a rot
   options: { ...helpOption, ...dataOptions },
   async run(values) {
     const settings = settingsFrom(values);
-    prepareDataDir(settings.data_dir);
+    for (const line of describeModeChanges(prepareDataDir(settings.data_dir)))
+      process.stderr.write(`${line}\n`);
     const { SigningKeys } = await import('../identity/SigningKeys.js');
     const keys = await SigningKeys.loadOrCreate(settings.data_dir);
     const grace = Math.max(settings.access_token_ttl, idTokenTtl) + 60;

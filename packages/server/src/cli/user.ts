@@ -1,5 +1,5 @@
 import type { Settings } from '../config/index.js';
-import { prepareDataDir } from '../dataDir.js';
+import { describeModeChanges, prepareDataDir } from '../dataDir.js';
 import type { SqliteUserStore, User } from '../directory/index.js';
 import { type Command, dataOptions, dataOptionsHelp, helpOption, UsageError } from './Command.js';
 import { passwordFromStdin, promptPassword } from './password.js';
@@ -15,7 +15,8 @@ async function withStore<T>(
       `confab user: users come from LDAP (directory: ${settings.directory}); manage them there`,
     );
   }
-  prepareDataDir(settings.data_dir);
+  for (const line of describeModeChanges(prepareDataDir(settings.data_dir)))
+    process.stderr.write(`${line}\n`);
   // Loaded here, not with the command line: other commands (a bridge) need no database.
   const [{ openDatabase }, { SqliteUserStore }] = await Promise.all([
     import('../storage/index.js'),

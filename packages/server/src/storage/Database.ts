@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { FatalError } from '../FatalError.js';
@@ -15,6 +16,9 @@ export function openDatabase(dataDir: string): Database {
   const file = path.join(dataDir, databaseFileName);
   let db: Database;
   try {
+    // SQLite would create the file 0644 (and its -wal and -shm with the same mode): an empty
+    // file made here first is a new database to it, private from the start.
+    closeSync(openSync(file, 'a', 0o600));
     db = new BetterSqlite3(file);
   } catch (err) {
     throw new FatalError(`confab: cannot open database ${file}: ${(err as Error).message}`);
