@@ -1,10 +1,14 @@
+import { createHash } from 'node:crypto';
 import type { Database } from '../storage/index.js';
 
 type Payload = Record<string, unknown> & {
+  jti?: string;
   grantId?: string;
   userCode?: string;
   uid?: string;
   consumed?: number;
+  returnTo?: string;
+  session?: Record<string, unknown> & { cookie?: string };
 };
 
 interface Row {
@@ -14,9 +18,51 @@ interface Row {
 }
 
 /**
+ * How an artifact's value (a refresh token, a code, a session or interaction id, a grant id...)
+ * is stored: the row id and the `uid` and `user_code` columns hold its SHA-256, so that a copy
+ * of the database holds nothing oidc-provider would accept.
+ */
+export function storedId(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
+
+/** Stands for the interaction's own id at the end of its resume URL. */
+const ownIdMarker = ':uid';
+
+/**
+ * The payload as stored: without the value itself. oidc-provider puts it in as `jti`, which
+ * `find` puts back from the value it is asked for. An interaction also names it at the end of its
+ * resume URL (`returnTo`), and its session's id as `session.cookie`, which the library writes
+ * for the application but never reads (nor does Confab): dropped.
+ *
+ * Left as they are, none of which redeems anything: `grantId` (the library revokes by it), a
+ * session's `uid` (tokens name their session by it; the library reads it from the payload), an
+ * interaction's `parJti` (a pushed request's reference only starts a sign-in), and a device
+ * code's `userCode` and an interaction's `deviceCode` (the device flow is off).
+ */
+function unlink(model: string, id: string, payload: Payload): Payload {
+  const { jti: _, ...stored } = payload;
+  if (model === 'Interaction') {
+    if (typeof stored.returnTo === 'string' && stored.returnTo.endsWith(`/${id}`))
+      stored.returnTo = `${stored.returnTo.slice(0, -id.length)}${ownIdMarker}`;
+    if (stored.session) {
+      const { cookie: __, ...session } = stored.session;
+      stored.session = session;
+    }
+  }
+  return stored;
+}
+
+function relink(model: string, id: string, stored: Payload): Payload {
+  if (model === 'Interaction' && stored.returnTo?.endsWith(`/${ownIdMarker}`))
+    stored.returnTo = `${stored.returnTo.slice(0, -ownIdMarker.length)}${id}`;
+  return { ...stored, jti: id };
+}
+
+/**
  * oidc-provider's storage in the SQLite database: sessions, interactions, grants, codes and
- * refresh tokens survive a restart, and several processes could share them. Expired rows are
- * ignored on read and purged by `purgeExpired`.
+ * refresh tokens survive a restart, and several processes could share them. Values are stored
+ * hashed (`storedId`, `unlink`). Expired rows are ignored on read and purged by `purgeExpired`.
  */
 export function sqliteOidcAdapter(db: Database) {
   const stmts = {
@@ -41,6 +87,10 @@ export function sqliteOidcAdapter(db: Database) {
     purge: db.prepare<[number]>(
       'DELETE FROM oidc_payloads WHERE expires_at IS NOT NULL AND expires_at < ?',
     ),
+    live: db.prepare<[string, string, number], { id: string }>(
+      `SELECT id FROM oidc_payloads WHERE model = ? AND id IN (SELECT value FROM json_each(?))
+       AND consumed = 0 AND (expires_at IS NULL OR expires_at > ?)`,
+    ),
   };
 
   const read = (row: Row | undefined): Payload | undefined => {
@@ -57,33 +107,45 @@ export function sqliteOidcAdapter(db: Database) {
     async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
       stmts.upsert.run({
         model: this.model,
-        id,
-        payload: JSON.stringify(payload),
+        id: storedId(id),
+        payload: JSON.stringify(unlink(this.model, id, payload)),
         grantId: payload.grantId ?? null,
-        userCode: payload.userCode ?? null,
-        uid: payload.uid ?? null,
+        userCode: payload.userCode ? storedId(payload.userCode) : null,
+        uid: payload.uid ? storedId(payload.uid) : null,
         expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : null,
       });
     }
 
     async find(id: string): Promise<Payload | undefined> {
-      return read(stmts.find.get(this.model, id));
+      const stored = read(stmts.find.get(this.model, storedId(id)));
+      return stored && relink(this.model, id, stored);
     }
 
+    /**
+     * A session by its uid, without its jti (the session id: only its hash is stored), so the
+     * Session the library makes of it gets a random one. That is enough for the library's two
+     * callers (oidc-provider 9): `checkSessionBinding` (models/token_helpers.js) reads its
+     * `accountId` and `grantIdFor()`, `#getInteraction` (provider.js) its `accountId`, and
+     * neither saves nor destroys it.
+     */
     async findByUid(uid: string): Promise<Payload | undefined> {
-      return read(stmts.findByUid.get(this.model, uid));
+      return read(stmts.findByUid.get(this.model, storedId(uid)));
     }
 
+    /**
+     * A device code by its user code, without its jti: the device flow would need the code back
+     * to save it, but Confab does not enable that flow.
+     */
     async findByUserCode(userCode: string): Promise<Payload | undefined> {
-      return read(stmts.findByUserCode.get(this.model, userCode));
+      return read(stmts.findByUserCode.get(this.model, storedId(userCode)));
     }
 
     async consume(id: string): Promise<void> {
-      stmts.consume.run(Math.floor(Date.now() / 1000), this.model, id);
+      stmts.consume.run(Math.floor(Date.now() / 1000), this.model, storedId(id));
     }
 
     async destroy(id: string): Promise<void> {
-      stmts.destroy.run(this.model, id);
+      stmts.destroy.run(this.model, storedId(id));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
@@ -92,6 +154,19 @@ export function sqliteOidcAdapter(db: Database) {
 
     static purgeExpired(): number {
       return stmts.purge.run(Date.now()).changes;
+    }
+
+    /**
+     * Which of `ids` (values, as oidc-provider knows them) have a live row of `model`: there,
+     * unexpired and not consumed. E.g. `liveIds('Grant', grantIds)`: the grants still standing.
+     */
+    static liveIds(model: string, ids: string[]): Set<string> {
+      const byStoredId = new Map(ids.map((id) => [storedId(id), id]));
+      const live = new Set<string>();
+      if (byStoredId.size === 0) return live;
+      for (const row of stmts.live.all(model, JSON.stringify([...byStoredId.keys()]), Date.now()))
+        live.add(byStoredId.get(row.id) as string);
+      return live;
     }
   };
 }

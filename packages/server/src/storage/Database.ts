@@ -2,7 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { FatalError } from '../FatalError.js';
-import { migrations } from './migrations.js';
+import { type Migration, migrations } from './migrations.js';
 
 export type Database = BetterSqlite3.Database;
 
@@ -38,11 +38,23 @@ function migrate(db: Database, file: string): void {
       `confab: database ${file} has schema version ${current}, newer than this Confab knows (${migrations.length}); upgrade Confab`,
     );
   }
+  let vacuum = false;
   for (let v = current; v < migrations.length; v++) {
-    const m = migrations[v] as (typeof migrations)[number];
+    const m = migrations[v] as Migration;
+    // Registered on the connection, outside the transaction (registration is not transactional).
+    for (const [name, fn] of Object.entries(m.functions ?? {}))
+      db.function(name, { deterministic: true }, fn);
     db.transaction(() => {
       db.exec(m.sql);
       db.pragma(`user_version = ${v + 1}`);
     })();
+    vacuum ||= m.vacuum === true;
+  }
+  if (vacuum) {
+    // The old values linger in the file's free space and in the WAL's older frames: rebuild the
+    // file, then copy the WAL into it and empty it. (Busy only if another process reads now;
+    // then the WAL is emptied at a later checkpoint.)
+    db.exec('VACUUM');
+    db.pragma('wal_checkpoint(TRUNCATE)');
   }
 }

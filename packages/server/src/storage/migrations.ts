@@ -1,8 +1,19 @@
+import { createHash } from 'node:crypto';
+
+export interface Migration {
+  name: string;
+  sql: string;
+  /** SQL functions `sql` calls, in JavaScript, registered on the connection before it runs. */
+  functions?: Record<string, (...args: never[]) => unknown>;
+  /** It rewrites values that must not survive in the file's free space: VACUUM afterwards. */
+  vacuum?: boolean;
+}
+
 /**
  * Schema migrations of Confab's SQLite database, applied in order at open. Each runs once, in a
  * transaction, and bumps `PRAGMA user_version`; never edit one that has shipped: add another.
  */
-export const migrations: readonly { name: string; sql: string }[] = [
+export const migrations: readonly Migration[] = [
   {
     name: 'users',
     sql: `
@@ -59,5 +70,40 @@ export const migrations: readonly { name: string; sql: string }[] = [
       ) STRICT;
       CREATE INDEX guests_expiry ON guests (expires_at);
     `,
+  },
+  {
+    // oidc-provider's artifacts were stored under their own values (refresh tokens, codes,
+    // session ids...), so a copy of the database could redeem them. Rows are now keyed by the
+    // SHA-256 of the value and their payloads no longer hold it (SqliteOidcAdapter); hashing the
+    // rows in place keeps everyone signed in across the upgrade. The format is spelled out here,
+    // not imported, so that this migration keeps meaning what it did when it shipped.
+    name: 'oidc payloads hashed',
+    functions: {
+      oidc_hash: (value: string | null) =>
+        value === null ? null : createHash('sha256').update(value).digest('base64url'),
+      oidc_unlink: (model: string, id: string, payload: string) => {
+        const p = JSON.parse(payload) as {
+          jti?: unknown;
+          returnTo?: unknown;
+          session?: { cookie?: unknown };
+        };
+        delete p.jti;
+        if (model === 'Interaction') {
+          if (typeof p.returnTo === 'string' && p.returnTo.endsWith(`/${id}`))
+            p.returnTo = `${p.returnTo.slice(0, -id.length)}:uid`;
+          if (p.session) delete p.session.cookie;
+        }
+        return JSON.stringify(p);
+      },
+    },
+    // SET expressions all read the row as it was: oidc_unlink sees the raw id.
+    sql: `
+      UPDATE oidc_payloads SET
+        id = oidc_hash(id),
+        uid = oidc_hash(uid),
+        user_code = oidc_hash(user_code),
+        payload = oidc_unlink(model, id, payload);
+    `,
+    vacuum: true,
   },
 ];
