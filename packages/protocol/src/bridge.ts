@@ -8,8 +8,13 @@ import { z } from 'zod';
 export const bridgeControlPath = '/api/confab/v1/bridge';
 export const bridgeProtocolVersion = 1;
 
+/** The longest session description either side sends (characters). */
+export const maxSdpLength = 200_000;
+/** The most m-lines a bridge gives one endpoint when the focus does not say (`welcome`). */
+export const defaultMaxMlines = 128;
+
 const id = z.string().min(1).max(128);
-const sdp = z.string().min(1).max(200_000);
+const sdp = z.string().min(1).max(maxSdpLength);
 const counter = z.number().int().min(0);
 /** An ICE candidate of an endpoint: the client's (focus → bridge) or the bridge's own. */
 const candidateMessage = z.strictObject({
@@ -62,6 +67,13 @@ export const bridgeMessageSchema = z.discriminatedUnion('type', [
     conference: id,
     endpoint: id,
   }),
+  // The endpoint's session holds as many m-lines as it may (freed ones are never reused): it
+  // needs a new session to take more streams.
+  z.strictObject({
+    type: z.literal('endpoint_full'),
+    conference: id,
+    endpoint: id,
+  }),
   z.strictObject({
     type: z.literal('error'),
     code: z.enum(['bad_message', 'unknown_endpoint', 'negotiation_failed']),
@@ -78,6 +90,8 @@ export const focusMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('welcome'),
     videoMaxBitrate: z.number().int().positive(),
     screenMaxBitrate: z.number().int().positive(),
+    /** The most m-lines one endpoint's session may hold (its own three included). */
+    maxMlines: z.number().int().min(8).max(4096).optional(),
   }),
   z.strictObject({ type: z.literal('allocate'), conference: id, endpoint: id, user: id }),
   z.strictObject({ type: z.literal('answer'), conference: id, endpoint: id, sdp }),

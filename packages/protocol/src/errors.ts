@@ -56,6 +56,21 @@ export const errorCatalogue = {
     status: 429,
     description: 'Too many requests; retry after the time given in `Retry-After`.',
   },
+  too_many_conferences: {
+    status: 429,
+    description:
+      'A connection or user is in as many group conferences as allowed, or joins too fast (`max_conferences_per_connection`, `max_conferences_per_user`, `group_join_rate`).',
+  },
+  too_many_connections: {
+    status: 429,
+    description:
+      'The user holds as many signaling connections as allowed (`rtm_max_connections_per_user`).',
+  },
+  media_failed: {
+    status: 502,
+    description:
+      'The media bridge failed one participant’s session (it broke a limit of the control protocol); the session was released and a new one follows where possible.',
+  },
   not_implemented: {
     status: 501,
     description:

@@ -13,8 +13,10 @@ export {
   bridgeControlPath,
   bridgeMessageSchema,
   bridgeProtocolVersion,
+  defaultMaxMlines,
   type FocusMessage,
   focusMessageSchema,
+  maxSdpLength,
 } from './bridge.js';
 export { type ErrorBody, type ErrorCode, errorBody, errorCatalogue, errorCodes } from './errors.js';
 export {

@@ -148,13 +148,15 @@ export interface ServerWebrtcMessage {
   data?: unknown;
 }
 
-/** kwm's RTM error codes, with Confab's `rate_limited`. */
+/** kwm's RTM error codes, with Confab's `rate_limited`, `too_many_conferences` and `media_failed`. */
 export const rtmErrorCodes = [
   'bad_message',
   'access_restricted',
   'create_restricted',
   'server_error',
   'rate_limited',
+  'too_many_conferences',
+  'media_failed',
 ] as const;
 export type RtmErrorCode = (typeof rtmErrorCodes)[number];
 
@@ -168,6 +170,9 @@ export const rtmCloseCodes = {
   messageTooBig: 1009,
   /** No message for `rtm_heartbeat_timeout` seconds. */
   heartbeatTimeout: 4000,
-  /** The same session key was already used, or the session was replaced. */
-  replaced: 4001,
+  /**
+   * The session's user was removed from the directory (or disabled in LDAP), or the sign-in
+   * behind it was revoked: reconnecting needs a new sign-in.
+   */
+  revoked: 4001,
 } as const;

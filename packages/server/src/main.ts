@@ -20,7 +20,7 @@ import {
   type UserStore,
 } from './directory/index.js';
 import { FatalError } from './FatalError.js';
-import { BridgeHub, BridgeLauncher, Focus } from './focus/index.js';
+import { BridgeHub, BridgeLauncher, Focus, mlineLimit } from './focus/index.js';
 import { createGateway, createMetricsListener, Metrics, upgradeListener } from './gateway/index.js';
 import { GuestClients } from './guests/GuestClients.js';
 import { registerGuestLogon } from './guests/GuestLogon.js';
@@ -139,6 +139,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       secret: bridgeSecret(settings),
       videoMaxBitrate: settings.video_max_bitrate,
       screenMaxBitrate: settings.screenshare_max_bitrate,
+      maxMlines: mlineLimit(settings.rtm_max_message_size),
       registry: metrics.registry,
       logger,
       // A local bridge that hangs is killed, and so restarted.
@@ -152,6 +153,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       emptyTimeoutMs: settings.conference_empty_timeout * 1000,
       reconnectGraceMs: settings.call_reconnect_grace * 1000,
       allowGuestOnlyChannels: settings.allow_guest_only_channels,
+      joinLimits: {
+        perConnection: settings.max_conferences_per_connection,
+        perUser: settings.max_conferences_per_user,
+        perMinute: settings.group_join_rate,
+      },
       registry: metrics.registry,
       logger,
     });

@@ -75,6 +75,7 @@ export class FakeBridge {
   }
 
   close(): Promise<void> {
+    if (this.ws.readyState === this.ws.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
       this.ws.once('close', () => resolve());
       this.ws.close();

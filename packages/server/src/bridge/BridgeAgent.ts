@@ -18,9 +18,12 @@ export interface BridgeAgentOptions {
   port: number;
   publicAddress?: string | undefined;
   logger: Logger;
+  /** How long the focus may take to answer the upgrade before the bridge tries again. */
+  handshakeTimeoutMs?: number;
 }
 
 const loadInterval = 2000;
+const handshakeTimeout = 10_000;
 
 /**
  * A bridge process's link to the focus: connects to the control WebSocket, announces itself,
@@ -50,6 +53,7 @@ export class BridgeAgent {
       onState: (conference, endpoint, state) =>
         this.#send({ type: 'endpoint_state', conference, endpoint, state }),
       onSpeaker: (conference, endpoint) => this.#send({ type: 'speaker', conference, endpoint }),
+      onFull: (conference, endpoint) => this.#send({ type: 'endpoint_full', conference, endpoint }),
     });
   }
 
@@ -71,6 +75,9 @@ export class BridgeAgent {
       headers: { authorization: `Bearer ${this.opts.secret}` },
       maxPayload: 1024 * 1024,
       perMessageDeflate: false,
+      // A focus (or a proxy before it) that takes the connection and never answers would
+      // otherwise hold the bridge in CONNECTING for good: no close, so no reconnect.
+      handshakeTimeout: this.opts.handshakeTimeoutMs ?? handshakeTimeout,
     });
     this.#ws = ws;
     ws.on('open', () => {
@@ -94,8 +101,17 @@ export class BridgeAgent {
         { status: res.statusCode },
         'the focus refused this bridge (check bridge.shared_secret)',
       );
+      // With a listener here ws leaves aborting the handshake to us; without that the socket
+      // never closes and the bridge never tries again (a proxy's 502 while the focus restarts).
+      ws.terminate();
     });
-    ws.on('error', (err) => this.#log.debug({ err }, 'focus link error'));
+    ws.on('error', (err) => {
+      this.#log.debug({ err }, 'focus link error');
+      // A frame that breaks the protocol (masked, unknown opcode, over the size limit) makes ws
+      // start a close handshake and wait 30 s for the focus's answer; the link is no use by
+      // then, so it is dropped at once and the bridge reconnects.
+      ws.terminate();
+    });
     ws.on('close', () => {
       clearInterval(this.#loadTimer);
       if (this.#ws !== ws) return;
@@ -145,6 +161,7 @@ export class BridgeAgent {
       });
     switch (m.type) {
       case 'welcome':
+        if (m.maxMlines) this.media.setMaxMlines(m.maxMlines);
         return this.media.setBitrates(m.videoMaxBitrate, m.screenMaxBitrate);
       case 'allocate':
         return this.media.allocate(m.conference, m.endpoint, m.user);

@@ -1,5 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { type ForwardedStream, type StreamSource, upstreamMids } from '@confab/protocol';
+import {
+  defaultMaxMlines,
+  type ForwardedStream,
+  maxSdpLength,
+  type StreamSource,
+  upstreamMids,
+} from '@confab/protocol';
 import ndc from 'node-datachannel';
 import type { Logger } from '../logging/index.js';
 import { KeyframeGate } from './KeyframeGate.js';
@@ -53,6 +59,11 @@ export interface MediaBridgeOptions {
   onCandidate(conference: string, endpoint: string, candidate: string, mid: string): void;
   /** The conference's dominant speaker changed. */
   onSpeaker?(conference: string, endpoint: string): void;
+  /**
+   * The endpoint's session holds as many m-lines as it may, some of them freed (they are never
+   * reused): it needs a new session (a new endpoint) to take more streams.
+   */
+  onFull?(conference: string, endpoint: string): void;
 }
 
 export interface BridgeLoad {
@@ -197,6 +208,9 @@ class Endpoint {
   candidatesSent = false;
   /** The peer connection is connected (DTLS-SRTP up). */
   connected = false;
+  /** Told the focus it needs a new session (`onFull`); warned that it is at its limit. */
+  renewing = false;
+  warnedFull = false;
   /** How many times an m-line changed; how many of those the last offer and answer covered. */
   described = 0;
   offered = 0;
@@ -236,6 +250,7 @@ export class MediaBridge {
   readonly #remb: NodeJS.Timeout;
   readonly #speakers: NodeJS.Timeout;
   #bitrates = { video: 1_000_000, screen: 2_500_000 };
+  #maxMlines = defaultMaxMlines;
   forwardedPackets = 0;
   forwardedBytes = 0;
   retransmittedPackets = 0;
@@ -251,6 +266,14 @@ export class MediaBridge {
   setBitrates(video: number, screen: number): void {
     // A little above the clients' own caps, so the caps decide and the estimate never does.
     this.#bitrates = { video: Math.round(video * 1.2), screen: Math.round(screen * 1.2) };
+  }
+
+  /**
+   * The most m-lines one endpoint's session may hold, its own three included: the focus sets it
+   * so that a client's answer fits a signaling frame (each m-line costs about 430 bytes there).
+   */
+  setMaxMlines(max: number): void {
+    this.#maxMlines = max;
   }
 
   load(): BridgeLoad {
@@ -444,6 +467,11 @@ export class MediaBridge {
     const local = ep.pc.localDescription()?.sdp;
     if (!local) return;
     const { sdp, candidates, mid } = takeCandidates(local);
+    if (sdp.length > maxSdpLength) {
+      // Long user ids can make even a session within its m-line limit too large to send.
+      this.#full(ep, 'offer too large');
+      return;
+    }
     if (!ep.held) {
       // Bundled: the candidates of the first m-section serve all of them.
       const own = candidates.length
@@ -486,6 +514,10 @@ export class MediaBridge {
    */
   #attach(receiver: Endpoint, src: Source): void {
     for (const s of src.sinks) if (s.endpoint === receiver) return;
+    if (receiver.slots.length + receiver.sources.size >= this.#maxMlines) {
+      this.#full(receiver, 'm-line limit');
+      return;
+    }
     const slot = new Slot(receiver, receiver.newMid(), src.kind);
     receiver.slots.push(slot);
     slot.source = src;
@@ -493,6 +525,24 @@ export class MediaBridge {
     slot.rewriter.reset();
     this.#describe(slot);
     src.sinks.add(slot);
+  }
+
+  /**
+   * An endpoint's session cannot take more: with freed m-lines in it, the focus is asked for a
+   * new session (which has none), once; with all of them in use, the stream is not forwarded to
+   * it.
+   */
+  #full(ep: Endpoint, why: string): void {
+    const ids = { conference: ep.conference.id, endpoint: ep.id, mlines: ep.slots.length, why };
+    if (ep.slots.some((slot) => !slot.source)) {
+      if (ep.renewing) return;
+      ep.renewing = true;
+      this.#log.info(ids, 'endpoint session full: asking for a new one');
+      this.opts.onFull?.(ep.conference.id, ep.id);
+    } else if (!ep.warnedFull) {
+      ep.warnedFull = true;
+      this.#log.warn(ids, 'endpoint at its m-line limit: further streams not forwarded to it');
+    }
   }
 
   #detach(slot: Slot): void {

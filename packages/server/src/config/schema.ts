@@ -238,7 +238,18 @@ export const configSchema = z.strictObject({
     .max(100000)
     .default(10)
     .meta({
-      description: 'Sign-in attempts allowed per username per minute; more answer 429.',
+      description:
+        'Failed sign-ins allowed per username from one client address per minute. After that, that address waits before it may try that username again: 1 minute, doubling with each further lockout up to 15 minutes. Other addresses, and the right password from elsewhere, are not held up.',
+    } satisfies KeyMeta),
+  authorize_rate_limit_per_ip: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000000)
+    .default(300)
+    .meta({
+      description:
+        'Authorization requests (the start of every sign-in, `/signin/v1/identifier/_/authorize`) allowed per client address per minute; more answer 429.',
     } satisfies KeyMeta),
   directory: z
     .enum(['builtin', 'ldap'])
@@ -430,6 +441,16 @@ export const configSchema = z.strictObject({
       description:
         'Seconds without any message (clients ping every 5) after which a signaling socket is closed.',
     } satisfies KeyMeta),
+  rtm_max_connections_per_user: z
+    .number()
+    .int()
+    .min(1)
+    .max(10000)
+    .default(20)
+    .meta({
+      description:
+        'Signaling connections one user may hold at once (tabs and devices); rtm/connect and the WebSocket answer 429 `too_many_connections` past it.',
+    } satisfies KeyMeta),
   rtm_connect_rate_limit_per_user: z
     .number()
     .int()
@@ -486,6 +507,16 @@ export const configSchema = z.strictObject({
         "Merged into the web app's config.json, e.g. `kwm: {webrtc: {config: {iceTransportPolicy: relay}}}`.",
       example: { kwm: { webrtc: { config: { iceTransportPolicy: 'relay' } } } },
     } satisfies KeyMeta),
+  max_rings_per_target: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(5)
+    .meta({
+      description:
+        'One-to-one calls that may ring the same user at once; a further call is refused with `rate_limited` until one of them is answered or ends.',
+    } satisfies KeyMeta),
   max_participants: z
     .number()
     .int()
@@ -494,6 +525,36 @@ export const configSchema = z.strictObject({
     .default(100)
     .meta({
       description: 'Most participants a group conference takes; one more is refused.',
+    } satisfies KeyMeta),
+  max_conferences_per_connection: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(4)
+    .meta({
+      description:
+        'Group conferences one signaling connection may be in (or wait for) at once; another join is refused with `too_many_conferences`.',
+    } satisfies KeyMeta),
+  max_conferences_per_user: z
+    .number()
+    .int()
+    .min(1)
+    .max(10000)
+    .default(16)
+    .meta({
+      description:
+        'Group conferences one user may be in (or wait for) at once, over all their connections; another join is refused with `too_many_conferences`.',
+    } satisfies KeyMeta),
+  group_join_rate: z
+    .number()
+    .int()
+    .min(1)
+    .max(100000)
+    .default(30)
+    .meta({
+      description:
+        'Group joins one user may make per minute; more are refused with `too_many_conferences`.',
     } satisfies KeyMeta),
   conference_empty_timeout: z
     .number()

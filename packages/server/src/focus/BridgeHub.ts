@@ -36,6 +36,13 @@ export interface BridgeEvents {
     state: string,
   ): void;
   bridgeSpeaker(bridge: BridgeLink, conference: string, endpoint: string): void;
+  /** The endpoint's session cannot take more m-lines: it needs a new one. */
+  bridgeEndpointFull(bridge: BridgeLink, conference: string, endpoint: string): void;
+  /**
+   * The bridge sent something about one endpoint that breaks the control protocol (too large,
+   * malformed): that endpoint is lost, the bridge and its other conferences are not.
+   */
+  bridgeEndpointBroken(bridge: BridgeLink, conference: string, endpoint: string, why: string): void;
   bridgeGone(bridge: BridgeLink): void;
   bridgeJoined(bridge: BridgeLink): void;
 }
@@ -63,6 +70,8 @@ export interface BridgeHubOptions {
   secret: string;
   videoMaxBitrate: number;
   screenMaxBitrate: number;
+  /** The most m-lines a bridge gives one endpoint (`mlineLimit`). */
+  maxMlines: number;
   registry: Registry;
   logger: Logger;
   /** How often the focus pings each bridge; one silent for 2.5 × this is taken as gone. */
@@ -73,6 +82,37 @@ export interface BridgeHubOptions {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/** A bridge frame may be this large: offers are at most `maxSdpLength` characters, and more. */
+const maxFrameBytes = 1024 * 1024;
+
+/**
+ * The most m-lines an endpoint's session may hold so that the client's answer, about 430 bytes
+ * an m-line as a JSON signaling frame (Chromium's, measured), fits `rtm_max_message_size`.
+ */
+export function mlineLimit(rtmMaxMessageSize: number): number {
+  return Math.max(16, Math.min(400, Math.floor((rtmMaxMessageSize - 4096) / 450)));
+}
+
+/** Messages about one endpoint: when one of them is bad, only that endpoint pays. */
+const endpointMessages = new Set([
+  'offer',
+  'candidate',
+  'endpoint_state',
+  'speaker',
+  'endpoint_full',
+]);
+const wireId = /^[\x21-\x7e]{1,128}$/;
+
+/** The conference and endpoint an invalid frame names, when it names them plausibly. */
+function endpointOf(raw: unknown): { conference: string; endpoint: string } | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { type, conference, endpoint } = raw as Record<string, unknown>;
+  if (typeof type !== 'string' || !endpointMessages.has(type)) return undefined;
+  if (typeof conference !== 'string' || typeof endpoint !== 'string') return undefined;
+  if (!wireId.test(conference) || !wireId.test(endpoint)) return undefined;
+  return { conference, endpoint };
+}
+
 /**
  * The focus's end of the bridge control protocol (docs/bridge.md): authenticates bridges by
  * the shared secret on the WebSocket upgrade, validates every frame, keeps their load, and
@@ -81,7 +121,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export class BridgeHub {
   readonly #wss = new WebSocketServer({
     noServer: true,
-    maxPayload: 1024 * 1024,
+    maxPayload: maxFrameBytes,
     perMessageDeflate: false,
   });
   readonly #links = new Set<BridgeLink>();
@@ -194,18 +234,29 @@ export class BridgeHub {
   }
 
   #receive(link: BridgeLink, data: Buffer, isBinary: boolean): void {
+    let raw: unknown;
     let m: BridgeMessage;
     try {
       if (isBinary) throw new Error('frames must be JSON text');
-      const parsed = bridgeMessageSchema.safeParse(JSON.parse(data.toString('utf8')));
+      raw = JSON.parse(data.toString('utf8'));
+      const parsed = bridgeMessageSchema.safeParse(raw);
       if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'invalid message');
       m = parsed.data;
     } catch (err) {
-      this.#log.warn(
-        { bridge: link.name, err: (err as Error).message },
-        'bad message from a bridge',
-      );
-      link.ws.close(1008, `bad_message: ${(err as Error).message}`.slice(0, 120));
+      const why = (err as Error).message.slice(0, 200);
+      const about = link.ready ? endpointOf(raw) : undefined;
+      if (about) {
+        // One endpoint's offer (say) broke a limit: it costs that endpoint, not every
+        // conference on the bridge.
+        this.#log.warn(
+          { bridge: link.name, ...about, err: why },
+          'bad message from a bridge about one endpoint',
+        );
+        this.#events?.bridgeEndpointBroken(link, about.conference, about.endpoint, why);
+        return;
+      }
+      this.#log.warn({ bridge: link.name, err: why }, 'bad message from a bridge');
+      link.ws.close(1008, `bad_message: ${why}`.slice(0, 120));
       return;
     }
     if (!link.ready && m.type !== 'hello') {
@@ -221,6 +272,7 @@ export class BridgeHub {
           type: 'welcome',
           videoMaxBitrate: this.opts.videoMaxBitrate,
           screenMaxBitrate: this.opts.screenMaxBitrate,
+          maxMlines: this.opts.maxMlines,
         });
         this.#log.info({ bridge: m.name, ice: m.ice }, 'bridge joined');
         this.#events?.bridgeJoined(link);
@@ -245,6 +297,8 @@ export class BridgeHub {
         return this.#events?.bridgeCandidate(link, m.conference, m.endpoint, m.candidate, m.mid);
       case 'endpoint_state':
         return this.#events?.bridgeEndpointState(link, m.conference, m.endpoint, m.state);
+      case 'endpoint_full':
+        return this.#events?.bridgeEndpointFull(link, m.conference, m.endpoint);
       case 'error':
         this.#log.warn(
           { bridge: link.name, code: m.code, msg: m.message, endpoint: m.endpoint },

@@ -12,6 +12,8 @@ import {
   webrtcVersion,
 } from '@confab/protocol';
 import { Gauge, type Registry } from 'prom-client';
+import { MemoryRateLimiter } from '../common/RateLimiter.js';
+import { TokenBucket } from '../common/TokenBucket.js';
 import type { Logger } from '../logging/index.js';
 import type { Connection } from '../signaling/Connection.js';
 import type { PairHash } from '../signaling/pairHash.js';
@@ -34,6 +36,10 @@ interface Member {
   away: NodeJS.Timeout | undefined;
   /** The bridge's last offer to it, until its answer came: sent again when it comes back. */
   offer: Record<string, unknown> | undefined;
+  /** Screen-share starts and stops and renegotiations it may ask for (`sessionChangeLimit`). */
+  changes: TokenBucket;
+  /** Its endpoint is on the conference's bridge (allocated and not yet released). */
+  allocated: boolean;
 }
 
 interface Conference {
@@ -63,6 +69,12 @@ export interface FocusOptions {
   reconnectGraceMs: number;
   /** `allow_guest_only_channels`: a guest may start a conference rather than wait. */
   allowGuestOnlyChannels: boolean;
+  /**
+   * `max_conferences_per_connection`, `max_conferences_per_user` and `group_join_rate` (joins
+   * per user and minute): each bridge endpoint costs a peer connection, so nobody may make
+   * them without bound.
+   */
+  joinLimits: { perConnection: number; perUser: number; perMinute: number };
   registry: Registry;
   logger: Logger;
 }
@@ -79,6 +91,12 @@ const sessionOf = (msg: WebrtcClientMessage): unknown =>
   (msg.data as { session?: unknown } | undefined)?.session;
 /** New endpoints per member and minute after its connection to the bridge failed. */
 const endpointRestartLimit = 3;
+/**
+ * Screen-share starts and stops, and renegotiations, a member may ask for: 10 at once, then
+ * one every 3 s. Each start gives every other member's session an m-line (docs/bridge.md), so a
+ * loop of them must not be free.
+ */
+export const sessionChangeLimit = { burst: 10, perSecond: 1 / 3 };
 
 /**
  * The conference focus (Jicofo's role): one conference per group room, created by the first
@@ -94,10 +112,14 @@ export class Focus implements BridgeEvents {
   readonly #byConn = new Map<string, Set<Conference>>();
   /** Guests held until a registered user starts their room: by group, then by connection. */
   readonly #waiting = new Map<string, Map<string, Waiting>>();
+  /** The conferences each user is a member of, over all their connections. */
+  readonly #byUser = new Map<string, Set<Conference>>();
+  readonly #joinRate: MemoryRateLimiter;
   readonly #log: Logger;
 
   constructor(private readonly opts: FocusOptions) {
     this.#log = opts.logger.child({ module: 'focus' });
+    this.#joinRate = new MemoryRateLimiter(opts.joinLimits.perMinute, 60_000);
     opts.hub.setEvents(this);
     const byGroup = this.#byGroup;
     new Gauge({
@@ -163,6 +185,33 @@ export class Focus implements BridgeEvents {
     }
   }
 
+  /**
+   * A connection joining one more conference (a user too, when `newForUser`) stays within
+   * `max_conferences_per_connection` and `max_conferences_per_user`; a guest waiting counts.
+   */
+  #checkJoinCounts(conn: Connection, newForUser: boolean): void {
+    const { perConnection, perUser } = this.opts.joinLimits;
+    const ofConn = this.#byConn.get(conn.id)?.size ?? 0;
+    if (ofConn >= perConnection)
+      throw new Refusal(
+        'too_many_conferences',
+        `a connection may be in at most ${perConnection} group conferences at once`,
+      );
+    if (newForUser && (this.#byUser.get(conn.userId)?.size ?? 0) >= perUser)
+      throw new Refusal(
+        'too_many_conferences',
+        `a user may be in at most ${perUser} group conferences at once`,
+      );
+  }
+
+  #setUser(user: string, conf: Conference, present: boolean): void {
+    let set = this.#byUser.get(user);
+    if (present) {
+      if (!set) this.#byUser.set(user, (set = new Set()));
+      set.add(conf);
+    } else if (set?.delete(conf) && set.size === 0) this.#byUser.delete(user);
+  }
+
   #setConn(connId: string, conf: Conference, present: boolean): void {
     let set = this.#byConn.get(connId);
     if (present) {
@@ -183,6 +232,11 @@ export class Focus implements BridgeEvents {
         'webrtc_group needs target and group "group/<name>" (lowercase letters, digits, - _ . and /, up to 64)',
       );
     if (!msg.state) throw new Refusal('bad_message', 'webrtc_group needs a state');
+    if (!this.#joinRate.hit(conn.userId).allowed)
+      throw new Refusal(
+        'too_many_conferences',
+        `at most ${this.opts.joinLimits.perMinute} group joins a minute`,
+      );
     let conf = this.#byGroup.get(group);
     const guest = conn.guestPath !== undefined;
     // Jicofo's secure domain: only a registered user starts a conference; guests wait for one.
@@ -194,6 +248,7 @@ export class Focus implements BridgeEvents {
       return this.#resume(conn, msg, conf, existing);
     if (conf && !existing && conf.members.size >= this.opts.maxParticipants)
       throw new Refusal('access_restricted', 'the conference is full');
+    if (existing?.conn !== conn.id) this.#checkJoinCounts(conn, !existing);
     if (!conf) {
       const bridge = this.opts.hub.pick();
       if (!bridge) throw new Refusal('server_error', 'no media bridge is available');
@@ -241,9 +296,14 @@ export class Focus implements BridgeEvents {
       restarts: [],
       away: undefined,
       offer: undefined,
+      changes:
+        existing?.changes ??
+        new TokenBucket(sessionChangeLimit.burst, sessionChangeLimit.perSecond),
+      allocated: false,
     };
     if (existing) clearTimeout(existing.away);
     conf.members.set(member.user, member);
+    this.#setUser(member.user, conf, true);
     this.#setConn(member.conn, conf, true);
     if (!conf.owner && !guest) conf.owner = member.user;
 
@@ -376,12 +436,24 @@ export class Focus implements BridgeEvents {
         candidate: data.candidate.candidate,
         mid: data.candidate.sdpMid ?? '',
       });
-    else if ('renegotiate' in data) bridge.send({ type: 'renegotiate', ...ids });
-    else if ('screenshare' in data)
+    else if ('renegotiate' in data) {
+      this.#change(member);
+      bridge.send({ type: 'renegotiate', ...ids });
+    } else if ('screenshare' in data) {
+      this.#change(member);
       bridge.send({ type: 'screenshare', ...ids, active: data.screenshare !== null });
-    else if ('mute' in data) this.#mute(conf, member, data.mute.user);
+    } else if ('mute' in data) this.#mute(conf, member, data.mute.user);
     else if ('remove' in data) this.#remove(conf, member, data.remove.user);
     else if ('unmute' in data) this.#setMuted(conf, member, false);
+  }
+
+  /** A screen-share change or renegotiation, within `sessionChangeLimit`. */
+  #change(member: Member): void {
+    if (!member.changes.take())
+      throw new Refusal(
+        'rate_limited',
+        'too many screen-share changes or renegotiations: at most one every 3 seconds',
+      );
   }
 
   /** The owner's orders: only the owner gives them, about someone in the conference. */
@@ -424,6 +496,7 @@ export class Focus implements BridgeEvents {
 
   /** Asks the bridge for the member's endpoint (its offer follows), muted as it was. */
   #allocate(conf: Conference, bridge: BridgeLink, member: Member): void {
+    member.allocated = true;
     bridge.endpoints++;
     bridge.send({
       type: 'allocate',
@@ -456,6 +529,7 @@ export class Focus implements BridgeEvents {
     if (conf.members.get(member.user) !== member) return;
     clearTimeout(member.away);
     conf.members.delete(member.user);
+    this.#setUser(member.user, conf, false);
     this.#setConn(member.conn, conf, false);
     this.#release(conf, member);
     if (conf.owner === member.user) conf.owner = this.#longestRegistered(conf);
@@ -476,7 +550,8 @@ export class Focus implements BridgeEvents {
   }
 
   #release(conf: Conference, member: Member): void {
-    if (!conf.bridge) return;
+    if (!conf.bridge || !member.allocated) return;
+    member.allocated = false;
     conf.bridge.send({ type: 'release', conference: conf.id, endpoint: member.endpoint });
     conf.bridge.endpoints = Math.max(0, conf.bridge.endpoints - 1);
   }
@@ -588,17 +663,66 @@ export class Focus implements BridgeEvents {
     const [conf, m] = found;
     this.#log.debug({ group: conf.group, user: m.user, state }, 'endpoint state');
     if (state !== 'failed' && state !== 'closed') return;
+    this.#renew(conf, bridge, m, `connection ${state}`);
+  }
+
+  /** @internal The endpoint's session is full of freed m-lines: the member gets a new one. */
+  bridgeEndpointFull(bridge: BridgeLink, conference: string, endpoint: string): void {
+    const found = this.#memberByEndpoint(bridge, conference, endpoint);
+    if (found) this.#renew(found[0], bridge, found[1], 'session full');
+  }
+
+  /**
+   * @internal The bridge said something about this endpoint that breaks the control protocol
+   * (an offer too large, say): the endpoint is released and its client told; a new one follows
+   * within the restart limit. The bridge and its other conferences go on.
+   */
+  bridgeEndpointBroken(
+    bridge: BridgeLink,
+    conference: string,
+    endpoint: string,
+    why: string,
+  ): void {
+    const found = this.#memberByEndpoint(bridge, conference, endpoint);
+    if (!found) return;
+    const [conf, m] = found;
+    const renewed = this.#renew(conf, bridge, m, `bad message: ${why}`);
+    if (!renewed) {
+      this.#release(conf, m);
+      m.offer = undefined;
+    }
+    this.opts.state.deliver(m.conn, {
+      type: 'error',
+      error: {
+        code: 'media_failed',
+        msg: renewed
+          ? 'the media bridge failed this session; a new one follows'
+          : 'the media bridge failed this session again; join again later',
+      },
+    });
+  }
+
+  /**
+   * Gives a member a new endpoint (which its client takes as a new session), at most
+   * `endpointRestartLimit` times a minute; false when that is used up (left as it is).
+   */
+  #renew(conf: Conference, bridge: BridgeLink, m: Member, why: string): boolean {
     const now = Date.now();
     m.restarts = m.restarts.filter((t) => now - t < 60_000);
     if (m.restarts.length >= endpointRestartLimit) {
-      this.#log.warn({ group: conf.group, user: m.user }, 'endpoint keeps failing: left as it is');
-      return;
+      this.#log.warn(
+        { group: conf.group, user: m.user, why },
+        'endpoint keeps failing: left as it is',
+      );
+      return false;
     }
     m.restarts.push(now);
-    this.#log.info({ group: conf.group, user: m.user, state }, 'endpoint lost: a new one');
+    this.#log.info({ group: conf.group, user: m.user, why }, 'endpoint lost: a new one');
     this.#release(conf, m);
     m.endpoint = newId();
+    m.offer = undefined;
     this.#allocate(conf, bridge, m);
+    return true;
   }
 
   /** @internal The bridge heard another participant speaking most: everyone is told. */

@@ -1,3 +1,3 @@
-export { type BridgeEvents, BridgeHub, BridgeLink } from './BridgeHub.js';
+export { type BridgeEvents, BridgeHub, BridgeLink, mlineLimit } from './BridgeHub.js';
 export { BridgeLauncher, workerCount } from './BridgeLauncher.js';
 export { Focus, type FocusOptions } from './Focus.js';

@@ -1,7 +1,9 @@
+import type { RtmErrorCode } from '@confab/protocol';
+
 /** A reason a request cannot be done; the connection answers it as an RTM error. */
 export class Refusal extends Error {
   constructor(
-    readonly code: 'bad_message' | 'access_restricted' | 'create_restricted' | 'server_error',
+    readonly code: RtmErrorCode,
     message: string,
   ) {
     super(message);
