@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -110,6 +112,91 @@ describe('identity provider', () => {
     assert.deepEqual(d.response_types_supported, ['code']);
   });
 
+  test('discovery never reflects a Host header (or X-Forwarded-Host) it was sent: its endpoints stay on the public origin', async () => {
+    const port = Number(new URL(server.localUrl).port);
+    const discover = (headers: Record<string, string>) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path: '/.well-known/openid-configuration', headers },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => {
+              body += d;
+            });
+            res.on('end', () => resolve(JSON.parse(body) as Record<string, unknown>));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const sent: Record<string, string>[] = [
+      { host: 'evil.example' },
+      { host: `evil.example:${port}`, 'x-forwarded-host': 'evil.example' },
+      {
+        host: `127.0.0.1:${port}`,
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'https',
+      },
+    ];
+    for (const headers of sent) {
+      const d = await discover(headers);
+      for (const key of [
+        'jwks_uri',
+        'token_endpoint',
+        'authorization_endpoint',
+        'userinfo_endpoint',
+      ])
+        assert.ok(
+          String(d[key]).startsWith(`${server.url}/`),
+          `${key}: ${d[key]} for ${JSON.stringify(headers)}`,
+        );
+    }
+  });
+
+  test('authorization requests are bounded in size and rate (authorize_rate_limit_per_ip), before anything is stored', async () => {
+    const limited = await startIdentity('authorize_rate_limit_per_ip: 3\n');
+    try {
+      const authorize = (params: Record<string, string>) =>
+        fetch(
+          `${limited.localUrl}/signin/v1/identifier/_/authorize?${new URLSearchParams({
+            client_id: 'test-rp',
+            response_type: 'code',
+            scope: 'openid',
+            redirect_uri: redirectUri,
+            code_challenge: 'x'.repeat(43),
+            code_challenge_method: 'S256',
+            ...params,
+          })}`,
+          { redirect: 'manual' },
+        );
+      const interactions = () => {
+        const db = new Database(path.join(limited.dataDir, 'confab.sqlite'), { readonly: true });
+        try {
+          return (
+            db
+              .prepare("SELECT count(*) AS n FROM oidc_payloads WHERE model = 'Interaction'")
+              .get() as { n: number }
+          ).n;
+        } finally {
+          db.close();
+        }
+      };
+      assert.equal((await authorize({ state: 'x'.repeat(5000) })).status, 400);
+      const many: Record<string, string> = {};
+      for (let i = 0; i < 50; i++) many[`p${i}`] = 'v';
+      assert.equal((await authorize(many)).status, 400);
+      assert.equal(interactions(), 0, 'refused requests stored nothing');
+      const ok = await authorize({ state: 's' });
+      assert.ok(ok.status >= 300 && ok.status < 400, `a normal request goes on (${ok.status})`);
+      const over = await authorize({ state: 's' });
+      assert.equal(over.status, 429);
+      assert.match(over.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.equal(interactions(), 1);
+    } finally {
+      await limited.close();
+    }
+  });
+
   test('the JWKS publishes an ES256 and an RS256 key, public parts only', async () => {
     const { keys } = (await (
       await fetch(new URL('/konnect/v1/jwks.json', server.localUrl))
@@ -204,11 +291,12 @@ describe('identity provider', () => {
     assert.ok(es);
     const key = await importJWK(es.jwk, 'ES256');
     const now = Math.floor(Date.now() / 1000);
+    const [alice] = await server.store.search({ search: 'alice', top: 1, skip: 0 });
     const forge = (claims: Record<string, unknown>) =>
       new SignJWT({
         iss: server.url,
         aud: `${server.url}/api`,
-        sub: 'x',
+        sub: alice?.id,
         scope: 'kopano/gc',
         iat: now,
         exp: now + 300,
@@ -226,6 +314,10 @@ describe('identity provider', () => {
         .status,
       401,
     );
+    // Well signed, but for a user the directory does not have (any more).
+    const gone = await gc(server, '/api/gc/v1/users', await forge({ sub: 'no-such-user' }));
+    assert.equal(gone.status, 401);
+    assert.match(gone.headers.get('www-authenticate') ?? '', /the user no longer exists/);
     const noScope = await gc(server, '/api/gc/v1/users', await forge({ scope: 'kopano/kwm' }));
     assert.equal(noScope.status, 403);
     assert.match(
@@ -503,6 +595,76 @@ describe('sign-in rate limits', () => {
       }
     });
   }
+});
+
+describe('sign-in lockouts hit only the address that guesses', () => {
+  test('failed sign-ins lock that username at that address, with backoff; the right password from elsewhere still signs in', async () => {
+    // Behind a trusted proxy the client address comes from X-Forwarded-For: two "addresses".
+    const server = await startIdentity(
+      'signin_rate_limit_per_user: 3\ntrusted_proxies: [127.0.0.1]\n',
+    );
+    const from = (address: string) => ({ 'x-forwarded-for': address });
+    const post = (
+      jar: Awaited<ReturnType<typeof startSignIn>>['jar'],
+      action: string,
+      csrf: string,
+      address: string,
+      password: string,
+    ) =>
+      jar.fetch(action, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...from(address) },
+        body: new URLSearchParams({ csrf, username: 'alice', password }).toString(),
+      });
+    try {
+      const attacker = await startSignIn({
+        base: server.localUrl,
+        clientId: 'test-rp',
+        redirectUri,
+        state: 'a',
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push(
+          (
+            await post(
+              attacker.jar,
+              attacker.form.action,
+              attacker.form.csrf,
+              '198.51.100.7',
+              `x${i}`,
+            )
+          ).status,
+        );
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      const locked = await post(
+        attacker.jar,
+        attacker.form.action,
+        attacker.form.csrf,
+        '198.51.100.7',
+        'wonderland',
+      );
+      assert.equal(locked.status, 429, 'the guessing address waits, even with the right password');
+      assert.ok(Number(locked.headers.get('retry-after')) > 30);
+
+      const alice = await startSignIn({
+        base: server.localUrl,
+        clientId: 'test-rp',
+        redirectUri,
+        state: 'b',
+      });
+      const ok = await post(
+        alice.jar,
+        alice.form.action,
+        alice.form.csrf,
+        '198.51.100.8',
+        'wonderland',
+      );
+      assert.ok(ok.status >= 300 && ok.status < 400, `alice elsewhere signs in (${ok.status})`);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('persistence across restarts', () => {

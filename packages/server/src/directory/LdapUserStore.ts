@@ -50,6 +50,22 @@ export class LdapUserStore implements UserStore {
     return found.length === 1 ? this.#toUser(found[0] as Entry) : undefined;
   }
 
+  async existing(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const uuid = this.opts.attributes.uuid;
+    // In chunks: one search names up to 50 ids, well within any server's size limit.
+    for (let i = 0; i < ids.length; i += 50) {
+      const chunk = ids.slice(i, i + 50).filter(Boolean);
+      if (chunk.length === 0) continue;
+      const any = chunk.map((id) => `(${uuid}=${escapeValue(id)})`).join('');
+      for (const entry of await this.#find(`(|${any})`, chunk.length, true)) {
+        const user = this.#toUser(entry);
+        if (user) found.add(user.id);
+      }
+    }
+    return found;
+  }
+
   async search(query: UserQuery): Promise<User[]> {
     const a = this.opts.attributes;
     const term = query.search ? escapeValue(query.search) : '';
@@ -68,7 +84,8 @@ export class LdapUserStore implements UserStore {
 
   async close(): Promise<void> {}
 
-  async #find(extra: string, sizeLimit: number): Promise<Entry[]> {
+  /** Entries of the filter and `extra`; a partial answer (size limit) is [] unless `strict`. */
+  async #find(extra: string, sizeLimit: number, strict = false): Promise<Entry[]> {
     const a = this.opts.attributes;
     const filter = extra ? `(&${wrap(this.opts.filter)}${extra})` : wrap(this.opts.filter);
     const client = this.#client();
@@ -83,7 +100,7 @@ export class LdapUserStore implements UserStore {
       return searchEntries;
     } catch (err) {
       // A server that stops at the size limit still answered what we asked for.
-      if ((err as { code?: number }).code === 4) return [];
+      if ((err as { code?: number }).code === 4 && !strict) return [];
       throw this.#unavailable(err);
     } finally {
       await client.unbind().catch(() => {});
@@ -115,13 +132,27 @@ export class LdapUserStore implements UserStore {
     };
   }
 
+  /** Logged with the address but never its credentials; callers hear no details at all. */
   #unavailable(err: unknown): DirectoryError {
-    this.log.error({ err, uri: this.opts.uri }, 'LDAP request failed');
-    return new DirectoryError(
-      'directory_unavailable',
-      `the LDAP directory at ${this.opts.uri} did not answer: ${(err as Error).message}`,
+    this.log.error(
+      { err: redactError(err, this.opts), uri: withoutUserinfo(this.opts.uri) },
+      'LDAP request failed',
     );
+    return new DirectoryError('directory_unavailable', 'the directory is not available');
   }
+}
+
+/** An LDAP URI without the `user:password@` some put in it. */
+export function withoutUserinfo(uri: string): string {
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+}
+
+/** The error as logged: its message with the URI's userinfo and the bind password taken out. */
+function redactError(err: unknown, opts: LdapOptions): { message: string; name?: string } {
+  const e = err as Error;
+  let message = String(e?.message ?? err).replaceAll(opts.uri, withoutUserinfo(opts.uri));
+  if (opts.bindPassword) message = message.replaceAll(opts.bindPassword, '***');
+  return { message, ...(e?.name ? { name: e.name } : {}) };
 }
 
 /** RFC 4515 escaping of one assertion value (attribute names come from the configuration). */

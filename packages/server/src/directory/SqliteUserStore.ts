@@ -51,6 +51,9 @@ export class SqliteUserStore implements UserStore {
     this.#stmts = {
       byUsername: db.prepare<[string], Row>('SELECT * FROM users WHERE username = ?'),
       byId: db.prepare<[string], Row>('SELECT * FROM users WHERE id = ?'),
+      existing: db.prepare<[string]>(
+        'SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))',
+      ),
       search: db.prepare<[string, number, number], Row>(
         'SELECT * FROM users WHERE instr(search_text, ?) > 0 ORDER BY display_name COLLATE NOCASE, id LIMIT ? OFFSET ?',
       ),
@@ -77,6 +80,30 @@ export class SqliteUserStore implements UserStore {
   async findById(id: string): Promise<User | undefined> {
     const row = this.#stmts.byId.get(id);
     return row ? toUser(row) : undefined;
+  }
+
+  async existing(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const id of this.#stmts.existing.pluck().iterate(JSON.stringify(ids)))
+      found.add(id as string);
+    return found;
+  }
+
+  /**
+   * SQLite's `data_version` changes when another connection (the `confab user` command) commits:
+   * polled once a second, which costs next to nothing.
+   */
+  watch(onChange: () => void): () => void {
+    const version = () => this.db.pragma('data_version', { simple: true }) as number;
+    let seen = version();
+    const timer = setInterval(() => {
+      const now = version();
+      if (now === seen) return;
+      seen = now;
+      onChange();
+    }, 1000);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   findByUsername(username: string): User | undefined {

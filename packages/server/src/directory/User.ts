@@ -22,6 +22,16 @@ export interface UserStore {
   /** The user when the password is right; undefined otherwise (no hint which part was wrong). */
   authenticate(username: string, password: string): Promise<User | undefined>;
   findById(id: string): Promise<User | undefined>;
+  /**
+   * Which of these ids are users now: for checking open sessions. A directory that cannot
+   * answer throws `DirectoryError` (nobody is taken for removed because the directory is down).
+   */
+  existing(ids: readonly string[]): Promise<Set<string>>;
+  /**
+   * Calls `onChange` soon after another process changed the directory (`confab user remove`),
+   * where the store can tell; returns the function that stops watching.
+   */
+  watch?(onChange: () => void): () => void;
   search(query: UserQuery): Promise<User[]>;
   close(): Promise<void>;
 }

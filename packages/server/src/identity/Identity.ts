@@ -1,13 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { JWK } from 'jose';
+import type { JWK, JWTPayload } from 'jose';
 import type {
   ClientMetadata,
   InteractionResults,
   KoaContextWithOIDC,
   default as Provider,
 } from 'oidc-provider';
+import { BackoffLimiter } from '../common/BackoffLimiter.js';
 import { MemoryRateLimiter, type RateLimiter } from '../common/RateLimiter.js';
 import { isLoopbackHost, type Settings } from '../config/index.js';
 import { DirectoryError, type UserStore } from '../directory/index.js';
@@ -54,6 +55,19 @@ export const apiScopes = ['kopano/kwm', 'kopano/gc'] as const;
 const oidcScopes = ['openid', 'offline_access', 'profile', 'email', guestScope];
 /** The longest a guest request object may be valid for (its `exp` from now). */
 const guestRequestMaxLifetime = 600;
+/**
+ * Bounds of an authorization request: unauthenticated, each one stores an interaction. A guest's
+ * signed request object is the largest parameter real clients send (about 1.5 kB).
+ */
+export const authorizeLimits = { maxParameters: 40, maxValue: 4096, maxRequestObject: 8192 };
+/** How long an LDAP user found is taken as still there, for token checks at every request. */
+const ldapPresenceTtlMs = 30_000;
+
+/** A signaling session's subject and sign-in, as checked for removal and revocation. */
+export interface SessionSubject {
+  sub: string;
+  grantId?: string | undefined;
+}
 const isGuestId = (id: string | undefined) => !!id && guestIdPattern.test(id);
 /** Is a request about a guest: a guest sign-in, or a guest's session, code or refresh token? */
 function isGuestContext(ctx: KoaContextWithOIDC): boolean {
@@ -91,6 +105,9 @@ interface Started {
   webClientId: string;
   trustedClients: Set<string>;
   checker: TokenChecker;
+  /** `host` values the provider may see: the public origin's, and on loopback its aliases. */
+  hosts: Set<string>;
+  publicHost: string;
 }
 
 /**
@@ -103,8 +120,13 @@ export class Identity {
   #errors: typeof import('oidc-provider').errors | undefined;
   readonly #log: Logger;
   readonly #perIp: RateLimiter;
-  readonly #perUser: RateLimiter;
+  /** Failed sign-ins per username and address, with backoff (`signin_rate_limit_per_user`). */
+  readonly #perUserIp: BackoffLimiter;
+  readonly #authorizePerIp: RateLimiter;
   readonly #purgeTimer: NodeJS.Timeout;
+  readonly #grantRevoked = new Set<(grantId: string) => void>();
+  /** LDAP users seen lately, until when: LDAP is asked at most this often per user. */
+  readonly #present = new Map<string, number>();
   readonly #Adapter;
   /** Room paths guests may join (`public_guest_access_regexp`). */
   readonly #guestPaths: RegExp;
@@ -112,7 +134,13 @@ export class Identity {
   constructor(private readonly opts: IdentityOptions) {
     this.#log = opts.logger.child({ module: 'identity' });
     this.#perIp = new MemoryRateLimiter(opts.settings.signin_rate_limit_per_ip, 60_000);
-    this.#perUser = new MemoryRateLimiter(opts.settings.signin_rate_limit_per_user, 60_000);
+    this.#perUserIp = new BackoffLimiter({
+      limit: opts.settings.signin_rate_limit_per_user,
+      windowMs: 60_000,
+      baseLockMs: 60_000,
+      maxLockMs: 15 * 60_000,
+    });
+    this.#authorizePerIp = new MemoryRateLimiter(opts.settings.authorize_rate_limit_per_ip, 60_000);
     this.#Adapter = sqliteOidcAdapter(opts.db);
     this.#guestPaths = new RegExp(opts.settings.public_guest_access_regexp);
     this.#purgeTimer = setInterval(() => {
@@ -185,10 +213,15 @@ export class Identity {
       },
       enabledJWA: { requestObjectSigningAlgValues: ['ES256'] },
       // Guests carry the room they may join in their access tokens (docs/identity.md).
+      // Every access token names its grant, so that signaling can end the sessions of a
+      // sign-in that was revoked (docs/identity.md).
       extraTokenClaims: async (_ctx, token) => {
-        const id = (token as { accountId?: string }).accountId;
+        const { accountId: id, grantId } = token as { accountId?: string; grantId?: string };
         const guest = isGuestId(id) ? guestStore.find(id as string) : undefined;
-        return guest ? { guest: { path: guest.path } } : undefined;
+        return {
+          ...(grantId ? { grant_id: grantId } : {}),
+          ...(guest ? { guest: { path: guest.path } } : {}),
+        };
       },
       // The web app reads the profile from the ID token: put the scope's claims there too.
       conformIdTokenClaims: false,
@@ -285,14 +318,31 @@ export class Identity {
     provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) =>
       this.#log.error({ err }, 'identity provider error'),
     );
+    provider.on('grant.revoked', (_ctx: KoaContextWithOIDC, grantId: string) => {
+      for (const listener of this.#grantRevoked) listener(grantId);
+    });
 
+    const clientIds = new Set(clients.map((c) => c.client_id));
     const checker = new TokenChecker({
       issuer,
       audience: apiResource,
       jwks: this.opts.keys.publicJwks(),
+      active: (claims) => this.#inactive(claims),
+      clientIds: () => clientIds,
     });
+    const publicHost = new URL(origin).host;
+    const hosts = new Set(clientOrigins(origin).map((o) => new URL(o).host));
     this.#errors = oidcErrors;
-    this.#started = { provider, issuer, apiResource, webClientId, trustedClients, checker };
+    this.#started = {
+      provider,
+      issuer,
+      apiResource,
+      webClientId,
+      trustedClients,
+      checker,
+      hosts,
+      publicHost,
+    };
     this.#log.info(
       { issuer, clients: clients.length, directory: store.kind },
       'identity provider ready',
@@ -317,6 +367,53 @@ export class Identity {
 
   close(): void {
     clearInterval(this.#purgeTimer);
+  }
+
+  /** Calls `listener` with the id of every grant revoked here (sign-out, token revocation). */
+  onGrantRevoked(listener: (grantId: string) => void): () => void {
+    this.#grantRevoked.add(listener);
+    return () => this.#grantRevoked.delete(listener);
+  }
+
+  /**
+   * For each session, why it may no longer go on (its user removed from the directory or
+   * disabled in LDAP, its guest gone, its grant revoked), or undefined. A directory that does
+   * not answer removes nobody: its users are taken as there.
+   */
+  async sessionsEnded(sessions: readonly SessionSubject[]): Promise<(string | undefined)[]> {
+    const users = [...new Set(sessions.map((s) => s.sub).filter((sub) => !isGuestId(sub)))];
+    let present: Set<string>;
+    try {
+      present = await this.opts.store.existing(users);
+    } catch (err) {
+      if (!(err instanceof DirectoryError)) throw err;
+      present = new Set(users);
+    }
+    const now = Date.now();
+    for (const id of present) this.#present.set(id, now + ldapPresenceTtlMs);
+    const grants = sessions.flatMap((s) => (s.grantId ? [s.grantId] : []));
+    const live = grants.length ? this.#Adapter.liveIds('Grant', grants) : new Set<string>();
+    return sessions.map((s) => {
+      if (isGuestId(s.sub) ? !this.opts.guestStore.find(s.sub) : !present.has(s.sub)) {
+        this.#present.delete(s.sub);
+        return isGuestId(s.sub) ? 'the guest is no longer known' : 'the user no longer exists';
+      }
+      if (s.grantId && !live.has(s.grantId)) return 'the sign-in was revoked';
+      return undefined;
+    });
+  }
+
+  /** Why a well-signed access token no longer stands, for the token checker at every API. */
+  async #inactive(claims: JWTPayload): Promise<string | undefined> {
+    const sub = claims.sub as string;
+    const grantId = typeof claims.grant_id === 'string' ? claims.grant_id : undefined;
+    // LDAP is a network round trip: a user seen lately is taken as there for a while.
+    if (this.opts.store.kind === 'ldap' && (this.#present.get(sub) ?? 0) > Date.now()) {
+      if (!grantId || this.#Adapter.liveIds('Grant', [grantId]).has(grantId)) return undefined;
+      return 'the sign-in was revoked';
+    }
+    const [why] = await this.sessionsEnded([{ sub, grantId }]);
+    return why;
   }
 
   #need(): Started {
@@ -344,15 +441,57 @@ export class Identity {
         for (const h of Object.keys(request.raw.headers))
           if (h.startsWith('x-forwarded-')) delete request.raw.headers[h];
       }
+      // Discovery and the endpoints in it are built from the host the provider sees: only the
+      // public origin's (or, on loopback, an alias the web app is registered for), never one a
+      // request made up.
+      const headers = request.raw.headers;
+      if (!started.hosts.has(String(headers.host))) headers.host = started.publicHost;
+      if (headers['x-forwarded-host'] !== undefined)
+        headers['x-forwarded-host'] = started.publicHost;
+      if (request.routeOptions.url === identityRoutes.authorization) {
+        const refused = this.#authorizeRefusal(request);
+        if (refused) {
+          if (refused.retryAfter) reply.header('retry-after', String(refused.retryAfter));
+          return this.#html(request, reply, refused.status, errorPage('error', refused.why));
+        }
+      }
       this.#hijack(request, reply);
       await started.provider.callback()(request.raw, reply.raw);
     };
     for (const path of [
       '/.well-known/openid-configuration',
+      identityRoutes.authorization,
       '/signin/v1/identifier/_/*',
       '/konnect/v1/*',
     ])
       scope.all(path, handler);
+  }
+
+  /**
+   * Every authorization request stores an interaction before anyone signed in: they are
+   * limited per address (`authorize_rate_limit_per_ip`) and in size (`authorizeLimits`).
+   */
+  #authorizeRefusal(
+    request: FastifyRequest,
+  ): { status: number; why: string; retryAfter?: number } | undefined {
+    const decision = this.#authorizePerIp.hit(`ip:${request.ip}`);
+    if (!decision.allowed)
+      return {
+        status: 429,
+        why: 'too many sign-in requests from this address; try again shortly',
+        retryAfter: decision.retryAfter,
+      };
+    const length = Number(request.headers['content-length'] ?? 0);
+    if (length > authorizeLimits.maxRequestObject * 2)
+      return { status: 413, why: 'the authorization request is too large' };
+    const query = new URLSearchParams(request.url.split('?')[1] ?? '');
+    let count = 0;
+    for (const [name, value] of query) {
+      const max = name === 'request' ? authorizeLimits.maxRequestObject : authorizeLimits.maxValue;
+      if (++count > authorizeLimits.maxParameters || name.length > 64 || value.length > max)
+        return { status: 400, why: 'the authorization request is too large' };
+    }
+    return undefined;
   }
 
   /** Takes over the raw response, keeping the gateway's security headers (with a CSP fit for sign-in). */
@@ -606,8 +745,8 @@ export class Identity {
         if (!username || !password) return again(400, pageStrings.missingFields);
 
         const ipDecision = this.#perIp.hit(`ip:${request.ip}`);
-        const userDecision = this.#perUser.hit(`user:${username.toLowerCase()}`);
-        const limited = [ipDecision, userDecision].find((d) => !d.allowed);
+        const pairKey = `${username.toLowerCase()}\n${request.ip}`;
+        const limited = [ipDecision, this.#perUserIp.check(pairKey)].find((d) => !d.allowed);
         if (limited) {
           this.#log.warn({ ip: request.ip, username }, 'sign-in rate limit reached');
           reply.header('retry-after', String(limited.retryAfter));
@@ -622,10 +761,12 @@ export class Identity {
           throw err;
         }
         if (!user) {
+          this.#perUserIp.fail(pairKey);
           this.#log.info({ ip: request.ip, username }, 'sign-in failed');
           // The form again, with its error: 200 (a 401 would need a WWW-Authenticate challenge).
           return again(200, pageStrings.wrongPassword);
         }
+        this.#perUserIp.succeed(pairKey);
         this.#log.info({ sub: user.id, username: user.username }, 'signed in');
         return this.#finish(request, reply, { login: { accountId: user.id } });
       },
@@ -649,6 +790,17 @@ export class Identity {
   }
 }
 
+/** The origins the built-in web app is served at: the public one, and its loopback aliases. */
+export function clientOrigins(origin: string): string[] {
+  const origins = [origin];
+  const u = new URL(origin);
+  if (isLoopbackHost(u.hostname)) {
+    for (const host of ['localhost', '127.0.0.1'])
+      origins.push(`${u.protocol}//${host}${u.port ? `:${u.port}` : ''}`);
+  }
+  return [...new Set(origins)];
+}
+
 /** The built-in web app plus the registry's clients, in oidc-provider's terms. */
 export function buildClients(
   origin: string,
@@ -661,13 +813,7 @@ export function buildClients(
     const keys = requestKeys(id);
     return keys ? { jwks: { keys: keys as never }, request_object_signing_alg: 'ES256' } : {};
   };
-  const origins = [origin];
-  const u = new URL(origin);
-  if (isLoopbackHost(u.hostname)) {
-    for (const host of ['localhost', '127.0.0.1'])
-      origins.push(`${u.protocol}//${host}${u.port ? `:${u.port}` : ''}`);
-  }
-  const unique = [...new Set(origins)];
+  const unique = clientOrigins(origin);
   const web: ClientMetadata = {
     client_id: webClientId,
     client_name: 'Confab',

@@ -146,3 +146,63 @@ describe('TokenChecker refuses (the negative corpus)', () => {
     );
   });
 });
+
+describe('ID tokens passed along (rtm/connect id_token)', () => {
+  const idClaims = (over: JWTPayload = {}) =>
+    claims({ aud: 'kpop-x', scope: undefined, client_id: undefined, name: 'Alice', ...over });
+
+  test('an ID token of the access token’s client and user, expired or not', async () => {
+    const got = await checker.checkIdToken(
+      await sign(idClaims(), { typ: 'JWT' }),
+      'user-1',
+      'kpop-x',
+    );
+    assert.equal(got.name, 'Alice');
+    const old = await sign(idClaims({ iat: now() - 7200, exp: now() - 3600 }), { typ: 'JWT' });
+    assert.equal((await checker.checkIdToken(old, 'user-1', 'kpop-x')).sub, 'user-1');
+  });
+
+  test('an access token is not an ID token: its typ and its audience say so', async () => {
+    const access = await sign(claims());
+    await assert.rejects(checker.checkIdToken(access, 'user-1', 'kpop-x'), {
+      code: 'invalid_token',
+    });
+    // Even dressed as a JWT, an audience of our APIs is not a client's.
+    const dressed = await sign(claims({ aud: [audience, 'kpop-x'] }), { typ: 'JWT' });
+    await assert.rejects(checker.checkIdToken(dressed, 'user-1', 'kpop-x'), {
+      code: 'invalid_token',
+    });
+  });
+
+  test('an ID token for another client, another user, or without aud', async () => {
+    const other = await sign(idClaims({ aud: 'someone-else' }), { typ: 'JWT' });
+    await assert.rejects(checker.checkIdToken(other, 'user-1', 'kpop-x'), {
+      code: 'invalid_token',
+    });
+    const bob = await sign(idClaims({ sub: 'user-2' }), { typ: 'JWT' });
+    await assert.rejects(checker.checkIdToken(bob, 'user-1', 'kpop-x'), { code: 'invalid_token' });
+    const noAud = await sign(idClaims({ aud: undefined }), { typ: 'JWT' });
+    await assert.rejects(checker.checkIdToken(noAud, 'user-1', 'kpop-x'), {
+      code: 'invalid_token',
+    });
+  });
+});
+
+describe('tokens of users that are gone', () => {
+  test('the active check refuses a well-signed token, with its reason', async () => {
+    const gone = new TokenChecker({
+      issuer,
+      audience,
+      jwks: [es.pub],
+      active: async (c) => (c.sub === 'user-1' ? 'the user no longer exists' : undefined),
+    });
+    await assert.rejects(gone.check(await sign(claims()), 'kopano/gc'), {
+      code: 'invalid_token',
+      message: 'the user no longer exists',
+    });
+    assert.equal(
+      (await gone.check(await sign(claims({ sub: 'user-2' })), 'kopano/gc')).sub,
+      'user-2',
+    );
+  });
+});

@@ -1,5 +1,6 @@
 import {
   createLocalJWKSet,
+  decodeProtectedHeader,
   type JWK,
   type JWTPayload,
   errors as joseErrors,
@@ -38,6 +39,13 @@ export interface TokenCheckerOptions {
   jwks: JWK[];
   /** Seconds of clock skew tolerated on `exp`, `nbf` and `iat` (at most 60). */
   clockTolerance?: number;
+  /**
+   * Whether the token's user and sign-in still stand (the user not removed, the grant not
+   * revoked): a reason when they do not. Asked after the token itself checked out.
+   */
+  active?: (claims: JWTPayload) => Promise<string | undefined>;
+  /** Client ids an ID token may be for (its `aud`); any of ours when unset. */
+  clientIds?: () => ReadonlySet<string>;
 }
 
 /** Allowed clock skew, in seconds; tokens are short-lived, so more would matter. */
@@ -50,7 +58,7 @@ export const maxClockSkew = 60;
  */
 export class TokenChecker {
   readonly #jwks;
-  readonly #opts: Required<TokenCheckerOptions>;
+  readonly #opts: TokenCheckerOptions & { clockTolerance: number };
 
   constructor(opts: TokenCheckerOptions) {
     this.#opts = { clockTolerance: maxClockSkew, ...opts };
@@ -69,22 +77,41 @@ export class TokenChecker {
 
   /**
    * An ID token a client passes along (kwm's rtm/connect `id_token`): signed by us with an
-   * allowed algorithm, from our issuer, for `sub`. Expiry is tolerated, as in kwmserver: the
-   * access token it comes with carries the session's validity.
+   * allowed algorithm, from our issuer, for `sub`, of type JWT and for `clientId` (the access
+   * token's client; any client of ours when not given), so that an access token cannot pass for
+   * one. Expiry is tolerated, as in kwmserver: the access token carries the session's validity.
    */
-  async checkIdToken(token: string, sub: string): Promise<IdTokenClaims> {
+  async checkIdToken(token: string, sub: string, clientId?: string): Promise<IdTokenClaims> {
     let payload: JWTPayload;
+    let header: { typ?: string } | undefined;
     try {
-      ({ payload } = await jwtVerify(token, this.#jwks, {
+      ({ payload, protectedHeader: header } = await jwtVerify(token, this.#jwks, {
         algorithms: [...signingAlgorithms],
         issuer: this.#opts.issuer,
         clockTolerance: this.#opts.clockTolerance,
+        requiredClaims: ['sub', 'aud'],
       }));
     } catch (err) {
       // jose reports expiry only after the signature and the other claims checked out.
-      if (err instanceof joseErrors.JWTExpired) payload = err.payload;
-      else throw new TokenError('invalid_token', describe(err).replace('access token', 'ID token'));
+      if (err instanceof joseErrors.JWTExpired) {
+        payload = err.payload;
+        header = decodeProtectedHeader(token);
+      } else
+        throw new TokenError('invalid_token', describe(err).replace('access token', 'ID token'));
     }
+    // An access token is signed by the same keys: its type and audience tell them apart.
+    if (header?.typ !== undefined && header.typ.toLowerCase() !== 'jwt')
+      throw new TokenError('invalid_token', `a ${header.typ} is not an ID token`);
+    const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    const known = this.#opts.clientIds?.();
+    const forClient = clientId
+      ? aud.includes(clientId)
+      : aud.some((a) => typeof a === 'string' && (!known || known.has(a)));
+    if (!forClient || aud.includes(this.#opts.audience))
+      throw new TokenError(
+        'invalid_token',
+        'the ID token is not for the client of the access token',
+      );
     if (payload.sub !== sub)
       throw new TokenError(
         'invalid_token',
@@ -119,6 +146,8 @@ export class TokenChecker {
         'insufficient_scope',
         `the access token lacks the scope ${requiredScope}`,
       );
+    const inactive = await this.#opts.active?.(payload);
+    if (inactive) throw new TokenError('invalid_token', inactive);
     return {
       sub: payload.sub as string,
       scopes,
