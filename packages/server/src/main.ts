@@ -28,7 +28,12 @@ import { GuestStore } from './guests/GuestStore.js';
 import { loadOrCreateGuestKey } from './guests/keys.js';
 import { Identity, loadClientRegistry, SigningKeys } from './identity/index.js';
 import { createLogger, type Logger } from './logging/index.js';
-import { MemorySignalingState, PairHash, Signaling } from './signaling/index.js';
+import {
+  MemorySignalingState,
+  PairHash,
+  Signaling,
+  SqliteAnsweredCalls,
+} from './signaling/index.js';
 import { type Database, openDatabase } from './storage/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -172,6 +177,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         ? readTurnSecret(settings.turn_server_shared_secret)
         : undefined,
       focus,
+      audit: {
+        sessionsEnded: (sessions) => identity.sessionsEnded(sessions),
+        onGrantRevoked: (listener) => identity.onGrantRevoked(listener),
+        ...(store.watch
+          ? { watch: (onChange: () => void) => store.watch?.(onChange) ?? (() => {}) }
+          : {}),
+      },
+      answeredCalls: new SqliteAnsweredCalls(db),
       logger,
     });
     signaling.register(app);

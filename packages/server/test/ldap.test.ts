@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { postSignIn, signInOverHttp, startSignIn } from '../../../test/support/oidcFlow.js';
+import { RtmClient } from '../../../test/support/rtmClient.js';
 import { type Slapd, startSlapd } from '../../../test/support/slapd.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
@@ -147,7 +149,51 @@ describe('LDAP directory (real slapd)', () => {
     assert.deepEqual(inj.body.value, []);
   });
 
-  test('when LDAP is down, sign-in says so (503) and the address book answers 503', async () => {
+  test('a user deleted from LDAP: their token is refused and their open signaling socket ends at the next check', async () => {
+    const flow = await signInOverHttp({
+      base: server.localUrl,
+      clientId: 'test-rp',
+      redirectUri,
+      username: 'bob',
+      password: 'can-we-fix-it',
+    });
+    const res = await fetch(new URL('/konnect/v1/token', server.localUrl), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from('test-rp:s3cret-for-tests').toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: flow.code,
+        code_verifier: flow.pkce.verifier,
+        redirect_uri: redirectUri,
+      }),
+    });
+    const bobToken = ((await res.json()) as { access_token: string }).access_token;
+    const bob = await RtmClient.open(server.localUrl, bobToken);
+    execFileSync('ldapdelete', [
+      '-x',
+      '-H',
+      slapd.url,
+      '-D',
+      slapd.adminDn,
+      '-w',
+      slapd.adminPassword,
+      `uid=bob,${slapd.peopleDn}`,
+    ]);
+    await server.signaling.audit();
+    assert.equal((await bob.closed).code, 4001);
+    // A user seen lately is taken as there for up to 30 s at API calls; the audit forgot Bob.
+    const me = await fetch(new URL('/api/gc/v1/me', server.localUrl), {
+      headers: { authorization: `Bearer ${bobToken}` },
+    });
+    assert.equal(me.status, 401);
+    assert.match(me.headers.get('www-authenticate') ?? '', /no longer exists/);
+  });
+
+  test('when LDAP is down, sign-in says so (503) and the address book answers 503, without the directory’s address or credentials; nobody is signed off', async () => {
+    const alice = await RtmClient.open(server.localUrl, token);
     await slapd.stop();
     const { jar, form } = await startSignIn({
       base: server.localUrl,
@@ -161,5 +207,14 @@ describe('LDAP directory (real slapd)', () => {
     const list = await gc('/api/gc/v1/users?$search=a');
     assert.equal(list.status, 503);
     assert.equal(list.body.error?.code, 'unavailable');
+    assert.doesNotMatch(JSON.stringify(list.body), /ldap:|127\.0\.0\.1/);
+    const logged = JSON.stringify(server.logs);
+    assert.ok(!logged.includes(slapd.adminPassword), 'the bind password is never logged');
+    assert.ok(logged.includes('LDAP request failed'));
+    // A directory that does not answer removes nobody.
+    await server.signaling.audit();
+    const id = alice.send({ type: 'ping' });
+    await alice.next((m) => m.type === 'pong' && m.id === id);
+    await alice.close();
   });
 });

@@ -543,6 +543,43 @@ describe('calls across a server restart', () => {
     }
   });
 
+  test('a call that only rang before the restart is not taken up: its signals are refused and reach none of the callee’s devices', async () => {
+    const listen = `127.0.0.1:${await freePort()}`;
+    const { server, users } = await startSignaling('', {}, listen);
+    const alice = await RtmClient.open(server.localUrl, users.alice?.token as string);
+    const bob = await RtmClient.open(server.localUrl, users.bob?.token as string);
+    alice.send({
+      type: 'webrtc',
+      subtype: 'webrtc_call',
+      target: users.bob?.id,
+      initiator: true,
+      state: 'st-u',
+    });
+    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    await server.close();
+    const again = await startTestServer({
+      dir: server.dir,
+      listen,
+      yaml: 'identifier_registration_conf: registry.yaml\n',
+    });
+    try {
+      const alice2 = await RtmClient.open(again.localUrl, users.alice?.token as string);
+      const bob2 = await RtmClient.open(again.localUrl, users.bob?.token as string);
+      const bob3 = await RtmClient.open(again.localUrl, users.bob?.token as string);
+      alice2.send(
+        inCall(ring, 'webrtc_signal', users.bob?.id, 'st-u', { type: 'offer', sdp: 'x' }),
+      );
+      const refused = await alice2.next(isError('access_restricted'));
+      assert.match(refused.type === 'error' ? refused.error.msg : '', /no such call/);
+      await new Promise((r) => setTimeout(r, 200));
+      for (const device of [bob2, bob3])
+        assert.equal(device.received.filter(isWebrtc('webrtc_signal')).length, 0);
+      await Promise.all([alice2.close(), bob2.close(), bob3.close()]);
+    } finally {
+      await again.close();
+    }
+  });
+
   test('a hangup sent first thing after the restart reaches the other side', async () => {
     const { users, ring, restart } = await answeredCallBeforeRestart('st-h');
     const again = await restart();
@@ -580,6 +617,95 @@ describe('limits', () => {
       assert.equal(closed.code, 1008);
       assert.ok(flooder.received.some((m) => m.type === 'goodbye') || true);
       assert.equal((await closedBySilence).code, 4000);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('after goodbye nothing more is read: one rate_limited a second while slowed, one warning, nothing after the close', {
+    timeout: 30_000,
+  }, async () => {
+    const { server, users } = await startSignaling('rtm_message_rate: 5\n');
+    try {
+      const flooder = await RtmClient.open(server.localUrl, users.alice?.token as string);
+      const started = Date.now();
+      // Far more than can be read before the goodbye: the rest waits in the socket.
+      const burst = () => {
+        for (let i = 0; i < 2000; i++)
+          if (flooder.ws.readyState === WebSocket.OPEN) flooder.send({ type: 'ping' });
+      };
+      const timer = setInterval(burst, 100);
+      const closed = await flooder.closed;
+      clearInterval(timer);
+      assert.equal(closed.code, 1008);
+      const seconds = (Date.now() - started) / 1000;
+      const limited = flooder.received.filter(isError('rate_limited')).length;
+      assert.ok(limited >= 1 && limited <= seconds + 2, `${limited} rate_limited in ${seconds} s`);
+      const goodbye = flooder.received.findIndex((m) => m.type === 'goodbye');
+      assert.ok(goodbye >= 0);
+      assert.equal(flooder.received.length, goodbye + 1, 'nothing came after the goodbye');
+      await new Promise((r) => setTimeout(r, 300));
+      const warnings = server.logs.filter(
+        (l) => l.msg === 'signaling client kept flooding; closing',
+      );
+      assert.equal(warnings.length, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('rtm_max_connections_per_user: past it, rtm/connect and the WebSocket answer 429 too_many_connections', async () => {
+    const { server, users } = await startSignaling('rtm_max_connections_per_user: 2\n');
+    try {
+      const one = await RtmClient.open(server.localUrl, users.alice?.token as string);
+      // Keys taken while only one socket is open: the third socket is refused at the upgrade.
+      const keys = [];
+      for (let i = 0; i < 2; i++) keys.push(await rtmConnect(server.localUrl, users.alice?.token));
+      const open = (url: string) =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(new URL(url, server.localUrl.replace(/^http/, 'ws')));
+          ws.once('open', () => resolve(101));
+          ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        });
+      const urls = keys.map((k) => (k.body as { url: string }).url);
+      assert.equal(await open(urls[0] as string), 101);
+      assert.equal(await open(urls[1] as string), 429);
+      const refused = await rtmConnect(server.localUrl, users.alice?.token);
+      assert.equal(refused.status, 429);
+      assert.equal(
+        (refused.body as { error: { code: string } }).error.code,
+        'too_many_connections',
+      );
+      assert.equal((await rtmConnect(server.localUrl, users.bob?.token)).status, 200, 'others may');
+      await one.close();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await rtmConnect(server.localUrl, users.alice?.token)).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('max_rings_per_target: a further call to someone already rung that often is refused with rate_limited', async () => {
+    const { server, users } = await startSignaling('max_rings_per_target: 2\n');
+    try {
+      const alice = await RtmClient.open(server.localUrl, users.alice?.token as string);
+      const carol = await RtmClient.open(server.localUrl, users.carol?.token as string);
+      const bob = await RtmClient.open(server.localUrl, users.bob?.token as string);
+      const call = (from: RtmClient, target: string | undefined) =>
+        from.send({ type: 'webrtc', subtype: 'webrtc_call', target, initiator: true, state: 's' });
+      call(alice, users.bob?.id);
+      call(carol, users.bob?.id);
+      await bob.next(isWebrtc('webrtc_call'));
+      await bob.next(isWebrtc('webrtc_call'));
+      const id = call(alice, users.bob?.id);
+      const refused = await alice.next(isError('rate_limited'));
+      assert.equal(refused.type === 'error' && refused.reply_to, id);
+      // Carol may still be called: the limit is per callee.
+      call(alice, users.carol?.id);
+      await carol.next(isWebrtc('webrtc_call'));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(bob.received.filter(isWebrtc('webrtc_call')).length, 0, 'bob rang twice only');
+      await Promise.all([alice.close(), bob.close(), carol.close()]);
     } finally {
       await server.close();
     }

@@ -172,7 +172,8 @@ export class Focus implements BridgeEvents {
     for (const conf of [...(this.#byConn.get(conn.id) ?? [])]) {
       const m = conf.members.get(conn.userId);
       if (m?.conn !== conn.id) continue;
-      if (this.opts.reconnectGraceMs <= 0) {
+      // A session that was ended (its user removed, its sign-in revoked) is not waited for.
+      if (this.opts.reconnectGraceMs <= 0 || conn.revoked) {
         this.#leave(conf, m);
         continue;
       }

@@ -6,6 +6,7 @@ import {
   webrtcVersion,
 } from '@confab/protocol';
 import type { Logger } from '../logging/index.js';
+import type { AnsweredCalls } from './AnsweredCalls.js';
 import type { Connection } from './Connection.js';
 import type { PairHash } from './pairHash.js';
 import { Refusal } from './Refusal.js';
@@ -43,6 +44,8 @@ export interface CallTimings {
   callTimeoutMs: number;
   /** `call_reconnect_grace`: how long an answered call waits for a member to reconnect. */
   reconnectGraceMs: number;
+  /** `max_rings_per_target`: calls that may ring one user at once. */
+  maxRingsPerTarget: number;
 }
 
 /**
@@ -65,6 +68,7 @@ export class Calls {
     private readonly state: SignalingState,
     private readonly hash: PairHash,
     private readonly timings: CallTimings,
+    private readonly answered: AnsweredCalls,
     private readonly log: Logger,
   ) {}
 
@@ -95,6 +99,12 @@ export class Calls {
     for (const ch of this.state.channelsOfConnection(conn.id)) {
       if (ch.status === 'ringing') {
         this.#end(ch, ch.caller, ch.callee, 'hangup');
+        continue;
+      }
+      // A session that was ended (its user removed) is not waited for.
+      if (conn.revoked) {
+        const other = ch.caller === conn.userId ? ch.callee : ch.caller;
+        this.#end(ch, conn.userId, other, 'hangup');
         continue;
       }
       const away: CallChannel =
@@ -145,6 +155,11 @@ export class Calls {
     if (msg.channel || msg.hash || msg.data !== undefined)
       throw new Refusal('bad_message', 'a new webrtc_call carries no channel, hash or data');
     if (msg.target === conn.userId) throw new Refusal('bad_message', 'you cannot call yourself');
+    if (this.state.ringingCount(msg.target) >= this.timings.maxRingsPerTarget)
+      throw new Refusal(
+        'rate_limited',
+        `that user already has ${this.timings.maxRingsPerTarget} calls ringing; try again later`,
+      );
     const channel: CallChannel = {
       id: newChannelId(),
       caller: conn.userId,
@@ -208,11 +223,13 @@ export class Calls {
     if (!ch) {
       if (msg.channel && this.state.channelEnded(msg.channel))
         throw new Refusal('access_restricted', 'the call has ended');
+      // Only a call that was answered is taken up again: one that only rang is over.
       if (
         msg.channel.startsWith('*') &&
         msg.target &&
         msg.target !== conn.userId &&
-        this.hash.verify(msg.hash, conn.userId, msg.target, msg.channel)
+        this.hash.verify(msg.hash, conn.userId, msg.target, msg.channel) &&
+        this.answered.has(msg.channel, conn.userId, msg.target)
       )
         return undefined;
       throw new Refusal('access_restricted', 'no such call');
@@ -273,6 +290,7 @@ export class Calls {
     for (const o of others) this.state.deliver(o.id, cleared);
     if (answer.data.accept) {
       this.state.putChannel({ ...ch, status: 'active', calleeConn: conn.id });
+      this.answered.record(ch.id, ch.caller, ch.callee);
     } else {
       this.state.deleteChannel(ch.id);
     }
@@ -333,6 +351,7 @@ export class Calls {
   #end(ch: CallChannel, from: string, to: string, reason: string, state = ch.state): void {
     this.#stopTimer(ch.id);
     this.state.deleteChannel(ch.id, endedMemoryMs);
+    this.answered.forget(ch.id);
     const message: ServerWebrtcMessage = {
       type: 'webrtc',
       subtype: 'webrtc_hangup',

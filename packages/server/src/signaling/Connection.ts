@@ -30,6 +30,9 @@ function onSocketError(this: TaggedSocket, err: Error): void {
   this[connectionOf]?.socketError(err);
 }
 
+/** How long a client told goodbye has to close its side before its socket is cut. */
+const closeGraceMs = 2000;
+
 export interface ConnectionLimits {
   /** Messages per second before the connection is slowed. */
   messageRate: number;
@@ -46,7 +49,16 @@ export class Connection {
   readonly id = randomBytes(9).toString('base64url');
   lastSeen = Date.now();
   closed = false;
+  /** Told goodbye: what it still sends is not read. */
+  closing = false;
+  /**
+   * Its user was removed or its sign-in revoked: it leaves its calls and conferences at once
+   * instead of being waited for (`call_reconnect_grace`).
+   */
+  revoked = false;
   #tokens: number;
+  /** When it was last told `rate_limited`: once a second is enough. */
+  #warnedAt = 0;
   #refilledAt = Date.now();
   #floodingSince: number | undefined;
 
@@ -90,11 +102,18 @@ export class Connection {
     });
   }
 
-  /** Says goodbye, then closes (a server-initiated close). */
+  /**
+   * Says goodbye, then closes (a server-initiated close). Nothing more is read from it; a client
+   * that does not finish the closing handshake within `closeGraceMs` is cut off.
+   */
   goodbye(code: number, reason: string): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
     this.send({ type: 'goodbye' });
+    this.closing = true;
     this.ws.close(code, reason);
+    setTimeout(() => {
+      if (!this.closed) this.ws.terminate();
+    }, closeGraceMs).unref();
   }
 
   terminate(): void {
@@ -103,7 +122,7 @@ export class Connection {
 
   /** @internal A frame from the socket. */
   receive(data: Buffer, isBinary: boolean): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
     this.lastSeen = Date.now();
     if (!this.#allow()) return;
     if (isBinary) return this.error('bad_message', 'frames must be JSON text');
@@ -153,8 +172,16 @@ export class Connection {
       return false;
     }
     this.ws.pause();
-    setTimeout(() => this.ws.resume(), Math.ceil(1000 / rate)).unref();
-    this.error('rate_limited', 'too many messages: slow down');
+    setTimeout(
+      () => {
+        if (!this.closing) this.ws.resume();
+      },
+      Math.ceil(1000 / rate),
+    ).unref();
+    if (now - this.#warnedAt >= 1000) {
+      this.#warnedAt = now;
+      this.error('rate_limited', 'too many messages: slow down');
+    }
     return false;
   }
 

@@ -15,6 +15,8 @@ export class MemorySignalingState implements SignalingState {
   readonly #channels = new Map<string, CallChannel>();
   /** Channel ids by the connections in them, so a disconnect does not scan every call. */
   readonly #channelsByConn = new Map<string, Set<string>>();
+  /** Ringing channel ids by callee. */
+  readonly #ringing = new Map<string, Set<string>>();
   #prunedAt = 0;
   /** Recently ended channels, until when they are remembered. */
   readonly #ended = new Map<string, number>();
@@ -76,6 +78,11 @@ export class MemorySignalingState implements SignalingState {
     const old = this.#channels.get(channel.id);
     if (old) this.#unindex(old);
     this.#channels.set(channel.id, channel);
+    if (channel.status === 'ringing') {
+      let set = this.#ringing.get(channel.callee);
+      if (!set) this.#ringing.set(channel.callee, (set = new Set()));
+      set.add(channel.id);
+    }
     for (const conn of [channel.callerConn, channel.calleeConn]) {
       if (!conn) continue;
       let set = this.#channelsByConn.get(conn);
@@ -108,11 +115,17 @@ export class MemorySignalingState implements SignalingState {
   }
 
   #unindex(channel: CallChannel): void {
+    const ringing = this.#ringing.get(channel.callee);
+    if (ringing?.delete(channel.id) && ringing.size === 0) this.#ringing.delete(channel.callee);
     for (const conn of [channel.callerConn, channel.calleeConn]) {
       const set = conn ? this.#channelsByConn.get(conn) : undefined;
       set?.delete(channel.id);
       if (conn && set?.size === 0) this.#channelsByConn.delete(conn);
     }
+  }
+
+  ringingCount(userId: string): number {
+    return this.#ringing.get(userId)?.size ?? 0;
   }
 
   channelsOfConnection(connId: string): CallChannel[] {

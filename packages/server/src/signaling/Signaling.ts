@@ -22,6 +22,7 @@ import type { GuestStore } from '../guests/GuestStore.js';
 import { guestIdPattern } from '../guests/request.js';
 import { type AccessToken, type TokenChecker, TokenError } from '../identity/index.js';
 import type { Logger } from '../logging/index.js';
+import { type AnsweredCalls, MemoryAnsweredCalls } from './AnsweredCalls.js';
 import { Calls } from './Calls.js';
 import { Connection, type ConnectionHandler } from './Connection.js';
 import { PairHash } from './pairHash.js';
@@ -45,8 +46,29 @@ export interface SignalingOptions {
   turnSecret: string | undefined;
   /** Group messages go to the focus. */
   focus?: GroupHandler;
+  /** Ends sessions whose user was removed or whose sign-in was revoked. */
+  audit?: SessionAudit;
+  /** Answered calls, remembered across restarts: only those may be taken up again. */
+  answeredCalls?: AnsweredCalls;
   logger: Logger;
 }
+
+/**
+ * What tells signaling that a session's user or sign-in is gone (identity): asked every
+ * `auditIntervalMs`, at once when the directory says another process changed it, and told of
+ * every grant revoked here.
+ */
+export interface SessionAudit {
+  /** For each session, why it may no longer go on, or undefined. */
+  sessionsEnded(
+    sessions: readonly { sub: string; grantId?: string | undefined }[],
+  ): Promise<(string | undefined)[]>;
+  watch?(onChange: () => void): () => void;
+  onGrantRevoked?(listener: (grantId: string) => void): () => void;
+}
+
+/** How often every open session's user and grant are checked (a revoked grant ends within it). */
+export const auditIntervalMs = 30_000;
 
 /** Who takes group messages (the focus). */
 export interface GroupHandler {
@@ -68,6 +90,10 @@ export class Signaling implements ConnectionHandler {
   readonly #heartbeat: NodeJS.Timeout;
   readonly #limits;
   readonly #guestPaths: RegExp;
+  readonly #auditTimer: NodeJS.Timeout | undefined;
+  readonly #unwatch: (() => unknown)[] = [];
+  #auditing: Promise<void> | undefined;
+  #auditAgain = false;
 
   constructor(private readonly opts: SignalingOptions) {
     const s = opts.settings;
@@ -81,7 +107,12 @@ export class Signaling implements ConnectionHandler {
     this.#calls = new Calls(
       opts.state,
       new PairHash(opts.pairHashKey),
-      { callTimeoutMs: s.call_timeout * 1000, reconnectGraceMs: s.call_reconnect_grace * 1000 },
+      {
+        callTimeoutMs: s.call_timeout * 1000,
+        reconnectGraceMs: s.call_reconnect_grace * 1000,
+        maxRingsPerTarget: s.max_rings_per_target,
+      },
+      opts.answeredCalls ?? new MemoryAnsweredCalls(),
       this.#log,
     );
     this.#perUser = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_user, 60_000);
@@ -90,6 +121,15 @@ export class Signaling implements ConnectionHandler {
     this.#guestPaths = new RegExp(s.public_guest_access_regexp);
     this.#heartbeat = setInterval(() => this.#reapSilent(), 1000);
     this.#heartbeat.unref();
+    const audit = opts.audit;
+    if (audit) {
+      this.#auditTimer = setInterval(() => void this.audit(), auditIntervalMs);
+      this.#auditTimer.unref();
+      const unwatch = audit.watch?.(() => void this.audit());
+      if (unwatch) this.#unwatch.push(unwatch);
+      const unlisten = audit.onGrantRevoked?.((grantId) => this.#endGrant(grantId));
+      if (unlisten) this.#unwatch.push(unlisten);
+    }
   }
 
   get connectionCount(): number {
@@ -108,6 +148,8 @@ export class Signaling implements ConnectionHandler {
 
   close(): void {
     clearInterval(this.#heartbeat);
+    clearInterval(this.#auditTimer);
+    for (const stop of this.#unwatch) stop();
     this.#calls.close();
     for (const c of this.#connections) c.goodbye(rtmCloseCodes.goingAway, 'server shutting down');
   }
@@ -153,7 +195,9 @@ export class Signaling implements ConnectionHandler {
       if (typeof body.id_token !== 'string')
         return sendError(reply, 'bad_request', 'id_token must be a string');
       try {
-        name = (await this.opts.tokenChecker().checkIdToken(body.id_token, token.sub)).name;
+        name = (
+          await this.opts.tokenChecker().checkIdToken(body.id_token, token.sub, token.clientId)
+        ).name;
       } catch (err) {
         if (!(err instanceof TokenError)) throw err;
         return sendError(reply, 'invalid_token', err.message, 403);
@@ -161,6 +205,11 @@ export class Signaling implements ConnectionHandler {
     }
     if (body.user !== undefined && body.user !== token.sub)
       return sendError(reply, 'forbidden', 'user does not match the access token', 403);
+    const tooMany = this.#tooManyConnections(token.sub);
+    if (tooMany) {
+      reply.header('retry-after', '5');
+      return sendError(reply, 'too_many_connections', tooMany);
+    }
     const guestPath = guestPathOf(token);
     name ??=
       guestPath !== undefined
@@ -177,6 +226,7 @@ export class Signaling implements ConnectionHandler {
         name: self.name,
         auth: self.auth,
         ...(guestPath !== undefined ? { guest: { path: guestPath } } : {}),
+        ...(typeof token.claims.grant_id === 'string' ? { grantId: token.claims.grant_id } : {}),
       },
       connectKeyTtlMs,
     );
@@ -209,6 +259,11 @@ export class Signaling implements ConnectionHandler {
     const session = this.opts.state.takeConnectKey(path.slice(rtmWebsocketPath.length + 1));
     if (!session) {
       refuseUpgrade(socket, '403 Forbidden');
+      return true;
+    }
+    // Keys fetched in a burst could open more sockets than rtm/connect would have allowed.
+    if (this.#tooManyConnections(session.userId)) {
+      refuseUpgrade(socket, '429 Too Many Requests');
       return true;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
@@ -259,6 +314,69 @@ export class Signaling implements ConnectionHandler {
     this.#calls.connectionClosed(conn);
     this.opts.focus?.connectionClosed(conn);
     this.#log.debug({ conn: conn.id, user: conn.userId }, 'signaling disconnected');
+  }
+
+  /** Why this user may not open one more connection (`rtm_max_connections_per_user`). */
+  #tooManyConnections(userId: string): string | undefined {
+    const max = this.opts.settings.rtm_max_connections_per_user;
+    if (this.opts.state.connectionsOf(userId).length < max) return undefined;
+    return `a user may hold at most ${max} signaling connections at once`;
+  }
+
+  /**
+   * Checks every open session's user and grant, and ends those that no longer stand: `goodbye`
+   * and close code 4001, leaving their calls and conferences at once. One check runs at a time;
+   * one asked for meanwhile runs after it.
+   */
+  audit(): Promise<void> {
+    const audit = this.opts.audit;
+    if (!audit) return Promise.resolve();
+    if (this.#auditing) {
+      this.#auditAgain = true;
+      return this.#auditing;
+    }
+    const run = async () => {
+      do {
+        this.#auditAgain = false;
+        const bySession = new Map<string, Connection[]>();
+        for (const c of this.#connections) {
+          if (c.closing || c.closed) continue;
+          const key = `${c.userId}\n${c.session.grantId ?? ''}`;
+          bySession.get(key)?.push(c) ?? bySession.set(key, [c]);
+        }
+        const groups = [...bySession.values()] as [Connection, ...Connection[]][];
+        const reasons = await audit.sessionsEnded(
+          groups.map(([c]) => ({ sub: c.userId, grantId: c.session.grantId })),
+        );
+        groups.forEach((conns, i) => {
+          const why = reasons[i];
+          if (why) this.#end(conns, why);
+        });
+      } while (this.#auditAgain);
+    };
+    this.#auditing = run()
+      .catch((err: unknown) => this.#log.error({ err }, 'checking open sessions failed'))
+      .finally(() => {
+        this.#auditing = undefined;
+      });
+    return this.#auditing;
+  }
+
+  /** A grant revoked here (sign-out, token revocation): its sessions end now. */
+  #endGrant(grantId: string): void {
+    const conns = [...this.#connections].filter((c) => c.session.grantId === grantId);
+    if (conns.length) this.#end(conns, 'the sign-in was revoked');
+  }
+
+  #end(conns: Connection[], why: string): void {
+    this.#log.info(
+      { user: conns[0]?.userId, connections: conns.length, why },
+      'ending signaling sessions',
+    );
+    for (const c of conns) {
+      c.revoked = true;
+      c.goodbye(rtmCloseCodes.revoked, why);
+    }
   }
 
   /** Closes sockets that sent nothing (not even a ping) for `rtm_heartbeat_timeout`. */

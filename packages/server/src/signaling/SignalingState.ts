@@ -8,6 +8,8 @@ export interface SessionInfo {
   auth: string;
   /** A guest's session: the one room path its token was issued for (kwm's group restriction). */
   guest?: { path: string };
+  /** The sign-in (OIDC grant) behind the access token it connected with, when the token says. */
+  grantId?: string;
 }
 
 /** One open signaling connection, wherever it lives. */
@@ -64,4 +66,6 @@ export interface SignalingState {
   channelEnded(id: string): boolean;
   /** Calls a connection takes part in (as caller or as the answering callee). */
   channelsOfConnection(connId: string): CallChannel[];
+  /** How many calls ring this user now (unanswered, to any of its connections). */
+  ringingCount(userId: string): number;
 }

@@ -1,9 +1,16 @@
+export {
+  type AnsweredCalls,
+  MemoryAnsweredCalls,
+  SqliteAnsweredCalls,
+} from './AnsweredCalls.js';
 export { MemorySignalingState } from './MemorySignalingState.js';
 export { PairHash } from './pairHash.js';
 export { Refusal } from './Refusal.js';
 export {
+  auditIntervalMs,
   connectKeyTtlMs,
   type GroupHandler,
+  type SessionAudit,
   Signaling,
   type SignalingOptions,
   signalingScope,

@@ -106,4 +106,18 @@ export const migrations: readonly Migration[] = [
     `,
     vacuum: true,
   },
+  {
+    // One-to-one calls that were answered: only those may be taken up again after a restart
+    // (signaling/AnsweredCalls.ts).
+    name: 'answered calls',
+    sql: `
+      CREATE TABLE answered_calls (
+        channel     TEXT PRIMARY KEY,
+        caller      TEXT NOT NULL,
+        callee      TEXT NOT NULL,
+        answered_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX answered_calls_age ON answered_calls (answered_at);
+    `,
+  },
 ];
