@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { runConfab } from '../support/confabProcess.js';
 import {
   addUser,
   type ConfabProcess,
@@ -132,6 +133,29 @@ describe('the web app shell in Chromium', () => {
       await page.getByText('You are signed out.').waitFor();
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('textbox', { name: 'Username' }).waitFor();
+    } finally {
+      await user.close();
+    }
+  });
+
+  test('an account removed while signed in: within seconds the app says the sign-in ended, and offers "Sign in"', async () => {
+    await addUser(server, 'fox', 'Fox Mulder', 'i-want-to-believe');
+    const user = await openUser(browser, server.localUrl);
+    try {
+      const { page } = user;
+      await signIn(page, 'fox', 'i-want-to-believe', 'Fox Mulder');
+      await page.getByRole('button', { name: 'New call' }).waitFor();
+      // Signaling is up (no connection banner) before the administrator acts.
+      await page
+        .getByText('Failed to connect to server')
+        .waitFor({ state: 'detached', timeout: 10_000 });
+      const removed = await runConfab(['user', 'remove', 'fox', '--data-dir', server.dataDir]);
+      assert.equal(removed.code, 0, removed.stderr);
+      const started = Date.now();
+      await page.getByText(/Your sign-in has ended/).waitFor({ timeout: 10_000 });
+      assert.ok(Date.now() - started < 8000, `told after ${Date.now() - started} ms`);
+      await page.getByRole('button', { name: 'Sign in' }).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'New call' }).count(), 0);
     } finally {
       await user.close();
     }

@@ -91,7 +91,11 @@ function SignedInApp({ route, config }: { route: Route; config: WebConfig }) {
       <section className="signed-out" aria-labelledby="signed-out-title">
         <h1 id="signed-out-title">{t('home.title')}</h1>
         <p>
-          {auth.state.error ? t('auth.failed', { error: auth.state.error }) : t('auth.signedOut')}
+          {auth.state.error
+            ? t('auth.failed', { error: auth.state.error })
+            : auth.state.ended
+              ? t('auth.ended')
+              : t('auth.signedOut')}
         </p>
         <button type="button" onClick={auth.signIn}>
           {t('auth.signIn')}

@@ -8,7 +8,7 @@ import { callbackPath, createUserManager, signedOutMarker } from './userManager.
 
 export type AuthState =
   | { status: 'loading' }
-  | { status: 'signedOut'; error?: string }
+  | { status: 'signedOut'; error?: string; ended?: true }
   /** A guest link to a room that takes no guests (or a guest logon the server refused). */
   | { status: 'guestRefused'; room: string }
   | { status: 'signedIn'; user: User };
@@ -44,6 +44,11 @@ export interface Auth {
   state: AuthState;
   signIn(): void;
   signOut(): void;
+  /**
+   * The server ended this sign-in (the account was removed, or the sign-in revoked): forget it
+   * here and say so, with "Sign in".
+   */
+  ended(): void;
   /** A valid access token and the ID token, renewing first when needed. */
   tokens(): Promise<{ accessToken: string; idToken?: string }>;
   manager: UserManager;
@@ -158,6 +163,11 @@ export function useAuth(config: WebConfig): Auth {
     void manager.signoutRedirect();
   }, [manager]);
 
+  const ended = useCallback(() => {
+    signedOutMarker.set();
+    void manager.removeUser().finally(() => setState({ status: 'signedOut', ended: true }));
+  }, [manager]);
+
   const tokens = useCallback(async () => {
     let user = await manager.getUser();
     if (!user || (user.expires_in ?? 0) < 30) user = await manager.signinSilent();
@@ -165,5 +175,5 @@ export function useAuth(config: WebConfig): Auth {
     return { accessToken: user.access_token, ...(user.id_token ? { idToken: user.id_token } : {}) };
   }, [manager]);
 
-  return { state, signIn, signOut, tokens, manager };
+  return { state, signIn, signOut, ended, tokens, manager };
 }

@@ -18,6 +18,8 @@ export const en = {
   'auth.signIn': 'Sign in',
   'auth.signOut': 'Sign out',
   'auth.signedOut': 'You are signed out.',
+  'auth.ended':
+    'Your sign-in has ended: it was revoked, or your account was removed. Sign in again to go on.',
   'auth.signingIn': 'Signing in…',
   'auth.failed': 'Signing in did not work: {error}',
   'main.hello': 'Hello, {name}',

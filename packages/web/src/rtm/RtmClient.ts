@@ -3,6 +3,7 @@ import {
   type RtmConnectResponse,
   type RtmSelf,
   type RtmTurnResponse,
+  rtmCloseCodes,
   rtmConnectPath,
   rtmTurnPath,
   type ServerMessage,
@@ -18,6 +19,11 @@ export interface RtmClientOptions {
   onStatus: (status: RtmStatus, self?: RtmSelf, turn?: TurnCredentials) => void;
   /** Fresh TURN credentials, fetched from rtm/turn before the last ones expire. */
   onTurn?: (turn: TurnCredentials) => void;
+  /**
+   * The server ended the session for good (close code 4001: the user was removed or the
+   * sign-in revoked), or refuses the token (403, where kwmjs stops too): no more reconnecting.
+   */
+  onEnded?: () => void;
 }
 
 /** When to fetch new TURN credentials: after four fifths of their lifetime, at least 5 s on. */
@@ -83,6 +89,7 @@ export class RtmClient {
         },
         body: new URLSearchParams(idToken ? { id_token: idToken } : {}).toString(),
       });
+      if (res.status === 403) return this.#ended();
       if (!res.ok) throw new Error(`rtm/connect: HTTP ${res.status}`);
       const connect = (await res.json()) as RtmConnectResponse;
       const url = new URL(connect.url, window.location.href);
@@ -90,8 +97,10 @@ export class RtmClient {
       const ws = new WebSocket(url);
       this.#ws = ws;
       ws.onmessage = (e) => this.#receive(e.data);
-      ws.onclose = () => {
-        if (this.#ws === ws) this.#lost();
+      ws.onclose = (event) => {
+        if (this.#ws !== ws) return;
+        if (event.code === rtmCloseCodes.revoked) this.#ended();
+        else this.#lost();
       };
       ws.onerror = () => ws.close();
       this.self = connect.self;
@@ -155,6 +164,12 @@ export class RtmClient {
       return;
     }
     this.send({ type: 'ping', ts: Date.now() });
+  }
+
+  #ended(): void {
+    this.stop();
+    this.opts.onStatus('disconnected');
+    this.opts.onEnded?.();
   }
 
   #lost(): void {

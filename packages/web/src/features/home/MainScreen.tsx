@@ -65,6 +65,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
       onTurn: (turn) => {
         for (const c of [calls, groups]) c.setTurn(turn);
       },
+      onEnded: () => auth.ended(),
     });
     const webrtc = (config.kwm.webrtc?.config ?? {}) as RTCConfiguration;
     const videoKbps = config.kwm.sdpParams?.videoSendBitrate ?? 1000;
@@ -85,7 +86,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
     const groups = new GroupController({ ...shared, onMutedByOwner: () => muteMicRef.current() });
     handlers.message = (m) => (groups.handles(m) ? groups.handle(m) : calls.handle(m));
     return { rtm, calls, groups };
-  }, [auth.tokens, config, userId]);
+  }, [auth.tokens, auth.ended, config, userId]);
   const callState = useSyncExternalStore(calls.subscribe, calls.getState);
   const groupState = useSyncExternalStore(groups.subscribe, groups.getState);
 
