@@ -5,8 +5,12 @@ import { z } from 'zod';
  * `data` shapes of Confab's group messages (docs/protocol.md "Group calls").
  */
 
-/** A room name after `group/`: lowercase letters, digits, `-`, `_`, `.`, `/` separators. */
-export const roomNamePattern = /^[a-z0-9._-]+(?:\/[a-z0-9._-]+)*$/;
+/**
+ * A room name after `group/`: lowercase letters, digits, `-`, `_`, `.`, `/` separators; no
+ * segment is `.` or `..` (a room path is not a file path, but it must never read like one).
+ */
+export const roomNamePattern =
+  /^(?!\.{1,2}(?:\/|$))[a-z0-9._-]+(?:\/(?!\.{1,2}(?:\/|$))[a-z0-9._-]+)*$/;
 export const roomNameMaxLength = 64;
 
 /** `group/<name>`, as `webrtc_group` names a room in `target` and `group`. */
