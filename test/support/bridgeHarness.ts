@@ -31,14 +31,16 @@ export class FakeFocus {
   private constructor(
     readonly server: Server,
     readonly url: string,
+    readonly maxMlines: number | undefined,
   ) {}
 
-  static async start(): Promise<FakeFocus> {
+  /** `maxMlines` goes in the welcome (else the bridge's default). */
+  static async start(opts: { maxMlines?: number } = {}): Promise<FakeFocus> {
     const server = createServer((_req, res) => res.writeHead(404).end());
     const wss = new WebSocketServer({ noServer: true });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    const focus = new FakeFocus(server, `ws://127.0.0.1:${port}`);
+    const focus = new FakeFocus(server, `ws://127.0.0.1:${port}`, opts.maxMlines);
     server.on('upgrade', (req, socket, head) => {
       if (req.url !== bridgeControlPath || req.headers.authorization !== `Bearer ${focus.secret}`) {
         socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
@@ -54,7 +56,12 @@ export class FakeFocus {
     ws.on('message', (data) => {
       const m = bridgeMessageSchema.parse(JSON.parse(String(data)));
       if (m.type === 'hello')
-        this.send({ type: 'welcome', videoMaxBitrate: 2_000_000, screenMaxBitrate: 2_500_000 });
+        this.send({
+          type: 'welcome',
+          videoMaxBitrate: 2_000_000,
+          screenMaxBitrate: 2_500_000,
+          ...(this.maxMlines ? { maxMlines: this.maxMlines } : {}),
+        });
       if (this.#takers.some((take) => take(m))) return;
       const w = this.#waiters.find((x) => x.match(m));
       if (w) {
