@@ -389,8 +389,7 @@ export class Identity {
       if (!(err instanceof DirectoryError)) throw err;
       present = new Set(users);
     }
-    const now = Date.now();
-    for (const id of present) this.#present.set(id, now + ldapPresenceTtlMs);
+    if (this.opts.store.kind === 'ldap') this.#sawPresent(present);
     const grants = sessions.flatMap((s) => (s.grantId ? [s.grantId] : []));
     const live = grants.length ? this.#Adapter.liveIds('Grant', grants) : new Set<string>();
     return sessions.map((s) => {
@@ -401,6 +400,14 @@ export class Identity {
       if (s.grantId && !live.has(s.grantId)) return 'the sign-in was revoked';
       return undefined;
     });
+  }
+
+  /** LDAP users just found: taken as there for `ldapPresenceTtlMs` (stale entries pruned). */
+  #sawPresent(ids: Set<string>): void {
+    const now = Date.now();
+    if (this.#present.size > 10_000)
+      for (const [id, until] of this.#present) if (until <= now) this.#present.delete(id);
+    for (const id of ids) this.#present.set(id, now + ldapPresenceTtlMs);
   }
 
   /** Why a well-signed access token no longer stands, for the token checker at every API. */
