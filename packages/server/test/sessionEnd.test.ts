@@ -64,6 +64,7 @@ describe('signaling sessions end when their user is removed or their sign-in rev
 
   test('`confab user remove` while connected: goodbye and 4001 within 5 s, out of the conference at once; the token opens nothing any more', async () => {
     const token = users.carol?.token as string;
+    const { refresh_token: refresh } = await signIn(server, 'carol');
     const carol = await RtmClient.open(server.localUrl, token);
     const alice = await RtmClient.open(server.localUrl, users.alice?.token as string);
     await joined(alice, 'group/team');
@@ -97,6 +98,14 @@ describe('signaling sessions end when their user is removed or their sign-in rev
       headers: { authorization: `Bearer ${token}` },
     });
     assert.equal(turn.status, 403);
+    // Nor can the sign-in be renewed.
+    const renewed = await fetch(new URL('/konnect/v1/token', server.localUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh }),
+    });
+    assert.equal(renewed.status, 400);
+    assert.equal(((await renewed.json()) as { error: string }).error, 'invalid_grant');
     await alice.close();
   });
 
