@@ -263,6 +263,16 @@ export interface PeerOptions {
 }
 
 /**
+ * How a synthetic peer reaches the bridge: the control protocol itself (a `FakeFocus`), or any
+ * path that carries the same messages (signaling through a real focus: `RtmPipeline`).
+ */
+export interface PeerSignaling {
+  send(m: FocusMessage): void;
+  next(match: (m: BridgeMessage) => boolean, timeoutMs?: number): Promise<BridgeMessage>;
+  take(take: (m: BridgeMessage) => boolean): void;
+}
+
+/**
  * A participant made of node-datachannel: answers the bridge's offers through the fake focus,
  * publishes synthetic audio and video on the upstream mids, and counts what it receives.
  */
@@ -283,7 +293,7 @@ export class SyntheticPeer {
   #timers: NodeJS.Timeout[] = [];
 
   constructor(
-    readonly focus: FakeFocus,
+    readonly focus: PeerSignaling,
     readonly conference: string,
     readonly endpoint: string,
     readonly opts: PeerOptions = {},
@@ -350,7 +360,7 @@ export class SyntheticPeer {
 
   /** Asks the bridge for this endpoint and answers its offers from now on. */
   static async join(
-    focus: FakeFocus,
+    focus: PeerSignaling,
     conference: string,
     endpoint: string,
     opts: PeerOptions = {},

@@ -5,7 +5,16 @@ import { after, before, describe, test } from 'node:test';
 import { maxSdpLength, type ServerMessage, type ServerWebrtcMessage } from '@confab/protocol';
 import { guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
 import { RtmClient } from '../../../test/support/rtmClient.js';
-import { FakeBridge, isError, join, joined, pick, pipelineSignal } from './fakeBridge.js';
+import {
+  channelOf,
+  FakeBridge,
+  isError,
+  join,
+  joined,
+  participants,
+  pick,
+  pipelineSignal,
+} from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
 
@@ -31,7 +40,7 @@ describe('focus limits: one participant cannot break other people’s meetings',
         'rtm_message_rate: 2000',
         'max_conferences_per_connection: 2',
         'max_conferences_per_user: 3',
-        'group_join_rate: 12',
+        'group_join_rate: 1000',
         '',
       ].join('\n'),
     ));
@@ -147,7 +156,7 @@ describe('focus limits: one participant cannot break other people’s meetings',
     await bridge.next((m) => m.type === 'expire');
   });
 
-  test('joins are limited per connection, per user and per minute, with too_many_conferences; leaving makes room', async () => {
+  test('joins are limited per connection and per user, with too_many_conferences; leaving makes room', async () => {
     const alice = await open('alice');
     await joined(alice, 'group/j1');
     await joined(alice, 'group/j2');
@@ -173,21 +182,96 @@ describe('focus limits: one participant cannot break other people’s meetings',
     await sleep(200); // the hangup went on another socket
     await joined(second, 'group/j4');
 
-    // Alice's joins this minute: eight so far (one in the first test; refused ones count too).
-    // The twelfth is the last allowed.
-    for (let i = 0; i < 4; i++) {
-      alice.send({
-        type: 'webrtc',
-        subtype: 'webrtc_hangup',
-        target: 'group/j2',
-        group: 'group/j2',
-        channel: '@group/j2',
-      });
-      await joined(alice, 'group/j2');
-    }
-    join(alice, 'group/j2');
-    const tooFast = await alice.next(isError('too_many_conferences'));
-    assert.match(tooFast.type === 'error' ? tooFast.error.msg : '', /a minute/);
     await Promise.all([alice.close(), second.close()]);
+  });
+
+  test('leaving and joining again does not refill the screen-share budget', async () => {
+    const bob = await open('bob');
+    const group = 'group/budget';
+    let hash = await joined(bob, group);
+    for (let i = 0; i < 10; i++)
+      pipelineSignal(bob, group, hash, { screenshare: i % 2 === 0 ? { mid: 's' } : null });
+    bob.send({
+      type: 'webrtc',
+      subtype: 'webrtc_hangup',
+      target: group,
+      group,
+      channel: `@${group}`,
+    });
+    hash = await joined(bob, group);
+    const id = pipelineSignal(bob, group, hash, { screenshare: { mid: 's' } });
+    const refused = await bob.next(isError('rate_limited'));
+    assert.equal(refused.type === 'error' && refused.reply_to, id);
+    await bob.close();
+  });
+
+  test('an endpoint the bridge keeps breaking: three new sessions a minute, then the member is taken out and told; the others see it leave', async () => {
+    bridge.received.length = 0;
+    const carol = await open('carol');
+    await joined(carol, 'group/flaky');
+    const bob = await open('bob');
+    await joined(bob, 'group/flaky');
+    let current = await bridge.next<'allocate'>(
+      (m) => m.type === 'allocate' && m.user === users.bob?.id,
+    );
+    const bad = () =>
+      bridge.send({
+        type: 'offer',
+        ...pick(current),
+        sdp: `v=0 ${'a'.repeat(maxSdpLength)}`,
+        streams: {},
+      });
+    for (let i = 0; i < 3; i++) {
+      bad();
+      await bob.next(isError('media_failed'));
+      current = await bridge.next<'allocate'>(
+        (m) => m.type === 'allocate' && m.user === users.bob?.id,
+      );
+    }
+    bad();
+    const out = await bob.next(
+      (m) => channelOf('group/flaky')(m) && !!(m.data as { failed?: unknown } | undefined)?.failed,
+    );
+    assert.deepEqual((out as ServerWebrtcMessage).data, { failed: { code: 'media_failed' } });
+    await bridge.next((m) => m.type === 'release' && m.endpoint === current.endpoint);
+    await carol.next((m) => channelOf('group/flaky')(m) && participants(m as never).length === 1);
+    await Promise.all([bob.close(), carol.close()]);
+  });
+});
+
+describe('focus limits: joins per minute', () => {
+  test('group_join_rate: past it a join is refused with too_many_conferences; a client carrying on its session after a drop is not counted', async () => {
+    const { server, users } = await startSignaling(
+      'conference_empty_timeout: 0\ncall_reconnect_grace: 30\ngroup_join_rate: 3\n',
+    );
+    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
+    const bridge = await FakeBridge.connect(server.localUrl, secret);
+    try {
+      const open = () => RtmClient.open(server.localUrl, users.alice?.token as string);
+      const alice = await open();
+      await joined(alice, 'group/r1');
+      const alloc = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+      await joined(alice, 'group/r2');
+      // Her connection drops; she is back within the grace, with her session: no new join.
+      await alice.close();
+      const again = await open();
+      again.send({
+        type: 'webrtc',
+        subtype: 'webrtc_group',
+        target: 'group/r1',
+        group: 'group/r1',
+        state: 's1',
+        data: { session: alloc.endpoint },
+      });
+      await again.next(channelOf('group/r1'));
+      await joined(again, 'group/r3');
+      join(again, 'group/r4');
+      const tooFast = await again.next(isError('too_many_conferences'));
+      assert.match(tooFast.type === 'error' ? tooFast.error.msg : '', /3 group joins a minute/);
+      await again.close();
+    } finally {
+      await bridge.close();
+      await server.close();
+    }
   });
 });

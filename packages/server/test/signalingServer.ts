@@ -14,11 +14,13 @@ export async function startSignaling(
   extraYaml = '',
   files: Record<string, string> = {},
   listen?: string,
+  env?: Record<string, string>,
 ): Promise<{ server: TestServer; users: Users }> {
   const server = await startTestServer({
     files: { 'registry.yaml': registry, ...files },
     yaml: `identifier_registration_conf: registry.yaml\n${extraYaml}`,
     ...(listen ? { listen } : {}),
+    ...(env ? { env } : {}),
   });
   const store = server.store as SqliteUserStore;
   const users: Users = {};

@@ -81,6 +81,8 @@ const rembFreshMs = 5000;
 /** No publisher is asked to go below this, whatever a receiver estimates. */
 const rembFloor = 150_000;
 const speakerTickMs = 300;
+/** An endpoint whose session is full asks the focus for a new one again after this long. */
+const renewRetryMs = 20_000;
 const kindOf = (s: StreamSource): 'audio' | 'video' => (s === 'microphone' ? 'audio' : 'video');
 
 /** Calls into the native library, which throws when a track or connection closed meanwhile. */
@@ -208,8 +210,8 @@ class Endpoint {
   candidatesSent = false;
   /** The peer connection is connected (DTLS-SRTP up). */
   connected = false;
-  /** Told the focus it needs a new session (`onFull`); warned that it is at its limit. */
-  renewing = false;
+  /** When it last told the focus it needs a new session (`onFull`); warned at its limit. */
+  renewAskedAt = 0;
   warnedFull = false;
   /** How many times an m-line changed; how many of those the last offer and answer covered. */
   described = 0;
@@ -468,7 +470,9 @@ export class MediaBridge {
     if (!local) return;
     const { sdp, candidates, mid } = takeCandidates(local);
     if (sdp.length > maxSdpLength) {
-      // Long user ids can make even a session within its m-line limit too large to send.
+      // Long user ids can make even a session within its m-line limit too large to send. Not
+      // sent: the next change may negotiate again.
+      ep.negotiating = false;
       this.#full(ep, 'offer too large');
       return;
     }
@@ -529,14 +533,16 @@ export class MediaBridge {
 
   /**
    * An endpoint's session cannot take more: with freed m-lines in it, the focus is asked for a
-   * new session (which has none), once; with all of them in use, the stream is not forwarded to
-   * it.
+   * new session (which has none), again every `renewRetryMs` until it has one; with all of them
+   * in use, the stream is not forwarded to it.
    */
   #full(ep: Endpoint, why: string): void {
     const ids = { conference: ep.conference.id, endpoint: ep.id, mlines: ep.slots.length, why };
     if (ep.slots.some((slot) => !slot.source)) {
-      if (ep.renewing) return;
-      ep.renewing = true;
+      // Asked again after a while: the focus may have refused (its restart limit).
+      const now = Date.now();
+      if (now - ep.renewAskedAt < renewRetryMs) return;
+      ep.renewAskedAt = now;
       this.#log.info(ids, 'endpoint session full: asking for a new one');
       this.opts.onFull?.(ep.conference.id, ep.id);
     } else if (!ep.warnedFull) {

@@ -86,11 +86,12 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 const maxFrameBytes = 1024 * 1024;
 
 /**
- * The most m-lines an endpoint's session may hold so that the client's answer, about 430 bytes
- * an m-line as a JSON signaling frame (Chromium's, measured), fits `rtm_max_message_size`.
+ * The most m-lines an endpoint's session may hold so that the client's answer fits
+ * `rtm_max_message_size`: Chromium's answer costs about 430 bytes an m-line as a JSON signaling
+ * frame (measured); 600 leaves room for browsers whose answers are longer (not measured here).
  */
 export function mlineLimit(rtmMaxMessageSize: number): number {
-  return Math.max(16, Math.min(400, Math.floor((rtmMaxMessageSize - 4096) / 450)));
+  return Math.max(16, Math.min(400, Math.floor((rtmMaxMessageSize - 4096) / 600)));
 }
 
 /** Messages about one endpoint: when one of them is bad, only that endpoint pays. */
@@ -130,6 +131,8 @@ export class BridgeHub {
   readonly #counters: Record<keyof BridgeLink['totals'], Counter<'bridge'>>;
   #events: BridgeEvents | undefined;
   readonly #heartbeat: NodeJS.Timeout;
+  #refusedLoggedAt = 0;
+  #refusedUnlogged = 0;
 
   constructor(private readonly opts: BridgeHubOptions) {
     this.#log = opts.logger.child({ module: 'focus' });
@@ -200,7 +203,16 @@ export class BridgeHub {
     const auth = req.headers.authorization ?? '';
     const given = auth.startsWith('Bearer ') ? digest(auth.slice(7)) : Buffer.alloc(32);
     if (!timingSafeEqual(given, this.#secret)) {
-      this.#log.warn({ ip: req.socket.remoteAddress }, 'a bridge presented a wrong secret');
+      // Unauthenticated, so logged at most once a second (with how many were not).
+      const now = Date.now();
+      if (now - this.#refusedLoggedAt >= 1000) {
+        this.#log.warn(
+          { ip: req.socket.remoteAddress, alsoRefused: this.#refusedUnlogged },
+          'a bridge presented a wrong secret',
+        );
+        this.#refusedLoggedAt = now;
+        this.#refusedUnlogged = 0;
+      } else this.#refusedUnlogged++;
       refuseUpgrade(socket, '401 Unauthorized');
       return true;
     }

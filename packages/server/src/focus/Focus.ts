@@ -114,6 +114,12 @@ export class Focus implements BridgeEvents {
   readonly #waiting = new Map<string, Map<string, Waiting>>();
   /** The conferences each user is a member of, over all their connections. */
   readonly #byUser = new Map<string, Set<Conference>>();
+  /**
+   * Each user's budget of screen-share changes per room, kept when it leaves, so that leaving
+   * and joining again does not refill it; dropped once idle long enough to be full anyway.
+   */
+  readonly #changes = new Map<string, { bucket: TokenBucket; usedAt: number }>();
+  #changesPrunedAt = 0;
   readonly #joinRate: MemoryRateLimiter;
   readonly #log: Logger;
 
@@ -188,7 +194,8 @@ export class Focus implements BridgeEvents {
 
   /**
    * A connection joining one more conference (a user too, when `newForUser`) stays within
-   * `max_conferences_per_connection` and `max_conferences_per_user`; a guest waiting counts.
+   * `max_conferences_per_connection` and `max_conferences_per_user`. (A guest waiting is not
+   * counted: its token names one room, so it can wait for one only.)
    */
   #checkJoinCounts(conn: Connection, newForUser: boolean): void {
     const { perConnection, perUser } = this.opts.joinLimits;
@@ -225,7 +232,8 @@ export class Focus implements BridgeEvents {
     for (const conf of this.#byGroup.values()) clearTimeout(conf.emptyTimer);
   }
 
-  #join(conn: Connection, msg: WebrtcClientMessage): void {
+  /** `admitted`: a held guest's join, already counted when it came. */
+  #join(conn: Connection, msg: WebrtcClientMessage, admitted = false): void {
     const group = msg.group || msg.target;
     if (!isGroupId(group) || (msg.target && msg.target !== group))
       throw new Refusal(
@@ -233,20 +241,20 @@ export class Focus implements BridgeEvents {
         'webrtc_group needs target and group "group/<name>" (lowercase letters, digits, - _ . and /, up to 64)',
       );
     if (!msg.state) throw new Refusal('bad_message', 'webrtc_group needs a state');
-    if (!this.#joinRate.hit(conn.userId).allowed)
-      throw new Refusal(
-        'too_many_conferences',
-        `at most ${this.opts.joinLimits.perMinute} group joins a minute`,
-      );
     let conf = this.#byGroup.get(group);
-    const guest = conn.guestPath !== undefined;
-    // Jicofo's secure domain: only a registered user starts a conference; guests wait for one.
-    if (guest && !conf?.members.size && !this.opts.allowGuestOnlyChannels)
-      return this.#hold(conn, msg, group);
     const existing = conf?.members.get(conn.userId);
     // A client back after its signaling dropped, still holding its session: it carries on.
     if (conf && existing?.away && sessionOf(msg) === existing.endpoint)
       return this.#resume(conn, msg, conf, existing);
+    if (!admitted && !this.#joinRate.hit(conn.userId).allowed)
+      throw new Refusal(
+        'too_many_conferences',
+        `at most ${this.opts.joinLimits.perMinute} group joins a minute`,
+      );
+    const guest = conn.guestPath !== undefined;
+    // Jicofo's secure domain: only a registered user starts a conference; guests wait for one.
+    if (guest && !conf?.members.size && !this.opts.allowGuestOnlyChannels)
+      return this.#hold(conn, msg, group);
     if (conf && !existing && conf.members.size >= this.opts.maxParticipants)
       throw new Refusal('access_restricted', 'the conference is full');
     if (existing?.conn !== conn.id) this.#checkJoinCounts(conn, !existing);
@@ -297,9 +305,7 @@ export class Focus implements BridgeEvents {
       restarts: [],
       away: undefined,
       offer: undefined,
-      changes:
-        existing?.changes ??
-        new TokenBucket(sessionChangeLimit.burst, sessionChangeLimit.perSecond),
+      changes: this.#changesOf(group, conn.userId),
       allocated: false,
     };
     if (existing) clearTimeout(existing.away);
@@ -383,7 +389,7 @@ export class Focus implements BridgeEvents {
     for (const { conn, msg } of waiting.values()) {
       if (conn.closed) continue;
       try {
-        this.#join(conn, msg);
+        this.#join(conn, msg, true);
       } catch (err) {
         if (!(err instanceof Refusal)) throw err;
         conn.error(err.code, err.message, msg.id);
@@ -438,18 +444,39 @@ export class Focus implements BridgeEvents {
         mid: data.candidate.sdpMid ?? '',
       });
     else if ('renegotiate' in data) {
-      this.#change(member);
+      this.#change(member, conf.group);
       bridge.send({ type: 'renegotiate', ...ids });
     } else if ('screenshare' in data) {
-      this.#change(member);
+      this.#change(member, conf.group);
       bridge.send({ type: 'screenshare', ...ids, active: data.screenshare !== null });
     } else if ('mute' in data) this.#mute(conf, member, data.mute.user);
     else if ('remove' in data) this.#remove(conf, member, data.remove.user);
     else if ('unmute' in data) this.#setMuted(conf, member, false);
   }
 
+  #changesOf(group: string, user: string): TokenBucket {
+    const now = Date.now();
+    const idleMs = (sessionChangeLimit.burst / sessionChangeLimit.perSecond) * 1000;
+    if (now - this.#changesPrunedAt > idleMs) {
+      this.#changesPrunedAt = now;
+      for (const [key, c] of this.#changes) if (now - c.usedAt > idleMs) this.#changes.delete(key);
+    }
+    const key = `${group}\n${user}`;
+    let entry = this.#changes.get(key);
+    if (!entry) {
+      entry = {
+        bucket: new TokenBucket(sessionChangeLimit.burst, sessionChangeLimit.perSecond),
+        usedAt: now,
+      };
+      this.#changes.set(key, entry);
+    }
+    entry.usedAt = now;
+    return entry.bucket;
+  }
+
   /** A screen-share change or renegotiation, within `sessionChangeLimit`. */
-  #change(member: Member): void {
+  #change(member: Member, group: string): void {
+    this.#changesOf(group, member.user); // keeps its budget alive while it is used
     if (!member.changes.take())
       throw new Refusal(
         'rate_limited',
@@ -675,8 +702,9 @@ export class Focus implements BridgeEvents {
 
   /**
    * @internal The bridge said something about this endpoint that breaks the control protocol
-   * (an offer too large, say): the endpoint is released and its client told; a new one follows
-   * within the restart limit. The bridge and its other conferences go on.
+   * (an offer too large, say): the endpoint is released and its client told (`media_failed`); a
+   * new one follows within the restart limit, and past it the member leaves the conference with
+   * `{failed: {code: "media_failed"}}`. The bridge and its other conferences go on.
    */
   bridgeEndpointBroken(
     bridge: BridgeLink,
@@ -687,20 +715,22 @@ export class Focus implements BridgeEvents {
     const found = this.#memberByEndpoint(bridge, conference, endpoint);
     if (!found) return;
     const [conf, m] = found;
-    const renewed = this.#renew(conf, bridge, m, `bad message: ${why}`);
-    if (!renewed) {
-      this.#release(conf, m);
-      m.offer = undefined;
+    if (this.#renew(conf, bridge, m, `bad message: ${why}`)) {
+      this.opts.state.deliver(m.conn, {
+        type: 'error',
+        error: {
+          code: 'media_failed',
+          msg: 'the media bridge failed this session; a new one follows',
+        },
+      });
+      return;
     }
-    this.opts.state.deliver(m.conn, {
-      type: 'error',
-      error: {
-        code: 'media_failed',
-        msg: renewed
-          ? 'the media bridge failed this session; a new one follows'
-          : 'the media bridge failed this session again; join again later',
-      },
-    });
+    // Failing again and again: the member is out of the conference, and told why.
+    this.opts.state.deliver(
+      m.conn,
+      this.#channelMessage(conf, { failed: { code: 'media_failed' } }),
+    );
+    this.#leave(conf, m);
   }
 
   /**
