@@ -184,7 +184,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           ? { watch: (onChange: () => void) => store.watch?.(onChange) ?? (() => {}) }
           : {}),
       },
-      answeredCalls: new SqliteAnsweredCalls(db),
+      answeredCalls: new SqliteAnsweredCalls(db, logger.child({ module: 'signaling' })),
       logger,
     });
     signaling.register(app);

@@ -72,9 +72,10 @@ describe('signaling sessions end when their user is removed or their sign-in rev
     await alice.next((m) => channelOf('group/team')(m) && participants(m).length === 2);
     assert.equal((await gc(server, token)).status, 200);
 
+    // Timed from before the command runs: its start-up counts against the bound too.
+    const started = Date.now();
     const removed = await runConfab(['user', 'remove', 'carol', '--data-dir', server.dataDir]);
     assert.equal(removed.code, 0, removed.stderr);
-    const started = Date.now();
     const closed = await carol.closed;
     const after = Date.now() - started;
     assert.equal(closed.code, 4001);
@@ -132,7 +133,7 @@ describe('signaling sessions end when their user is removed or their sign-in rev
     await other.close();
   });
 
-  test('a grant that disappears behind signaling’s back (another node, a restore) ends its sessions at the next check', async () => {
+  test('a grant removed from the database by another process ends its sessions at the next check, without any event', async () => {
     const tokens = await signIn(server, 'alice');
     const socket = await RtmClient.open(server.localUrl, tokens.access_token);
     const claims = JSON.parse(
@@ -145,7 +146,10 @@ describe('signaling sessions end when their user is removed or their sign-in rev
     const row = createHash('sha256').update(claims.grant_id).digest('base64url');
     db.prepare("DELETE FROM oidc_payloads WHERE model = 'Grant' AND id = ?").run(row);
     db.close();
-    await server.signaling.audit();
+    // No revocation event came: the check that the database changed (data_version) finds it.
+    // Without that signal (PostgreSQL, another node) the periodic check, every 30 s, would.
+    const started = Date.now();
     assert.equal((await socket.closed).code, 4001);
+    assert.ok(Date.now() - started < 5000);
   });
 });

@@ -1,3 +1,4 @@
+import type { Logger } from '../logging/index.js';
 import type { Database } from '../storage/index.js';
 
 /**
@@ -35,7 +36,11 @@ export class MemoryAnsweredCalls implements AnsweredCalls {
   }
 }
 
-/** Answered calls in the SQLite database, so that they survive a restart. */
+/**
+ * Answered calls in the SQLite database, so that they survive a restart. Its methods run in
+ * timers and socket events: a database error is logged and taken as "not answered", never
+ * thrown (it would stop the server).
+ */
 export class SqliteAnsweredCalls implements AnsweredCalls {
   readonly #put;
   readonly #get;
@@ -43,7 +48,10 @@ export class SqliteAnsweredCalls implements AnsweredCalls {
   readonly #purge;
   #purgedAt = 0;
 
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    private readonly log: Logger,
+  ) {
     this.#put = db.prepare<[string, string, string, number]>(
       'INSERT OR REPLACE INTO answered_calls (channel, caller, callee, answered_at) VALUES (?, ?, ?, ?)',
     );
@@ -55,22 +63,37 @@ export class SqliteAnsweredCalls implements AnsweredCalls {
   }
 
   record(channel: string, caller: string, callee: string): void {
-    const now = Date.now();
-    // Expired rows go as new ones come, at most once an hour.
-    if (now - this.#purgedAt > 3600_000) {
-      this.#purgedAt = now;
-      this.#purge.run(now - answeredCallTtlMs);
-    }
-    this.#put.run(channel, caller, callee, now);
+    this.#safely('record', () => {
+      const now = Date.now();
+      // Expired rows go as new ones come, at most once an hour.
+      if (now - this.#purgedAt > 3600_000) {
+        this.#purgedAt = now;
+        this.#purge.run(now - answeredCallTtlMs);
+      }
+      this.#put.run(channel, caller, callee, now);
+    });
   }
 
   has(channel: string, a: string, b: string): boolean {
-    const row = this.#get.get(channel, Date.now() - answeredCallTtlMs);
-    if (!row) return false;
-    return (row.caller === a && row.callee === b) || (row.caller === b && row.callee === a);
+    return (
+      this.#safely('has', () => {
+        const row = this.#get.get(channel, Date.now() - answeredCallTtlMs);
+        if (!row) return false;
+        return (row.caller === a && row.callee === b) || (row.caller === b && row.callee === a);
+      }) ?? false
+    );
   }
 
   forget(channel: string): void {
-    this.#forget.run(channel);
+    this.#safely('forget', () => this.#forget.run(channel));
+  }
+
+  #safely<T>(what: string, run: () => T): T | undefined {
+    try {
+      return run();
+    } catch (err) {
+      this.log.error({ err, what }, 'answered calls: database error');
+      return undefined;
+    }
   }
 }

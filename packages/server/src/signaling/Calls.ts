@@ -44,7 +44,7 @@ export interface CallTimings {
   callTimeoutMs: number;
   /** `call_reconnect_grace`: how long an answered call waits for a member to reconnect. */
   reconnectGraceMs: number;
-  /** `max_rings_per_target`: calls that may ring one user at once. */
+  /** `max_rings_per_target`: callers that may ring one user at once (one call each). */
   maxRingsPerTarget: number;
 }
 
@@ -155,7 +155,13 @@ export class Calls {
     if (msg.channel || msg.hash || msg.data !== undefined)
       throw new Refusal('bad_message', 'a new webrtc_call carries no channel, hash or data');
     if (msg.target === conn.userId) throw new Refusal('bad_message', 'you cannot call yourself');
-    if (this.state.ringingCount(msg.target) >= this.timings.maxRingsPerTarget)
+    // One call at a time from one caller to one callee, and at most `max_rings_per_target`
+    // callers ringing someone at once: keeping a colleague from being reached takes that many
+    // accounts, not one client in a loop.
+    const callers = this.state.ringingCallers(msg.target);
+    if (callers.includes(conn.userId))
+      throw new Refusal('rate_limited', 'a call of yours already rings that user');
+    if (new Set(callers).size >= this.timings.maxRingsPerTarget)
       throw new Refusal(
         'rate_limited',
         `that user already has ${this.timings.maxRingsPerTarget} calls ringing; try again later`,
@@ -351,7 +357,8 @@ export class Calls {
   #end(ch: CallChannel, from: string, to: string, reason: string, state = ch.state): void {
     this.#stopTimer(ch.id);
     this.state.deleteChannel(ch.id, endedMemoryMs);
-    this.answered.forget(ch.id);
+    // Only an answered call (or one taken up after a restart) was recorded.
+    if (ch.status === 'active') this.answered.forget(ch.id);
     const message: ServerWebrtcMessage = {
       type: 'webrtc',
       subtype: 'webrtc_hangup',

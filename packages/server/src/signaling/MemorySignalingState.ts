@@ -124,8 +124,11 @@ export class MemorySignalingState implements SignalingState {
     }
   }
 
-  ringingCount(userId: string): number {
-    return this.#ringing.get(userId)?.size ?? 0;
+  ringingCallers(userId: string): string[] {
+    return [...(this.#ringing.get(userId) ?? [])].flatMap((id) => {
+      const caller = this.#channels.get(id)?.caller;
+      return caller ? [caller] : [];
+    });
   }
 
   channelsOfConnection(connId: string): CallChannel[] {

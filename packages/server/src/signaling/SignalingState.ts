@@ -66,6 +66,6 @@ export interface SignalingState {
   channelEnded(id: string): boolean;
   /** Calls a connection takes part in (as caller or as the answering callee). */
   channelsOfConnection(connId: string): CallChannel[];
-  /** How many calls ring this user now (unanswered, to any of its connections). */
-  ringingCount(userId: string): number;
+  /** The callers of the calls that ring this user now (unanswered), one entry per call. */
+  ringingCallers(userId: string): string[];
 }
