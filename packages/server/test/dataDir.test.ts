@@ -46,6 +46,11 @@ function looseDataDir(dir: string) {
   // An empty file is an empty database to SQLite.
   writeFileSync(path.join(data, 'confab.sqlite'), '');
   chmodSync(path.join(data, 'confab.sqlite'), 0o644);
+  // As an unclean shutdown leaves them (empty ones are valid to SQLite).
+  for (const f of ['confab.sqlite-wal', 'confab.sqlite-shm']) {
+    writeFileSync(path.join(data, f), '');
+    chmodSync(path.join(data, f), 0o644);
+  }
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(path.join(data, 'identity', 'cookie.key'), `${secret}\n`);
   chmodSync(path.join(data, 'identity', 'cookie.key'), 0o644);
@@ -63,7 +68,7 @@ describe('data directory modes', () => {
     const { data, secret, outside } = looseDataDir(dir);
     const server = await startTestServer({ dir });
     try {
-      // -wal and -shm exist while the database is open; SQLite made them with its file's mode.
+      // -wal and -shm exist while the database is open, and were left loose before it opened.
       for (const f of ['confab.sqlite-wal', 'confab.sqlite-shm'])
         assert.ok(existsSync(path.join(data, f)), f);
       assertPrivate(data);
@@ -76,6 +81,8 @@ describe('data directory modes', () => {
         [
           ['', '0755', '0700'],
           ['confab.sqlite', '0644', '0600'],
+          ['confab.sqlite-shm', '0644', '0600'],
+          ['confab.sqlite-wal', '0644', '0600'],
           ['identity', '0755', '0700'],
           ['identity/cookie.key', '0644', '0600'],
         ],
@@ -121,6 +128,8 @@ describe('data directory modes', () => {
     assert.deepEqual(lines, [
       `confab: ${data} was 0755: removed group and other access (now 0700)`,
       `confab: ${path.join(data, 'confab.sqlite')} was 0644: removed group and other access (now 0600)`,
+      `confab: ${path.join(data, 'confab.sqlite-shm')} was 0644: removed group and other access (now 0600)`,
+      `confab: ${path.join(data, 'confab.sqlite-wal')} was 0644: removed group and other access (now 0600)`,
       `confab: ${path.join(data, 'identity')} was 0755: removed group and other access (now 0700)`,
       `confab: ${path.join(data, 'identity', 'cookie.key')} was 0644: removed group and other access (now 0600)`,
     ]);

@@ -112,12 +112,16 @@ describe('identity provider', () => {
     assert.deepEqual(d.response_types_supported, ['code']);
   });
 
-  test('discovery never reflects a Host header (or X-Forwarded-Host) it was sent: its endpoints stay on the public origin', async () => {
-    const port = Number(new URL(server.localUrl).port);
-    const discover = (headers: Record<string, string>) =>
+  test('discovery never reflects a Host header (or X-Forwarded-Host/-Proto) it was sent: its endpoints stay on the public origin, behind a trusted proxy too', async () => {
+    const discover = (at: TestServer, headers: Record<string, string>) =>
       new Promise<Record<string, unknown>>((resolve, reject) => {
         const req = httpRequest(
-          { host: '127.0.0.1', port, path: '/.well-known/openid-configuration', headers },
+          {
+            host: '127.0.0.1',
+            port: Number(new URL(at.localUrl).port),
+            path: '/.well-known/openid-configuration',
+            headers,
+          },
           (res) => {
             let body = '';
             res.on('data', (d) => {
@@ -129,27 +133,38 @@ describe('identity provider', () => {
         req.on('error', reject);
         req.end();
       });
-    const sent: Record<string, string>[] = [
-      { host: 'evil.example' },
-      { host: `evil.example:${port}`, 'x-forwarded-host': 'evil.example' },
-      {
-        host: `127.0.0.1:${port}`,
-        'x-forwarded-host': 'evil.example',
-        'x-forwarded-proto': 'https',
-      },
-    ];
-    for (const headers of sent) {
-      const d = await discover(headers);
-      for (const key of [
-        'jwks_uri',
-        'token_endpoint',
-        'authorization_endpoint',
-        'userinfo_endpoint',
-      ])
-        assert.ok(
-          String(d[key]).startsWith(`${server.url}/`),
-          `${key}: ${d[key]} for ${JSON.stringify(headers)}`,
-        );
+    const proxied = await startIdentity('trusted_proxies: [127.0.0.1]\n');
+    try {
+      for (const at of [server, proxied]) {
+        const port = new URL(at.localUrl).port;
+        // X-Forwarded-For makes the proxied server take the request as relayed by its proxy.
+        const via = { 'x-forwarded-for': '198.51.100.9' };
+        const sent: Record<string, string>[] = [
+          { host: 'evil.example' },
+          { host: `evil.example:${port}`, 'x-forwarded-host': 'evil.example', ...via },
+          {
+            host: `127.0.0.1:${port}`,
+            'x-forwarded-host': 'evil.example',
+            'x-forwarded-proto': 'https',
+            ...via,
+          },
+        ];
+        for (const headers of sent) {
+          const d = await discover(at, headers);
+          for (const key of [
+            'jwks_uri',
+            'token_endpoint',
+            'authorization_endpoint',
+            'userinfo_endpoint',
+          ])
+            assert.ok(
+              String(d[key]).startsWith(`${at.url}/`),
+              `${key}: ${d[key]} for ${JSON.stringify(headers)}`,
+            );
+        }
+      }
+    } finally {
+      await proxied.close();
     }
   });
 

@@ -142,9 +142,17 @@ export class LdapUserStore implements UserStore {
   }
 }
 
-/** An LDAP URI without the `user:password@` some put in it. */
+/**
+ * What of an LDAP URI may be logged: scheme, host and port, never a `user:password@` someone put
+ * in it (a URI that does not parse is not shown at all, since where its userinfo ends is unclear).
+ */
 export function withoutUserinfo(uri: string): string {
-  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+  try {
+    const u = new URL(uri);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '(an LDAP URI that does not parse)';
+  }
 }
 
 /** The error as logged: its message with the URI's userinfo and the bind password taken out. */

@@ -108,6 +108,8 @@ interface Started {
   /** `host` values the provider may see: the public origin's, and on loopback its aliases. */
   hosts: Set<string>;
   publicHost: string;
+  /** `http` or `https`, as the public origin has it. */
+  publicScheme: string;
 }
 
 /**
@@ -342,6 +344,7 @@ export class Identity {
       checker,
       hosts,
       publicHost,
+      publicScheme: new URL(origin).protocol.replace(':', ''),
     };
     this.#log.info(
       { issuer, clients: clients.length, directory: store.kind },
@@ -397,7 +400,7 @@ export class Identity {
         this.#present.delete(s.sub);
         return isGuestId(s.sub) ? 'the guest is no longer known' : 'the user no longer exists';
       }
-      if (s.grantId && !live.has(s.grantId)) return 'the sign-in was revoked';
+      if (s.grantId && !live.has(s.grantId)) return 'the sign-in was revoked or has expired';
       return undefined;
     });
   }
@@ -417,7 +420,7 @@ export class Identity {
     // LDAP is a network round trip: a user seen lately is taken as there for a while.
     if (this.opts.store.kind === 'ldap' && (this.#present.get(sub) ?? 0) > Date.now()) {
       if (!grantId || this.#Adapter.liveIds('Grant', [grantId]).has(grantId)) return undefined;
-      return 'the sign-in was revoked';
+      return 'the sign-in was revoked or has expired';
     }
     const [why] = await this.sessionsEnded([{ sub, grantId }]);
     return why;
@@ -455,6 +458,8 @@ export class Identity {
       if (!started.hosts.has(String(headers.host))) headers.host = started.publicHost;
       if (headers['x-forwarded-host'] !== undefined)
         headers['x-forwarded-host'] = started.publicHost;
+      if (headers['x-forwarded-proto'] !== undefined)
+        headers['x-forwarded-proto'] = started.publicScheme;
       if (request.routeOptions.url === identityRoutes.authorization) {
         const refused = this.#authorizeRefusal(request);
         if (refused) {
