@@ -104,6 +104,8 @@ export class CallController {
   #iceTimer: ReturnType<typeof setTimeout> | undefined;
   #outbox: Record<string, unknown>[] = [];
   #noopId: number | undefined;
+  /** The id of the `webrtc_call` that started the outgoing call, for the server's refusal. */
+  #callId: number | undefined;
 
   constructor(private readonly opts: CallControllerOptions) {}
 
@@ -171,7 +173,7 @@ export class CallController {
     if (this.#state.phase !== 'idle' && this.#state.phase !== 'ended') return;
     const state = crypto.randomUUID();
     this.#set({ phase: 'outgoing', peer, audioOnly, state });
-    this.#webrtc('webrtc_call', { target: peer.id, initiator: true, state });
+    this.#callId = this.#webrtc('webrtc_call', { target: peer.id, initiator: true, state });
   }
 
   accept(): void {
@@ -320,6 +322,18 @@ export class CallController {
     if (message.type === 'error') {
       // The server no longer knows the call we tried to re-attach to: it has ended.
       if (message.reply_to !== undefined && message.reply_to === this.#noopId) this.#remoteEnded();
+      // The call was refused before it rang: the callee is being rung by too many at once
+      // (`rate_limited`) is what a busy line is to the caller; anything else failed.
+      const s = this.#state;
+      if (message.reply_to !== undefined && message.reply_to === this.#callId) {
+        this.#callId = undefined;
+        if (s.phase === 'outgoing')
+          this.#set({
+            phase: 'ended',
+            peer: s.peer,
+            reason: message.error.code === 'rate_limited' ? 'busy' : 'failed',
+          });
+      }
       return;
     }
     if (message.type !== 'webrtc') return;
@@ -335,10 +349,12 @@ export class CallController {
     }
   }
 
-  #webrtc(subtype: string, fields: Record<string, unknown>): void {
+  /** Sends (or, while disconnected, queues) a webrtc message; its id when it went out now. */
+  #webrtc(subtype: string, fields: Record<string, unknown>): number | undefined {
     const message = { type: 'webrtc', subtype, v: webrtcVersion, ...fields };
-    if (this.opts.send(message) === undefined && this.#outbox.length < outboxLimit)
-      this.#outbox.push(message);
+    const id = this.opts.send(message);
+    if (id === undefined && this.#outbox.length < outboxLimit) this.#outbox.push(message);
+    return id;
   }
 
   #answer(

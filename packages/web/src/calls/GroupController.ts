@@ -39,7 +39,7 @@ export type GroupState =
   | {
       phase: 'failed';
       group: string;
-      reason: 'replaced' | 'refused' | 'full' | 'removed';
+      reason: 'replaced' | 'refused' | 'full' | 'removed' | 'media';
       message?: string;
     };
 
@@ -212,12 +212,19 @@ export class GroupController {
       group?: GroupChannelData;
       replaced?: boolean;
       removed?: ModeratedBy;
+      /** The server took this member out: its media kept failing. */
+      failed?: { code: string };
       muted?: ModeratedBy;
       speaker?: string;
       waiting?: boolean;
     };
     if (data.waiting) {
       this.#patch({ waiting: true });
+      return;
+    }
+    if (data.failed) {
+      this.#closePeer();
+      this.#set({ phase: 'failed', group: s.group, reason: 'media' });
       return;
     }
     if (data.replaced || data.removed) {

@@ -86,6 +86,7 @@ export const en = {
   'group.failed.refused': 'The group could not be joined. Try again in a moment.',
   'group.failed.full': 'This group is full.',
   'group.failed.removed': '{name} removed you from the call. You may join again.',
+  'group.failed.media': 'The connection to this group’s media failed again and again. Join again.',
   'group.muted': 'muted',
   'group.mute': 'Mute {name}',
   'group.muteShort': 'Mute',
