@@ -515,7 +515,7 @@ export const configSchema = z.strictObject({
     .default(5)
     .meta({
       description:
-        'One-to-one calls that may ring the same user at once; a further call is refused with `rate_limited` until one of them is answered or ends.',
+        'Callers that may ring the same user at once (each with one call); a further call is refused with `rate_limited` until one of them is answered or ends.',
     } satisfies KeyMeta),
   max_participants: z
     .number()
@@ -534,7 +534,7 @@ export const configSchema = z.strictObject({
     .default(4)
     .meta({
       description:
-        'Group conferences one signaling connection may be in (or wait for) at once; another join is refused with `too_many_conferences`.',
+        'Group conferences one signaling connection may be in at once; another join is refused with `too_many_conferences`.',
     } satisfies KeyMeta),
   max_conferences_per_user: z
     .number()
@@ -544,7 +544,7 @@ export const configSchema = z.strictObject({
     .default(16)
     .meta({
       description:
-        'Group conferences one user may be in (or wait for) at once, over all their connections; another join is refused with `too_many_conferences`.',
+        'Group conferences one user may be in at once, over all their connections; another join is refused with `too_many_conferences`.',
     } satisfies KeyMeta),
   group_join_rate: z
     .number()
@@ -554,7 +554,7 @@ export const configSchema = z.strictObject({
     .default(30)
     .meta({
       description:
-        'Group joins one user may make per minute; more are refused with `too_many_conferences`.',
+        'Group joins one user may make per minute (a client carrying on its session after a drop is not counted); more are refused with `too_many_conferences`.',
     } satisfies KeyMeta),
   conference_empty_timeout: z
     .number()
