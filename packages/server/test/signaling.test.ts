@@ -302,6 +302,8 @@ describe('one-to-one calls', () => {
       'busy on one of two devices is not busy',
     );
     await Promise.all([bob1.close(), bob2.close()]);
+    // Alice gives up on that call before she calls again (one ringing call per pair).
+    alice.send(inCall(ring1, 'webrtc_hangup', users.bob?.id, 'st-1', hangupData));
 
     const bob = await open('bob');
     call(alice, users.bob?.id as string, 'st-2');

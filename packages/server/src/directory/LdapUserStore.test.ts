@@ -10,6 +10,9 @@ test('an LDAP URI is logged as scheme, host and port only: no userinfo, however 
   // The last @ ends the userinfo: a password with an @ in it leaves nothing behind.
   assert.equal(withoutUserinfo('ldaps://u:p@ss@ldap.example.com'), 'ldaps://ldap.example.com');
   // A / in a password makes the URI unparseable: then nothing of it is shown.
-  assert.doesNotMatch(withoutUserinfo('ldap://u:pa/ss@ldap.example.com'), /pa|ss/);
+  assert.equal(
+    withoutUserinfo('ldap://u:pa/ss@ldap.example.com'),
+    '(an LDAP URI that does not parse)',
+  );
   assert.equal(withoutUserinfo('ldap://[::1]:3890'), 'ldap://[::1]:3890');
 });
