@@ -16,6 +16,7 @@ import {
 import * as oidc from 'openid-client';
 import {
   follow,
+  guestSignInOverHttp,
   openSignIn,
   pkce,
   postSignIn,
@@ -490,12 +491,68 @@ describe('identity provider', () => {
     assert.match(again.html, /<h1>Sign in<\/h1>/);
   });
 
-  test('userinfo refuses API-audience tokens (the web app reads the ID token and /me instead)', async () => {
-    const { tokens } = await signIn(server);
-    const res = await fetch(new URL('/konnect/v1/userinfo', server.localUrl), {
-      headers: { authorization: `Bearer ${tokens.access_token}` },
+  test('userinfo answers for Confab’s access tokens (openid-client), with the claims of the granted scopes', async () => {
+    const { config, tokens } = await signIn(server);
+    const sub = tokens.claims()?.sub as string;
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, sub);
+    assert.deepEqual(info, {
+      sub,
+      name: 'Alice Liddell',
+      preferred_username: 'alice',
+      email: 'alice@example.com',
     });
-    assert.equal(res.status, 401);
+    // Fewer scopes, fewer claims: no email without `email`.
+    const flow = await signInOverHttp({
+      base: server.localUrl,
+      clientId: 'test-rp',
+      redirectUri,
+      username: 'alice',
+      password: 'wonderland',
+      scope: 'openid kopano/kwm',
+    });
+    const narrow = await oidc.authorizationCodeGrant(config, flow.redirect, {
+      pkceCodeVerifier: flow.pkce.verifier,
+      expectedState: flow.redirect.searchParams.get('state') as string,
+    });
+    assert.deepEqual(await oidc.fetchUserInfo(config, narrow.access_token, sub), { sub });
+  });
+
+  test('userinfo for a guest tells its subject and its room, nothing more', async () => {
+    const guest = await guestSignInOverHttp({
+      base: server.localUrl,
+      issuer: server.url,
+      path: 'group/public/demo',
+      name: 'John Doe',
+    });
+    const res = await fetch(new URL('/konnect/v1/userinfo', server.localUrl), {
+      headers: { authorization: `Bearer ${guest.accessToken}` },
+    });
+    assert.equal(res.status, 200);
+    const info = (await res.json()) as Record<string, unknown>;
+    assert.equal(info.sub, guest.id);
+    assert.deepEqual(info.guest, { path: 'group/public/demo' });
+    assert.equal(info.email, undefined);
+    assert.equal(info.preferred_username, undefined);
+  });
+
+  test('userinfo refuses ID tokens, tampered, expired and absent tokens, with OAuth errors', async () => {
+    const { tokens } = await signIn(server);
+    const call = (authorization?: string) =>
+      fetch(new URL('/konnect/v1/userinfo', server.localUrl), {
+        headers: authorization ? { authorization } : {},
+      });
+    const [h, p, sig] = tokens.access_token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: 'x' })).toString('base64url')}.${sig}`;
+    for (const bad of [tokens.id_token as string, tampered, 'garbage']) {
+      const res = await call(`Bearer ${bad}`);
+      assert.equal(res.status, 401);
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_token');
+      assert.match(res.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    }
+    const none = await call();
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="confab"');
   });
 });
 

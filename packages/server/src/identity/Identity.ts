@@ -31,7 +31,7 @@ import {
 } from './pages.js';
 import type { SigningKeys } from './SigningKeys.js';
 import { sqliteOidcAdapter } from './SqliteOidcAdapter.js';
-import { TokenChecker } from './TokenChecker.js';
+import { TokenChecker, TokenError } from './TokenChecker.js';
 
 /** Endpoint paths, as Kopano Konnect has them, so reverse-proxy configs written for it still fit. */
 export const identityRoutes = {
@@ -53,6 +53,13 @@ const signInReferrerPolicy = 'same-origin';
 /** Scopes of Confab's APIs: `kopano/kwm` grants signaling, `kopano/gc` the address book. */
 export const apiScopes = ['kopano/kwm', 'kopano/gc'] as const;
 const oidcScopes = ['openid', 'offline_access', 'profile', 'email', guestScope];
+/** The claims each OIDC scope grants, in ID tokens and at userinfo. */
+const oidcScopeClaims: Record<string, string[]> = {
+  openid: ['sub'],
+  profile: ['name', 'preferred_username'],
+  email: ['email'],
+  [guestScope]: ['guest'],
+};
 /** The longest a guest request object may be valid for (its `exp` from now). */
 const guestRequestMaxLifetime = 600;
 /**
@@ -207,12 +214,7 @@ export class Identity {
         url: (_ctx, interaction) => `${interactionPrefix}/${interaction.uid}`,
       },
       scopes: oidcScopes,
-      claims: {
-        openid: ['sub'],
-        profile: ['name', 'preferred_username'],
-        email: ['email'],
-        [guestScope]: ['guest'],
-      },
+      claims: oidcScopeClaims,
       enabledJWA: { requestObjectSigningAlgValues: ['ES256'] },
       // Guests carry the room they may join in their access tokens (docs/identity.md).
       // Every access token names its grant, so that signaling can end the sessions of a
@@ -470,6 +472,13 @@ export class Identity {
       this.#hijack(request, reply);
       await started.provider.callback()(request.raw, reply.raw);
     };
+    // Confab's own access tokens at userinfo, as Konnect takes its own (below); the provider
+    // would refuse them, being bound to the APIs.
+    scope.route({
+      method: ['GET', 'POST'],
+      url: identityRoutes.userinfo,
+      handler: (request, reply) => this.#userinfo(request, reply),
+    });
     for (const path of [
       '/.well-known/openid-configuration',
       identityRoutes.authorization,
@@ -477,6 +486,67 @@ export class Identity {
       '/konnect/v1/*',
     ])
       scope.all(path, handler);
+  }
+
+  /**
+   * OpenID Connect userinfo for Confab's access tokens (Kopano Meet's sign-in library loads it,
+   * and Konnect answers it for its own tokens): the token checked like at every API (signature,
+   * issuer, audience, type, the user and grant still there), then the claims of the OIDC scopes
+   * its grant holds, as in the ID token. A grant without `openid` gets 403 `insufficient_scope`.
+   * Errors are OAuth's, with RFC 6750's `WWW-Authenticate`.
+   */
+  async #userinfo(request: FastifyRequest, reply: FastifyReply) {
+    const started = this.#started;
+    if (!started) return sendError(reply, 'unavailable', 'the identity provider is starting');
+    const oauthError = (status: number, error: string, description: string) =>
+      reply
+        .code(status)
+        .header(
+          'www-authenticate',
+          `Bearer realm="confab", error="${error}", error_description="${description.replaceAll('"', "'")}"`,
+        )
+        .header('cache-control', 'no-store')
+        .send({ error, error_description: description });
+    let token: Awaited<ReturnType<TokenChecker['checkHeader']>>;
+    try {
+      token = await started.checker.checkHeader(request.headers.authorization, undefined);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      if (err.code === 'unauthorized')
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer realm="confab"')
+          .header('cache-control', 'no-store')
+          .send({ error: 'invalid_request', error_description: err.message });
+      return oauthError(401, 'invalid_token', err.message);
+    }
+    const grantId = typeof token.claims.grant_id === 'string' ? token.claims.grant_id : undefined;
+    const grant = grantId ? await started.provider.Grant.find(grantId) : undefined;
+    const scopes = new Set((grant?.getOIDCScope() ?? '').split(' ').filter(Boolean));
+    if (!scopes.has('openid'))
+      return oauthError(403, 'insufficient_scope', 'the sign-in behind this token has no openid scope');
+    const claims = await this.#claimsOf(token.sub);
+    if (!claims) return oauthError(401, 'invalid_token', 'the user no longer exists');
+    const out: Record<string, unknown> = { sub: token.sub };
+    for (const [scope, names] of Object.entries(oidcScopeClaims))
+      if (scopes.has(scope))
+        for (const name of names) if (claims[name] !== undefined) out[name] = claims[name];
+    return reply.header('cache-control', 'no-store').send(out);
+  }
+
+  /** The claims of a subject, as the ID token carries them (`findAccount` below). */
+  async #claimsOf(sub: string): Promise<Record<string, unknown> | undefined> {
+    if (isGuestId(sub)) {
+      const guest = this.opts.guestStore.find(sub);
+      return guest ? { name: guest.name, guest: { path: guest.path } } : undefined;
+    }
+    const user = await this.opts.store.findById(sub);
+    if (!user) return undefined;
+    return {
+      name: user.displayName,
+      preferred_username: user.username,
+      ...(user.mail ? { email: user.mail } : {}),
+    };
   }
 
   /**

@@ -68,7 +68,11 @@ export class TokenChecker {
   }
 
   /** Checks an `Authorization` header value. */
-  async checkHeader(header: string | undefined, requiredScope: string): Promise<AccessToken> {
+  /** `requiredScope` undefined: any of our access tokens, whatever API it is for. */
+  async checkHeader(
+    header: string | undefined,
+    requiredScope: string | undefined,
+  ): Promise<AccessToken> {
     if (!header) throw new TokenError('unauthorized', 'send Authorization: Bearer <access token>');
     const m = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(header.trim());
     if (!m) throw new TokenError('invalid_token', 'the Authorization header is not a Bearer token');
@@ -120,7 +124,7 @@ export class TokenChecker {
     return payload as IdTokenClaims;
   }
 
-  async check(token: string, requiredScope: string): Promise<AccessToken> {
+  async check(token: string, requiredScope: string | undefined): Promise<AccessToken> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#jwks, {
@@ -141,7 +145,7 @@ export class TokenChecker {
     const scopes = new Set(
       typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
     );
-    if (!scopes.has(requiredScope))
+    if (requiredScope !== undefined && !scopes.has(requiredScope))
       throw new TokenError(
         'insufficient_scope',
         `the access token lacks the scope ${requiredScope}`,
