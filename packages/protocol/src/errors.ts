@@ -69,7 +69,7 @@ export const errorCatalogue = {
   media_failed: {
     status: 502,
     description:
-      'The media bridge failed one participant’s session (it broke a limit of the control protocol); the session was released and a new one follows where possible.',
+      'The media bridge failed one participant’s session (it broke a limit of the control protocol); the session was released and a new one follows where possible (told in the group channel).',
   },
   not_implemented: {
     status: 501,

@@ -22,8 +22,12 @@ export function isGroupId(value: string): boolean {
 
 /** kwm's pipeline mode for an SFU: each client sends its streams to the pipeline peer only. */
 export const pipelineMode = 'mcu-forward';
-/** The RTM id of the pipeline peer (the bridge) in every group channel. */
-export const pipelinePeerId = 'confab-bridge';
+/**
+ * The RTM id of the pipeline peer (the bridge) in every group channel. kwmjs makes the peer
+ * whose id sorts lower the answerer (`computeInitiator`), and the bridge always offers: the id
+ * starts with `~`, which sorts after every id that starts with a letter or digit.
+ */
+export const pipelinePeerId = '~confab-bridge';
 
 /** The client's own streams go up on these mids of the bridge's offer. */
 export const upstreamMids = { audio: 'a', camera: 'v', screen: 's' } as const;
@@ -66,6 +70,8 @@ export const pipelineSignalSchema = z.union([
     }),
   }),
   z.strictObject({ renegotiate: z.literal(true) }),
+  // kwmjs's answerer announces itself so when its peer connection is made (simple-peer).
+  z.strictObject({ renegotiate: z.literal(true), noop: z.literal(true) }),
   z.strictObject({ screenshare: z.union([z.strictObject({ mid: z.string().max(64) }), z.null()]) }),
   z.strictObject({ noop: z.literal(true) }),
   // Owner powers (Confab's addition): mute or remove another participant, by user id.

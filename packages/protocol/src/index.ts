@@ -38,7 +38,10 @@ export { type HealthCheck, healthCheckSchema } from './health.js';
 export {
   type CallAnswer,
   type CallEndReason,
+  type ChatsClientMessage,
   type ClientMessage,
+  chatsMessageSchema,
+  chatsVersion,
   callAnswerSchema,
   callEndReasons,
   clientMessageSchema,

@@ -67,12 +67,31 @@ export const webrtcMessageSchema = z.strictObject({
   data: z.unknown().optional(),
 });
 
+/** The `v` of chats payloads (kwm's `20201201`). */
+export const chatsVersion = 20201201;
+
+/**
+ * kwm's chat messages (`type: "chats"`, kwmjs `doSendChatMessage`), as kwmjs sends them. Confab
+ * has no chat yet: they are answered with kwm's own error, and the connection goes on.
+ */
+export const chatsMessageSchema = z.strictObject({
+  type: z.literal('chats'),
+  id,
+  subtype: text(64),
+  channel: text(128).default(''),
+  transaction: text(128).optional(),
+  v: z.number().int().optional(),
+  data: z.unknown().optional(),
+});
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
   pingMessageSchema,
   webrtcMessageSchema,
+  chatsMessageSchema,
 ]);
 export type ClientMessage = z.output<typeof clientMessageSchema>;
 export type WebrtcClientMessage = z.output<typeof webrtcMessageSchema>;
+export type ChatsClientMessage = z.output<typeof chatsMessageSchema>;
 
 /** `data` of a callee's answer to `webrtc_call` (and of `webrtc_hangup`). */
 export const callAnswerSchema = z.looseObject({

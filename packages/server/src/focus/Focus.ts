@@ -158,10 +158,7 @@ export class Focus implements BridgeEvents {
         case 'webrtc_hangup':
           return this.#hangup(conn, msg);
         case 'webrtc_call':
-          throw new Refusal(
-            'access_restricted',
-            'group members do not call each other: media goes through the pipeline',
-          );
+          return this.#meshCall(conn, msg);
       }
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
@@ -427,7 +424,7 @@ export class Focus implements BridgeEvents {
     if (!parsed.success)
       throw new Refusal(
         'bad_message',
-        'pipeline signals carry {type: "answer", sdp}, {candidate}, {renegotiate: true}, {screenshare} or {noop: true}',
+        'pipeline signals carry {type: "answer", sdp}, {candidate}, {renegotiate: true}, {screenshare}, {mute}, {remove}, {unmute} or {noop: true}',
       );
     const bridge = conf.bridge;
     if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
@@ -443,7 +440,7 @@ export class Focus implements BridgeEvents {
         candidate: data.candidate.candidate,
         mid: data.candidate.sdpMid ?? '',
       });
-    else if ('renegotiate' in data) {
+    else if ('renegotiate' in data && !('noop' in data)) {
       this.#change(member, conf.group);
       bridge.send({ type: 'renegotiate', ...ids });
     } else if ('screenshare' in data) {
@@ -547,9 +544,29 @@ export class Focus implements BridgeEvents {
     };
   }
 
+  /**
+   * kwmjs's mesh habit: in a group it "answers" every other member with a `webrtc_call` (group
+   * set, `data.accept`), even with a pipeline. Media goes through the pipeline here, so such a
+   * call from a member is taken without a reply and forwarded to nobody (as nothing would build
+   * a mesh connection from it); from anyone else it is refused.
+   */
+  #meshCall(conn: Connection, msg: WebrtcClientMessage): void {
+    this.#memberOf(conn, msg);
+  }
+
+  /**
+   * A hangup in a group: to the group or the pipeline, the member leaves. kwmjs leaves with a
+   * hangup to the group, then one to the pipeline and one to each member: those after the first,
+   * and any from a connection no longer in the group, are taken without an error (kwmserver
+   * answers none of them either). A hangup to a member leaves nothing.
+   */
   #hangup(conn: Connection, msg: WebrtcClientMessage): void {
     if (this.#stopWaiting(msg.group, conn.id)) return;
-    const [conf, member] = this.#memberOf(conn, msg);
+    const conf = this.#byGroup.get(msg.group);
+    const member = conf?.members.get(conn.userId);
+    if (!conf || !member || member.conn !== conn.id) return;
+    if (msg.channel && msg.channel !== conf.channel) return;
+    if (msg.target && msg.target !== conf.group && msg.target !== pipelinePeerId) return;
     this.#leave(conf, member);
   }
 
@@ -659,7 +676,11 @@ export class Focus implements BridgeEvents {
       });
   }
 
-  /** A `webrtc_signal` from the pipeline peer to one member. */
+  /**
+   * A `webrtc_signal` from the pipeline peer to one member. kwmjs drops signals whose `state` is
+   * not the pipeline's id, and takes a new `pcid` as a new peer connection: the session (the
+   * endpoint) is the pcid, so a new session is a new connection to it as to the web app.
+   */
   #signalMember(conf: Conference, m: Member, data: Record<string, unknown>): void {
     this.opts.state.deliver(m.conn, {
       type: 'webrtc',
@@ -669,6 +690,8 @@ export class Focus implements BridgeEvents {
       channel: conf.channel,
       group: conf.group,
       hash: this.opts.hash.of(m.user, pipelinePeerId, conf.channel),
+      state: pipelinePeerId,
+      pcid: m.endpoint,
       v: webrtcVersion,
       data,
     });
@@ -702,9 +725,10 @@ export class Focus implements BridgeEvents {
 
   /**
    * @internal The bridge said something about this endpoint that breaks the control protocol
-   * (an offer too large, say): the endpoint is released and its client told (`media_failed`); a
-   * new one follows within the restart limit, and past it the member leaves the conference with
-   * `{failed: {code: "media_failed"}}`. The bridge and its other conferences go on.
+   * (an offer too large, say): the endpoint is released, and its client told with
+   * `{restarted: {code: "media_failed"}}` as a new one follows within the restart limit; past it
+   * the member leaves the conference with `{failed: {code: "media_failed"}}`. The bridge and its
+   * other conferences go on.
    */
   bridgeEndpointBroken(
     bridge: BridgeLink,
@@ -715,14 +739,13 @@ export class Focus implements BridgeEvents {
     const found = this.#memberByEndpoint(bridge, conference, endpoint);
     if (!found) return;
     const [conf, m] = found;
+    // Told in the group channel, not as an error frame: kwm clients (Kopano Meet) take an error
+    // that answers nothing as fatal and hang up.
     if (this.#renew(conf, bridge, m, `bad message: ${why}`)) {
-      this.opts.state.deliver(m.conn, {
-        type: 'error',
-        error: {
-          code: 'media_failed',
-          msg: 'the media bridge failed this session; a new one follows',
-        },
-      });
+      this.opts.state.deliver(
+        m.conn,
+        this.#channelMessage(conf, { restarted: { code: 'media_failed' } }),
+      );
       return;
     }
     // Failing again and again: the member is out of the conference, and told why.

@@ -30,6 +30,7 @@ import {
   staticCssPath,
 } from './pages.js';
 import type { SigningKeys } from './SigningKeys.js';
+import { FragmentRedirects } from './FragmentRedirects.js';
 import { sqliteOidcAdapter } from './SqliteOidcAdapter.js';
 import { TokenChecker, TokenError } from './TokenChecker.js';
 
@@ -126,6 +127,8 @@ interface Started {
  */
 export class Identity {
   #started: Started | undefined;
+  /** Fragments of kpop-style redirect URIs, put back into the redirects that answer them. */
+  readonly #fragments = new FragmentRedirects();
   #errors: typeof import('oidc-provider').errors | undefined;
   readonly #log: Logger;
   readonly #perIp: RateLimiter;
@@ -319,6 +322,7 @@ export class Identity {
     });
     // X-Forwarded-* reach the provider only from trusted proxies (see #mount).
     provider.proxy = settings.trusted_proxies.length > 0;
+    allowFragmentRedirects(provider, webClientId);
     provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) =>
       this.#log.error({ err }, 'identity provider error'),
     );
@@ -462,7 +466,24 @@ export class Identity {
         headers['x-forwarded-host'] = started.publicHost;
       if (headers['x-forwarded-proto'] !== undefined)
         headers['x-forwarded-proto'] = started.publicScheme;
-      if (request.routeOptions.url === identityRoutes.authorization) {
+      const route = request.routeOptions.url;
+      if (request.method === 'GET' && route === identityRoutes.authorization) {
+        const q = request.query as Record<string, unknown>;
+        if (q.client_id === started.webClientId) this.#fragments.remember(q.state, q.redirect_uri);
+      } else if (request.method === 'GET' && request.url.startsWith(identityRoutes.end_session)) {
+        const q = request.query as Record<string, unknown>;
+        this.#fragments.remember(q.state, q.post_logout_redirect_uri);
+      }
+      const raw = reply.raw;
+      const setHeader = raw.setHeader.bind(raw);
+      raw.setHeader = (name, value) =>
+        setHeader(
+          name,
+          name.toLowerCase() === 'location' && typeof value === 'string'
+            ? this.#fragments.rewrite(value)
+            : value,
+        );
+      if (route === identityRoutes.authorization) {
         const refused = this.#authorizeRefusal(request);
         if (refused) {
           if (refused.retryAfter) reply.header('retry-after', String(refused.retryAfter));
@@ -869,6 +890,29 @@ export class Identity {
         return this.#finish(request, reply, { consent: { grantId: await this.#grant(details) } });
       },
     );
+  }
+}
+
+/**
+ * The built-in web client also takes its redirect URIs with a one-word fragment, as Kopano Meet
+ * asks for them (`FragmentRedirects`). oidc-provider's way to match redirect URIs of one's own
+ * is to replace these two methods of its `Client`.
+ */
+function allowFragmentRedirects(provider: Provider, webClientId: string): void {
+  type Matcher = (this: { clientId: string }, uri: string) => boolean;
+  const proto = provider.Client.prototype as unknown as Record<
+    'redirectUriAllowed' | 'postLogoutRedirectUriAllowed',
+    Matcher
+  >;
+  for (const method of ['redirectUriAllowed', 'postLogoutRedirectUriAllowed'] as const) {
+    const exact = proto[method];
+    proto[method] = function (this: { clientId: string }, uri: string) {
+      return (
+        exact.call(this, uri) ||
+        (this.clientId === webClientId &&
+          FragmentRedirects.allows(uri, (base) => exact.call(this, base)))
+      );
+    };
   }
 }
 

@@ -286,6 +286,8 @@ export class Signaling implements ConnectionHandler {
       conn.send({ ...message, type: 'pong' });
       return;
     }
+    if (message.type === 'chats')
+      return conn.error('bad_message', 'chat is not available on this server', message.id);
     const refusal = this.#guestRefusal(conn, message);
     if (refusal) return conn.error('access_restricted', refusal, message.id);
     if (this.opts.focus && (message.subtype === 'webrtc_group' || message.group !== ''))
