@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => path.join(root, 'node_modules/.bin', name);
-const only = process.argv.slice(2); // e.g. `npm test -- unit` or `npm test -- e2e`
+const only = process.argv.slice(2); // e.g. `npm test -- unit`, `npm test -- interop` or `npm test -- e2e`
 const wants = (step) => only.length === 0 || only.includes(step);
 
 function step(label, cmd, args, opts = {}) {
@@ -115,6 +115,14 @@ if (wants('typecheck')) {
 if (wants('unit')) {
   const files = [...findTests('packages', '.test.ts')].filter((f) => !f.includes('/dist/'));
   results.push(testStep('unit and integration tests', files, ['--test-concurrency=2']));
+}
+if (wants('interop')) {
+  // Kopano's own clients (kwmjs-style, oidc-client 1.x) against Confab, in Chromium.
+  results.push(
+    testStep('interop tests (Chromium)', findTests('test/interop', '.test.ts'), [
+      '--test-concurrency=1',
+    ]),
+  );
 }
 if (wants('e2e')) {
   results.push(

@@ -15,6 +15,7 @@ import {
 } from 'jose';
 import * as oidc from 'openid-client';
 import {
+  CookieJar,
   follow,
   guestSignInOverHttp,
   openSignIn,
@@ -494,6 +495,11 @@ describe('identity provider', () => {
   test('userinfo answers for Confab’s access tokens (openid-client), with the claims of the granted scopes', async () => {
     const { config, tokens } = await signIn(server);
     const sub = tokens.claims()?.sub as string;
+    // The token response names the OpenID scopes too (Kopano Meet checks for them).
+    assert.deepEqual(
+      (tokens.scope ?? '').split(' ').sort(),
+      ['email', 'kopano/gc', 'kopano/kwm', 'openid', 'profile'],
+    );
     const info = await oidc.fetchUserInfo(config, tokens.access_token, sub);
     assert.deepEqual(info, {
       sub,
@@ -553,6 +559,99 @@ describe('identity provider', () => {
     const none = await call();
     assert.equal(none.status, 401);
     assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="confab"');
+  });
+});
+
+describe('redirect URIs with a fragment, as Kopano Meet asks for them', () => {
+  test('the built-in client signs in with `<origin>/meet/#oidc-callback`: the answer comes after the fragment (Konnect style), and the code redeems with the same URI', async () => {
+    const server = await startIdentity();
+    try {
+      const clientId = `kpop-${server.url}/meet/`;
+      const redirectUri = `${server.url}/meet/#oidc-callback`;
+      const p = pkce();
+      const state = 'st4te';
+      const jar = new CookieJar();
+      const authorize = new URL('/signin/v1/identifier/_/authorize', server.localUrl);
+      authorize.search = new URLSearchParams({
+        client_id: clientId,
+        response_type: 'code',
+        response_mode: 'fragment',
+        redirect_uri: redirectUri,
+        scope: 'openid profile email kopano/kwm kopano/gc',
+        code_challenge: p.challenge,
+        code_challenge_method: 'S256',
+        state,
+        claims: JSON.stringify({ id_token: { name: null } }),
+      }).toString();
+      const page = await follow(jar, server.localUrl, await jar.fetch(authorize));
+      const html = await page.text();
+      const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1] as string;
+      const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] as string;
+      let res = await postSignIn(
+        jar,
+        new URL(action.replaceAll('&#38;', '&'), server.localUrl).href,
+        csrf,
+        'alice',
+        'wonderland',
+      );
+      let location = '';
+      for (let hops = 0; hops < 10; hops++) {
+        location = res.headers.get('location') ?? '';
+        if (location.startsWith(`${server.url}/meet/`)) break;
+        res = await jar.fetch(new URL(location, server.localUrl));
+      }
+      assert.match(location, new RegExp(`^${server.url}/meet/#oidc-callback&`));
+      const params = new URLSearchParams(location.split('#oidc-callback&')[1]);
+      assert.equal(params.get('state'), state);
+      const token = await fetch(new URL('/konnect/v1/token', server.localUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          client_id: clientId,
+          code: params.get('code') as string,
+          code_verifier: p.verifier,
+          redirect_uri: redirectUri,
+        }),
+      });
+      assert.equal(token.status, 200, await token.clone().text());
+      assert.ok(((await token.json()) as { access_token?: string }).access_token);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('anything else with a fragment is refused: another word shape, another base, another client', async () => {
+    const server = await startIdentity();
+    try {
+      const tryRedirect = (clientId: string, redirectUri: string) =>
+        fetch(
+          `${server.localUrl}/signin/v1/identifier/_/authorize?${new URLSearchParams({
+            client_id: clientId,
+            response_type: 'code',
+            redirect_uri: redirectUri,
+            scope: 'openid',
+            code_challenge: 'x'.repeat(43),
+            code_challenge_method: 'S256',
+            state: 's',
+          })}`,
+          { redirect: 'manual' },
+        );
+      const web = `kpop-${server.url}/meet/`;
+      for (const [clientId, uri] of [
+        [web, `${server.url}/meet/#a/b`],
+        [web, `${server.url}/meet/#oidc-callback#x`],
+        [web, `${server.url}/elsewhere/#oidc-callback`],
+        [web, `http://evil.example/meet/#oidc-callback`],
+        ['test-rp', `${redirectUri}#oidc-callback`],
+      ] as const) {
+        const res = await tryRedirect(clientId, uri);
+        assert.equal(res.status, 400, `${clientId} ${uri}`);
+        assert.equal(res.headers.get('location'), null);
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
 

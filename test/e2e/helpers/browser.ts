@@ -44,10 +44,13 @@ export async function openUser(
     /** Default 1024 × 700; a phone is 390 × 844. */
     viewport?: { width: number; height: number };
     isMobile?: boolean;
+    /** Lets the test add scripts of its own to Confab's pages (test/interop's clients). */
+    bypassCSP?: boolean;
   } = {},
 ): Promise<User> {
   const context = await browser.newContext({
     baseURL: baseUrl,
+    ...(opts.bypassCSP ? { bypassCSP: true } : {}),
     permissions: opts.permissions ?? ['camera', 'microphone'],
     viewport: opts.viewport ?? { width: 1024, height: 700 },
     ...(opts.isMobile ? { isMobile: true, hasTouch: true } : {}),

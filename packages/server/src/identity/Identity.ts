@@ -19,6 +19,7 @@ import { asksForGuest, guestIdPattern, guestScope, readGuestClaims } from '../gu
 import type { Logger } from '../logging/index.js';
 import type { Database } from '../storage/index.js';
 import type { RegisteredClient } from './ClientRegistry.js';
+import { FragmentRedirects } from './FragmentRedirects.js';
 import {
   consentPage,
   errorPage,
@@ -30,7 +31,6 @@ import {
   staticCssPath,
 } from './pages.js';
 import type { SigningKeys } from './SigningKeys.js';
-import { FragmentRedirects } from './FragmentRedirects.js';
 import { sqliteOidcAdapter } from './SqliteOidcAdapter.js';
 import { TokenChecker, TokenError } from './TokenChecker.js';
 
@@ -323,6 +323,21 @@ export class Identity {
     // X-Forwarded-* reach the provider only from trusted proxies (see #mount).
     provider.proxy = settings.trusted_proxies.length > 0;
     allowFragmentRedirects(provider, webClientId);
+    // A token response's `scope` is its access token's, which here is the APIs' only; Kopano
+    // Meet wants `openid profile email` among them, as Konnect answered (the token also opens
+    // userinfo, #userinfo): the grant's OpenID scopes are added.
+    provider.use(async (ctx, next) => {
+      await next();
+      const body = ctx.body as { scope?: unknown } | undefined;
+      if (ctx.oidc?.route !== 'token' || typeof body?.scope !== 'string') return;
+      const oidcScope = (
+        ctx.oidc.entities as { Grant?: { getOIDCScope(): string } }
+      ).Grant?.getOIDCScope();
+      if (oidcScope)
+        body.scope = [...new Set([...oidcScope.split(' '), ...body.scope.split(' ')])]
+          .filter(Boolean)
+          .join(' ');
+    });
     provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) =>
       this.#log.error({ err }, 'identity provider error'),
     );
@@ -545,7 +560,11 @@ export class Identity {
     const grant = grantId ? await started.provider.Grant.find(grantId) : undefined;
     const scopes = new Set((grant?.getOIDCScope() ?? '').split(' ').filter(Boolean));
     if (!scopes.has('openid'))
-      return oauthError(403, 'insufficient_scope', 'the sign-in behind this token has no openid scope');
+      return oauthError(
+        403,
+        'insufficient_scope',
+        'the sign-in behind this token has no openid scope',
+      );
     const claims = await this.#claimsOf(token.sub);
     if (!claims) return oauthError(401, 'invalid_token', 'the user no longer exists');
     const out: Record<string, unknown> = { sub: token.sub };
