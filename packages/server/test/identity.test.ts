@@ -15,6 +15,7 @@ import {
 } from 'jose';
 import * as oidc from 'openid-client';
 import {
+  authorizeUrl,
   CookieJar,
   follow,
   guestSignInOverHttp,
@@ -493,13 +494,16 @@ describe('identity provider', () => {
   });
 
   test('userinfo answers for Confab’s access tokens (openid-client), with the claims of the granted scopes', async () => {
-    const { config, tokens } = await signIn(server);
+    const { config, tokens, flow: first } = await signIn(server);
     const sub = tokens.claims()?.sub as string;
     // The token response names the OpenID scopes too (Kopano Meet checks for them).
-    assert.deepEqual(
-      (tokens.scope ?? '').split(' ').sort(),
-      ['email', 'kopano/gc', 'kopano/kwm', 'openid', 'profile'],
-    );
+    assert.deepEqual((tokens.scope ?? '').split(' ').sort(), [
+      'email',
+      'kopano/gc',
+      'kopano/kwm',
+      'openid',
+      'profile',
+    ]);
     const info = await oidc.fetchUserInfo(config, tokens.access_token, sub);
     assert.deepEqual(info, {
       sub,
@@ -507,20 +511,35 @@ describe('identity provider', () => {
       preferred_username: 'alice',
       email: 'alice@example.com',
     });
-    // Fewer scopes, fewer claims: no email without `email`.
-    const flow = await signInOverHttp({
-      base: server.localUrl,
-      clientId: 'test-rp',
-      redirectUri,
-      username: 'alice',
-      password: 'wonderland',
-      scope: 'openid kopano/kwm',
+    // Fewer scopes, fewer claims: in the same session (whose grant holds `email` from the first
+    // sign-in), a request for `openid` alone reads no email.
+    const p = pkce();
+    const again = await follow(
+      first.jar,
+      server.localUrl,
+      await first.jar.fetch(
+        authorizeUrl({
+          base: server.localUrl,
+          clientId: 'test-rp',
+          redirectUri,
+          scope: 'openid kopano/kwm',
+          pkce: p,
+          state: 'narrow',
+        }),
+      ),
+    );
+    const redirect = new URL(again.finalUrl);
+    const narrow = await oidc.authorizationCodeGrant(config, redirect, {
+      pkceCodeVerifier: p.verifier,
+      expectedState: 'narrow',
     });
-    const narrow = await oidc.authorizationCodeGrant(config, flow.redirect, {
-      pkceCodeVerifier: flow.pkce.verifier,
-      expectedState: flow.redirect.searchParams.get('state') as string,
-    });
+    assert.equal(narrow.scope?.includes('email'), false);
     assert.deepEqual(await oidc.fetchUserInfo(config, narrow.access_token, sub), { sub });
+    // Any origin may read it with a bearer token (no cookies), as the APIs.
+    const cors = await fetch(new URL('/konnect/v1/userinfo', server.localUrl), {
+      headers: { authorization: `Bearer ${tokens.access_token}`, origin: 'http://other.example' },
+    });
+    assert.equal(cors.headers.get('access-control-allow-origin'), '*');
   });
 
   test('userinfo for a guest tells its subject and its room, nothing more', async () => {
@@ -541,7 +560,7 @@ describe('identity provider', () => {
     assert.equal(info.preferred_username, undefined);
   });
 
-  test('userinfo refuses ID tokens, tampered, expired and absent tokens, with OAuth errors', async () => {
+  test('userinfo refuses ID tokens, tampered and absent tokens, with OAuth errors', async () => {
     const { tokens } = await signIn(server);
     const call = (authorization?: string) =>
       fetch(new URL('/konnect/v1/userinfo', server.localUrl), {
@@ -616,6 +635,18 @@ describe('redirect URIs with a fragment, as Kopano Meet asks for them', () => {
       });
       assert.equal(token.status, 200, await token.clone().text());
       assert.ok(((await token.json()) as { access_token?: string }).access_token);
+      // kpop's silent renew: prompt=none in the same session, answered after #oidc-silent-refresh.
+      const silent = new URL(authorize);
+      silent.searchParams.set('redirect_uri', `${server.url}/meet/#oidc-silent-refresh`);
+      silent.searchParams.set('prompt', 'none');
+      silent.searchParams.set('state', 'silent1');
+      let hop = await jar.fetch(silent);
+      for (let i = 0; i < 5 && !hop.headers.get('location')?.startsWith(`${server.url}/meet/`); i++)
+        hop = await jar.fetch(new URL(hop.headers.get('location') as string, server.localUrl));
+      assert.match(
+        hop.headers.get('location') ?? '',
+        new RegExp(`^${server.url}/meet/#oidc-silent-refresh&code=.+&state=silent1`),
+      );
     } finally {
       await server.close();
     }

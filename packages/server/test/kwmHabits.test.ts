@@ -8,6 +8,7 @@ import {
   type ServerWebrtcMessage,
   webrtcVersion,
 } from '@confab/protocol';
+import { guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
 import { RtmClient } from '../../../test/support/rtmClient.js';
 import { FakeBridge, joined, pick, pipelineSignal } from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
@@ -169,5 +170,133 @@ describe('kwmjs habits in group rooms', () => {
     const ping = alice.send({ type: 'ping', ts: 1 });
     await alice.next((m) => m.type === 'pong' && m.id === ping);
     await alice.close();
+  });
+
+  test('a mesh call to a guest member, as kwmjs makes them, draws no error either', async () => {
+    const group = 'group/public/k4';
+    const alice = await open('alice');
+    const hash = await joined(alice, group);
+    const tokens = await guestSignInOverHttp({
+      base: server.localUrl,
+      issuer: server.url,
+      path: group,
+      name: 'Gus',
+    });
+    const gus = await RtmClient.open(server.localUrl, tokens.accessToken);
+    await joined(gus, group);
+    alice.received.length = 0;
+    alice.send({
+      type: 'webrtc',
+      subtype: 'webrtc_call',
+      target: tokens.id,
+      group,
+      channel: `@${group}`,
+      hash,
+      state: group,
+      initiator: false,
+      transaction: '',
+      v: webrtcVersion,
+      data: { accept: true, state: group },
+    });
+    await sleep(300);
+    assert.deepEqual(errors(alice), []);
+    assert.equal(
+      gus.received.filter((m) => m.type === 'webrtc' && m.subtype === 'webrtc_call').length,
+      0,
+    );
+    await Promise.all([alice.close(), gus.close()]);
+  });
+
+  test('kwmjs recovering its pipeline connection (a new pcid, {renegotiate, noop}) gets a new session; its answer on the new one asks for nothing more', async () => {
+    bridge.received.length = 0;
+    const group = 'group/k5';
+    const alice = await open('alice');
+    const hash = await joined(alice, group);
+    const first = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+    const signal = (pcid: string, data: unknown) =>
+      alice.send({
+        type: 'webrtc',
+        subtype: 'webrtc_signal',
+        target: pipelinePeerId,
+        group,
+        channel: `@${group}`,
+        hash,
+        state: '0a0b0c0d0e0f',
+        pcid,
+        v: webrtcVersion,
+        data,
+      });
+    signal('aaaaaaa', { type: 'answer', sdp: 'v=0 answer' });
+    await bridge.next((m) => m.type === 'answer' && m.endpoint === first.endpoint);
+    // kwmjs's recover(): a new pc, a new pcid, and a request for an offer.
+    signal('bbbbbbb', { renegotiate: true, noop: true });
+    await bridge.next((m) => m.type === 'release' && m.endpoint === first.endpoint);
+    const renewed = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+    bridge.send({ type: 'offer', ...pick(renewed), sdp: 'v=0 fresh', streams: {} });
+    const offer = (await alice.next(
+      (m) => m.type === 'webrtc' && m.subtype === 'webrtc_signal',
+    )) as ServerWebrtcMessage;
+    assert.equal(offer.pcid, renewed.endpoint);
+    // kwmjs takes the new pcid as a new connection again (another pcid of its own): that is the
+    // new session's, not another recovery. A late candidate of the old pc is dropped.
+    signal('bbbbbbb', {
+      candidate: { candidate: 'candidate:1 1 UDP 1 127.0.0.1 9 typ host', sdpMid: 'a' },
+    });
+    signal('ccccccc', { type: 'answer', sdp: 'v=0 answer again' });
+    await bridge.next((m) => m.type === 'answer' && m.endpoint === renewed.endpoint);
+    await sleep(200);
+    assert.equal(
+      bridge.received.filter((m) => m.type === 'allocate').length,
+      0,
+      'no third session',
+    );
+    assert.equal(bridge.received.filter((m) => m.type === 'candidate').length, 0, 'stale dropped');
+    assert.deepEqual(errors(alice), []);
+    await alice.close();
+  });
+});
+
+describe('kwmjs reconnecting in a group room', () => {
+  test('its refreshGroup (the group again, with its hash, no session) within the grace carries the session on', async () => {
+    const { server, users } = await startSignaling(
+      'conference_empty_timeout: 0\ncall_reconnect_grace: 30\n',
+    );
+    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
+    const bridge = await FakeBridge.connect(server.localUrl, secret);
+    try {
+      const open = () => RtmClient.open(server.localUrl, users.alice?.token as string);
+      const first = await open();
+      const group = 'group/k6';
+      const hash = await joined(first, group);
+      const alloc = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+      await first.close();
+      const again = await open();
+      again.send({
+        type: 'webrtc',
+        subtype: 'webrtc_group',
+        target: group,
+        group,
+        channel: '',
+        hash,
+        state: 'fresh0state1',
+        initiator: false,
+        transaction: '',
+        v: webrtcVersion,
+      });
+      const reply = (await again.next(
+        (m) => m.type === 'webrtc' && m.subtype === 'webrtc_channel',
+      )) as ServerWebrtcMessage;
+      assert.equal(reply.hash, hash);
+      await sleep(300);
+      assert.equal(
+        bridge.received.filter((m) => m.type === 'release' || m.type === 'allocate').length,
+        0,
+        `the session ${alloc.endpoint} goes on`,
+      );
+      await again.close();
+    } finally {
+      await bridge.close();
+      await server.close();
+    }
   });
 });

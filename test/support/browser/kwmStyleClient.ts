@@ -65,6 +65,12 @@ interface PeerRecord {
   pcid: string;
   rpcid: string | undefined;
   pendingCandidates: RTCIceCandidateInit[];
+  /** webrtc.ts recover(): the pc was dropped; frames for the old one are ignored meanwhile. */
+  recovering: boolean;
+  /** simple-peer: an answerer with tracks of its own asks for a renegotiation once stable. */
+  askedAfterStable: boolean;
+  /** The call's transaction, echoed in the answer (webrtc.ts doAnswer). */
+  transaction: string;
 }
 
 export interface KwmStyleOptions {
@@ -107,6 +113,8 @@ export class KwmStyleClient {
   #attempts = 0;
   #stopped = false;
   connects = 0;
+  /** Remote descriptions applied, over all peer connections. */
+  negotiations = 0;
   /** The group the last member list named, sorted (kwmjs src/group.ts). */
   members: string[] = [];
 
@@ -304,6 +312,9 @@ export class KwmStyleClient {
       pcid: hex(7),
       rpcid: undefined,
       pendingCandidates: [],
+      recovering: false,
+      askedAfterStable: false,
+      transaction: '',
       ...fields,
     };
     this.#peers.set(user, record);
@@ -363,6 +374,9 @@ export class KwmStyleClient {
       pcid: hex(7),
       rpcid: undefined,
       pendingCandidates: [],
+      recovering: false,
+      askedAfterStable: false,
+      transaction: '',
     };
     this.#groupRecord = record;
     const reply = (await this.#sendWebrtc(
@@ -423,7 +437,11 @@ export class KwmStyleClient {
       this.#peers.delete(source);
       return;
     }
-    const record = this.#record(source, { ref: m.state ?? '', hash: m.hash ?? '' });
+    const record = this.#record(source, {
+      ref: m.state ?? '',
+      hash: m.hash ?? '',
+      transaction: typeof m.transaction === 'string' ? m.transaction : '',
+    });
     if (this.channel) {
       void this.#sendWebrtc('webrtc_call', record, {
         channel: m.channel,
@@ -434,7 +452,10 @@ export class KwmStyleClient {
     this.channel = m.channel ?? '';
     if (this.opts.autoAccept)
       // webrtc.ts doAnswer: the callee's pc comes with the first signal (onSignal).
-      void this.#sendWebrtc('webrtc_call', record, { data: { accept: true, state: record.ref } });
+      void this.#sendWebrtc('webrtc_call', record, {
+        data: { accept: true, state: record.ref },
+        transaction: record.transaction,
+      });
   }
 
   /** webrtc.ts: the other side's answer to our call (or a group member's reciprocal call). */
@@ -465,6 +486,8 @@ export class KwmStyleClient {
     record.ref = m.state ?? '';
     record.initiator = computeInitiator(this.self?.id ?? '', record.user);
     this.#newPc(record);
+    // webrtc.ts: after an accepted call, the answerer says so, so that the other side offers.
+    if (!record.initiator) this.#signalOut(record, { renegotiate: true, noop: true });
   }
 
   /**
@@ -568,11 +591,15 @@ export class KwmStyleClient {
       return;
     }
     if (m.pcid !== record.rpcid) {
+      record.recovering = false;
       if (record.rpcid === undefined && record.pc) record.rpcid = m.pcid;
       else if (record.pc) {
         this.log.push('webrtc signal with new pcid');
         this.#closePc(record);
       }
+    } else if (record.recovering) {
+      this.log.push('webrtc signal in recover ignored');
+      return;
     }
     if (!record.pc) {
       record.initiator = computeInitiator(this.self?.id ?? '', record.user);
@@ -618,9 +645,31 @@ export class KwmStyleClient {
           },
         });
     };
+    pc.onsignalingstatechange = () => {
+      if (pc.signalingState !== 'stable' || record.initiator || record.askedAfterStable) return;
+      // simple-peer: an answerer whose own tracks were added before the first negotiation asks
+      // for another once stable.
+      record.askedAfterStable = true;
+      if (stream && carriesMedia) this.#signalOut(record, { renegotiate: true });
+    };
+    record.askedAfterStable = false;
     record.pc = pc;
     if (record.initiator) void this.#offer(record);
-    else this.#signalOut(record, { renegotiate: true, noop: true });
+  }
+
+  /**
+   * webrtc.ts recover(): the pc is dropped and, after 500 ms, a new one made, with a new pcid; an
+   * answerer then says `{renegotiate, noop}` and waits for an offer.
+   */
+  async recover(user: string): Promise<void> {
+    const record = this.#peers.get(user);
+    if (!record) throw new Error(`no peer ${user}`);
+    record.pc?.close();
+    record.pc = undefined;
+    record.recovering = true;
+    await new Promise((r) => setTimeout(r, 500));
+    this.#newPc(record);
+    if (!record.initiator) this.#signalOut(record, { renegotiate: true, noop: true });
   }
 
   #needsNegotiation(record: PeerRecord): void {
@@ -645,6 +694,7 @@ export class KwmStyleClient {
     }
     if (data.sdp && data.type) {
       await pc.setRemoteDescription({ type: data.type, sdp: data.sdp });
+      this.negotiations++;
       for (const c of record.pendingCandidates.splice(0))
         await pc.addIceCandidate(c).catch(() => {});
       if (data.type === 'offer') {

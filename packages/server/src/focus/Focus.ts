@@ -40,6 +40,12 @@ interface Member {
   changes: TokenBucket;
   /** Its endpoint is on the conference's bridge (allocated and not yet released). */
   allocated: boolean;
+  /**
+   * The `pcid` its client's signals carry (kwmjs names its peer connections), and those of its
+   * connections before the current session, whose late signals are dropped.
+   */
+  clientPcid: string | undefined;
+  stalePcids: string[];
 }
 
 interface Conference {
@@ -240,8 +246,16 @@ export class Focus implements BridgeEvents {
     if (!msg.state) throw new Refusal('bad_message', 'webrtc_group needs a state');
     let conf = this.#byGroup.get(group);
     const existing = conf?.members.get(conn.userId);
-    // A client back after its signaling dropped, still holding its session: it carries on.
-    if (conf && existing?.away && sessionOf(msg) === existing.endpoint)
+    // A client back after its signaling dropped, still holding its session, carries on: the web
+    // app names its session; kwmjs joins again with the group's hash (its refreshGroup), which
+    // only a client that was in this conference as this user holds.
+    if (
+      conf &&
+      existing?.away &&
+      (sessionOf(msg) === existing.endpoint ||
+        (msg.hash !== '' &&
+          this.opts.hash.verify(msg.hash, existing.user, pipelinePeerId, conf.channel)))
+    )
       return this.#resume(conn, msg, conf, existing);
     if (!admitted && !this.#joinRate.hit(conn.userId).allowed)
       throw new Refusal(
@@ -304,6 +318,8 @@ export class Focus implements BridgeEvents {
       offer: undefined,
       changes: this.#changesOf(group, conn.userId),
       allocated: false,
+      clientPcid: undefined,
+      stalePcids: [],
     };
     if (existing) clearTimeout(existing.away);
     conf.members.set(member.user, member);
@@ -429,6 +445,23 @@ export class Focus implements BridgeEvents {
     const bridge = conf.bridge;
     if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
     const data = parsed.data;
+    // kwmjs names its peer connection (pcid) in its signals: another one means it dropped the old
+    // connection (its recover()) and waits for an offer on a new one, which needs a new session.
+    // The first pcid after a new session is the client's new connection; one from before it is
+    // stale (a late candidate of the old one) and dropped.
+    if (msg.pcid !== undefined) {
+      if (member.stalePcids.includes(msg.pcid)) return;
+      if (member.clientPcid === undefined) member.clientPcid = msg.pcid;
+      else if (member.clientPcid !== msg.pcid) {
+        this.#change(member, conf.group);
+        // kwmjs takes the new session's pcid as yet another connection (its rpcid rules), so
+        // the one that asked is stale too: its answer comes from the next.
+        const asking = msg.pcid;
+        if (this.#renew(conf, bridge, member, 'the client made a new peer connection'))
+          member.stalePcids.push(asking);
+        return;
+      }
+    }
     const ids = { conference: conf.id, endpoint: member.endpoint };
     if ('type' in data) {
       member.offer = undefined;
@@ -440,6 +473,7 @@ export class Focus implements BridgeEvents {
         candidate: data.candidate.candidate,
         mid: data.candidate.sdpMid ?? '',
       });
+    // kwmjs's `{renegotiate, noop}` comes from a new connection (handled above) or means nothing.
     else if ('renegotiate' in data && !('noop' in data)) {
       this.#change(member, conf.group);
       bridge.send({ type: 'renegotiate', ...ids });
@@ -522,6 +556,10 @@ export class Focus implements BridgeEvents {
   /** Asks the bridge for the member's endpoint (its offer follows), muted as it was. */
   #allocate(conf: Conference, bridge: BridgeLink, member: Member): void {
     member.allocated = true;
+    // A new session: the client's next connection names itself afresh.
+    if (member.clientPcid !== undefined)
+      member.stalePcids = [...member.stalePcids, member.clientPcid].slice(-4);
+    member.clientPcid = undefined;
     bridge.endpoints++;
     bridge.send({
       type: 'allocate',

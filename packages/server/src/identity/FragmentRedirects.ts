@@ -13,7 +13,7 @@
  *   rewritten to `<registered>#<word>&<parameters>`.
  */
 export class FragmentRedirects {
-  readonly #byState = new Map<string, { fragment: string; until: number }>();
+  readonly #byState = new Map<string, { base: string; fragment: string; until: number }>();
 
   /** How long a request's fragment is remembered (a sign-in page left open as long). */
   static readonly ttlMs = 10 * 60_000;
@@ -35,20 +35,26 @@ export class FragmentRedirects {
     return split !== undefined && allowed(split.base);
   }
 
-  /** Remembers the fragment of a request's redirect URI by the request's `state`. */
-  remember(state: unknown, uri: unknown): void {
+  /**
+   * Remembers the fragment of a request's redirect URI by the request's `state`, when its base is
+   * one of `bases` (the built-in client's registered URIs): a redirect elsewhere is never touched.
+   */
+  remember(state: unknown, uri: unknown, bases: ReadonlySet<string>): void {
     if (typeof state !== 'string' || !state || state.length > 512 || typeof uri !== 'string')
       return;
     const split = FragmentRedirects.split(uri);
-    if (!split) return;
-    const now = Date.now();
+    if (!split || !bases.has(split.base)) return;
+    // The oldest goes first (entries are kept in the order they came).
     if (this.#byState.size >= FragmentRedirects.max) {
-      for (const [key, e] of this.#byState) if (e.until <= now) this.#byState.delete(key);
       const oldest = this.#byState.keys().next();
-      if (this.#byState.size >= FragmentRedirects.max && !oldest.done)
-        this.#byState.delete(oldest.value);
+      if (!oldest.done) this.#byState.delete(oldest.value);
     }
-    this.#byState.set(state, { fragment: split.fragment, until: now + FragmentRedirects.ttlMs });
+    this.#byState.delete(state);
+    this.#byState.set(state, {
+      base: split.base,
+      fragment: split.fragment,
+      until: Date.now() + FragmentRedirects.ttlMs,
+    });
   }
 
   /** A redirect's `Location`, rewritten when it answers a request whose fragment is remembered. */
@@ -65,9 +71,10 @@ export class FragmentRedirects {
     const fromHash = hash.includes('=') ? new URLSearchParams(hash) : undefined;
     const state = params.get('state') ?? fromHash?.get('state');
     const entry = state ? this.#byState.get(state) : undefined;
-    if (!state || !entry || entry.until <= Date.now()) return location;
+    const base = `${url.origin}${url.pathname}`;
+    if (!state || !entry || entry.until <= Date.now() || entry.base !== base) return location;
     this.#byState.delete(state);
     for (const [k, v] of fromHash ?? []) params.append(k, v);
-    return `${url.origin}${url.pathname}#${entry.fragment}&${params.toString()}`;
+    return `${base}#${entry.fragment}&${params.toString()}`;
   }
 }

@@ -54,6 +54,28 @@ const signInReferrerPolicy = 'same-origin';
 /** Scopes of Confab's APIs: `kopano/kwm` grants signaling, `kopano/gc` the address book. */
 export const apiScopes = ['kopano/kwm', 'kopano/gc'] as const;
 const oidcScopes = ['openid', 'offline_access', 'profile', 'email', guestScope];
+/**
+ * The OpenID scopes an authorization (a code, or a refresh token) was granted: the ones it asked
+ * for that its grant holds. Its access token may read those at userinfo.
+ */
+function authorizedOidcScope(ctx: KoaContextWithOIDC): string | undefined {
+  const entities = ctx.oidc?.entities as
+    | {
+        AuthorizationCode?: { scope?: string };
+        RefreshToken?: { scope?: string };
+        Grant?: { getOIDCScope(): string };
+      }
+    | undefined;
+  const asked = entities?.AuthorizationCode?.scope ?? entities?.RefreshToken?.scope;
+  const granted = entities?.Grant?.getOIDCScope();
+  if (!asked || !granted) return undefined;
+  const held = new Set(granted.split(' '));
+  return asked
+    .split(' ')
+    .filter((s) => s && held.has(s))
+    .join(' ');
+}
+
 /** The claims each OIDC scope grants, in ID tokens and at userinfo. */
 const oidcScopeClaims: Record<string, string[]> = {
   openid: ['sub'],
@@ -118,6 +140,9 @@ interface Started {
   publicHost: string;
   /** `http` or `https`, as the public origin has it. */
   publicScheme: string;
+  /** The built-in client's registered redirect URIs and post-logout ones. */
+  webRedirects: ReadonlySet<string>;
+  webLogoutRedirects: ReadonlySet<string>;
 }
 
 /**
@@ -222,11 +247,14 @@ export class Identity {
       // Guests carry the room they may join in their access tokens (docs/identity.md).
       // Every access token names its grant, so that signaling can end the sessions of a
       // sign-in that was revoked (docs/identity.md).
-      extraTokenClaims: async (_ctx, token) => {
+      extraTokenClaims: async (ctx, token) => {
         const { accountId: id, grantId } = token as { accountId?: string; grantId?: string };
         const guest = isGuestId(id) ? guestStore.find(id as string) : undefined;
+        const oidcScope = authorizedOidcScope(ctx);
         return {
           ...(grantId ? { grant_id: grantId } : {}),
+          // What this sign-in may read at userinfo (#userinfo): its own OpenID scopes.
+          ...(oidcScope ? { oidc_scope: oidcScope } : {}),
           ...(guest ? { guest: { path: guest.path } } : {}),
         };
       },
@@ -330,9 +358,7 @@ export class Identity {
       await next();
       const body = ctx.body as { scope?: unknown } | undefined;
       if (ctx.oidc?.route !== 'token' || typeof body?.scope !== 'string') return;
-      const oidcScope = (
-        ctx.oidc.entities as { Grant?: { getOIDCScope(): string } }
-      ).Grant?.getOIDCScope();
+      const oidcScope = authorizedOidcScope(ctx as unknown as KoaContextWithOIDC);
       if (oidcScope)
         body.scope = [...new Set([...oidcScope.split(' '), ...body.scope.split(' ')])]
           .filter(Boolean)
@@ -366,6 +392,8 @@ export class Identity {
       hosts,
       publicHost,
       publicScheme: new URL(origin).protocol.replace(':', ''),
+      webRedirects: new Set(clients[0]?.redirect_uris ?? []),
+      webLogoutRedirects: new Set(clients[0]?.post_logout_redirect_uris ?? []),
     };
     this.#log.info(
       { issuer, clients: clients.length, directory: store.kind },
@@ -482,12 +510,19 @@ export class Identity {
       if (headers['x-forwarded-proto'] !== undefined)
         headers['x-forwarded-proto'] = started.publicScheme;
       const route = request.routeOptions.url;
-      if (request.method === 'GET' && route === identityRoutes.authorization) {
+      if (route === identityRoutes.authorization) {
+        const refused = this.#authorizeRefusal(request);
+        if (refused) {
+          if (refused.retryAfter) reply.header('retry-after', String(refused.retryAfter));
+          return this.#html(request, reply, refused.status, errorPage('error', refused.why));
+        }
+      }
+      if (request.method === 'GET') {
         const q = request.query as Record<string, unknown>;
-        if (q.client_id === started.webClientId) this.#fragments.remember(q.state, q.redirect_uri);
-      } else if (request.method === 'GET' && request.url.startsWith(identityRoutes.end_session)) {
-        const q = request.query as Record<string, unknown>;
-        this.#fragments.remember(q.state, q.post_logout_redirect_uri);
+        if (route === identityRoutes.authorization && q.client_id === started.webClientId)
+          this.#fragments.remember(q.state, q.redirect_uri, started.webRedirects);
+        else if (request.url.startsWith(identityRoutes.end_session))
+          this.#fragments.remember(q.state, q.post_logout_redirect_uri, started.webLogoutRedirects);
       }
       const raw = reply.raw;
       const setHeader = raw.setHeader.bind(raw);
@@ -498,13 +533,6 @@ export class Identity {
             ? this.#fragments.rewrite(value)
             : value,
         );
-      if (route === identityRoutes.authorization) {
-        const refused = this.#authorizeRefusal(request);
-        if (refused) {
-          if (refused.retryAfter) reply.header('retry-after', String(refused.retryAfter));
-          return this.#html(request, reply, refused.status, errorPage('error', refused.why));
-        }
-      }
       this.#hijack(request, reply);
       await started.provider.callback()(request.raw, reply.raw);
     };
@@ -542,6 +570,8 @@ export class Identity {
           `Bearer realm="confab", error="${error}", error_description="${description.replaceAll('"', "'")}"`,
         )
         .header('cache-control', 'no-store')
+        .header('access-control-allow-origin', '*')
+        .header('access-control-expose-headers', 'WWW-Authenticate')
         .send({ error, error_description: description });
     let token: Awaited<ReturnType<TokenChecker['checkHeader']>>;
     try {
@@ -556,9 +586,15 @@ export class Identity {
           .send({ error: 'invalid_request', error_description: err.message });
       return oauthError(401, 'invalid_token', err.message);
     }
-    const grantId = typeof token.claims.grant_id === 'string' ? token.claims.grant_id : undefined;
-    const grant = grantId ? await started.provider.Grant.find(grantId) : undefined;
-    const scopes = new Set((grant?.getOIDCScope() ?? '').split(' ').filter(Boolean));
+    // The OpenID scopes of the authorization the token came from (a grant may hold more, from
+    // other authorizations of the same session); tokens from before they were named: the grant's.
+    let scope = typeof token.claims.oidc_scope === 'string' ? token.claims.oidc_scope : undefined;
+    if (scope === undefined) {
+      const grantId = typeof token.claims.grant_id === 'string' ? token.claims.grant_id : undefined;
+      const grant = grantId ? await started.provider.Grant.find(grantId) : undefined;
+      scope = grant?.getOIDCScope() ?? '';
+    }
+    const scopes = new Set(scope.split(' ').filter(Boolean));
     if (!scopes.has('openid'))
       return oauthError(
         403,
@@ -571,7 +607,11 @@ export class Identity {
     for (const [scope, names] of Object.entries(oidcScopeClaims))
       if (scopes.has(scope))
         for (const name of names) if (claims[name] !== undefined) out[name] = claims[name];
-    return reply.header('cache-control', 'no-store').send(out);
+    // Bearer tokens only, no cookies: any origin may ask, as with the APIs' CORS.
+    return reply
+      .header('cache-control', 'no-store')
+      .header('access-control-allow-origin', '*')
+      .send(out);
   }
 
   /** The claims of a subject, as the ID token carries them (`findAccount` below). */

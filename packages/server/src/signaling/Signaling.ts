@@ -304,7 +304,12 @@ export class Signaling implements ConnectionHandler {
     if (path !== undefined) {
       if (message.group !== path) return 'a guest may only take part in the room of its link';
       if (!this.#guestPaths.test(path)) return 'this room is no longer open to guests';
-    } else if (message.subtype === 'webrtc_call' && guestIdPattern.test(message.target))
+    } else if (
+      message.subtype === 'webrtc_call' &&
+      message.group === '' &&
+      guestIdPattern.test(message.target)
+    )
+      // One-to-one only: kwmjs's calls inside a group (its mesh habit) go to the focus.
       return 'guests take part in their room only: they cannot be called';
     return undefined;
   }
