@@ -149,6 +149,48 @@ export async function signInOverHttp(
   return { code, pkce: p, jar, redirect };
 }
 
+/** The tests' confidential client, as `test-rp` is registered in their servers' registries. */
+export const testRp = {
+  id: 'test-rp',
+  secret: 's3cret-for-tests',
+  redirectUri: 'http://127.0.0.1:9/callback',
+} as const;
+
+export interface Tokens {
+  access_token: string;
+  id_token: string;
+  refresh_token?: string;
+}
+
+/**
+ * A sign-in of its own (its own grant) for `test-rp`: the sign-in over HTTP, then the code
+ * exchanged for tokens with the client's secret.
+ */
+export async function tokensFor(base: string, username: string, password: string): Promise<Tokens> {
+  const flow = await signInOverHttp({
+    base,
+    clientId: testRp.id,
+    redirectUri: testRp.redirectUri,
+    username,
+    password,
+  });
+  const res = await fetch(new URL('/konnect/v1/token', base), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${testRp.id}:${testRp.secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: flow.code,
+      code_verifier: flow.pkce.verifier,
+      redirect_uri: testRp.redirectUri,
+    }),
+  });
+  if (res.status !== 200) throw new Error(`token exchange: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Tokens;
+}
+
 export interface GuestTokens {
   accessToken: string;
   idToken: string;

@@ -15,7 +15,7 @@ import {
   tlsHandshakeReset,
   upgradeRequest,
 } from '../../../test/support/hostileClient.js';
-import { signInOverHttp } from '../../../test/support/oidcFlow.js';
+import { testRp, tokensFor } from '../../../test/support/oidcFlow.js';
 import { RtmClient, rtmConnect } from '../../../test/support/rtmClient.js';
 import { FakeBridge, joined } from './fakeBridge.js';
 import { almostValid, controlFrames } from './fuzzFrames.js';
@@ -27,8 +27,7 @@ import { tempDir } from './helpers.js';
  * /health-check answers 200.
  */
 
-const redirectUri = 'http://127.0.0.1:9/callback';
-const registry = `clients:\n  - id: test-rp\n    secret: s3cret-for-tests\n    trusted: true\n    redirect_uris: [${redirectUri}]\n`;
+const registry = `clients:\n  - id: ${testRp.id}\n    secret: ${testRp.secret}\n    trusted: true\n    redirect_uris: [${testRp.redirectUri}]\n`;
 const rtmPath = (key: string) => `${rtmWebsocketPath}/${key}`;
 
 /** A user added with `confab user add` and signed in over HTTP: their access token. */
@@ -39,27 +38,7 @@ async function signedIn(server: ConfabProcess, username: string): Promise<string
     { input: `${password}\n` },
   );
   assert.equal(add.code, 0, add.stderr);
-  const flow = await signInOverHttp({
-    base: server.localUrl,
-    clientId: 'test-rp',
-    redirectUri,
-    username,
-    password,
-  });
-  const res = await fetch(new URL('/konnect/v1/token', server.localUrl), {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from('test-rp:s3cret-for-tests').toString('base64')}`,
-    },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: flow.code,
-      code_verifier: flow.pkce.verifier,
-      redirect_uri: redirectUri,
-    }).toString(),
-  });
-  return ((await res.json()) as { access_token: string }).access_token;
+  return (await tokensFor(server.localUrl, username, password)).access_token;
 }
 
 /** The process has not exited; if it has, its fatal log line says why. */

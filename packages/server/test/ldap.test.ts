@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
-import { postSignIn, signInOverHttp, startSignIn } from '../../../test/support/oidcFlow.js';
+import {
+  postSignIn,
+  signInOverHttp,
+  startSignIn,
+  tokensFor,
+} from '../../../test/support/oidcFlow.js';
 import { RtmClient } from '../../../test/support/rtmClient.js';
 import { type Slapd, startSlapd } from '../../../test/support/slapd.js';
 import { startTestServer, type TestServer } from './helpers.js';
@@ -150,27 +155,7 @@ describe('LDAP directory (real slapd)', () => {
   });
 
   test('a user deleted from LDAP: their token is refused and their open signaling socket ends at the next check', async () => {
-    const flow = await signInOverHttp({
-      base: server.localUrl,
-      clientId: 'test-rp',
-      redirectUri,
-      username: 'bob',
-      password: 'can-we-fix-it',
-    });
-    const res = await fetch(new URL('/konnect/v1/token', server.localUrl), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from('test-rp:s3cret-for-tests').toString('base64')}`,
-      },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: flow.code,
-        code_verifier: flow.pkce.verifier,
-        redirect_uri: redirectUri,
-      }),
-    });
-    const bobToken = ((await res.json()) as { access_token: string }).access_token;
+    const bobToken = (await tokensFor(server.localUrl, 'bob', 'can-we-fix-it')).access_token;
     const bob = await RtmClient.open(server.localUrl, bobToken);
     execFileSync('ldapdelete', [
       '-x',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ServerMessage } from '@confab/protocol';
 import { SyntheticPeer } from '../../../test/support/bridgeHarness.js';
-import { signInOverHttp } from '../../../test/support/oidcFlow.js';
+import { tokensFor } from '../../../test/support/oidcFlow.js';
 import { RtmClient } from '../../../test/support/rtmClient.js';
 import { RtmPipeline } from '../../../test/support/rtmPipeline.js';
 import type { SqliteUserStore } from '../src/directory/index.js';
@@ -64,27 +64,7 @@ describe('a thousand screen shares on and off through the real focus and bridge'
       displayName: 'Dave Lister',
       password: 'dave-pw',
     });
-    const flow = await signInOverHttp({
-      base: server.localUrl,
-      clientId: 'test-rp',
-      redirectUri: 'http://127.0.0.1:9/callback',
-      username: 'dave',
-      password: 'dave-pw',
-    });
-    const res = await fetch(new URL('/konnect/v1/token', server.localUrl), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from('test-rp:s3cret-for-tests').toString('base64')}`,
-      },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: flow.code,
-        code_verifier: flow.pkce.verifier,
-        redirect_uri: 'http://127.0.0.1:9/callback',
-      }),
-    });
-    const body = (await res.json()) as { access_token: string; id_token: string };
+    const body = await tokensFor(server.localUrl, 'dave', 'dave-pw');
     users.dave = { token: body.access_token, idToken: body.id_token, id: dave.id };
   };
 

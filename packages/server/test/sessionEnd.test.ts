@@ -5,36 +5,17 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ServerMessage } from '@confab/protocol';
 import { runConfab } from '../../../test/support/confabProcess.js';
-import { signInOverHttp } from '../../../test/support/oidcFlow.js';
+import { testRp, tokensFor } from '../../../test/support/oidcFlow.js';
 import { RtmClient, rtmConnect } from '../../../test/support/rtmClient.js';
 import { channelOf, FakeBridge, joined, participants } from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
 
-const redirectUri = 'http://127.0.0.1:9/callback';
-const basic = `Basic ${Buffer.from('test-rp:s3cret-for-tests').toString('base64')}`;
+const basic = `Basic ${Buffer.from(`${testRp.id}:${testRp.secret}`).toString('base64')}`;
 
 /** A sign-in of its own (its own grant) for test-rp: access, ID and refresh token. */
-async function signIn(server: TestServer, username: string) {
-  const flow = await signInOverHttp({
-    base: server.localUrl,
-    clientId: 'test-rp',
-    redirectUri,
-    username,
-    password: `${username}-pw`,
-  });
-  const res = await fetch(new URL('/konnect/v1/token', server.localUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: flow.code,
-      code_verifier: flow.pkce.verifier,
-      redirect_uri: redirectUri,
-    }),
-  });
-  return (await res.json()) as { access_token: string; refresh_token: string };
-}
+const signIn = (server: TestServer, username: string) =>
+  tokensFor(server.localUrl, username, `${username}-pw`);
 
 const gc = (server: TestServer, token: string) =>
   fetch(new URL('/api/gc/v1/me', server.localUrl), {
@@ -103,7 +84,7 @@ describe('signaling sessions end when their user is removed or their sign-in rev
     const renewed = await fetch(new URL('/konnect/v1/token', server.localUrl), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh }),
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh as string }),
     });
     assert.equal(renewed.status, 400);
     assert.equal(((await renewed.json()) as { error: string }).error, 'invalid_grant');
@@ -119,7 +100,10 @@ describe('signaling sessions end when their user is removed or their sign-in rev
     const res = await fetch(new URL('/konnect/v1/revocation', server.localUrl), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
-      body: new URLSearchParams({ token: first.refresh_token, token_type_hint: 'refresh_token' }),
+      body: new URLSearchParams({
+        token: first.refresh_token as string,
+        token_type_hint: 'refresh_token',
+      }),
     });
     assert.equal(res.status, 200);
     const started = Date.now();

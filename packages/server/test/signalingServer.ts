@@ -1,9 +1,8 @@
-import { signInOverHttp } from '../../../test/support/oidcFlow.js';
+import { testRp, tokensFor } from '../../../test/support/oidcFlow.js';
 import type { SqliteUserStore } from '../src/directory/index.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
-const redirectUri = 'http://127.0.0.1:9/callback';
-const registry = `clients:\n  - id: test-rp\n    secret: s3cret-for-tests\n    trusted: true\n    redirect_uris: [${redirectUri}]\n`;
+const registry = `clients:\n  - id: ${testRp.id}\n    secret: ${testRp.secret}\n    trusted: true\n    redirect_uris: [${testRp.redirectUri}]\n`;
 
 export interface Users {
   [name: string]: { token: string; idToken: string; id: string };
@@ -30,27 +29,7 @@ export async function startSignaling(
     ['carol', 'Carol Danvers'],
   ] as const) {
     const user = await store.add({ username: name, displayName: display, password: `${name}-pw` });
-    const flow = await signInOverHttp({
-      base: server.localUrl,
-      clientId: 'test-rp',
-      redirectUri,
-      username: name,
-      password: `${name}-pw`,
-    });
-    const res = await fetch(new URL('/konnect/v1/token', server.localUrl), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from('test-rp:s3cret-for-tests').toString('base64')}`,
-      },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: flow.code,
-        code_verifier: flow.pkce.verifier,
-        redirect_uri: redirectUri,
-      }).toString(),
-    });
-    const body = (await res.json()) as { access_token: string; id_token: string };
+    const body = await tokensFor(server.localUrl, name, `${name}-pw`);
     users[name] = { token: body.access_token, idToken: body.id_token, id: user.id };
   }
   return { server, users };
