@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   type BridgeMessage,
   bridgeControlPath,
@@ -46,6 +48,15 @@ export class FakeBridge {
     bridge.send({ type: 'hello', version: 1, name, ice: { address: '127.0.0.1', port: 10999 } });
     await bridge.next((m) => m.type === 'welcome');
     return bridge;
+  }
+
+  /** A fake bridge with the secret a server made in its data dir (`bridge-secret.key`). */
+  static forServer(
+    server: { localUrl: string; dataDir: string },
+    name?: string,
+  ): Promise<FakeBridge> {
+    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
+    return FakeBridge.connect(server.localUrl, secret, name);
   }
 
   send(m: BridgeMessage | Record<string, unknown>): void {

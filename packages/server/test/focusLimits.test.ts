@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { maxSdpLength, type ServerMessage, type ServerWebrtcMessage } from '@confab/protocol';
 import { guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
@@ -44,8 +42,7 @@ describe('focus limits: one participant cannot break other people’s meetings',
         '',
       ].join('\n'),
     ));
-    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
-    bridge = await FakeBridge.connect(server.localUrl, secret);
+    bridge = await FakeBridge.forServer(server);
   });
   after(async () => {
     await bridge?.close();
@@ -249,8 +246,7 @@ describe('focus limits: joins per minute', () => {
     const { server, users } = await startSignaling(
       'conference_empty_timeout: 0\ncall_reconnect_grace: 30\ngroup_join_rate: 3\n',
     );
-    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
-    const bridge = await FakeBridge.connect(server.localUrl, secret);
+    const bridge = await FakeBridge.forServer(server);
     try {
       const open = () => RtmClient.open(server.localUrl, users.alice?.token as string);
       const alice = await open();

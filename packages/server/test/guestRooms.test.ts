@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ServerMessage, ServerWebrtcMessage } from '@confab/protocol';
 import { type GuestTokens, guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
@@ -18,8 +16,7 @@ async function startWithBridge(yaml = '') {
   const { server, users } = await startSignaling(
     `conference_empty_timeout: 0\ncall_reconnect_grace: 0\n${yaml}`,
   );
-  const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
-  const bridge = await FakeBridge.connect(server.localUrl, secret);
+  const bridge = await FakeBridge.forServer(server);
   const guest = (room: string, name?: string) =>
     guestSignInOverHttp({
       base: server.localUrl,

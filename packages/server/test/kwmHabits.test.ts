@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   pipelinePeerId,
@@ -30,8 +28,7 @@ describe('kwmjs habits in group rooms', () => {
     ({ server, users } = await startSignaling(
       'conference_empty_timeout: 0\ncall_reconnect_grace: 0\n',
     ));
-    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
-    bridge = await FakeBridge.connect(server.localUrl, secret);
+    bridge = await FakeBridge.forServer(server);
   });
   after(async () => {
     await bridge?.close();
@@ -261,8 +258,7 @@ describe('kwmjs reconnecting in a group room', () => {
     const { server, users } = await startSignaling(
       'conference_empty_timeout: 0\ncall_reconnect_grace: 30\n',
     );
-    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
-    const bridge = await FakeBridge.connect(server.localUrl, secret);
+    const bridge = await FakeBridge.forServer(server);
     try {
       const open = () => RtmClient.open(server.localUrl, users.alice?.token as string);
       const first = await open();

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ServerMessage } from '@confab/protocol';
@@ -35,8 +34,7 @@ describe('signaling sessions end when their user is removed or their sign-in rev
     ({ server, users } = await startSignaling(
       'call_reconnect_grace: 60\nconference_empty_timeout: 0\n',
     ));
-    const secret = readFileSync(path.join(server.dataDir, 'bridge-secret.key'), 'utf8').trim();
-    bridge = await FakeBridge.connect(server.localUrl, secret);
+    bridge = await FakeBridge.forServer(server);
   });
   after(async () => {
     await bridge?.close();

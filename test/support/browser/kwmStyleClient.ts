@@ -97,6 +97,27 @@ export function computeInitiator(self: string, peer: string): boolean {
   return !(self < peer);
 }
 
+/** A fresh record: a random state and pcid of this side's, nothing known of the other yet. */
+function newRecord(user: string, fields: Partial<PeerRecord> = {}): PeerRecord {
+  return {
+    user,
+    state: hex(12),
+    ref: '',
+    hash: '',
+    initiator: false,
+    group: '',
+    cid: '',
+    pc: undefined,
+    pcid: hex(7),
+    rpcid: undefined,
+    pendingCandidates: [],
+    recovering: false,
+    askedAfterStable: false,
+    transaction: '',
+    ...fields,
+  };
+}
+
 export class KwmStyleClient {
   /** Every frame sent, and every error frame received (with or without reply_to). */
   readonly sent: Frame[] = [];
@@ -300,23 +321,7 @@ export class KwmStyleClient {
   }
 
   #record(user: string, fields: Partial<PeerRecord> = {}): PeerRecord {
-    const record: PeerRecord = {
-      user,
-      state: hex(12),
-      ref: '',
-      hash: '',
-      initiator: false,
-      group: '',
-      cid: '',
-      pc: undefined,
-      pcid: hex(7),
-      rpcid: undefined,
-      pendingCandidates: [],
-      recovering: false,
-      askedAfterStable: false,
-      transaction: '',
-      ...fields,
-    };
+    const record = newRecord(user, fields);
     this.#peers.set(user, record);
     return record;
   }
@@ -362,22 +367,7 @@ export class KwmStyleClient {
   /** webrtc.ts doGroup: joins; the reply's hash and channel data follow. */
   async joinGroup(group: string): Promise<void> {
     // The group's own record is not a peer (webrtc.ts doGroup keeps it as `group`).
-    const record: PeerRecord = {
-      user: group,
-      state: hex(12),
-      ref: '',
-      hash: '',
-      initiator: false,
-      group,
-      cid: '',
-      pc: undefined,
-      pcid: hex(7),
-      rpcid: undefined,
-      pendingCandidates: [],
-      recovering: false,
-      askedAfterStable: false,
-      transaction: '',
-    };
+    const record = newRecord(group, { group });
     this.#groupRecord = record;
     const reply = (await this.#sendWebrtc(
       'webrtc_group',

@@ -36,8 +36,6 @@ interface Member {
   away: NodeJS.Timeout | undefined;
   /** The bridge's last offer to it, until its answer came: sent again when it comes back. */
   offer: Record<string, unknown> | undefined;
-  /** Screen-share starts and stops and renegotiations it may ask for (`sessionChangeLimit`). */
-  changes: TokenBucket;
   /** Its endpoint is on the conference's bridge (allocated and not yet released). */
   allocated: boolean;
   /**
@@ -95,6 +93,20 @@ const newId = () => randomBytes(9).toString('base64url');
 /** The session (endpoint) a rejoining client says it still holds: `webrtc_group`'s `data.session`. */
 const sessionOf = (msg: WebrtcClientMessage): unknown =>
   (msg.data as { session?: unknown } | undefined)?.session;
+/** Adds `conf` to the set under `key` (or takes it out, dropping a set left empty). */
+function setIndexed(
+  index: Map<string, Set<Conference>>,
+  key: string,
+  conf: Conference,
+  present: boolean,
+): void {
+  let set = index.get(key);
+  if (present) {
+    if (!set) index.set(key, (set = new Set()));
+    set.add(conf);
+  } else if (set?.delete(conf) && set.size === 0) index.delete(key);
+}
+
 /** New endpoints per member and minute after its connection to the bridge failed. */
 const endpointRestartLimit = 3;
 /**
@@ -216,19 +228,11 @@ export class Focus implements BridgeEvents {
   }
 
   #setUser(user: string, conf: Conference, present: boolean): void {
-    let set = this.#byUser.get(user);
-    if (present) {
-      if (!set) this.#byUser.set(user, (set = new Set()));
-      set.add(conf);
-    } else if (set?.delete(conf) && set.size === 0) this.#byUser.delete(user);
+    setIndexed(this.#byUser, user, conf, present);
   }
 
   #setConn(connId: string, conf: Conference, present: boolean): void {
-    let set = this.#byConn.get(connId);
-    if (present) {
-      if (!set) this.#byConn.set(connId, (set = new Set()));
-      set.add(conf);
-    } else if (set?.delete(conf) && set.size === 0) this.#byConn.delete(connId);
+    setIndexed(this.#byConn, connId, conf, present);
   }
 
   close(): void {
@@ -316,7 +320,6 @@ export class Focus implements BridgeEvents {
       restarts: [],
       away: undefined,
       offer: undefined,
-      changes: this.#changesOf(group, conn.userId),
       allocated: false,
       clientPcid: undefined,
       stalePcids: [],
@@ -453,7 +456,7 @@ export class Focus implements BridgeEvents {
       if (member.stalePcids.includes(msg.pcid)) return;
       if (member.clientPcid === undefined) member.clientPcid = msg.pcid;
       else if (member.clientPcid !== msg.pcid) {
-        this.#change(member, conf.group);
+        this.#change(conf, member);
         // kwmjs takes the new session's pcid as yet another connection (its rpcid rules), so
         // the one that asked is stale too: its answer comes from the next.
         const asking = msg.pcid;
@@ -475,10 +478,10 @@ export class Focus implements BridgeEvents {
       });
     // kwmjs's `{renegotiate, noop}` comes from a new connection (handled above) or means nothing.
     else if ('renegotiate' in data && !('noop' in data)) {
-      this.#change(member, conf.group);
+      this.#change(conf, member);
       bridge.send({ type: 'renegotiate', ...ids });
     } else if ('screenshare' in data) {
-      this.#change(member, conf.group);
+      this.#change(conf, member);
       bridge.send({ type: 'screenshare', ...ids, active: data.screenshare !== null });
     } else if ('mute' in data) this.#mute(conf, member, data.mute.user);
     else if ('remove' in data) this.#remove(conf, member, data.remove.user);
@@ -506,9 +509,8 @@ export class Focus implements BridgeEvents {
   }
 
   /** A screen-share change or renegotiation, within `sessionChangeLimit`. */
-  #change(member: Member, group: string): void {
-    this.#changesOf(group, member.user); // keeps its budget alive while it is used
-    if (!member.changes.take())
+  #change(conf: Conference, member: Member): void {
+    if (!this.#changesOf(conf.group, member.user).take())
       throw new Refusal(
         'rate_limited',
         'too many screen-share changes or renegotiations: at most one every 3 seconds',

@@ -317,25 +317,8 @@ export class Identity {
       issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
       rotateRefreshToken: () => true,
       findAccount: async (_ctx, sub) => {
-        if (isGuestId(sub)) {
-          const guest = guestStore.find(sub);
-          if (!guest) return undefined;
-          return {
-            accountId: guest.id,
-            claims: async () => ({ sub: guest.id, name: guest.name, guest: { path: guest.path } }),
-          };
-        }
-        const user = await store.findById(sub);
-        if (!user) return undefined;
-        return {
-          accountId: user.id,
-          claims: async () => ({
-            sub: user.id,
-            name: user.displayName,
-            preferred_username: user.username,
-            ...(user.mail ? { email: user.mail } : {}),
-          }),
-        };
+        const claims = await this.#claimsOf(sub);
+        return claims ? { accountId: sub, claims: async () => ({ sub, ...claims }) } : undefined;
       },
       renderError: async (ctx, out, error) => {
         ctx.type = 'html';
@@ -614,7 +597,7 @@ export class Identity {
       .send(out);
   }
 
-  /** The claims of a subject, as the ID token carries them (`findAccount` below). */
+  /** The claims of a subject (a user or a guest), for its ID tokens and userinfo. */
   async #claimsOf(sub: string): Promise<Record<string, unknown> | undefined> {
     if (isGuestId(sub)) {
       const guest = this.opts.guestStore.find(sub);
