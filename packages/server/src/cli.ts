@@ -1,12 +1,18 @@
 import { parseArgs } from 'node:util';
-import { bridge } from './cli/bridge.js';
-import type { Command } from './cli/Command.js';
-import { UsageError } from './cli/Command.js';
-import { keysGenerate, keysJwkFromPem, keysRotate } from './cli/keys.js';
-import { serve } from './cli/serve.js';
-import { userAdd, userList, userPasswd, userRemove } from './cli/user.js';
+import {
+  bridge,
+  type Command,
+  keysGenerate,
+  keysJwkFromPem,
+  keysRotate,
+  serve,
+  UsageError,
+  userAdd,
+  userList,
+  userPasswd,
+  userRemove,
+} from './cli/index.js';
 import { ConfigError } from './config/index.js';
-import { DirectoryError } from './directory/DirectoryError.js';
 import { FatalError } from './FatalError.js';
 
 const commands: Command[] = [
@@ -120,11 +126,13 @@ async function main(argv: string[]): Promise<void> {
   await cmd.run(values, positionals);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+main(process.argv.slice(2)).catch(async (err: unknown) => {
   if (err instanceof ConfigError || err instanceof FatalError || err instanceof UsageError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(err.exitCode);
   }
+  // Loaded only here: a bridge, or a command that went well, never loads the LDAP client.
+  const { DirectoryError } = await import('./directory/index.js');
   if (err instanceof DirectoryError) {
     process.stderr.write(`confab: ${err.message}\n`);
     process.exit(1);

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { registerAddressBook } from './addressbook/index.js';
-import { bridgeSecret } from './bridge/secret.js';
-import { loadOrCreateSecret } from './common/secrets.js';
+import { bridgeSecret } from './bridge/index.js';
+import { loadOrCreateSecret } from './common/index.js';
 import {
   ConfigError,
   isLoopbackHost,
@@ -22,10 +22,13 @@ import {
 import { FatalError } from './FatalError.js';
 import { BridgeHub, BridgeLauncher, Focus, mlineLimit } from './focus/index.js';
 import { createGateway, createMetricsListener, Metrics, upgradeListener } from './gateway/index.js';
-import { GuestClients } from './guests/GuestClients.js';
-import { registerGuestLogon } from './guests/GuestLogon.js';
-import { GuestStore } from './guests/GuestStore.js';
-import { loadOrCreateGuestKey } from './guests/keys.js';
+import {
+  GuestClients,
+  GuestPolicy,
+  GuestStore,
+  loadOrCreateGuestKey,
+  registerGuestLogon,
+} from './guests/index.js';
 import { Identity, loadClientRegistry, SigningKeys } from './identity/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import {
@@ -33,6 +36,7 @@ import {
   PairHash,
   Signaling,
   SqliteAnsweredCalls,
+  signalingScope,
 } from './signaling/index.js';
 import { type Database, openDatabase } from './storage/index.js';
 
@@ -110,6 +114,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       settings.registryFile,
     );
     const guestStore = new GuestStore(db, settings.session_ttl);
+    const guestPolicy = new GuestPolicy({
+      rooms: settings.public_guest_access_regexp,
+      // Guests get signaling only, never the address book.
+      scopes: [signalingScope],
+      logonApi: settings.enable_guest_api,
+      clientGuests: settings.allow_client_guests,
+      guestOnlyRooms: settings.allow_guest_only_channels,
+    });
     const identity = new Identity({
       settings,
       store,
@@ -117,6 +129,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       keys: await SigningKeys.loadOrCreate(settings.data_dir),
       registry,
       guests,
+      guestPolicy,
       guestStore,
       cookieSecret: loadOrCreateSecret(settings.data_dir, 'identity/cookie'),
       logger,
@@ -157,7 +170,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       maxParticipants: settings.max_participants,
       emptyTimeoutMs: settings.conference_empty_timeout * 1000,
       reconnectGraceMs: settings.call_reconnect_grace * 1000,
-      allowGuestOnlyChannels: settings.allow_guest_only_channels,
+      allowGuestOnlyChannels: guestPolicy.guestOnlyRooms,
       joinLimits: {
         perConnection: settings.max_conferences_per_connection,
         perUser: settings.max_conferences_per_user,
@@ -172,6 +185,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       tokenChecker: () => identity.tokenChecker,
       store,
       guests: guestStore,
+      guestPolicy,
       pairHashKey,
       turnSecret: settings.turn_server_shared_secret
         ? readTurnSecret(settings.turn_server_shared_secret)
@@ -189,7 +203,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     });
     signaling.register(app);
     registerGuestLogon(app, {
-      settings,
+      policy: guestPolicy,
+      perIpPerMinute: settings.guest_logon_rate_limit_per_ip,
       keyFor: (clientId) => guests.signingKey(clientId, identity.webClientId),
       issuer: () => identity.issuer,
       logger,
@@ -217,7 +232,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const url = publicOrigin(settings, boundPort);
     const localUrl = `${settings.tlsEnabled ? 'https' : 'http'}://${hostForUrl(bound.address)}:${boundPort}`;
     await identity.start(url, issuerOf(settings, boundPort));
-    guests.check(identity.webClientId, settings.enable_guest_api, settings.registryFile);
+    guests.check(identity.webClientId, guestPolicy.logonApi, settings.registryFile);
 
     let metricsApp: FastifyInstance | undefined;
     let metricsUrl: string | undefined;

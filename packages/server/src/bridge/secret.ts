@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { loadOrCreateSecret } from '../common/secrets.js';
+import { loadOrCreateSecret } from '../common/index.js';
 import { ConfigError, type Settings } from '../config/index.js';
 import { describeErrno } from '../dataDir.js';
 

@@ -26,8 +26,8 @@ itself; run more on other machines to spread the media load.`,
   },
   async run(values) {
     const settings = settingsFrom(values);
-    const { bridgeSecret, portRange } = await import('../bridge/secret.js');
-    const { BridgeAgent } = await import('../bridge/BridgeAgent.js');
+    const { bridgeSecret, loadBridgeAgent, portRange } = await import('../bridge/index.js');
+    const BridgeAgent = await loadBridgeAgent();
     const { createLogger } = await import('../logging/index.js');
     const focusUrl =
       (values.focus as string | undefined) ??

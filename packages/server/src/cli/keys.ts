@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import { stringify } from 'yaml';
+import { generateEcPem, jwkFromPem, KeyFileError, kidFromFile } from '../common/index.js';
 import { describeModeChanges, prepareDataDir } from '../dataDir.js';
 import { FatalError } from '../FatalError.js';
-import { generateEcPem, jwkFromPem, KeyFileError, kidFromFile } from '../guests/keys.js';
 import { type Command, dataOptions, dataOptionsHelp, helpOption } from './Command.js';
 import { settingsFrom } from './settings.js';
 
@@ -25,7 +25,7 @@ JWKS until every token they signed has expired, so nobody is signed out by a rot
     const settings = settingsFrom(values);
     for (const line of describeModeChanges(prepareDataDir(settings.data_dir)))
       process.stderr.write(`${line}\n`);
-    const { SigningKeys } = await import('../identity/SigningKeys.js');
+    const { SigningKeys } = await import('../identity/index.js');
     const keys = await SigningKeys.loadOrCreate(settings.data_dir);
     const grace = Math.max(settings.access_token_ttl, idTokenTtl) + 60;
     const fresh = await keys.rotate(grace);

@@ -20,7 +20,7 @@ async function withStore<T>(
   // Loaded here, not with the command line: other commands (a bridge) need no database.
   const [{ openDatabase }, { SqliteUserStore }] = await Promise.all([
     import('../storage/index.js'),
-    import('../directory/SqliteUserStore.js'),
+    import('../directory/index.js'),
   ]);
   const db = openDatabase(settings.data_dir);
   try {

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { portRange } from '../bridge/secret.js';
+import { portRange } from '../bridge/index.js';
 import type { Settings } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 

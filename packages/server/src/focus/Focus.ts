@@ -12,13 +12,14 @@ import {
   webrtcVersion,
 } from '@confab/protocol';
 import { Gauge, type Registry } from 'prom-client';
-import { MemoryRateLimiter } from '../common/RateLimiter.js';
-import { TokenBucket } from '../common/TokenBucket.js';
+import { MemoryRateLimiter, TokenBucket } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
-import type { Connection } from '../signaling/Connection.js';
-import type { PairHash } from '../signaling/pairHash.js';
-import { Refusal } from '../signaling/Refusal.js';
-import type { SignalingState } from '../signaling/SignalingState.js';
+import {
+  type Connection,
+  type PairHash,
+  Refusal,
+  type SignalingState,
+} from '../signaling/index.js';
 import type { BridgeEvents, BridgeHub, BridgeLink } from './BridgeHub.js';
 
 interface Member {

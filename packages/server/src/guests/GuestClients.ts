@@ -1,7 +1,6 @@
 import type { JWK } from 'jose';
 import { ConfigError } from '../config/index.js';
-import type { RegisteredClient } from '../identity/ClientRegistry.js';
-import { publicJwk } from '../identity/SigningKeys.js';
+import type { RegisteredClient } from '../identity/index.js';
 import { guestRequestAlg } from './keys.js';
 
 const isP256 = (k: JWK) => k.kty === 'EC' && k.crv === 'P-256' && !!k.x && !!k.y;
@@ -40,20 +39,19 @@ export class GuestClients {
       );
   }
 
-  #keys(clientId: string, webClientId: string): JWK[] | undefined {
+  /**
+   * A client's request object keys, private members included where given: the identity
+   * provider publishes their public part, the guest logon signs with the private one.
+   */
+  keys(clientId: string, webClientId: string): JWK[] | undefined {
     const c = this.registry.find((x) => x.id === clientId);
     if (c?.jwks) return c.jwks.keys as JWK[];
     return clientId === webClientId ? [this.defaultKey] : undefined;
   }
 
-  /** The public keys the identity provider checks a client's request objects with. */
-  publicKeys(clientId: string, webClientId: string): JWK[] | undefined {
-    return this.#keys(clientId, webClientId)?.map((k) => publicJwk(k));
-  }
-
   /** The private key guest logons for this client are signed with, if there is one. */
   signingKey(clientId: string, webClientId: string): JWK | undefined {
-    return this.#keys(clientId, webClientId)?.find((k) => k.d);
+    return this.keys(clientId, webClientId)?.find((k) => k.d);
   }
 
   /** May this client get guest tokens (Konnect: `konnect/guestok` among its trusted scopes)? */

@@ -2,10 +2,10 @@ import { guestLogonAuthorizationFields, guestLogonPath } from '@confab/protocol'
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { importJWK, type JWK, SignJWT } from 'jose';
-import { MemoryRateLimiter } from '../common/RateLimiter.js';
-import type { Settings } from '../config/index.js';
+import { MemoryRateLimiter } from '../common/index.js';
 import { sendError } from '../gateway/index.js';
 import type { Logger } from '../logging/index.js';
+import type { GuestPolicy } from './GuestPolicy.js';
 import { guestRequestAlg } from './keys.js';
 import { cleanGuestName, guestClaimsParameter, guestScope, newGuestId } from './request.js';
 
@@ -19,7 +19,9 @@ const fields = new Set<string>([
 ]);
 
 export interface GuestLogonOptions {
-  settings: Settings;
+  policy: GuestPolicy;
+  /** `guest_logon_rate_limit_per_ip`: logons a minute from one address. */
+  perIpPerMinute: number;
   /** The private signing key registered for a client (request_object_signing_alg ES256). */
   keyFor(clientId: string): JWK | undefined;
   /** The identity provider's issuer (the request object's audience). */
@@ -34,16 +36,15 @@ export interface GuestLogonOptions {
  */
 export function registerGuestLogon(app: FastifyInstance, opts: GuestLogonOptions): void {
   const log = opts.logger.child({ module: 'guest-logon' });
-  const perIp = new MemoryRateLimiter(opts.settings.guest_logon_rate_limit_per_ip, 60_000);
-  const pattern = new RegExp(opts.settings.public_guest_access_regexp);
+  const perIp = new MemoryRateLimiter(opts.perIpPerMinute, 60_000);
   void app.register(async (scope) => {
     await scope.register(formbody, { bodyLimit: 8 * 1024 });
     scope.post(guestLogonPath, (request, reply) => logon(request, reply));
   });
 
   async function logon(request: FastifyRequest, reply: FastifyReply) {
-    const { settings } = opts;
-    if (!settings.enable_guest_api)
+    const { policy } = opts;
+    if (!policy.logonApi)
       return sendError(reply, 'not_found', 'guest access is not enabled on this server');
     const decision = perIp.hit(`ip:${request.ip}`);
     if (!decision.allowed) {
@@ -63,7 +64,7 @@ export function registerGuestLogon(app: FastifyInstance, opts: GuestLogonOptions
     if (form.guest !== '1') return sendError(reply, 'bad_request', 'guest must be 1');
     const path = form.path ?? '';
     if (!path) return sendError(reply, 'bad_request', 'path is missing');
-    if (!pattern.test(path))
+    if (!policy.roomOpen(path))
       return sendError(reply, 'forbidden', 'this room is not open to guests');
     if (form.token)
       return sendError(reply, 'not_implemented', 'guest logons with a token are not supported');

@@ -9,6 +9,8 @@ export const asksForGuest = (scope: unknown) =>
 export const guestPassthruKey = 'kopano/kwm/guest';
 
 export const guestIdPattern = /^guest-[A-Za-z0-9_-]{24}$/;
+/** Is this subject a guest (rather than a registered user)? */
+export const isGuestId = (id: string | undefined): boolean => !!id && guestIdPattern.test(id);
 export const newGuestId = () => `guest-${randomBytes(18).toString('base64url')}`;
 
 export const guestNameMaxLength = 64;

@@ -8,14 +8,19 @@ import type {
   KoaContextWithOIDC,
   default as Provider,
 } from 'oidc-provider';
-import { BackoffLimiter } from '../common/BackoffLimiter.js';
-import { MemoryRateLimiter, type RateLimiter } from '../common/RateLimiter.js';
+import { BackoffLimiter, MemoryRateLimiter, type RateLimiter } from '../common/index.js';
 import { isLoopbackHost, type Settings } from '../config/index.js';
 import { DirectoryError, type UserStore } from '../directory/index.js';
 import { contentSecurityPolicy, sendError, webClientIdFor } from '../gateway/index.js';
-import type { GuestClients } from '../guests/GuestClients.js';
-import type { GuestStore } from '../guests/GuestStore.js';
-import { asksForGuest, guestIdPattern, guestScope, readGuestClaims } from '../guests/request.js';
+import {
+  asksForGuest,
+  type GuestClients,
+  type GuestPolicy,
+  type GuestStore,
+  guestScope,
+  isGuestId,
+  readGuestClaims,
+} from '../guests/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Database } from '../storage/index.js';
 import type { RegisteredClient } from './ClientRegistry.js';
@@ -30,7 +35,7 @@ import {
   signOutPage,
   staticCssPath,
 } from './pages.js';
-import type { SigningKeys } from './SigningKeys.js';
+import { publicJwk, type SigningKeys } from './SigningKeys.js';
 import { sqliteOidcAdapter } from './SqliteOidcAdapter.js';
 import { TokenChecker, TokenError } from './TokenChecker.js';
 
@@ -98,7 +103,6 @@ export interface SessionSubject {
   sub: string;
   grantId?: string | undefined;
 }
-const isGuestId = (id: string | undefined) => !!id && guestIdPattern.test(id);
 /** Is a request about a guest: a guest sign-in, or a guest's session, code or refresh token? */
 function isGuestContext(ctx: KoaContextWithOIDC): boolean {
   const { oidc } = ctx;
@@ -122,6 +126,7 @@ export interface IdentityOptions {
   registry: RegisteredClient[];
   /** Clients whose request objects may bring guests, and their keys. */
   guests: GuestClients;
+  guestPolicy: GuestPolicy;
   guestStore: GuestStore;
   cookieSecret: Buffer;
   logger: Logger;
@@ -165,8 +170,6 @@ export class Identity {
   /** LDAP users seen lately, until when: LDAP is asked at most this often per user. */
   readonly #present = new Map<string, number>();
   readonly #Adapter;
-  /** Room paths guests may join (`public_guest_access_regexp`). */
-  readonly #guestPaths: RegExp;
 
   constructor(private readonly opts: IdentityOptions) {
     this.#log = opts.logger.child({ module: 'identity' });
@@ -179,7 +182,6 @@ export class Identity {
     });
     this.#authorizePerIp = new MemoryRateLimiter(opts.settings.authorize_rate_limit_per_ip, 60_000);
     this.#Adapter = sqliteOidcAdapter(opts.db);
-    this.#guestPaths = new RegExp(opts.settings.public_guest_access_regexp);
     this.#purgeTimer = setInterval(() => {
       this.#Adapter.purgeExpired();
       opts.guestStore.purgeExpired();
@@ -202,9 +204,9 @@ export class Identity {
     const apiResource = `${origin}/api`;
     const webClientId = webClientIdFor(origin);
     const clients = buildClients(origin, webClientId, this.opts.registry, (id) =>
-      this.opts.guests.publicKeys(id, webClientId),
+      this.opts.guests.keys(id, webClientId)?.map((k) => publicJwk(k)),
     );
-    const guestStore = this.opts.guestStore;
+    const { guestStore, guestPolicy } = this.opts;
     // A guest's session never stands for a registered user, nor one user's for a guest: a
     // request of the other kind asks for a new sign-in.
     const policy = interactionPolicy.base();
@@ -294,9 +296,9 @@ export class Identity {
           useGrantedResource: () => true,
           getResourceServerInfo: (ctx, indicator) => {
             if (indicator !== apiResource) throw new oidcErrors.InvalidTarget();
+            const scopes = isGuestContext(ctx) ? guestPolicy.scopesFor(apiScopes) : apiScopes;
             return {
-              // Guests get signaling only, never the address book.
-              scope: isGuestContext(ctx) ? 'kopano/kwm' : apiScopes.join(' '),
+              scope: scopes.join(' '),
               audience: apiResource,
               accessTokenTTL: settings.access_token_ttl,
               accessTokenFormat: 'jwt',
@@ -747,13 +749,13 @@ export class Identity {
    * allowed guests, with `allow_client_guests` on and a room path guests may join.
    */
   #guestOf(details: Awaited<ReturnType<Provider['interactionDetails']>>) {
-    const { settings, guests } = this.opts;
+    const { guestPolicy, guests } = this.opts;
     const clientId = details.params.client_id as string;
     const trusted = (details as unknown as { trusted?: string[] }).trusted ?? [];
-    if (!settings.allow_client_guests || !trusted.includes('claims')) return undefined;
+    if (!guestPolicy.clientGuests || !trusted.includes('claims')) return undefined;
     if (!guests.allowsGuests(clientId, this.#need().webClientId)) return undefined;
     const guest = readGuestClaims(details.params.claims);
-    if (!guest || !this.#guestPaths.test(guest.path)) return undefined;
+    if (!guest || !guestPolicy.roomOpen(guest.path)) return undefined;
     return guest;
   }
 
@@ -777,10 +779,9 @@ export class Identity {
     };
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    // Guests get signaling only: never the address book.
     const guest = isGuestId(details.session?.accountId);
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-      const allowed = guest ? scopes.filter((x) => x === 'kopano/kwm') : scopes;
+      const allowed = guest ? this.opts.guestPolicy.scopesFor(scopes) : scopes;
       if (allowed.length) grant.addResourceScope(indicator, allowed.join(' '));
     }
     return grant.save();

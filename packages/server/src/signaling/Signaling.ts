@@ -14,12 +14,11 @@ import {
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WebSocketServer } from 'ws';
-import { MemoryRateLimiter } from '../common/RateLimiter.js';
+import { MemoryRateLimiter } from '../common/index.js';
 import type { Settings } from '../config/index.js';
 import type { UserStore } from '../directory/index.js';
 import { refuseUpgrade, sendError } from '../gateway/index.js';
-import type { GuestStore } from '../guests/GuestStore.js';
-import { guestIdPattern } from '../guests/request.js';
+import { type GuestPolicy, type GuestStore, isGuestId } from '../guests/index.js';
 import { type AccessToken, type TokenChecker, TokenError } from '../identity/index.js';
 import type { Logger } from '../logging/index.js';
 import { type AnsweredCalls, MemoryAnsweredCalls } from './AnsweredCalls.js';
@@ -41,6 +40,8 @@ export interface SignalingOptions {
   store: UserStore;
   /** Guests' names, for guests that connect without their ID token. */
   guests?: Pick<GuestStore, 'find'>;
+  /** Which rooms guests may take part in. */
+  guestPolicy: Pick<GuestPolicy, 'roomOpen'>;
   pairHashKey: Buffer;
   /** The TURN REST secret, read from `turn_server_shared_secret`. */
   turnSecret: string | undefined;
@@ -89,7 +90,6 @@ export class Signaling implements ConnectionHandler {
   readonly #perIp: MemoryRateLimiter;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #limits;
-  readonly #guestPaths: RegExp;
   readonly #auditTimer: NodeJS.Timeout | undefined;
   readonly #unwatch: (() => unknown)[] = [];
   #auditing: Promise<void> | undefined;
@@ -118,7 +118,6 @@ export class Signaling implements ConnectionHandler {
     this.#perUser = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_user, 60_000);
     this.#perIp = new MemoryRateLimiter(s.rtm_connect_rate_limit_per_ip, 60_000);
     this.#limits = { messageRate: s.rtm_message_rate, floodGraceSeconds: 5 };
-    this.#guestPaths = new RegExp(s.public_guest_access_regexp);
     this.#heartbeat = setInterval(() => this.#reapSilent(), 1000);
     this.#heartbeat.unref();
     const audit = opts.audit;
@@ -303,11 +302,11 @@ export class Signaling implements ConnectionHandler {
     const path = conn.guestPath;
     if (path !== undefined) {
       if (message.group !== path) return 'a guest may only take part in the room of its link';
-      if (!this.#guestPaths.test(path)) return 'this room is no longer open to guests';
+      if (!this.opts.guestPolicy.roomOpen(path)) return 'this room is no longer open to guests';
     } else if (
       message.subtype === 'webrtc_call' &&
       message.group === '' &&
-      guestIdPattern.test(message.target)
+      isGuestId(message.target)
     )
       // One-to-one only: kwmjs's calls inside a group (its mesh habit) go to the focus.
       return 'guests take part in their room only: they cannot be called';

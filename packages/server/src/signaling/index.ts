@@ -3,6 +3,7 @@ export {
   MemoryAnsweredCalls,
   SqliteAnsweredCalls,
 } from './AnsweredCalls.js';
+export type { Connection } from './Connection.js';
 export { MemorySignalingState } from './MemorySignalingState.js';
 export { PairHash } from './pairHash.js';
 export { Refusal } from './Refusal.js';

@@ -1,0 +1,5 @@
+export { BackoffLimiter, type BackoffOptions } from './BackoffLimiter.js';
+export { generateEcPem, jwkFromPem, KeyFileError, kidFromFile } from './ecKeys.js';
+export { MemoryRateLimiter, type RateDecision, type RateLimiter } from './RateLimiter.js';
+export { loadOrCreateSecret } from './secrets.js';
+export { TokenBucket } from './TokenBucket.js';

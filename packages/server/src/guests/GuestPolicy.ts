@@ -1,0 +1,43 @@
+export interface GuestPolicyOptions {
+  /** `public_guest_access_regexp`: the room paths guests may join. */
+  rooms: string;
+  /** The API scopes a guest's token may carry (signaling's; never the address book's). */
+  scopes: readonly string[];
+  /** `enable_guest_api`: kwm's guest logon answers. */
+  logonApi: boolean;
+  /** `allow_client_guests`: a registered client's signed request object may bring a guest. */
+  clientGuests: boolean;
+  /** `allow_guest_only_channels`: a guest may start a room instead of waiting for a user. */
+  guestOnlyRooms: boolean;
+}
+
+/**
+ * What guests may do, decided once from the settings (in main) and handed to each service that
+ * lets guests in: the guest logon, the identity provider and signaling ask it rather than the
+ * settings, so they cannot disagree.
+ */
+export class GuestPolicy {
+  readonly #rooms: RegExp;
+  readonly #scopes: ReadonlySet<string>;
+  readonly logonApi: boolean;
+  readonly clientGuests: boolean;
+  readonly guestOnlyRooms: boolean;
+
+  constructor(opts: GuestPolicyOptions) {
+    this.#rooms = new RegExp(opts.rooms);
+    this.#scopes = new Set(opts.scopes);
+    this.logonApi = opts.logonApi;
+    this.clientGuests = opts.clientGuests;
+    this.guestOnlyRooms = opts.guestOnlyRooms;
+  }
+
+  /** May a guest sign in for, and go on taking part in, the room at this path? */
+  roomOpen(path: string): boolean {
+    return this.#rooms.test(path);
+  }
+
+  /** Of these API scopes, the ones a guest is granted. */
+  scopesFor(scopes: readonly string[]): string[] {
+    return scopes.filter((s) => this.#scopes.has(s));
+  }
+}
