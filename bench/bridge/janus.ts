@@ -19,12 +19,9 @@ export interface Janus {
 
 export async function startJanus(httpPort: number, pinCpu: number): Promise<Janus> {
   const dir = mkdtempSync(path.join(tmpdir(), 'confab-janus-'));
-  const others = (folder: string, keep: string[]) => (names: string[]) =>
-    names
-      .filter((n) => !keep.includes(n))
-      .map((n) => `${n}`)
-      .join(',');
-  const plugins = others('plugins', ['libjanus_videoroom.so'])([
+  const others = (keep: string[]) => (names: string[]) =>
+    names.filter((n) => !keep.includes(n)).join(',');
+  const plugins = others(['libjanus_videoroom.so'])([
     'libjanus_audiobridge.so',
     'libjanus_duktape.so',
     'libjanus_echotest.so',

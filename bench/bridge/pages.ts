@@ -3,6 +3,13 @@
  * RTCPeerConnection each, publishing the fake camera (640x480) and microphone or receiving,
  * answering an SFU's offer or offering to it, with the candidates in the SDP (no trickle).
  */
+/** The part of `window.bench` that the benchmark calls with arguments (`page.evaluate`). */
+export interface BenchPage {
+  answer(sdp: string, publishOn: { audio: string; video: string } | null): Promise<string>;
+  takeAnswer(sdp: string): Promise<void>;
+}
+export type BenchWindow = { bench: BenchPage };
+
 export const pageScript = `
 window.bench = {
   pc: undefined,

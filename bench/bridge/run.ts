@@ -17,7 +17,7 @@ import { FakeFocus, SyntheticPeer, startBridge } from '../../test/support/bridge
 import { median } from '../stats.js';
 import { type JanusHandle, startJanus } from './janus.js';
 import { JanusSyntheticPeer } from './janusPeers.js';
-import { pageScript } from './pages.js';
+import { type BenchWindow, pageScript } from './pages.js';
 
 const windowMs = Number(arg('window') ?? 15) * 1000;
 const ks = process.argv.includes('--no-chromium')
@@ -134,13 +134,13 @@ async function confabChromium(browser: Browser, origin: string, k: number): Prom
   const answering = (async () => {
     while (running) {
       const m = await focus.next((x) => x.type === 'offer', 3_600_000).catch(() => undefined);
-      if (!m || m.type !== 'offer') continue;
+      if (m?.type !== 'offer') continue;
       const page = pages.get(m.endpoint);
       const publishOn = m.endpoint === 'pub' ? { audio: 'a', video: 'v' } : null;
-      const sdp = (await page?.evaluate(([o, p]) => (window as any).bench.answer(o, p), [
-        m.sdp,
-        publishOn,
-      ] as const)) as string;
+      const sdp = (await page?.evaluate(
+        ([o, p]) => (window as unknown as BenchWindow).bench.answer(o, p),
+        [m.sdp, publishOn] as const,
+      )) as string;
       focus.send({ type: 'answer', conference: 'bench', endpoint: m.endpoint, sdp });
     }
   })();
@@ -198,7 +198,10 @@ async function janusChromium(browser: Browser, origin: string, k: number): Promi
     },
     { type: 'offer', sdp: offer },
   );
-  await pub.evaluate((sdp) => (window as any).bench.takeAnswer(sdp), joined.jsep?.sdp as string);
+  await pub.evaluate(
+    (sdp) => (window as unknown as BenchWindow).bench.takeAnswer(sdp),
+    joined.jsep?.sdp as string,
+  );
   const feed = joined.plugindata?.data.id as number;
   const subs: Page[] = [];
   for (let i = 0; i < k; i++) {
@@ -214,7 +217,7 @@ async function janusChromium(browser: Browser, origin: string, k: number): Promi
       streams: [{ feed }],
     });
     const answer = (await page.evaluate(
-      (sdp) => (window as any).bench.answer(sdp, null),
+      (sdp) => (window as unknown as BenchWindow).bench.answer(sdp, null),
       sub.jsep?.sdp as string,
     )) as string;
     await h.request({ request: 'start', room }, { type: 'answer', sdp: answer });

@@ -15,7 +15,7 @@ import { openDatabase } from '../../packages/server/src/storage/index.js';
 import { startConfab } from '../../test/support/confabProcess.js';
 import {
   authorizeUrl,
-  CookieJar,
+  type CookieJar,
   follow,
   pkce,
   signInOverHttp,

@@ -29,8 +29,8 @@ export interface HostileOptions {
   send?: string | Buffer | (string | Buffer)[];
   /** Default 'reply'. */
   wait?: Wait;
-  /** Default 'end'. */
-  then?: Ending;
+  /** How the client leaves after `wait` (default 'end'); named so the options are no thenable. */
+  leave?: Ending;
   /** How long `wait` may take (default 3000 ms) and a stall lasts (default 300 ms). */
   timeoutMs?: number;
   stallMs?: number;
@@ -103,9 +103,9 @@ export async function hostile(opts: HostileOptions): Promise<HostileResult> {
     else if (ended) closed = (await probeGone(socket, raw, () => gone, 1000)) ? 'full' : 'half';
   }
 
-  const then = opts.then ?? 'end';
-  if (then === 'stall') await delay(opts.stallMs ?? 300);
-  if (then === 'reset') {
+  const leave = opts.leave ?? 'end';
+  if (leave === 'stall') await delay(opts.stallMs ?? 300);
+  if (leave === 'reset') {
     if (!raw.destroyed) raw.resetAndDestroy();
   } else {
     // A clean end: FIN, then a moment for the server to close its side before letting go.
@@ -143,13 +143,13 @@ export function upgradeRequest(path: string, extra: string[] = []): string {
 
 /** The first bytes of `request` only, then a reset: a client that dies mid-request. */
 export function resetMidway(
-  opts: Omit<HostileOptions, 'send' | 'wait' | 'then'>,
+  opts: Omit<HostileOptions, 'send' | 'wait' | 'leave'>,
   request: string | Buffer,
   fraction = 0.5,
 ): Promise<HostileResult> {
   const bytes = Buffer.from(request);
   const cut = Math.max(1, Math.floor(bytes.length * fraction));
-  return hostile({ ...opts, send: bytes.subarray(0, cut), wait: 'nothing', then: 'reset' });
+  return hostile({ ...opts, send: bytes.subarray(0, cut), wait: 'nothing', leave: 'reset' });
 }
 
 let helloBytes: Promise<Buffer> | undefined;
@@ -185,7 +185,7 @@ export async function tlsHandshakeReset(
 ): Promise<HostileResult> {
   const hello = await clientHello();
   if (at === 'partial') return resetMidway({ port, host }, hello, 0.5);
-  return hostile({ port, host, send: hello, wait: 'reply', then: 'reset' });
+  return hostile({ port, host, send: hello, wait: 'reply', leave: 'reset' });
 }
 
 function statusOf(received: Buffer): number | undefined {

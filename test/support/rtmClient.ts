@@ -69,7 +69,13 @@ export class RtmClient {
     const i = this.received.findIndex(match);
     if (i >= 0) return Promise.resolve(this.received.splice(i, 1)[0] as ServerMessage);
     return new Promise((resolve, reject) => {
-      const waiter = { match, resolve: (m: ServerMessage) => (clearTimeout(timer), resolve(m)) };
+      const waiter = {
+        match,
+        resolve: (m: ServerMessage) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         reject(

@@ -132,11 +132,11 @@ describe('hostile clients against confab serve', () => {
     for (const target of paths) {
       for (let i = 0; i < 3; i++) {
         // At once: the server writes its refusal into a socket that is already reset.
-        await hostile({ port, send: upgradeRequest(target), wait: 'nothing', then: 'reset' });
+        await hostile({ port, send: upgradeRequest(target), wait: 'nothing', leave: 'reset' });
         await assertAlive(server, `an upgrade to ${target} and a reset (${i + 1})`);
       }
       // After the refusal arrived: the reset meets a socket the server is closing.
-      await hostile({ port, send: upgradeRequest(target), wait: 'reply', then: 'reset' });
+      await hostile({ port, send: upgradeRequest(target), wait: 'reply', leave: 'reset' });
       await assertAlive(server, `an upgrade to ${target}, its refusal, and a reset`);
     }
   });
@@ -146,13 +146,13 @@ describe('hostile clients against confab serve', () => {
     for (let i = 0; i < 3; i++) {
       const connect = await rtmConnect(server.localUrl, aliceToken);
       const key = new URL((connect.body as { url: string }).url, server.localUrl).pathname;
-      const rtm = await hostile({ port, send: upgradeRequest(key), wait: 'reply', then: 'reset' });
+      const rtm = await hostile({ port, send: upgradeRequest(key), wait: 'reply', leave: 'reset' });
       assert.equal(rtm.status, 101);
       const bridge = await hostile({
         port,
         send: upgradeRequest(bridgeControlPath, [`Authorization: Bearer ${secret}`]),
         wait: 'reply',
-        then: 'reset',
+        leave: 'reset',
       });
       assert.equal(bridge.status, 101);
       await assertAlive(server, 'accepted upgrades and resets');
@@ -182,30 +182,30 @@ describe('hostile clients against confab serve', () => {
       rawRequest('POST /api/kwm/v2/rtm/connect HTTP/1.1', ['Host: x', 'Content-Length: 100']),
     ])
       for (const fraction of [0.1, 0.5, 0.95]) await resetMidway({ port }, request, fraction);
-    await hostile({ port, send: 'GARBAGE\r\n\r\n', wait: 'nothing', then: 'reset' });
+    await hostile({ port, send: 'GARBAGE\r\n\r\n', wait: 'nothing', leave: 'reset' });
     await assertAlive(server, 'bad requests and resets mid-request');
   });
 
   test('many hostile sockets at once: 60 upgrades reset at once and 20 stalled half-requests; the server goes on', async () => {
     await Promise.all([
-      hostileMany(20, { port, send: upgradeRequest('/other'), wait: 'nothing', then: 'reset' }),
+      hostileMany(20, { port, send: upgradeRequest('/other'), wait: 'nothing', leave: 'reset' }),
       hostileMany(20, {
         port,
         send: upgradeRequest(rtmPath('%ZZ')),
         wait: 'nothing',
-        then: 'reset',
+        leave: 'reset',
       }),
       hostileMany(20, {
         port,
         send: upgradeRequest(bridgeControlPath),
         wait: 'reply',
-        then: 'reset',
+        leave: 'reset',
       }),
       hostileMany(20, {
         port,
         send: 'GET /health-check HTTP/1.1\r\nHost: x\r\nConnection: Upg',
         wait: 'nothing',
-        then: 'stall',
+        leave: 'stall',
         stallMs: 500,
       }),
     ]);
@@ -217,8 +217,8 @@ describe('hostile clients against confab serve', () => {
     assert.equal(metrics.status, 200);
     const other = await hostile({ port: metricsPort, send: upgradeRequest('/other') });
     assert.equal(other.status, 404);
-    const escape = await hostile({ port: metricsPort, send: upgradeRequest(rtmPath('%ZZ')) });
-    assert.equal(escape.status, 400);
+    const badEscape = await hostile({ port: metricsPort, send: upgradeRequest(rtmPath('%ZZ')) });
+    assert.equal(badEscape.status, 400);
     const connect = await hostile({
       port: metricsPort,
       send: rawRequest('CONNECT 127.0.0.1:1 HTTP/1.1', ['Host: 127.0.0.1:1']),
@@ -232,13 +232,13 @@ describe('hostile clients against confab serve', () => {
         port: metricsPort,
         send: upgradeRequest(target),
         wait: 'nothing',
-        then: 'reset',
+        leave: 'reset',
       });
       await hostile({
         port: metricsPort,
         send: upgradeRequest(target),
         wait: 'reply',
-        then: 'reset',
+        leave: 'reset',
       });
     }
     await resetMidway({ port: metricsPort }, upgradeRequest('/metrics'));
@@ -246,7 +246,7 @@ describe('hostile clients against confab serve', () => {
       port: metricsPort,
       send: upgradeRequest('/x'),
       wait: 'nothing',
-      then: 'reset',
+      leave: 'reset',
     });
     await assertAlive(server, 'hostile clients of the metrics listener');
     assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200);
@@ -340,7 +340,7 @@ describe('hostile clients against confab serve', () => {
           port,
           send: rawRequest(`${r.method} ${r.target} ${r.version}`.trim(), lines),
           wait: r.wait,
-          then: r.ending,
+          leave: r.ending,
           timeoutMs: 400,
           stallMs: 30,
         });
@@ -553,12 +553,12 @@ describe('hostile clients against confab serve over TLS', () => {
     });
     assert.equal(plain.status, undefined, 'no HTTP answer in clear text');
     assert.notEqual(plain.closed, 'no', 'plain HTTP: the connection is dropped');
-    await hostile({ port, send: upgradeRequest('/other'), wait: 'nothing', then: 'reset' });
+    await hostile({ port, send: upgradeRequest('/other'), wait: 'nothing', leave: 'reset' });
     await hostileMany(20, {
       port,
       send: Buffer.from([0x16, 0x03, 0x01]),
       wait: 'nothing',
-      then: 'reset',
+      leave: 'reset',
     });
     await assertAliveTls('broken handshakes');
   });
@@ -584,14 +584,14 @@ describe('hostile clients against confab serve over TLS', () => {
           tls: true,
           send: upgradeRequest(target),
           wait: 'nothing',
-          then: 'reset',
+          leave: 'reset',
         });
         await hostile({
           port,
           tls: true,
           send: upgradeRequest(target),
           wait: 'reply',
-          then: 'reset',
+          leave: 'reset',
         });
       }
       await assertAliveTls(`upgrades over TLS to ${target} and resets`);

@@ -25,7 +25,7 @@ import {
   signInOverHttp,
   startSignIn,
 } from '../../../test/support/oidcFlow.js';
-import { SqliteUserStore } from '../src/directory/index.js';
+import type { SqliteUserStore } from '../src/directory/index.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
 const redirectUri = 'http://127.0.0.1:9/callback'; // never dialled: flows stop at the redirect

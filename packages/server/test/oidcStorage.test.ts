@@ -209,7 +209,7 @@ describe('OIDC artifacts are stored hashed', () => {
     ]);
     const known = [code, refreshToken, sessionId, interactionId];
     for (const r of rows) if (r.grant_id) known.push(r.grant_id);
-    const valueOf = new Map(known.map((v) => [storedId(v), v]));
+    const knownById = new Map(known.map((v) => [storedId(v), v]));
     for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
     const old = new BetterSqlite3(file);
     try {
@@ -226,7 +226,7 @@ describe('OIDC artifacts are stored hashed', () => {
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       );
       for (const r of rows) {
-        const value = valueOf.get(r.id);
+        const value = knownById.get(r.id);
         assert.ok(value, `a ${r.model} row of a value this test knows`);
         const p = JSON.parse(r.payload) as Record<string, unknown> & {
           uid?: string;

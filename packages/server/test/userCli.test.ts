@@ -120,6 +120,7 @@ describe('confab user', () => {
         });
         proc.stdin.end(typed);
         proc.on('exit', (code) =>
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the terminal's escape sequences, which begin with ESC
           resolve({ code, out: out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') }),
         );
       });

@@ -124,7 +124,9 @@ export async function selectedRemotePorts(page: Page): Promise<number[]> {
       if (pc.connectionState === 'closed') continue;
       const stats = await pc.getStats();
       const byId = new Map<string, Record<string, unknown>>();
-      stats.forEach((s: Record<string, unknown>) => byId.set(s.id as string, s));
+      stats.forEach((s: Record<string, unknown>) => {
+        byId.set(s.id as string, s);
+      });
       for (const s of byId.values()) {
         if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
         const pair = byId.get(s.selectedCandidatePairId as string);

@@ -37,8 +37,8 @@ function rtp(opts: {
 }
 
 const fields = (p: Buffer) => ({
-  pt: p[1]! & 0x7f,
-  marker: (p[1]! & 0x80) !== 0,
+  pt: p.readUInt8(1) & 0x7f,
+  marker: (p.readUInt8(1) & 0x80) !== 0,
   seq: p.readUInt16BE(2),
   ts: p.readUInt32BE(4),
   ssrc: p.readUInt32BE(8),

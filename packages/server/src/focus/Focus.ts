@@ -103,7 +103,10 @@ function setIndexed(
 ): void {
   let set = index.get(key);
   if (present) {
-    if (!set) index.set(key, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      index.set(key, set);
+    }
     set.add(conf);
   } else if (set?.delete(conf) && set.size === 0) index.delete(key);
 }
@@ -380,7 +383,10 @@ export class Focus implements BridgeEvents {
    */
   #hold(conn: Connection, msg: WebrtcClientMessage, group: string): void {
     let waiting = this.#waiting.get(group);
-    if (!waiting) this.#waiting.set(group, (waiting = new Map()));
+    if (!waiting) {
+      waiting = new Map();
+      this.#waiting.set(group, waiting);
+    }
     if (!waiting.has(conn.id) && waiting.size >= this.opts.maxParticipants)
       throw new Refusal('create_restricted', 'too many guests are waiting for this room to start');
     waiting.set(conn.id, { conn, msg });

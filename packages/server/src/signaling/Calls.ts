@@ -128,7 +128,7 @@ export class Calls {
     const expire = () => {
       this.#timers.delete(ch.id);
       const now = this.state.getChannel(ch.id);
-      if (!now || now.status !== 'active' || (now.callerConn && now.calleeConn)) return;
+      if (now?.status !== 'active' || (now.callerConn && now.calleeConn)) return;
       const [gone, other] = now.callerConn ? [now.callee, now.caller] : [now.caller, now.callee];
       this.log.debug({ channel: ch.id, user: gone }, 'call member did not come back');
       this.#end(now, gone, other, 'hangup');

@@ -44,7 +44,10 @@ export class MemorySignalingState implements SignalingState {
   addConnection(conn: LocalConnection): void {
     this.#connections.set(conn.id, conn);
     let set = this.#byUser.get(conn.userId);
-    if (!set) this.#byUser.set(conn.userId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#byUser.set(conn.userId, set);
+    }
     set.add(conn.id);
   }
 
@@ -80,13 +83,19 @@ export class MemorySignalingState implements SignalingState {
     this.#channels.set(channel.id, channel);
     if (channel.status === 'ringing') {
       let set = this.#ringing.get(channel.callee);
-      if (!set) this.#ringing.set(channel.callee, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.#ringing.set(channel.callee, set);
+      }
       set.add(channel.id);
     }
     for (const conn of [channel.callerConn, channel.calleeConn]) {
       if (!conn) continue;
       let set = this.#channelsByConn.get(conn);
-      if (!set) this.#channelsByConn.set(conn, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.#channelsByConn.set(conn, set);
+      }
       set.add(channel.id);
     }
   }
