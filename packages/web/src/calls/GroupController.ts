@@ -81,8 +81,12 @@ export class GroupController {
   #turn: TurnCredentials | undefined;
   #joinId: number | undefined;
   #chain: Promise<void> = Promise.resolve();
+  /** "Audio only" as last told, so that the same value again renegotiates nothing. */
+  #audioOnly: boolean;
 
-  constructor(private readonly opts: GroupControllerOptions) {}
+  constructor(private readonly opts: GroupControllerOptions) {
+    this.#audioOnly = opts.audioOnly();
+  }
 
   subscribe = (listener: () => void): (() => void) => {
     this.#listeners.add(listener);
@@ -396,7 +400,9 @@ export class GroupController {
   }
 
   /** "Audio only" changed: a fresh offer, answered with the video m-lines on or off. */
-  setAudioOnly(): void {
+  setAudioOnly(on: boolean): void {
+    if (on === this.#audioOnly) return;
+    this.#audioOnly = on;
     if (this.#pc) this.#signal({ renegotiate: true });
   }
 

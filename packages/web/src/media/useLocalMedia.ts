@@ -95,14 +95,19 @@ export function useLocalMedia(initial: { micOn?: boolean; camOn?: boolean } = {}
   const [error, setError] = useState<MediaError>();
   const [micOn, setMicOn] = useState(initial.micOn ?? true);
   const [camOn, setCamOn] = useState(initial.camOn ?? true);
-  const [attempt, setAttempt] = useState(0);
   const current = useRef({ stream, settings, micOn, camOn });
   current.current = { stream, settings, micOn, camOn };
+  // Each opening of the devices supersedes the one before; one that answers after a newer one
+  // started, or after the app let go of the devices, stops its tracks instead.
+  const opening = useRef(0);
 
-  useEffect(() => {
-    let cancelled = false;
+  const open = useCallback(() => {
+    const mine = ++opening.current;
     void openMedia(current.current.settings).then(({ stream: got, error: why }) => {
-      if (cancelled) return got?.getTracks().forEach((t) => t.stop());
+      if (mine !== opening.current) {
+        for (const t of got?.getTracks() ?? []) t.stop();
+        return;
+      }
       for (const t of got?.getAudioTracks() ?? []) t.enabled = current.current.micOn;
       for (const t of got?.getVideoTracks() ?? []) t.enabled = current.current.camOn;
       const previous = current.current.stream;
@@ -112,13 +117,16 @@ export function useLocalMedia(initial: { micOn?: boolean; camOn?: boolean } = {}
         for (const t of previous?.getTracks() ?? []) t.stop();
       }, 0);
     });
-    return () => {
-      cancelled = true;
-    };
-  }, [attempt]);
+  }, []);
 
-  // Released when the app no longer needs them (sign-out, leaving the page).
-  useEffect(() => () => current.current.stream?.getTracks().forEach((t) => t.stop()), []);
+  useEffect(() => {
+    open();
+    // Released when the app no longer needs them (sign-out, leaving the page).
+    return () => {
+      opening.current++;
+      for (const t of current.current.stream?.getTracks() ?? []) t.stop();
+    };
+  }, [open]);
 
   const toggleMic = useCallback(() => {
     setMicOn((on) => {
@@ -137,50 +145,53 @@ export function useLocalMedia(initial: { micOn?: boolean; camOn?: boolean } = {}
     });
   }, []);
 
-  const applySettings = useCallback(async (next: MediaSettings) => {
-    const { stream: old, settings: prev, micOn: mic, camOn: cam } = current.current;
-    saveMediaSettings(next);
-    setSettings(next);
-    current.current.settings = next;
-    if (!old) {
-      setAttempt((a) => a + 1);
-      return;
-    }
-    let audio = old.getAudioTracks()[0];
-    let video = old.getVideoTracks()[0];
-    const stale: MediaStreamTrack[] = [];
-    const fresh = async (kind: 'audio' | 'video') =>
-      (await getTracks(next, { audio: kind === 'audio', video: kind === 'video' }))[0];
-    try {
-      if (next.microphoneId !== prev.microphoneId || !audio) {
-        const t = await fresh('audio');
-        if (t) {
-          t.enabled = mic;
-          if (audio) stale.push(audio);
-          audio = t;
-        }
+  const applySettings = useCallback(
+    async (next: MediaSettings) => {
+      const { stream: old, settings: prev, micOn: mic, camOn: cam } = current.current;
+      saveMediaSettings(next);
+      setSettings(next);
+      current.current.settings = next;
+      if (!old) {
+        open();
+        return;
       }
-      if (next.audioOnly) {
-        if (video) stale.push(video);
-        video = undefined;
-      } else if (next.cameraId !== prev.cameraId || !video) {
-        const t = await fresh('video');
-        if (t) {
-          t.enabled = cam;
+      let audio = old.getAudioTracks()[0];
+      let video = old.getVideoTracks()[0];
+      const stale: MediaStreamTrack[] = [];
+      const fresh = async (kind: 'audio' | 'video') =>
+        (await getTracks(next, { audio: kind === 'audio', video: kind === 'video' }))[0];
+      try {
+        if (next.microphoneId !== prev.microphoneId || !audio) {
+          const t = await fresh('audio');
+          if (t) {
+            t.enabled = mic;
+            if (audio) stale.push(audio);
+            audio = t;
+          }
+        }
+        if (next.audioOnly) {
           if (video) stale.push(video);
-          video = t;
+          video = undefined;
+        } else if (next.cameraId !== prev.cameraId || !video) {
+          const t = await fresh('video');
+          if (t) {
+            t.enabled = cam;
+            if (video) stale.push(video);
+            video = t;
+          }
         }
+        setError(video || next.audioOnly ? undefined : 'camera');
+      } catch (err) {
+        setError(isDenied(err) ? 'denied' : video ? undefined : 'camera');
       }
-      setError(video || next.audioOnly ? undefined : 'camera');
-    } catch (err) {
-      setError(isDenied(err) ? 'denied' : video ? undefined : 'camera');
-    }
-    setStream(new MediaStream([audio, video].filter((t): t is MediaStreamTrack => !!t)));
-    // The old tracks stop once calls have switched to the new ones (after this render).
-    setTimeout(() => {
-      for (const t of stale) t.stop();
-    }, 0);
-  }, []);
+      setStream(new MediaStream([audio, video].filter((t): t is MediaStreamTrack => !!t)));
+      // The old tracks stop once calls have switched to the new ones (after this render).
+      setTimeout(() => {
+        for (const t of stale) t.stop();
+      }, 0);
+    },
+    [open],
+  );
 
   return {
     stream,
@@ -190,7 +201,7 @@ export function useLocalMedia(initial: { micOn?: boolean; camOn?: boolean } = {}
     toggleMic,
     toggleCam,
     muteMic,
-    retry: () => setAttempt((a) => a + 1),
+    retry: open,
     settings,
     applySettings,
   };

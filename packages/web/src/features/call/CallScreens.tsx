@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { CallController, CallState } from '../../calls/CallController.js';
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
@@ -61,15 +61,15 @@ export function InCall({
 }) {
   const [idle, setIdle] = useState(false);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
-  const wake = () => {
+  const wake = useCallback(() => {
     setIdle(false);
     clearTimeout(timer.current);
     timer.current = setTimeout(() => setIdle(true), 3000);
-  };
+  }, []);
   useEffect(() => {
     wake();
     return () => clearTimeout(timer.current);
-  }, []);
+  }, [wake]);
   const sinkId = media.settings.speakerId ?? '';
   return (
     <section

@@ -47,7 +47,9 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
   muteMicRef.current = media.muteMic;
 
   const { rtm, calls, groups } = useMemo(() => {
+    // The socket comes first (the calls send on it); its events reach the calls once they exist.
     const handlers: { message: (m: ServerMessage) => void } = { message: () => {} };
+    const controllers: Pick<CallController, 'setTurn' | 'reconnected'>[] = [];
     const rtm = new RtmClient({
       tokens: auth.tokens,
       onMessage: (m) => handlers.message(m),
@@ -56,14 +58,14 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
         if (s === 'connected') {
           setEverConnected(true);
           setSelfId(self?.id);
-          for (const c of [calls, groups]) {
+          for (const c of controllers) {
             c.setTurn(turn);
             c.reconnected();
           }
         }
       },
       onTurn: (turn) => {
-        for (const c of [calls, groups]) c.setTurn(turn);
+        for (const c of controllers) c.setTurn(turn);
       },
       onEnded: () => auth.ended(),
     });
@@ -84,6 +86,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
       onFinished: (c) => setRecent(addRecentCall(userId, { ...c, at: Date.now() })),
     });
     const groups = new GroupController({ ...shared, onMutedByOwner: () => muteMicRef.current() });
+    controllers.push(calls, groups);
     handlers.message = (m) => (groups.handles(m) ? groups.handle(m) : calls.handle(m));
     return { rtm, calls, groups };
   }, [auth.tokens, auth.ended, config, userId]);
@@ -97,7 +100,10 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
   // Settings changed during a call: new devices switch in place; audio only renegotiates.
   useEffect(() => calls.updateLocalStream(media.stream), [calls, media.stream]);
   useEffect(() => groups.updateLocalStream(media.stream), [groups, media.stream]);
-  useEffect(() => groups.setAudioOnly(), [groups, media.settings.audioOnly]);
+  useEffect(
+    () => groups.setAudioOnly(media.settings.audioOnly),
+    [groups, media.settings.audioOnly],
+  );
   useEffect(() => groups.microphoneChanged(media.micOn), [groups, media.micOn]);
   // Leaving the room's address leaves its call.
   useEffect(() => {
