@@ -53,6 +53,7 @@ export function Contacts({ selfId, tokens, onCall, onClose }: ContactsProps) {
         placeholder={t('contacts.hint')}
         value={query}
         onChange={(e) => setQuery(e.target.value)}
+        // biome-ignore lint/a11y/noAutofocus: the panel opens when the user asks for it, and goes straight to its search field, as the app's other panels do
         autoFocus
       />
       {results && results.length === 0 && <p>{t('contacts.none')}</p>}

@@ -91,7 +91,7 @@ export function InviteDialog({
           {addresses.map((a, i) => {
             const ok = isEmailAddress(a);
             return (
-              // The same address may be typed twice: the position keeps keys apart.
+              // biome-ignore lint/suspicious/noArrayIndexKey: the same address may be typed twice, so the position keeps keys apart; the items hold no state to lose
               <li key={`${i}-${a}`} className={ok ? 'address' : 'address invalid'}>
                 <span className="envelope" aria-hidden="true">
                   ✉
