@@ -108,15 +108,18 @@ describe('the primary controls are on screen without scrolling at 1280x800 and 3
       env: { CONFAB_BRIDGE_WORKERS: '1' },
     });
     browser = await launchBrowser();
-    for (const [username, name, password, viewport, isMobile] of people) {
+    for (const [username, name, password] of people)
       await addUser(server, username, name, password);
-      const u = await openUser(browser, server.localUrl, {
-        smallVideo: true,
-        ...(viewport ? { viewport, isMobile } : {}),
-      });
-      await signIn(u.page, username, password, name);
-      users[username] = u;
-    }
+    await Promise.all(
+      people.map(async ([username, name, password, viewport, isMobile]) => {
+        const u = await openUser(browser, server.localUrl, {
+          smallVideo: true,
+          ...(viewport ? { viewport, isMobile } : {}),
+        });
+        users[username] = u;
+        await signIn(u.page, username, password, name);
+      }),
+    );
   });
   after(async () => {
     await browser?.close();
@@ -175,14 +178,16 @@ describe('the primary controls are on screen without scrolling at 1280x800 and 3
   test("in a group call of three: the controls, your own picture and every tile's name, with and without a speaker on stage", async () => {
     const room = 'group/view';
     // Microphones off, so that nobody is staged until Bob speaks.
-    for (const who of ['alice', 'dave', 'bob']) {
-      await page(who).goto(`/meet/r/${room}`);
-      await setMic(who, false);
-      await control(page(who), 'Join call').click();
-      await page(who)
-        .getByRole('region', { name: /^Group call / })
-        .waitFor();
-    }
+    await Promise.all(
+      ['alice', 'dave', 'bob'].map(async (who) => {
+        await page(who).goto(`/meet/r/${room}`);
+        await setMic(who, false);
+        await control(page(who), 'Join call').click();
+        await page(who)
+          .getByRole('region', { name: /^Group call / })
+          .waitFor();
+      }),
+    );
     const targets = (p: Page, others: string[]) => {
       const tiles = p.getByRole('list', { name: 'Participants’ videos' });
       return {
