@@ -192,7 +192,7 @@ export function GroupCall({
           />
           <span className="tile-name">
             {t('group.you')}
-            {self?.owner ? ` · ${t('group.owner')}` : ''}
+            <TileMarks owner={!!self?.owner} guest={false} />
           </span>
         </li>
         {others.map((p) => (
@@ -205,8 +205,7 @@ export function GroupCall({
             />
             <span className="tile-name">
               {p.name}
-              {p.owner ? ` · ${t('group.owner')}` : ''}
-              {p.guest ? ` · ${t('group.guest')}` : ''}
+              <TileMarks owner={p.owner} guest={p.guest} />
             </span>
           </li>
         ))}
@@ -275,5 +274,25 @@ export function GroupCall({
         }}
       />
     </section>
+  );
+}
+
+/** " · owner", " · guest" after a tile's name, each kept whole when a long caption wraps. */
+function TileMarks({ owner, guest }: { owner: boolean; guest: boolean }) {
+  return (
+    <>
+      {owner && (
+        <>
+          {' '}
+          <span className="tile-mark">· {t('group.owner')}</span>
+        </>
+      )}
+      {guest && (
+        <>
+          {' '}
+          <span className="tile-mark">· {t('group.guest')}</span>
+        </>
+      )}
+    </>
   );
 }
