@@ -9,7 +9,7 @@ import { freePort } from '../../../test/support/net.js';
 import { guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
 import { RtmClient } from '../../../test/support/rtmClient.js';
 import { BridgeAgent } from '../src/bridge/BridgeAgent.js';
-import { channelOf, join, joined } from './fakeBridge.js';
+import { channelOf, FakeBridge, join, joined } from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
 
@@ -28,6 +28,12 @@ const closedIn = (group: string) => (m: ServerMessage) =>
   channelOf(group)(m) &&
   (m as ServerWebrtcMessage & { data?: { closed?: { code: string } } }).data?.closed?.code ===
     'unavailable';
+
+after(() => {
+  // node-datachannel's native threads keep the process alive, and its cleanup() can crash
+  // (test/bridgeMedia.test.ts): leave once the runner has reported.
+  setTimeout(() => process.exit(0), 1000).unref();
+});
 
 /**
  * Closing leaves nothing behind (docs/architecture.md "Closures"): a real focus with a real
@@ -60,9 +66,6 @@ describe('the close cascade: conference, then focus', () => {
     for (const c of clients) await c.close();
     agent?.close();
     await server?.close();
-    // node-datachannel's native threads keep the process alive, and its cleanup() can crash
-    // (test/bridgeMedia.test.ts): leave once the runner has reported.
-    setTimeout(() => process.exit(0), 1000).unref();
   });
   const open = async (who: string) => {
     const c = await RtmClient.open(server.localUrl, users[who]?.token as string);
@@ -153,5 +156,29 @@ describe('the close cascade: conference, then focus', () => {
     join(alice, 'group/late');
     const refused = await alice.next((m) => m.type === 'error');
     assert.equal(refused.type === 'error' && refused.error.code, 'server_error');
+  });
+});
+
+describe('the close cascade at shutdown', () => {
+  test('members hear their conference closed before goodbye; the bridge hears release and expire before its link closes', async () => {
+    const { server, users } = await startSignaling('call_reconnect_grace: 600\n');
+    const bridge = await FakeBridge.forServer(server);
+    try {
+      const alice = await RtmClient.open(server.localUrl, users.alice?.token as string);
+      await joined(alice, 'group/bye');
+      const alloc = await bridge.next<'allocate'>((m) => m.type === 'allocate');
+      const linkClosed = new Promise<number>((r) => bridge.ws.once('close', (code) => r(code)));
+      await server.close();
+      const first = await alice.next((m) => closedIn('group/bye')(m) || m.type === 'goodbye');
+      assert.ok(closedIn('group/bye')(first), 'told the conference closed first');
+      await alice.next((m) => m.type === 'goodbye');
+      assert.equal((await alice.closed).code, 1001);
+      await bridge.next((m) => m.type === 'release' && m.endpoint === alloc.endpoint);
+      await bridge.next((m) => m.type === 'expire' && m.conference === alloc.conference);
+      assert.equal(await linkClosed, 1001);
+    } finally {
+      await bridge.close();
+      await server.close();
+    }
   });
 });
