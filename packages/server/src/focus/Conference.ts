@@ -633,7 +633,7 @@ export class Conference {
     this.#bridge = bridge;
     if (!bridge) return;
     for (const m of this.#members.values()) {
-      m.endpoint = newId();
+      m.moved();
       this.#allocate(bridge, m);
     }
   }

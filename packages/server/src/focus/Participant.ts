@@ -14,7 +14,7 @@ export class Participant {
   /** Its signaling connection, or its last one while it is away. */
   conn: string;
   /** Its session: the endpoint on the bridge, new for every peer connection. */
-  endpoint = newId();
+  #endpoint = newId();
   /** Muted by the owner: the bridge drops its audio until it unmutes itself. */
   muted = false;
   /** The bridge's last offer to it, until its answer came: sent again when it comes back. */
@@ -40,10 +40,19 @@ export class Participant {
     this.conn = conn;
   }
 
-  /** A new session on the bridge: a new endpoint id, and the client names its connection anew. */
+  get endpoint(): string {
+    return this.#endpoint;
+  }
+
+  /** A new session on the bridge (its endpoint failed): the last offer is void too. */
   newSession(): void {
-    this.endpoint = newId();
+    this.#endpoint = newId();
     this.offer = undefined;
+  }
+
+  /** A new endpoint on another bridge (its conference moved). */
+  moved(): void {
+    this.#endpoint = newId();
   }
 
   /** The endpoint is being allocated: the client's next connection names itself afresh. */
