@@ -31,6 +31,7 @@ import {
 } from './guests/index.js';
 import { Identity, loadClientRegistry, SigningKeys } from './identity/index.js';
 import { createLogger, type Logger } from './logging/index.js';
+import { Shutdown, type StepOf } from './Shutdown.js';
 import {
   MemorySignalingState,
   PairHash,
@@ -67,9 +68,34 @@ export interface RunningServer {
   identity: Identity;
   store: UserStore;
   signaling: Signaling;
-  /** Stops taking requests, lets open ones finish within `shutdown_timeout`, then closes. */
+  focus: Focus;
+  bridgeHub: BridgeHub;
+  /**
+   * Shuts down (`shutdownOrder`): stops taking requests, lets open ones finish within
+   * `shutdown_timeout`, then closes. Every call gets the same shutdown.
+   */
   close(): Promise<void>;
 }
+
+/**
+ * What the server takes down, in this order (steps in one list side by side). Conferences close
+ * while their members can still be told, and every RTM client hears goodbye before the HTTP
+ * server stops, so that it may reconnect elsewhere; storage goes last.
+ */
+export const shutdownOrder = [
+  // /health-check answers 503 shutting_down from now on.
+  'draining',
+  // Every conference closes: members and waiting guests told, endpoints released on bridges.
+  'focus',
+  // The bridges' control links close (1001); their conferences are gone already.
+  'bridge links',
+  // Calls stop their timers (so they can be taken up after a restart); goodbye to every client.
+  'signaling',
+  ['gateway', 'metrics listener', 'bridge processes'],
+  'identity',
+  'user store',
+  'database',
+] as const;
 
 /** Composition root: builds every service from the settings, wires them, and listens. */
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
@@ -94,19 +120,21 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const tls = settings.tlsEnabled ? readTls(settings) : undefined;
   const registry = settings.registryFile ? loadClientRegistry(settings.registryFile) : [];
 
-  // What startup has built so far, undone in reverse if a later step fails.
-  const undo: (() => unknown)[] = [];
+  // Each service's step is bound as soon as it is built: a startup that fails half-way is
+  // undone by the same shutdown, which skips what was never built.
+  const shutdown = new Shutdown<StepOf<typeof shutdownOrder>>(shutdownOrder, log);
   try {
     return await build();
   } catch (err) {
-    for (const step of undo.reverse()) await step();
+    await shutdown.run().catch(() => {});
     throw err;
   }
 
   async function build(): Promise<RunningServer> {
     const db: Database = openDatabase(settings.data_dir);
-    undo.push(() => db.close());
+    shutdown.on('database', () => db.close());
     const store = createUserStore(settings, db, logger.child({ module: 'directory' }));
+    shutdown.on('user store', () => store.close());
     if (store instanceof SqliteUserStore) await ensureInitialAdmin(store, settings.data_dir, log);
     const guests = new GuestClients(
       registry,
@@ -134,7 +162,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       cookieSecret: loadOrCreateSecret(settings.data_dir, 'identity/cookie'),
       logger,
     });
-    undo.push(() => identity.close());
+    shutdown.on('identity', () => identity.close());
 
     let shuttingDown = false;
     const metrics = new Metrics();
@@ -146,6 +174,24 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       metrics,
       ...(tls ? { tls } : {}),
       shuttingDown: () => shuttingDown,
+    });
+    shutdown.on('draining', () => {
+      shuttingDown = true;
+    });
+    shutdown.on('gateway', async () => {
+      const timer = setTimeout(() => {
+        log.warn(
+          { timeout: settings.shutdown_timeout },
+          'shutdown timeout: closing open connections',
+        );
+        app.server.closeAllConnections?.();
+      }, settings.shutdown_timeout * 1000);
+      timer.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(timer);
+      }
     });
 
     await identity.register(app);
@@ -163,6 +209,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       // A local bridge that hangs is killed, and so restarted.
       onUnresponsive: (name) => launcher?.kill(name),
     });
+    shutdown.on('bridge links', () => hub.close());
     const focus = new Focus({
       state,
       hash: new PairHash(pairHashKey),
@@ -179,6 +226,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       registry: metrics.registry,
       logger,
     });
+    shutdown.on('focus', () => focus.close());
     const signaling = new Signaling({
       settings,
       state,
@@ -201,6 +249,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       answeredCalls: new SqliteAnsweredCalls(db, logger.child({ module: 'signaling' })),
       logger,
     });
+    shutdown.on('signaling', () => signaling.close());
     signaling.register(app);
     registerGuestLogon(app, {
       policy: guestPolicy,
@@ -219,14 +268,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         logger,
       ),
     );
-    app.addHook('preClose', async () => {
-      focus.close();
-      hub.close();
-    });
 
     const { host, port } = settings.listenAddress;
     await listen(app, host, port, settings.listen);
-    undo.push(() => app.close());
     const bound = app.server.address() as { address: string; port: number };
     const boundPort = bound.port;
     const url = publicOrigin(settings, boundPort);
@@ -234,10 +278,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await identity.start(url, issuerOf(settings, boundPort));
     guests.check(identity.webClientId, guestPolicy.logonApi, settings.registryFile);
 
-    let metricsApp: FastifyInstance | undefined;
     let metricsUrl: string | undefined;
     if (settings.metricsListenAddress) {
-      metricsApp = createMetricsListener(metrics, logger);
+      const metricsApp = createMetricsListener(metrics, logger);
+      shutdown.on('metrics listener', () => metricsApp.close());
       const m = settings.metricsListenAddress;
       await listen(metricsApp, m.host, m.port, settings.metrics_listen as string);
       const mport = (metricsApp.server.address() as { port: number }).port;
@@ -246,8 +290,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
     const bridges = new BridgeLauncher(settings, localUrl.replace(/^http/, 'ws'), logger);
     launcher = bridges;
+    shutdown.on('bridge processes', () => bridges.stop());
     bridges.start();
-    undo.push(() => bridges.stop());
 
     if (!settings.tlsEnabled && !isLoopbackHost(host)) {
       log.warn(
@@ -266,27 +310,24 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       'ready',
     );
 
-    const close = async () => {
-      shuttingDown = true;
-      const timer = setTimeout(() => {
-        log.warn(
-          { timeout: settings.shutdown_timeout },
-          'shutdown timeout: closing open connections',
-        );
-        app.server.closeAllConnections?.();
-      }, settings.shutdown_timeout * 1000);
-      timer.unref();
-      try {
-        await Promise.all([app.close(), metricsApp?.close(), bridges.stop()]);
-      } finally {
-        clearTimeout(timer);
-        identity.close();
-        await store.close();
-        db.close();
-      }
-      log.info('stopped');
+    let stopped: Promise<void> | undefined;
+    const close = () => {
+      stopped ??= shutdown.run().then(() => log.info('stopped'));
+      return stopped;
     };
-    return { url, localUrl, metricsUrl, app, logger, identity, store, signaling, close };
+    return {
+      url,
+      localUrl,
+      metricsUrl,
+      app,
+      logger,
+      identity,
+      store,
+      signaling,
+      focus,
+      bridgeHub: hub,
+      close,
+    };
   }
 }
 

@@ -47,12 +47,16 @@ export interface BridgeEvents {
   bridgeJoined(bridge: BridgeLink): void;
 }
 
-/** A bridge connected to the focus over the control protocol. */
+/**
+ * A bridge connected to the focus over the control protocol. It keeps the endpoints the focus
+ * placed on it (the load that picks a bridge) from the orders themselves: `allocate` adds one,
+ * `release` and `expire` take them away, so the count cannot drift from what the bridge was told.
+ */
 export class BridgeLink {
   name = '';
   ice: { address: string; port: number } | undefined;
-  /** Endpoints the focus placed on it: the load that picks a bridge. */
-  endpoints = 0;
+  /** Endpoint ids by conference id. */
+  readonly #placed = new Map<string, Set<string>>();
   ready = false;
   /** The running totals of the last load report. */
   totals = { forwardedPackets: 0, forwardedBytes: 0, retransmittedPackets: 0 };
@@ -61,7 +65,42 @@ export class BridgeLink {
 
   constructor(readonly ws: WebSocket) {}
 
-  send(message: FocusMessage): void {
+  /** Endpoints the focus placed on this bridge and has not released. */
+  get endpoints(): number {
+    let n = 0;
+    for (const eps of this.#placed.values()) n += eps.size;
+    return n;
+  }
+
+  /** Orders an endpoint for `user` (its offer follows). */
+  allocate(conference: string, endpoint: string, user: string): void {
+    let eps = this.#placed.get(conference);
+    if (!eps) {
+      eps = new Set();
+      this.#placed.set(conference, eps);
+    }
+    eps.add(endpoint);
+    this.#send({ type: 'allocate', conference, endpoint, user });
+  }
+
+  release(conference: string, endpoint: string): void {
+    const eps = this.#placed.get(conference);
+    if (eps?.delete(endpoint) && eps.size === 0) this.#placed.delete(conference);
+    this.#send({ type: 'release', conference, endpoint });
+  }
+
+  /** The conference is over: the bridge drops whatever it still has of it. */
+  expire(conference: string): void {
+    this.#placed.delete(conference);
+    this.#send({ type: 'expire', conference });
+  }
+
+  /** Any other order; endpoints are placed and taken away only by the methods above. */
+  send(message: Exclude<FocusMessage, { type: 'allocate' | 'release' | 'expire' }>): void {
+    this.#send(message);
+  }
+
+  #send(message: FocusMessage): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
 }
@@ -187,6 +226,13 @@ export class BridgeHub {
 
   get bridges(): BridgeLink[] {
     return [...this.#links].filter((l) => l.ready);
+  }
+
+  /** Endpoints placed on the bridges connected now. */
+  get endpoints(): number {
+    let n = 0;
+    for (const l of this.#links) n += l.endpoints;
+    return n;
   }
 
   /** The least loaded bridge that said hello, if any. */

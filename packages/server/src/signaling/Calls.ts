@@ -5,6 +5,7 @@ import {
   type WebrtcClientMessage,
   webrtcVersion,
 } from '@confab/protocol';
+import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AnsweredCalls } from './AnsweredCalls.js';
 import type { Connection } from './Connection.js';
@@ -61,7 +62,10 @@ export interface CallTimings {
  * is taken up again on its first message, its pair hash proving membership.
  */
 export class Calls {
+  /** Calls ringing, by channel: each ends unanswered after `call_timeout`. */
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** Answered calls waiting for a member whose connection dropped, by channel. */
+  readonly #grace: ReconnectGrace<string>;
   #closing = false;
 
   constructor(
@@ -70,7 +74,9 @@ export class Calls {
     private readonly timings: CallTimings,
     private readonly answered: AnsweredCalls,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#grace = new ReconnectGrace(timings.reconnectGraceMs);
+  }
 
   handle(conn: Connection, msg: WebrtcClientMessage): void {
     try {
@@ -101,8 +107,7 @@ export class Calls {
         this.#end(ch, ch.caller, ch.callee, 'hangup');
         continue;
       }
-      // A session that was ended (its user removed) is not waited for.
-      if (conn.revoked) {
+      if (!this.#grace.waitsFor(conn)) {
         const other = ch.caller === conn.userId ? ch.callee : ch.caller;
         this.#end(ch, conn.userId, other, 'hangup');
         continue;
@@ -121,12 +126,12 @@ export class Calls {
     this.#closing = true;
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
+    this.#grace.close();
   }
 
   /** Ends the call for the member still there unless the away one comes back in time. */
   #awaitReturn(ch: CallChannel): void {
     const expire = () => {
-      this.#timers.delete(ch.id);
       const now = this.state.getChannel(ch.id);
       if (now?.status !== 'active' || (now.callerConn && now.calleeConn)) return;
       const [gone, other] = now.callerConn ? [now.callee, now.caller] : [now.caller, now.callee];
@@ -134,8 +139,7 @@ export class Calls {
       this.#end(now, gone, other, 'hangup');
     };
     this.#stopTimer(ch.id);
-    if (this.timings.reconnectGraceMs <= 0) return expire();
-    this.#timers.set(ch.id, setTimeout(expire, this.timings.reconnectGraceMs).unref());
+    this.#grace.start(ch.id, expire);
   }
 
   /** The sender's connection takes its place in an answered call it is away from. */
@@ -392,5 +396,6 @@ export class Calls {
     const t = this.#timers.get(channelId);
     if (t) clearTimeout(t);
     this.#timers.delete(channelId);
+    this.#grace.cancel(channelId);
   }
 }

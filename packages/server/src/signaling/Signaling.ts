@@ -141,10 +141,12 @@ export class Signaling implements ConnectionHandler {
       scope.post(rtmConnectPath, (req, reply) => this.#connect(req, reply));
       scope.post(rtmTurnPath, (req, reply) => this.#turn(req, reply));
     });
-    // Before the HTTP server stops: every client hears goodbye and may reconnect elsewhere.
-    app.addHook('preClose', async () => this.close());
   }
 
+  /**
+   * Stops calls' timers and says goodbye to every client, so that it may reconnect elsewhere:
+   * the server's shutdown calls it before the HTTP server stops (main.ts `shutdownOrder`).
+   */
   close(): void {
     clearInterval(this.#heartbeat);
     clearInterval(this.#auditTimer);

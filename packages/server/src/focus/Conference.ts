@@ -1,0 +1,642 @@
+import {
+  type ForwardedStream,
+  type GroupChannelData,
+  type GroupParticipant,
+  pipelineMode,
+  pipelinePeerId,
+  pipelineSignalSchema,
+  type ServerWebrtcMessage,
+  type WebrtcClientMessage,
+  webrtcVersion,
+} from '@confab/protocol';
+import { ReconnectGrace } from '../common/index.js';
+import type { Logger } from '../logging/index.js';
+import {
+  type Connection,
+  type PairHash,
+  Refusal,
+  type SignalingState,
+} from '../signaling/index.js';
+import type { BridgeHub, BridgeLink } from './BridgeHub.js';
+import type { ConferenceIndex } from './ConferenceIndex.js';
+import { newId, Participant } from './Participant.js';
+
+export interface ConferenceOptions {
+  state: SignalingState;
+  hash: PairHash;
+  hub: BridgeHub;
+  /** The focus's index: told of every member and connection that comes and goes. */
+  index: ConferenceIndex;
+  maxParticipants: number;
+  emptyTimeoutMs: number;
+  /** `call_reconnect_grace` (ms), for members whose signaling dropped. */
+  reconnectGraceMs: number;
+  /** Takes one screen-share change or renegotiation from the user's budget; false when spent. */
+  takeChange(group: string, user: string): boolean;
+  logger: Logger;
+}
+
+/** A guest's join held back: its connection and the `webrtc_group` message, answered later. */
+export interface Waiting {
+  conn: Connection;
+  msg: WebrtcClientMessage;
+}
+
+/** The code members and waiting guests are told when their conference closes with them in it. */
+export const conferenceClosedCode = 'unavailable';
+
+/** The session (endpoint) a rejoining client says it still holds: `webrtc_group`'s `data.session`. */
+const sessionOf = (msg: WebrtcClientMessage): unknown =>
+  (msg.data as { session?: unknown } | undefined)?.session;
+
+/**
+ * One group room's conference (the focus's room): its members, the guests waiting for it to
+ * start, its owner, its bridge and its members' endpoints there. It relays session
+ * descriptions between its members and the bridge and carries out the owner's orders; the
+ * focus decides who may join (limits, secure domain) and routes messages to it.
+ *
+ * It closes itself when it has been empty for `conference_empty_timeout`; `close()` ends it at
+ * once with everything it holds (docs/architecture.md "Closures").
+ */
+export class Conference {
+  /** The id the bridge knows it by: new for every conference of the same room. */
+  readonly id = newId();
+  readonly channel: string;
+  #bridge: BridgeLink | undefined;
+  readonly #members = new Map<string, Participant>();
+  /** Guests held until a registered user starts the room, by connection, in the order they came. */
+  readonly #waiting = new Map<string, Waiting>();
+  /** Members whose signaling dropped, waited for until they come back or leave. */
+  readonly #away: ReconnectGrace<Participant>;
+  #owner: string | undefined;
+  /** The user the bridge last named the dominant speaker. */
+  #speaker: string | undefined;
+  #emptyTimer: NodeJS.Timeout | undefined;
+  /** Someone joined (guests only waiting do not start it). */
+  #started = false;
+  #closed = false;
+  readonly #log: Logger;
+
+  constructor(
+    readonly group: string,
+    private readonly opts: ConferenceOptions,
+  ) {
+    this.channel = `@${group}`;
+    this.#away = new ReconnectGrace(opts.reconnectGraceMs);
+    this.#log = opts.logger;
+    opts.index.add(this);
+  }
+
+  get bridge(): BridgeLink | undefined {
+    return this.#bridge;
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Members, the away ones included. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  get waitingCount(): number {
+    return this.#waiting.size;
+  }
+
+  /** Timers running: the away members' graces and the empty timeout. */
+  get activeTimers(): number {
+    return this.#away.pending + (this.#emptyTimer ? 1 : 0);
+  }
+
+  member(user: string): Participant | undefined {
+    return this.#members.get(user);
+  }
+
+  isAway(member: Participant): boolean {
+    return this.#away.isAway(member);
+  }
+
+  /**
+   * A client back after its signaling dropped, still holding its session, carries on: the web
+   * app names its session; kwmjs joins again with the group's hash (its refreshGroup), which
+   * only a client that was in this conference as this user holds.
+   */
+  mayResume(member: Participant, msg: WebrtcClientMessage): boolean {
+    return (
+      this.#away.isAway(member) &&
+      (sessionOf(msg) === member.endpoint ||
+        (msg.hash !== '' &&
+          this.opts.hash.verify(msg.hash, member.user, pipelinePeerId, this.channel)))
+    );
+  }
+
+  /**
+   * A member back within the reconnect grace on a new connection: same endpoint, same media
+   * (which went on meanwhile); an offer it had not answered comes again.
+   */
+  resume(conn: Connection, msg: WebrtcClientMessage, member: Participant): void {
+    this.#away.cancel(member);
+    this.#setConn(member, conn.id);
+    this.#welcome(conn, msg, member);
+    if (member.offer) this.#signalMember(member, member.offer);
+    this.#log.debug({ group: this.group, user: member.user }, 'member back');
+  }
+
+  /**
+   * Seats `conn`'s user (the focus checked it may join): a user already in (a second tab, a
+   * fresh page after a drop) is replaced. The bridge is asked for the member's endpoint.
+   */
+  join(conn: Connection, msg: WebrtcClientMessage): void {
+    const guest = conn.guestPath !== undefined;
+    const existing = this.#members.get(conn.userId);
+    clearTimeout(this.#emptyTimer);
+    this.#emptyTimer = undefined;
+    // A conference whose bridge was lost waits for the next one (`place`).
+    this.#bridge ??= this.opts.hub.pick();
+    if (!this.#started) {
+      this.#started = true;
+      this.#log.info(
+        { group: this.group, conference: this.id, bridge: this.#bridge?.name ?? null },
+        'conference created',
+      );
+    }
+
+    const wasAway = existing ? this.#away.cancel(existing) : false;
+    if (existing) {
+      if (existing.conn !== conn.id)
+        this.opts.state.deliver(existing.conn, this.#channelMessage({ replaced: true }));
+      this.#release(existing);
+      this.#setConn(existing, undefined);
+    }
+    const member = new Participant(
+      conn.userId,
+      conn.name,
+      conn.id,
+      guest,
+      // A second tab carries on the first's membership; a fresh page after a drop is new.
+      existing && !wasAway ? existing.joinedAt : Date.now(),
+    );
+    member.muted = existing?.muted ?? false;
+    this.#members.set(member.user, member);
+    this.opts.index.user(this, member.user, true);
+    this.opts.index.connection(this, member.conn, true);
+    if (!this.#owner && !guest) this.#owner = member.user;
+
+    this.#welcome(conn, msg, member);
+    this.#announce(member.user);
+    if (this.#bridge) this.#allocate(this.#bridge, member);
+    this.#log.debug(
+      { group: this.group, user: member.user, endpoint: member.endpoint },
+      'joined conference',
+    );
+  }
+
+  /**
+   * A guest came before the room started: held, and told so with a channel message whose data
+   * is `{waiting: true}` (Confab's addition; kwm answers `create_restricted`). At most
+   * `maxParticipants` wait; more are refused with `create_restricted`.
+   */
+  hold(conn: Connection, msg: WebrtcClientMessage): void {
+    if (!this.#waiting.has(conn.id) && this.#waiting.size >= this.opts.maxParticipants)
+      throw new Refusal('create_restricted', 'too many guests are waiting for this room to start');
+    this.#waiting.set(conn.id, { conn, msg });
+    conn.send({
+      type: 'webrtc',
+      subtype: 'webrtc_channel',
+      reply_to: msg.id,
+      channel: this.channel,
+      group: this.group,
+      state: msg.state,
+      v: webrtcVersion,
+      ...(msg.transaction ? { transaction: msg.transaction } : {}),
+      data: { waiting: true },
+    });
+    this.#log.debug(
+      { group: this.group, user: conn.userId },
+      'guest waiting for the room to start',
+    );
+  }
+
+  /** The guests waiting, in the order they came, taken off the list (to be admitted). */
+  takeWaiting(): Waiting[] {
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    return waiting;
+  }
+
+  /** A held guest hung up or went away; false when it was not waiting here. */
+  stopWaiting(connId: string): boolean {
+    if (!this.#waiting.delete(connId)) return false;
+    this.#closeIfIdle();
+    return true;
+  }
+
+  /**
+   * `conn` closed: its member is away for the reconnect grace (then leaves), or leaves at once
+   * when the grace does not wait for it.
+   */
+  connectionClosed(conn: Connection): void {
+    const m = this.#members.get(conn.userId);
+    if (m?.conn !== conn.id || this.#away.isAway(m)) return;
+    if (!this.#away.waitsFor(conn)) return this.#leave(m);
+    this.opts.index.connection(this, m.conn, false);
+    this.#away.start(m, () => this.#leave(m));
+    this.#log.debug({ group: this.group, user: m.user }, 'member away');
+  }
+
+  /** The member `conn` speaks for, in this conference's channel. */
+  memberOf(conn: Connection, msg: WebrtcClientMessage): Participant {
+    const member = this.#members.get(conn.userId);
+    if (!member || member.conn !== conn.id || this.#away.isAway(member))
+      throw new Refusal('access_restricted', 'this connection is not in that group');
+    if (msg.channel && msg.channel !== this.channel)
+      throw new Refusal('access_restricted', 'wrong channel for that group');
+    return member;
+  }
+
+  /**
+   * A hangup to the group or the pipeline: the member leaves. One to a member, or from a
+   * connection not in the conference, leaves nothing (kwmjs sends all of them).
+   */
+  hangup(conn: Connection, msg: WebrtcClientMessage): void {
+    const member = this.#members.get(conn.userId);
+    if (!member || member.conn !== conn.id || this.#away.isAway(member)) return;
+    if (msg.channel && msg.channel !== this.channel) return;
+    if (msg.target && msg.target !== this.group && msg.target !== pipelinePeerId) return;
+    this.#leave(member);
+  }
+
+  /** A member's `webrtc_signal` to the pipeline: relayed to the bridge, or an owner's order. */
+  signal(member: Participant, msg: WebrtcClientMessage): void {
+    if (msg.target !== pipelinePeerId)
+      throw new Refusal(
+        'access_restricted',
+        `in a group, signals go to the pipeline (${pipelinePeerId})`,
+      );
+    if (!this.opts.hash.verify(msg.hash, member.user, pipelinePeerId, this.channel))
+      throw new Refusal('access_restricted', 'wrong hash for this group');
+    const parsed = pipelineSignalSchema.safeParse(msg.data);
+    if (!parsed.success)
+      throw new Refusal(
+        'bad_message',
+        'pipeline signals carry {type: "answer", sdp}, {candidate}, {renegotiate: true}, {screenshare}, {mute}, {remove}, {unmute} or {noop: true}',
+      );
+    const bridge = this.#bridge;
+    if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
+    const data = parsed.data;
+    // kwmjs names its peer connection (pcid) in its signals: another one means it dropped the old
+    // connection (its recover()) and waits for an offer on a new one, which needs a new session.
+    // The first pcid after a new session is the client's new connection; one from before it is
+    // stale (a late candidate of the old one) and dropped.
+    const pcid = member.pcid(msg.pcid);
+    if (pcid === 'stale') return;
+    if (pcid === 'new' && msg.pcid !== undefined) {
+      this.#change(member);
+      // kwmjs takes the new session's pcid as yet another connection (its rpcid rules), so
+      // the one that asked is stale too: its answer comes from the next.
+      const asking = msg.pcid;
+      if (this.#renew(bridge, member, 'the client made a new peer connection'))
+        member.stale(asking);
+      return;
+    }
+    const ids = { conference: this.id, endpoint: member.endpoint };
+    if ('type' in data) {
+      member.offer = undefined;
+      bridge.send({ type: 'answer', ...ids, sdp: data.sdp });
+    } else if ('candidate' in data)
+      bridge.send({
+        type: 'candidate',
+        ...ids,
+        candidate: data.candidate.candidate,
+        mid: data.candidate.sdpMid ?? '',
+      });
+    // kwmjs's `{renegotiate, noop}` comes from a new connection (handled above) or means nothing.
+    else if ('renegotiate' in data && !('noop' in data)) {
+      this.#change(member);
+      bridge.send({ type: 'renegotiate', ...ids });
+    } else if ('screenshare' in data) {
+      this.#change(member);
+      bridge.send({ type: 'screenshare', ...ids, active: data.screenshare !== null });
+    } else if ('mute' in data) this.#mute(member, data.mute.user);
+    else if ('remove' in data) this.#remove(member, data.remove.user);
+    else if ('unmute' in data) this.#setMuted(member, false);
+  }
+
+  /** A screen-share change or renegotiation, within the user's budget. */
+  #change(member: Participant): void {
+    if (!this.opts.takeChange(this.group, member.user))
+      throw new Refusal(
+        'rate_limited',
+        'too many screen-share changes or renegotiations: at most one every 3 seconds',
+      );
+  }
+
+  /** The owner's orders: only the owner gives them, about someone in the conference. */
+  #target(by: Participant, user: string): Participant {
+    if (this.#owner !== by.user)
+      throw new Refusal('access_restricted', 'only the owner can mute or remove participants');
+    const target = this.#members.get(user);
+    if (!target) throw new Refusal('bad_message', 'no such participant in this conference');
+    return target;
+  }
+
+  #mute(by: Participant, user: string): void {
+    const target = this.#target(by, user);
+    if (target.muted) return;
+    this.#setMuted(target, true);
+    this.opts.state.deliver(
+      target.conn,
+      this.#channelMessage({ muted: { by: by.user, name: by.name } }),
+    );
+    this.#log.info({ group: this.group, user: target.user, by: by.user }, 'participant muted');
+  }
+
+  #setMuted(member: Participant, muted: boolean): void {
+    if (member.muted === muted) return;
+    member.muted = muted;
+    this.#bridge?.send({ type: 'mute', conference: this.id, endpoint: member.endpoint, muted });
+    this.#announce(undefined);
+  }
+
+  #remove(by: Participant, user: string): void {
+    const target = this.#target(by, user);
+    if (target === by) throw new Refusal('bad_message', 'the owner leaves by hanging up');
+    this.opts.state.deliver(
+      target.conn,
+      this.#channelMessage({ removed: { by: by.user, name: by.name } }),
+    );
+    this.#log.info({ group: this.group, user: target.user, by: by.user }, 'participant removed');
+    this.#leave(target);
+  }
+
+  /** The member's signaling connection: set, or taken out of the index (`undefined`). */
+  #setConn(member: Participant, conn: string | undefined): void {
+    this.opts.index.connection(this, member.conn, false);
+    if (conn === undefined) return;
+    member.conn = conn;
+    this.opts.index.connection(this, conn, true);
+  }
+
+  #leave(member: Participant): void {
+    if (this.#members.get(member.user) !== member) return;
+    this.#unseat(member);
+    if (this.#owner === member.user) this.#owner = this.#longestRegistered();
+    this.#announce(undefined);
+    this.#log.debug({ group: this.group, user: member.user }, 'left conference');
+    if (this.#members.size > 0) return;
+    if (this.opts.emptyTimeoutMs <= 0) return this.#closeIfIdle();
+    this.#emptyTimer = setTimeout(() => {
+      this.#emptyTimer = undefined;
+      this.#closeIfIdle();
+    }, this.opts.emptyTimeoutMs);
+    this.#emptyTimer.unref();
+  }
+
+  /** Takes a member out: its wait, its endpoint on the bridge, its index entries. */
+  #unseat(member: Participant): void {
+    this.#away.cancel(member);
+    this.#members.delete(member.user);
+    this.opts.index.user(this, member.user, false);
+    this.opts.index.connection(this, member.conn, false);
+    this.#release(member);
+  }
+
+  /** Nobody in, nobody waiting and no empty timeout running: the conference is over. */
+  #closeIfIdle(): void {
+    if (this.#members.size > 0 || this.#waiting.size > 0 || this.#emptyTimer) return;
+    this.close();
+  }
+
+  #longestRegistered(): string | undefined {
+    let best: Participant | undefined;
+    for (const m of this.#members.values())
+      if (!m.guest && (!best || m.joinedAt < best.joinedAt)) best = m;
+    return best?.user;
+  }
+
+  /** Asks the bridge for the member's endpoint (its offer follows), muted as it was. */
+  #allocate(bridge: BridgeLink, member: Participant): void {
+    member.allocating();
+    bridge.allocate(this.id, member.endpoint, member.user);
+    if (member.muted)
+      bridge.send({ type: 'mute', conference: this.id, endpoint: member.endpoint, muted: true });
+  }
+
+  #release(member: Participant): void {
+    if (!this.#bridge || !member.allocated) return;
+    member.allocated = false;
+    this.#bridge.release(this.id, member.endpoint);
+  }
+
+  /**
+   * Ends the conference with everything it holds, in this order: its timers (the empty
+   * timeout, the away members' graces) stop; waiting guests and members still in are told
+   * `{closed: {code}}` in the group channel; each member's endpoint is released on the bridge
+   * and the bridge told to expire the conference; the focus's index forgets it. Members get no
+   * leave announcements: everyone is told the same thing at once. Closing twice does nothing.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#emptyTimer);
+    this.#emptyTimer = undefined;
+    this.#away.close();
+    const closed = this.#channelMessage({ closed: { code: conferenceClosedCode } });
+    for (const { conn } of this.#waiting.values()) conn.send(closed);
+    this.#waiting.clear();
+    const members = [...this.#members.values()];
+    for (const m of members) this.opts.state.deliver(m.conn, closed);
+    for (const m of members) this.#unseat(m);
+    this.#bridge?.expire(this.id);
+    this.opts.index.remove(this);
+    if (this.#started)
+      this.#log.info(
+        { group: this.group, conference: this.id, members: members.length },
+        'conference ended',
+      );
+  }
+
+  /** The reply to a member's `webrtc_group`: the channel, its hash and who is there. */
+  #welcome(conn: Connection, msg: WebrtcClientMessage, member: Participant): void {
+    conn.send({
+      type: 'webrtc',
+      subtype: 'webrtc_channel',
+      reply_to: msg.id,
+      channel: this.channel,
+      group: this.group,
+      hash: this.opts.hash.of(member.user, pipelinePeerId, this.channel),
+      state: msg.state,
+      v: webrtcVersion,
+      ...(msg.transaction ? { transaction: msg.transaction } : {}),
+      data: {
+        group: this.#groupData(true),
+        pipeline: { pipeline: pipelinePeerId, mode: pipelineMode },
+      },
+    });
+    if (this.#speaker) conn.send(this.#channelMessage({ speaker: this.#speaker }));
+  }
+
+  #channelMessage(data: Record<string, unknown>): ServerWebrtcMessage {
+    return {
+      type: 'webrtc',
+      subtype: 'webrtc_channel',
+      channel: this.channel,
+      group: this.group,
+      v: webrtcVersion,
+      data,
+    };
+  }
+
+  #groupData(reset: boolean): GroupChannelData {
+    const members = [...this.#members.values()].sort((a, b) => a.joinedAt - b.joinedAt);
+    const participants: GroupParticipant[] = members.map((m) => ({
+      id: m.user,
+      name: m.name,
+      owner: m.user === this.#owner,
+      guest: m.guest,
+      muted: m.muted,
+    }));
+    return { group: this.group, members: members.map((m) => m.user), reset, participants };
+  }
+
+  /** Tells every member but `except` who is in the conference now. */
+  #announce(except: string | undefined): void {
+    this.#broadcast({ group: this.#groupData(false) }, except);
+  }
+
+  /** A group channel message with `data` to every member but `except`. */
+  #broadcast(data: Record<string, unknown>, except?: string): void {
+    const message = this.#channelMessage(data);
+    for (const m of this.#members.values())
+      if (m.user !== except) this.opts.state.deliver(m.conn, message);
+  }
+
+  /**
+   * A `webrtc_signal` from the pipeline peer to one member. kwmjs drops signals whose `state` is
+   * not the pipeline's id, and takes a new `pcid` as a new peer connection: the session (the
+   * endpoint) is the pcid, so a new session is a new connection to it as to the web app.
+   */
+  #signalMember(m: Participant, data: Record<string, unknown>): void {
+    this.opts.state.deliver(m.conn, {
+      type: 'webrtc',
+      subtype: 'webrtc_signal',
+      source: pipelinePeerId,
+      target: m.user,
+      channel: this.channel,
+      group: this.group,
+      hash: this.opts.hash.of(m.user, pipelinePeerId, this.channel),
+      state: pipelinePeerId,
+      pcid: m.endpoint,
+      v: webrtcVersion,
+      data,
+    });
+  }
+
+  #byEndpoint(endpoint: string): Participant | undefined {
+    for (const m of this.#members.values()) if (m.endpoint === endpoint) return m;
+    return undefined;
+  }
+
+  /** The bridge offers (or re-offers) an endpoint's session: relayed to its client. */
+  bridgeOffer(endpoint: string, sdp: string, streams: Record<string, ForwardedStream>): void {
+    const m = this.#byEndpoint(endpoint);
+    if (!m) return;
+    const offer = { type: 'offer', sdp, streams, session: m.endpoint };
+    m.offer = offer;
+    this.#signalMember(m, offer);
+  }
+
+  /** The bridge's own ICE candidate, sent once the member's answer is in. */
+  bridgeCandidate(endpoint: string, candidate: string, mid: string): void {
+    const m = this.#byEndpoint(endpoint);
+    if (m) this.#signalMember(m, { candidate: { candidate, sdpMid: mid }, session: m.endpoint });
+  }
+
+  /**
+   * An endpoint's connection changed state. The bridge's connection is gone for good when it
+   * failed or closed by itself (DTLS failed, or ICE lost the client for longer than consent
+   * allows): the member gets a new endpoint, which its client takes as a new session, within
+   * the restart limit.
+   */
+  bridgeEndpointState(endpoint: string, state: string): void {
+    const m = this.#byEndpoint(endpoint);
+    if (!m || !this.#bridge) return;
+    this.#log.debug({ group: this.group, user: m.user, state }, 'endpoint state');
+    if (state !== 'failed' && state !== 'closed') return;
+    this.#renew(this.#bridge, m, `connection ${state}`);
+  }
+
+  /** The endpoint's session is full of freed m-lines: the member gets a new one. */
+  bridgeEndpointFull(endpoint: string): void {
+    const m = this.#byEndpoint(endpoint);
+    if (m && this.#bridge) this.#renew(this.#bridge, m, 'session full');
+  }
+
+  /**
+   * The bridge said something about this endpoint that breaks the control protocol (an offer
+   * too large, say): the endpoint is released, and its client told with
+   * `{restarted: {code: "media_failed"}}` as a new one follows within the restart limit; past it
+   * the member leaves the conference with `{failed: {code: "media_failed"}}`.
+   */
+  bridgeEndpointBroken(endpoint: string, why: string): void {
+    const m = this.#byEndpoint(endpoint);
+    if (!m || !this.#bridge) return;
+    // Told in the group channel, not as an error frame: kwm clients (Kopano Meet) take an error
+    // that answers nothing as fatal and hang up.
+    if (this.#renew(this.#bridge, m, `bad message: ${why}`)) {
+      this.opts.state.deliver(
+        m.conn,
+        this.#channelMessage({ restarted: { code: 'media_failed' } }),
+      );
+      return;
+    }
+    // Failing again and again: the member is out of the conference, and told why.
+    this.opts.state.deliver(m.conn, this.#channelMessage({ failed: { code: 'media_failed' } }));
+    this.#leave(m);
+  }
+
+  /**
+   * Gives a member a new endpoint (which its client takes as a new session), at most
+   * `endpointRestartLimit` times a minute; false when that is used up (left as it is).
+   */
+  #renew(bridge: BridgeLink, m: Participant, why: string): boolean {
+    if (!m.mayRestart()) {
+      this.#log.warn(
+        { group: this.group, user: m.user, why },
+        'endpoint keeps failing: left as it is',
+      );
+      return false;
+    }
+    this.#log.info({ group: this.group, user: m.user, why }, 'endpoint lost: a new one');
+    this.#release(m);
+    m.newSession();
+    this.#allocate(bridge, m);
+    return true;
+  }
+
+  /** The bridge heard another participant speaking most: everyone is told. */
+  bridgeSpeaker(endpoint: string): void {
+    const m = this.#byEndpoint(endpoint);
+    if (!m || this.#speaker === m.user) return;
+    this.#speaker = m.user;
+    this.#broadcast({ speaker: m.user });
+  }
+
+  /**
+   * Puts the conference on `bridge` (its own was lost) with a new endpoint for every member,
+   * and so a new offer, which the client takes as a new session; with none it waits.
+   */
+  place(bridge: BridgeLink | undefined): void {
+    this.#bridge = bridge;
+    if (!bridge) return;
+    for (const m of this.#members.values()) {
+      m.moved();
+      this.#allocate(bridge, m);
+    }
+  }
+}
