@@ -1,7 +1,8 @@
 /**
  * The catalogue of stable error codes Confab speaks on the wire. Every HTTP error body and RTM
- * error frame carries one of these codes; `docs/errors.md` lists the same table and a test fails
- * when the two disagree.
+ * error frame carries one of these codes; `rtm: true` marks those an RTM error frame (or a
+ * refusal of the signaling server) may carry. `docs/errors.md` lists the same table and a test
+ * fails when the two disagree.
  */
 export const errorCatalogue = {
   bad_request: {
@@ -10,6 +11,7 @@ export const errorCatalogue = {
   },
   bad_message: {
     status: 400,
+    rtm: true,
     description: 'An RTM message could not be parsed or failed validation (kwm code).',
   },
   unauthorized: {
@@ -30,11 +32,19 @@ export const errorCatalogue = {
   },
   access_restricted: {
     status: 403,
+    rtm: true,
     description: 'The caller may not act on this channel or group (kwm code).',
   },
   create_restricted: {
     status: 403,
+    rtm: true,
     description: 'The caller may not create this channel or conference (kwm code).',
+  },
+  conference_full: {
+    status: 403,
+    rtm: true,
+    description:
+      'The group conference has as many participants as allowed (`max_participants`); try again later.',
   },
   not_found: {
     status: 404,
@@ -54,10 +64,12 @@ export const errorCatalogue = {
   },
   rate_limited: {
     status: 429,
+    rtm: true,
     description: 'Too many requests; retry after the time given in `Retry-After`.',
   },
   too_many_conferences: {
     status: 429,
+    rtm: true,
     description:
       'A connection or user is in as many group conferences as allowed, or joins too fast (`max_conferences_per_connection`, `max_conferences_per_user`, `group_join_rate`).',
   },
@@ -68,6 +80,7 @@ export const errorCatalogue = {
   },
   media_failed: {
     status: 502,
+    rtm: true,
     description:
       'The media bridge failed one participant’s session (it broke a limit of the control protocol); the session was released and a new one follows where possible (told in the group channel).',
   },
@@ -78,17 +91,27 @@ export const errorCatalogue = {
   },
   server_error: {
     status: 500,
+    rtm: true,
     description: 'An unexpected failure on the server; details are in the server log.',
   },
   unavailable: {
     status: 503,
     description: 'The server is shutting down or a dependency is not available.',
   },
-} as const satisfies Record<string, { status: number; description: string }>;
+} as const satisfies Record<string, { status: number; description: string; rtm?: true }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
 export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];
+
+/** The codes of RTM error frames: kwm's own, and Confab's additions. */
+export type RtmErrorCode = {
+  [C in ErrorCode]: (typeof errorCatalogue)[C] extends { rtm: true } ? C : never;
+}[ErrorCode];
+
+export const rtmErrorCodes = errorCodes.filter(
+  (c): c is RtmErrorCode => 'rtm' in errorCatalogue[c],
+) as [RtmErrorCode, ...RtmErrorCode[]];
 
 /**
  * The body of every HTTP error answer (Microsoft Graph's shape, as the address book's clients

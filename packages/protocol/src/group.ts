@@ -32,31 +32,88 @@ export const pipelinePeerId = '~confab-bridge';
 /** The client's own streams go up on these mids of the bridge's offer. */
 export const upstreamMids = { audio: 'a', camera: 'v', screen: 's' } as const;
 
-export type StreamSource = 'microphone' | 'camera' | 'screen';
+export const streamSourceSchema = z.enum(['microphone', 'camera', 'screen']);
+export type StreamSource = z.output<typeof streamSourceSchema>;
 
 /** Who a forwarded stream (an m-line of the bridge's offer, by mid) belongs to. */
-export interface ForwardedStream {
-  user: string;
-  source: StreamSource;
-}
+export const forwardedStreamSchema = z.object({ user: z.string(), source: streamSourceSchema });
+export type ForwardedStream = z.output<typeof forwardedStreamSchema>;
 
 /** A member of a conference as `data.group.participants` lists them (Confab's addition). */
-export interface GroupParticipant {
-  id: string;
-  name: string;
-  owner: boolean;
-  guest: boolean;
+export const groupParticipantSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  owner: z.boolean(),
+  guest: z.boolean(),
   /** The owner muted this participant: the bridge forwards none of its audio until it unmutes. */
-  muted: boolean;
-}
+  muted: z.boolean(),
+});
+export type GroupParticipant = z.output<typeof groupParticipantSchema>;
 
 /** `data.group` of a group `webrtc_channel` (kwm's fields plus `participants`). */
-export interface GroupChannelData {
-  group: string;
-  members: string[];
-  reset: boolean;
-  participants: GroupParticipant[];
-}
+export const groupChannelDataSchema = z.object({
+  group: z.string(),
+  members: z.array(z.string()),
+  reset: z.boolean(),
+  participants: z.array(groupParticipantSchema),
+});
+export type GroupChannelData = z.output<typeof groupChannelDataSchema>;
+
+/** Who did it, as a group `webrtc_channel`'s `data.muted` / `data.removed` tells its target. */
+export const moderatedBySchema = z.object({ by: z.string(), name: z.string() });
+export type ModeratedBy = z.output<typeof moderatedBySchema>;
+
+const mediaFailed = z.object({ code: z.literal('media_failed') });
+
+/**
+ * Every `data` of a group `webrtc_channel` from the server (docs/protocol.md "Group calls"),
+ * each told apart by its one key. Parsed in this order: the join reply (members and pipeline)
+ * first.
+ */
+export const groupChannelPayloadSchema = z.union([
+  /** The join reply: who is there and the pipeline peer to signal to. */
+  z.object({
+    group: groupChannelDataSchema,
+    pipeline: z.object({ pipeline: z.string(), mode: z.string() }),
+  }),
+  /** Someone joined, left, was muted or unmuted: who is there now. */
+  z.object({ group: groupChannelDataSchema }),
+  /** A guest held until a registered user starts the room. */
+  z.object({ waiting: z.literal(true) }),
+  /** The same user joined from another connection: this one is out. */
+  z.object({ replaced: z.literal(true) }),
+  z.object({ muted: moderatedBySchema }),
+  z.object({ removed: moderatedBySchema }),
+  /** The bridge's dominant speaker changed. */
+  z.object({ speaker: z.string() }),
+  /** The bridge failed this member's session; a new one (a new offer) follows. */
+  z.object({ restarted: mediaFailed }),
+  /** The member's media failed too often: it is out of the conference. */
+  z.object({ failed: mediaFailed }),
+]);
+export type GroupChannelPayload = z.output<typeof groupChannelPayloadSchema>;
+
+/** The bridge's offer to one member, relayed by the focus as the pipeline peer's signal. */
+export const pipelineOfferSchema = z.object({
+  type: z.literal('offer'),
+  sdp: z.string(),
+  /** Whose each forwarded mid is (Confab's addition). */
+  streams: z.record(z.string(), forwardedStreamSchema),
+  /** The bridge endpoint: a new one is a new peer connection. */
+  session: z.string(),
+});
+export type PipelineOffer = z.output<typeof pipelineOfferSchema>;
+
+/** One of the bridge's own ICE candidates, sent once the member's answer is in. */
+export const pipelineCandidateSchema = z.object({
+  candidate: z.object({ candidate: z.string(), sdpMid: z.string() }),
+  session: z.string(),
+});
+export type PipelineCandidate = z.output<typeof pipelineCandidateSchema>;
+
+/** What the pipeline peer signals to a member (`webrtc_signal` data from `~confab-bridge`). */
+export const fromPipelineSignalSchema = z.union([pipelineOfferSchema, pipelineCandidateSchema]);
+export type FromPipelineSignal = z.output<typeof fromPipelineSignalSchema>;
 
 /** What a client may signal to the pipeline peer (`webrtc_signal` data). */
 export const pipelineSignalSchema = z.union([
@@ -80,10 +137,4 @@ export const pipelineSignalSchema = z.union([
   // A participant the owner muted turns its microphone on again.
   z.strictObject({ unmute: z.literal(true) }),
 ]);
-
-/** Who did it, as a group `webrtc_channel`'s `data.muted` / `data.removed` tells its target. */
-export interface ModeratedBy {
-  by: string;
-  name: string;
-}
 export type PipelineSignal = z.output<typeof pipelineSignalSchema>;

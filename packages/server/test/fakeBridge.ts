@@ -96,7 +96,7 @@ export class FakeBridge {
 
 export const channelOf =
   (group: string) =>
-  (m: ServerMessage): m is ServerWebrtcMessage =>
+  (m: ServerMessage): m is ServerMessage & ServerWebrtcMessage =>
     m.type === 'webrtc' && m.subtype === 'webrtc_channel' && m.group === group;
 export const isError = (code: string) => (m: ServerMessage) =>
   m.type === 'error' && m.error.code === code;

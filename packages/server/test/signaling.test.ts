@@ -11,7 +11,7 @@ import { startSignaling, type Users } from './signalingServer.js';
 
 const isWebrtc =
   (subtype: string) =>
-  (m: ServerMessage): m is ServerWebrtcMessage =>
+  (m: ServerMessage): m is ServerMessage & ServerWebrtcMessage =>
     m.type === 'webrtc' && m.subtype === subtype;
 /** A webrtc message in the channel of a call, named by its ring or `webrtc_channel` message. */
 function inCall(

@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import {
+  answeredMessage,
   callAnswerSchema,
-  type ServerWebrtcMessage,
+  callChannelMessage,
+  callSignalMessage,
+  hangupMessage,
+  ringClearedMessage,
+  ringMessage,
+  type ServerMessage,
   type WebrtcClientMessage,
-  webrtcVersion,
 } from '@confab/protocol';
 import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
@@ -182,15 +187,14 @@ export class Calls {
     };
     const hash = this.hash.of(conn.userId, msg.target, channel.id);
     this.state.putChannel(channel);
-    conn.send({
-      type: 'webrtc',
-      subtype: 'webrtc_channel',
-      reply_to: msg.id,
-      channel: channel.id,
-      hash,
-      v: webrtcVersion,
-      ...(msg.transaction ? { transaction: msg.transaction } : {}),
-    });
+    conn.send(
+      callChannelMessage({
+        reply_to: msg.id,
+        channel: channel.id,
+        hash,
+        transaction: msg.transaction,
+      }),
+    );
 
     const targets = this.state.connectionsOf(msg.target);
     if (targets.length === 0) {
@@ -201,19 +205,15 @@ export class Calls {
       this.#end(channel, msg.target, conn.userId, 'unreachable');
       return;
     }
-    const ring: ServerWebrtcMessage = {
-      type: 'webrtc',
-      subtype: 'webrtc_call',
+    const ring = ringMessage({
       source: conn.userId,
       target: msg.target,
-      profile: { name: conn.session.name },
-      initiator: true,
+      name: conn.session.name,
       state: msg.state,
       channel: channel.id,
       hash,
-      v: webrtcVersion,
-      ...(msg.pcid ? { pcid: msg.pcid } : {}),
-    };
+      pcid: msg.pcid,
+    });
     for (const t of targets) this.state.deliver(t.id, ring);
     this.#timers.set(
       channel.id,
@@ -272,31 +272,19 @@ export class Calls {
       // Busy on one device, free on another: let the others ring on (kwm does the same).
       return;
     }
-    const toCaller: ServerWebrtcMessage = {
-      type: 'webrtc',
-      subtype: 'webrtc_call',
+    const toCaller = answeredMessage({
       source: ch.callee,
       target: ch.caller,
-      profile: { name: conn.session.name },
-      initiator: false,
+      name: conn.session.name,
       state: msg.state,
       channel: ch.id,
       hash: msg.hash,
-      v: webrtcVersion,
       data: answer.data,
-      ...(msg.pcid ? { pcid: msg.pcid } : {}),
-    };
+      pcid: msg.pcid,
+    });
     this.#stopTimer(ch.id);
     // The callee's other devices stop ringing: a call with no target ("cleared", as in kwm).
-    const cleared: ServerWebrtcMessage = {
-      type: 'webrtc',
-      subtype: 'webrtc_call',
-      source: ch.caller,
-      initiator: true,
-      state: ch.state,
-      channel: ch.id,
-      v: webrtcVersion,
-    };
+    const cleared = ringClearedMessage({ source: ch.caller, state: ch.state, channel: ch.id });
     for (const o of others) this.state.deliver(o.id, cleared);
     if (answer.data.accept) {
       this.state.putChannel({ ...ch, status: 'active', calleeConn: conn.id });
@@ -316,18 +304,19 @@ export class Calls {
       );
     }
     const other = ch.callerConn === conn.id ? ch.callee : ch.caller;
-    this.#deliverTo(ch, other, {
-      type: 'webrtc',
-      subtype: 'webrtc_signal',
-      source: conn.userId,
-      target: msg.target,
-      channel: ch.id,
-      hash: msg.hash,
-      state: msg.state,
-      v: webrtcVersion,
-      ...(msg.pcid ? { pcid: msg.pcid } : {}),
-      data: msg.data,
-    });
+    this.#deliverTo(
+      ch,
+      other,
+      callSignalMessage({
+        source: conn.userId,
+        target: msg.target,
+        channel: ch.id,
+        hash: msg.hash,
+        state: msg.state,
+        pcid: msg.pcid,
+        data: msg.data,
+      }),
+    );
   }
 
   /** A call from before a restart, taken up again with the other member away until it is back. */
@@ -363,21 +352,27 @@ export class Calls {
     this.state.deleteChannel(ch.id, endedMemoryMs);
     // Only an answered call (or one taken up after a restart) was recorded.
     if (ch.status === 'active') this.answered.forget(ch.id);
-    const message: ServerWebrtcMessage = {
-      type: 'webrtc',
-      subtype: 'webrtc_hangup',
+    const message = hangupMessage({
       source: from,
       target: to,
       channel: ch.id,
       hash: this.hash.of(from, to, ch.id),
       state,
-      v: webrtcVersion,
-      data: { accept: false, reason, state: ch.state },
-    };
+      reason,
+      callState: ch.state,
+    });
     this.#deliverTo(ch, to, message);
     // Nobody answered: the callee's devices stop ringing too.
     if (reason === 'no_answer' && to === ch.caller) {
-      const stop = { ...message, source: ch.caller, target: ch.callee };
+      const stop = hangupMessage({
+        source: ch.caller,
+        target: ch.callee,
+        channel: ch.id,
+        hash: message.hash,
+        state,
+        reason,
+        callState: ch.state,
+      });
       for (const c of this.state.connectionsOf(ch.callee)) this.state.deliver(c.id, stop);
     }
   }
@@ -386,7 +381,7 @@ export class Calls {
    * To a member of a call: to its connection in the call, or, while it rings or the member is
    * away, to every connection of that user (clients ignore channels they are not in).
    */
-  #deliverTo(ch: CallChannel, user: string, message: ServerWebrtcMessage): void {
+  #deliverTo(ch: CallChannel, user: string, message: ServerMessage): void {
     const conn = user === ch.caller ? ch.callerConn : ch.calleeConn;
     if (conn) this.state.deliver(conn, message);
     else for (const c of this.state.connectionsOf(user)) this.state.deliver(c.id, message);

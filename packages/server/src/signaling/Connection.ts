@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import {
   type ClientMessage,
   clientMessageSchema,
+  errorMessage,
+  goodbyeMessage,
   type RtmErrorCode,
   rtmCloseCodes,
-  type ServerMessage,
+  type ServerFrame,
 } from '@confab/protocol';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../logging/index.js';
@@ -89,17 +91,13 @@ export class Connection {
     return this.session.guest?.path;
   }
 
-  send(message: ServerMessage): void {
+  send(message: ServerFrame): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(JSON.stringify(message));
   }
 
   error(code: RtmErrorCode, msg: string, replyTo?: number): void {
-    this.send({
-      type: 'error',
-      ...(replyTo !== undefined ? { reply_to: replyTo } : {}),
-      error: { code, msg },
-    });
+    this.send(errorMessage(code, msg, replyTo));
   }
 
   /**
@@ -108,7 +106,7 @@ export class Connection {
    */
   goodbye(code: number, reason: string): void {
     if (this.closed || this.closing) return;
-    this.send({ type: 'goodbye' });
+    this.send(goodbyeMessage());
     this.closing = true;
     this.ws.close(code, reason);
     setTimeout(() => {

@@ -3,6 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   type ClientMessage,
+  helloMessage,
+  pongMessage,
   type RtmConnectResponse,
   rtmCloseCodes,
   rtmConnectPath,
@@ -272,11 +274,7 @@ export class Signaling implements ConnectionHandler {
       this.#connections.add(conn);
       this.opts.state.addConnection(conn);
       this.#log.debug({ conn: conn.id, user: session.userId }, 'signaling connected');
-      conn.send({
-        type: 'hello',
-        self: { id: session.userId, name: session.name, auth: session.auth },
-        server_status: {},
-      });
+      conn.send(helloMessage({ id: session.userId, name: session.name, auth: session.auth }));
     });
     return true;
   }
@@ -284,7 +282,7 @@ export class Signaling implements ConnectionHandler {
   /** @internal A valid message from a connection (ConnectionHandler). */
   dispatch(conn: Connection, message: ClientMessage): void {
     if (message.type === 'ping') {
-      conn.send({ ...message, type: 'pong' });
+      conn.send(pongMessage(message));
       return;
     }
     if (message.type === 'chats')

@@ -1,5 +1,16 @@
-import type { ServerMessage, ServerWebrtcMessage, TurnCredentials } from '@confab/protocol';
-import { webrtcVersion } from '@confab/protocol';
+import {
+  type AnsweredMessage,
+  type CallSignalData,
+  type ChannelMessage,
+  callSignalDataSchema,
+  type HangupMessage,
+  type RingMessage,
+  type ServerMessage,
+  type SignalMessage,
+  type TurnCredentials,
+  webrtcVersion,
+} from '@confab/protocol';
+import { browserRtc, PeerLink, type Rtc } from './PeerLink.js';
 
 export interface Peer {
   id: string;
@@ -54,6 +65,8 @@ export interface CallControllerOptions {
   screenMaxBitrate(): number;
   /** The "Audio only" setting: no video sent or received. */
   audioOnly(): boolean;
+  /** The browser's WebRTC (a fake in unit tests). */
+  rtc?: Rtc;
   /** A call finished (or was missed): for the recent calls list. */
   onFinished?(call: {
     peer: Peer;
@@ -62,14 +75,6 @@ export interface CallControllerOptions {
     outcome: EndReason | 'answered' | 'missed';
   }): void;
 }
-
-type SignalData = {
-  type?: 'offer' | 'answer';
-  sdp?: string;
-  candidate?: RTCIceCandidateInit | null;
-  noop?: boolean;
-  screenshare?: { mid: string } | null;
-};
 
 /** Messages kept while the signaling socket is down, at most this many. */
 const outboxLimit = 200;
@@ -88,26 +93,32 @@ const iceGraceMs = 3000;
 export class CallController {
   #state: CallState = { phase: 'idle' };
   #listeners = new Set<() => void>();
-  #pc: RTCPeerConnection | undefined;
+  /** The call's peer connection, its listeners, timers and transceivers. */
+  #link: PeerLink | undefined;
   #pendingCandidates: RTCIceCandidateInit[] = [];
   #turn: TurnCredentials | undefined;
   #polite = false;
   #makingOffer = false;
   #ignoreOffer = false;
   #tracksAdded = false;
-  #camSenders: { audio?: RTCRtpSender; video?: RTCRtpSender } = {};
-  #screenTx: RTCRtpTransceiver | undefined;
   #screenTrack: MediaStreamTrack | undefined;
   #screenAnnounced = false;
   #remoteScreenMid: string | undefined;
   #remoteCamera: MediaStream | undefined;
-  #iceTimer: ReturnType<typeof setTimeout> | undefined;
   #outbox: Record<string, unknown>[] = [];
   #noopId: number | undefined;
   /** The id of the `webrtc_call` that started the outgoing call, for the server's refusal. */
   #callId: number | undefined;
 
-  constructor(private readonly opts: CallControllerOptions) {}
+  readonly #rtc: Rtc;
+
+  constructor(private readonly opts: CallControllerOptions) {
+    this.#rtc = opts.rtc ?? browserRtc;
+  }
+
+  get #pc(): RTCPeerConnection | undefined {
+    return this.#link?.pc;
+  }
 
   get state(): CallState {
     return this.#state;
@@ -247,7 +258,7 @@ export class CallController {
    */
   updateLocalStream(stream: MediaStream | undefined): void {
     for (const kind of ['audio', 'video'] as const) {
-      const sender = this.#camSenders[kind];
+      const sender = this.#link?.senders[kind];
       const track =
         (kind === 'audio' ? stream?.getAudioTracks() : stream?.getVideoTracks())?.[0] ?? null;
       if (!sender || sender.track === track) continue;
@@ -263,7 +274,7 @@ export class CallController {
     if (s.phase !== 'active' || !pc || s.audioOnly === on) return;
     if (on) this.stopScreenShare();
     this.#patch({ audioOnly: on });
-    const video = this.#camSenders.video;
+    const video = this.#link?.senders.video;
     if (video) {
       const track = on ? null : (this.opts.localStream()?.getVideoTracks()[0] ?? null);
       video.replaceTrack(track).catch(() => {});
@@ -274,29 +285,30 @@ export class CallController {
   /** Shares a screen, window or tab (the browser asks which) as a second video stream. */
   async startScreenShare(): Promise<void> {
     const s = this.#state;
-    const pc = this.#pc;
-    if (s.phase !== 'active' || s.sharing || s.audioOnly || !pc) return;
+    const link = this.#link;
+    if (s.phase !== 'active' || s.sharing || s.audioOnly || !link) return;
     let stream: MediaStream;
     try {
-      stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+      stream = await this.#rtc.getDisplayMedia();
     } catch {
       return; // The user cancelled the browser's picker.
     }
     const track = stream.getVideoTracks()[0];
-    if (!track || this.#pc !== pc || this.#state.phase !== 'active') {
+    if (!track || this.#link !== link || this.#state.phase !== 'active') {
       for (const t of stream.getTracks()) t.stop();
       return;
     }
     track.contentHint = 'detail';
     // The browser's own "Stop sharing" ends the track.
     track.addEventListener('ended', () => this.stopScreenShare());
+    link.own(track);
     this.#screenTrack = track;
     this.#screenAnnounced = false;
-    if (this.#screenTx && this.#screenTx.currentDirection !== 'stopped') {
-      this.#screenTx.direction = 'sendonly';
-      await this.#screenTx.sender.replaceTrack(track);
+    if (link.screenTx && link.screenTx.currentDirection !== 'stopped') {
+      link.screenTx.direction = 'sendonly';
+      await link.screenTx.sender.replaceTrack(track);
     } else {
-      this.#screenTx = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      link.screenTx = link.pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
     }
     this.#patch({ sharing: true });
   }
@@ -305,8 +317,9 @@ export class CallController {
     const track = this.#screenTrack;
     if (!track) return;
     this.#screenTrack = undefined;
-    track.stop();
-    const tx = this.#screenTx;
+    if (this.#link) this.#link.release(track);
+    else track.stop();
+    const tx = this.#link?.screenTx;
     if (tx && this.#pc?.connectionState !== 'closed') {
       tx.sender.replaceTrack(null).catch(() => {});
       tx.direction = 'inactive';
@@ -391,13 +404,13 @@ export class CallController {
     };
   }
 
-  #onChannel(m: ServerWebrtcMessage): void {
+  #onChannel(m: ChannelMessage): void {
     const s = this.#state;
     if (s.phase === 'outgoing' && !s.channel && m.channel && m.hash)
       this.#set({ ...s, channel: m.channel, hash: m.hash });
   }
 
-  #onRing(m: ServerWebrtcMessage): void {
+  #onRing(m: RingMessage): void {
     const s = this.#state;
     if (!m.channel || !m.source) return;
     // A call without target: answered on another of our devices, stop ringing here.
@@ -411,7 +424,7 @@ export class CallController {
         peer: { id: m.source, name: m.profile?.name ?? m.source },
         channel: m.channel,
         hash: m.hash ?? '',
-        state: m.state ?? '',
+        state: m.state,
       });
       return;
     }
@@ -426,11 +439,11 @@ export class CallController {
     });
   }
 
-  #onAnswer(m: ServerWebrtcMessage): void {
+  #onAnswer(m: AnsweredMessage): void {
     const s = this.#state;
     if (s.phase !== 'outgoing' || !s.channel || m.channel !== s.channel) return;
-    const data = m.data as { accept?: boolean; reason?: string } | undefined;
-    if (data?.accept) {
+    const data = m.data;
+    if (data.accept) {
       const peer = { ...s.peer, name: m.profile?.name ?? s.peer.name };
       this.#set(this.#activeCall({ ...s, peer }, s.audioOnly || this.opts.audioOnly(), 'outgoing'));
       // Adding the tracks makes the first offer (negotiationneeded).
@@ -441,15 +454,15 @@ export class CallController {
     this.#set({
       phase: 'ended',
       peer: s.peer,
-      reason: data?.reason === 'reject_busy' ? 'busy' : 'declined',
+      reason: data.reason === 'reject_busy' ? 'busy' : 'declined',
     });
   }
 
-  #onHangup(m: ServerWebrtcMessage): void {
+  #onHangup(m: HangupMessage): void {
     const s = this.#state;
     if (s.phase === 'idle' || s.phase === 'ended' || ('channel' in s && s.channel !== m.channel))
       return;
-    const reason = (m.data as { reason?: string } | undefined)?.reason;
+    const reason = m.data.reason;
     this.#closePeer();
     if (s.phase === 'incoming') {
       this.#finishIncoming(s, 'missed');
@@ -489,48 +502,49 @@ export class CallController {
 
   #createPeerConnection(polite: boolean): RTCPeerConnection {
     this.#closePeer();
-    const pc = new RTCPeerConnection({ ...this.opts.rtcConfig(), iceServers: this.#iceServers() });
-    this.#pc = pc;
+    const config = { ...this.opts.rtcConfig(), iceServers: this.#iceServers() };
+    const link: PeerLink = new PeerLink(this.#rtc, config, {
+      negotiationneeded: () => void this.#offer(link.pc),
+      icecandidate: (c) => this.#signal({ candidate: c ? c.toJSON() : null }),
+      track: (e) => {
+        const stream = e.streams[0] ?? this.#rtc.createMediaStream([e.track]);
+        // The first stream is the camera and microphone; a screen is announced by its mid.
+        this.#remoteCamera ??= stream;
+        this.#updateRemote();
+      },
+      signalingstatechange: () => {
+        if (link.pc.signalingState === 'stable') void this.#negotiated(link);
+      },
+      iceconnectionstatechange: () => this.#onIceState(link),
+    });
+    this.#link = link;
     this.#polite = polite;
     this.#tracksAdded = false;
-    pc.onnegotiationneeded = async () => {
-      if (this.#pc !== pc) return;
-      try {
-        this.#makingOffer = true;
-        await pc.setLocalDescription();
-        this.#signal({ type: 'offer', sdp: pc.localDescription?.sdp ?? '' });
-      } catch {
-        // A failed offer is retried by the next negotiationneeded or ICE restart.
-      } finally {
-        this.#makingOffer = false;
-      }
-    };
-    pc.onicecandidate = (e) =>
-      this.#signal({ candidate: e.candidate ? e.candidate.toJSON() : null });
-    pc.ontrack = (e) => {
-      if (this.#pc !== pc) return;
-      const stream = e.streams[0] ?? new MediaStream([e.track]);
-      // The first stream is the camera and microphone; a screen is announced by its mid.
-      this.#remoteCamera ??= stream;
-      this.#updateRemote();
-    };
-    pc.onsignalingstatechange = () => {
-      if (pc.signalingState === 'stable' && this.#pc === pc) void this.#negotiated(pc);
-    };
-    pc.oniceconnectionstatechange = () => this.#onIceState(pc);
-    return pc;
+    return link.pc;
+  }
+
+  async #offer(pc: RTCPeerConnection): Promise<void> {
+    try {
+      this.#makingOffer = true;
+      await pc.setLocalDescription();
+      if (this.#pc === pc) this.#signal({ type: 'offer', sdp: pc.localDescription?.sdp ?? '' });
+    } catch {
+      // A failed offer is retried by the next negotiationneeded or ICE restart.
+    } finally {
+      this.#makingOffer = false;
+    }
   }
 
   /** The caller's tracks before its first offer, or the callee's when that offer arrives. */
   #addLocalTracks(pc: RTCPeerConnection): void {
-    if (this.#tracksAdded) return;
+    const link = this.#link;
+    if (this.#tracksAdded || !link) return;
     this.#tracksAdded = true;
     const local = this.opts.localStream();
     const audio = local?.getAudioTracks()[0];
     const video = local?.getVideoTracks()[0];
-    if (audio) this.#camSenders.audio = pc.addTrack(audio, local as MediaStream);
-    if (video && !this.#videoOff())
-      this.#camSenders.video = pc.addTrack(video, local as MediaStream);
+    if (audio) link.senders.audio = pc.addTrack(audio, local as MediaStream);
+    if (video && !this.#videoOff()) link.senders.video = pc.addTrack(video, local as MediaStream);
     // Nothing to send (no devices): still receive.
     if (!audio) pc.addTransceiver('audio', { direction: 'recvonly' });
     this.#applyVideoDirections(pc);
@@ -544,31 +558,36 @@ export class CallController {
   #applyVideoDirections(pc: RTCPeerConnection): void {
     const off = this.#videoOff();
     for (const tx of pc.getTransceivers()) {
-      if (tx === this.#screenTx || tx.receiver.track.kind !== 'video') continue;
+      if (tx === this.#link?.screenTx || tx.receiver.track.kind !== 'video') continue;
       if (tx.currentDirection === 'stopped') continue;
-      const own = tx.sender === this.#camSenders.video;
+      const own = tx.sender === this.#link?.senders.video;
       const want: RTCRtpTransceiverDirection = off ? 'inactive' : own ? 'sendrecv' : 'recvonly';
       if (tx.direction !== want) tx.direction = want;
     }
   }
 
-  async #onSignal(m: ServerWebrtcMessage): Promise<void> {
+  async #onSignal(m: SignalMessage): Promise<void> {
     const s = this.#state;
     const pc = this.#pc;
     if (s.phase !== 'active' || m.channel !== s.channel || !pc) return;
-    const data = (m.data ?? {}) as SignalData;
+    // What another client signals in its own shapes is not for this one.
+    const parsed = callSignalDataSchema.safeParse(m.data);
+    if (!parsed.success) return;
+    const data = parsed.data;
     try {
-      if ((data.type === 'offer' || data.type === 'answer') && data.sdp) {
-        await this.#onDescription(pc, { type: data.type, sdp: data.sdp });
-      } else if (data.candidate) {
+      if ('type' in data) {
+        if (data.sdp) await this.#onDescription(pc, { type: data.type, sdp: data.sdp });
+      } else if ('candidate' in data) {
+        const candidate = data.candidate;
+        if (!candidate) return;
         if (pc.remoteDescription) {
-          await pc.addIceCandidate(data.candidate).catch((err: unknown) => {
+          await pc.addIceCandidate(candidate).catch((err: unknown) => {
             if (!this.#ignoreOffer) throw err;
           });
-        } else this.#pendingCandidates.push(data.candidate);
-      } else if (data.noop) {
+        } else this.#pendingCandidates.push(candidate);
+      } else if ('noop' in data) {
         this.#peerIsBack(pc);
-      } else if (data.screenshare !== undefined) {
+      } else {
         this.#remoteScreenMid = data.screenshare?.mid;
         this.#updateRemote();
       }
@@ -601,14 +620,14 @@ export class CallController {
     } else if (!['connected', 'completed'].includes(pc.iceConnectionState)) {
       pc.restartIce();
     }
-    if (this.#screenTrack && this.#screenTx?.mid)
-      this.#signal({ screenshare: { mid: this.#screenTx.mid } });
+    const screenMid = this.#link?.screenTx?.mid;
+    if (this.#screenTrack && screenMid) this.#signal({ screenshare: { mid: screenMid } });
   }
 
-  #onIceState(pc: RTCPeerConnection): void {
-    if (this.#pc !== pc) return;
+  #onIceState(link: PeerLink): void {
+    const pc = link.pc;
     const ice = pc.iceConnectionState;
-    clearTimeout(this.#iceTimer);
+    link.clearTimer('ice');
     if (ice === 'connected' || ice === 'completed') {
       this.#patch({ media: 'connected' });
     } else if (ice === 'failed') {
@@ -616,23 +635,28 @@ export class CallController {
       pc.restartIce();
     } else if (ice === 'disconnected') {
       this.#patch({ media: 'interrupted' });
-      this.#iceTimer = setTimeout(() => {
-        if (this.#pc === pc && pc.iceConnectionState === 'disconnected') pc.restartIce();
-      }, iceGraceMs);
+      link.setTimer(
+        'ice',
+        () => {
+          if (pc.iceConnectionState === 'disconnected') pc.restartIce();
+        },
+        iceGraceMs,
+      );
     }
   }
 
   /** After each completed negotiation: bit rate caps, and a new screen's announcement. */
-  async #negotiated(pc: RTCPeerConnection): Promise<void> {
-    if (this.#screenTrack && !this.#screenAnnounced && this.#screenTx?.mid) {
+  async #negotiated(link: PeerLink): Promise<void> {
+    const screenMid = link.screenTx?.mid;
+    if (this.#screenTrack && !this.#screenAnnounced && screenMid) {
       this.#screenAnnounced = true;
-      this.#signal({ screenshare: { mid: this.#screenTx.mid } });
+      this.#signal({ screenshare: { mid: screenMid } });
     }
     this.#updateRemote();
-    for (const sender of pc.getSenders()) {
+    for (const sender of link.pc.getSenders()) {
       if (sender.track?.kind !== 'video') continue;
       const cap =
-        sender === this.#screenTx?.sender
+        sender === link.screenTx?.sender
           ? this.opts.screenMaxBitrate()
           : this.opts.videoMaxBitrate();
       const params = sender.getParameters();
@@ -653,7 +677,7 @@ export class CallController {
     const track = tx?.receiver.track;
     let screen = s.screen;
     if (!track || s.audioOnly) screen = undefined;
-    else if (screen?.getVideoTracks()[0] !== track) screen = new MediaStream([track]);
+    else if (screen?.getVideoTracks()[0] !== track) screen = this.#rtc.createMediaStream([track]);
     this.#patch({ remote: this.#remoteCamera, screen });
   }
 
@@ -661,26 +685,23 @@ export class CallController {
     for (const c of this.#pendingCandidates.splice(0)) await pc.addIceCandidate(c).catch(() => {});
   }
 
-  #signalFields(s: ActiveCall, data: SignalData): Record<string, unknown> {
+  #signalFields(s: ActiveCall, data: CallSignalData): Record<string, unknown> {
     return { target: s.peer.id, channel: s.channel, hash: s.hash, state: s.state, data };
   }
 
-  #signal(data: SignalData): void {
+  #signal(data: CallSignalData): void {
     const s = this.#state;
     if (s.phase === 'active') this.#webrtc('webrtc_signal', this.#signalFields(s, data));
   }
 
+  /** Closes the call's connection (its listeners, timers and screen with it). */
   #closePeer(): void {
-    clearTimeout(this.#iceTimer);
-    this.#screenTrack?.stop();
+    this.#link?.close();
+    this.#link = undefined;
     this.#screenTrack = undefined;
-    this.#screenTx = undefined;
     this.#screenAnnounced = false;
     this.#remoteScreenMid = undefined;
     this.#remoteCamera = undefined;
-    this.#camSenders = {};
-    this.#pc?.close();
-    this.#pc = undefined;
     this.#pendingCandidates = [];
     this.#noopId = undefined;
   }

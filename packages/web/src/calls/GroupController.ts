@@ -1,16 +1,17 @@
 import {
+  type ChannelMessage,
   type ForwardedStream,
-  type GroupChannelData,
   type GroupParticipant,
-  type ModeratedBy,
+  type PipelineOffer,
   pipelinePeerId,
+  pipelineSignalOf,
   type ServerMessage,
-  type ServerWebrtcMessage,
   type TurnCredentials,
   upstreamMids,
   webrtcVersion,
 } from '@confab/protocol';
 import type { CallControllerOptions } from './CallController.js';
+import { browserRtc, PeerLink, type Rtc } from './PeerLink.js';
 
 /** A participant's media as it arrives from the bridge. */
 export interface RemoteMedia {
@@ -48,18 +49,17 @@ type Joined = Extract<GroupState, { phase: 'joining' | 'joined' }>;
 /** As for one-to-one calls; "Audio only" refuses incoming video (the stream then has none). */
 export type GroupControllerOptions = Pick<
   CallControllerOptions,
-  'send' | 'localStream' | 'rtcConfig' | 'videoMaxBitrate' | 'screenMaxBitrate' | 'audioOnly'
+  | 'send'
+  | 'localStream'
+  | 'rtcConfig'
+  | 'videoMaxBitrate'
+  | 'screenMaxBitrate'
+  | 'audioOnly'
+  | 'rtc'
 > & {
   /** The owner muted this participant: turn the microphone off. */
   onMutedByOwner(): void;
 };
-
-interface OfferData {
-  type: 'offer';
-  sdp: string;
-  streams?: Record<string, ForwardedStream>;
-  session?: string;
-}
 
 /**
  * A group call through the bridge (SPEC §1 "Media topology"): `webrtc_group` joins the
@@ -72,7 +72,8 @@ interface OfferData {
 export class GroupController {
   #state: GroupState = { phase: 'idle' };
   #listeners = new Set<() => void>();
-  #pc: RTCPeerConnection | undefined;
+  /** The session's peer connection with its listeners; a new session gets a new one. */
+  #link: PeerLink | undefined;
   #session: string | undefined;
   #channel = '';
   #hash = '';
@@ -84,8 +85,15 @@ export class GroupController {
   /** "Audio only" as last told, so that the same value again renegotiates nothing. */
   #audioOnly: boolean;
 
+  readonly #rtc: Rtc;
+
   constructor(private readonly opts: GroupControllerOptions) {
+    this.#rtc = opts.rtc ?? browserRtc;
     this.#audioOnly = opts.audioOnly();
+  }
+
+  get #pc(): RTCPeerConnection | undefined {
+    return this.#link?.pc;
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -115,7 +123,8 @@ export class GroupController {
   handles(message: ServerMessage): boolean {
     if (message.type === 'error')
       return message.reply_to !== undefined && message.reply_to === this.#joinId;
-    return message.type === 'webrtc' && (!!message.group || !!message.channel?.startsWith('@'));
+    if (message.type !== 'webrtc') return false;
+    return ('group' in message && !!message.group) || message.channel.startsWith('@');
   }
 
   join(group: string): void {
@@ -179,7 +188,8 @@ export class GroupController {
       const s = this.#state;
       if (s.phase !== 'joining' && s.phase !== 'joined') return;
       this.#closePeer();
-      const full = /full/.test(message.error.msg);
+      // The code says why; the message is for people (and may change).
+      const full = message.error.code === 'conference_full';
       this.#set({
         phase: 'failed',
         group: s.group,
@@ -190,13 +200,11 @@ export class GroupController {
     }
     if (message.type !== 'webrtc') return;
     if (message.subtype === 'webrtc_channel') this.#onChannel(message);
-    else if (message.subtype === 'webrtc_signal' && message.source === pipelinePeerId) {
-      const data = message.data as
-        | (Partial<OfferData> & { candidate?: RTCIceCandidateInit })
-        | undefined;
-      if (data?.type === 'offer' && typeof data.sdp === 'string')
-        this.#queue(() => this.#onOffer(data as OfferData));
-      else if (data?.candidate && typeof data.candidate.candidate === 'string') {
+    else if (message.subtype === 'webrtc_signal') {
+      const data = pipelineSignalOf(message);
+      if (!data) return;
+      if ('type' in data) this.#queue(() => this.#onOffer(data));
+      else {
         // The bridge's candidates come after our answer (offers carry none), for this session.
         const { candidate, session } = data;
         this.#queue(async () => {
@@ -208,51 +216,44 @@ export class GroupController {
     }
   }
 
-  #onChannel(m: ServerWebrtcMessage): void {
+  #onChannel(m: ChannelMessage): void {
     const s = this.#state;
     if (s.phase !== 'joining' && s.phase !== 'joined') return;
     if (m.group && m.group !== s.group) return;
-    const data = (m.data ?? {}) as {
-      group?: GroupChannelData;
-      replaced?: boolean;
-      removed?: ModeratedBy;
-      /** The server took this member out: its media kept failing. */
-      failed?: { code: string };
-      muted?: ModeratedBy;
-      speaker?: string;
-      waiting?: boolean;
-    };
-    if (data.waiting) {
+    const data = m.data;
+    if (!data) return; // every group channel message says something
+    if ('waiting' in data) {
       this.#patch({ waiting: true });
       return;
     }
-    if (data.failed) {
+    // The server took this member out: its media kept failing.
+    if ('failed' in data) {
       this.#closePeer();
       this.#set({ phase: 'failed', group: s.group, reason: 'media' });
       return;
     }
-    if (data.replaced || data.removed) {
+    if ('replaced' in data || 'removed' in data) {
       this.#closePeer();
       this.#set({
         phase: 'failed',
         group: s.group,
-        reason: data.removed ? 'removed' : 'replaced',
-        ...(data.removed ? { message: data.removed.name } : {}),
+        reason: 'removed' in data ? 'removed' : 'replaced',
+        ...('removed' in data ? { message: data.removed.name } : {}),
       });
       return;
     }
-    if (data.muted) {
+    if ('muted' in data) {
       this.opts.onMutedByOwner();
       this.#patch({ mutedBy: data.muted.name });
     }
-    if (typeof data.speaker === 'string') {
+    if ('speaker' in data) {
       const speaker = data.speaker;
       this.#patch({ speakers: [speaker, ...s.speakers.filter((u) => u !== speaker)].slice(0, 8) });
     }
     if (m.channel) this.#channel = m.channel;
     if (m.hash) this.#hash = m.hash;
-    if (data.group) {
-      const participants = data.group.participants ?? [];
+    if ('group' in data) {
+      const participants = data.group.participants;
       const present = new Set(participants.map((p) => p.id));
       const media = Object.fromEntries(
         Object.entries(s.media).filter(([user]) => present.has(user)),
@@ -266,13 +267,13 @@ export class GroupController {
     this.#chain = this.#chain.then(work).catch(() => this.#signal({ renegotiate: true }));
   }
 
-  async #onOffer(offer: OfferData): Promise<void> {
-    if (offer.session && offer.session !== this.#session) {
+  async #onOffer(offer: PipelineOffer): Promise<void> {
+    if (offer.session !== this.#session) {
       this.#closePeer();
       this.#session = offer.session;
     }
     const pc = this.#pc ?? this.#createPeer();
-    this.#streams = offer.streams ?? {};
+    this.#streams = offer.streams;
     await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
     const local = this.opts.localStream();
     for (const tx of pc.getTransceivers()) {
@@ -307,26 +308,25 @@ export class GroupController {
         { urls: this.#turn.uris, username: this.#turn.username, credential: this.#turn.password },
       ];
     }
-    const pc = new RTCPeerConnection(config);
-    this.#pc = pc;
-    pc.onicecandidate = (e) => {
-      if (this.#pc !== pc || !e.candidate) return;
-      this.#signal({ candidate: e.candidate.toJSON() });
-    };
-    pc.ontrack = () => this.#updateMedia();
-    pc.onconnectionstatechange = () => {
-      if (this.#pc !== pc) return;
-      const st = pc.connectionState;
-      this.#patch({
-        connection:
-          st === 'connected'
-            ? 'connected'
-            : st === 'disconnected' || st === 'failed'
-              ? 'interrupted'
-              : 'connecting',
-      });
-    };
-    return pc;
+    const link: PeerLink = new PeerLink(this.#rtc, config, {
+      icecandidate: (c) => {
+        if (c) this.#signal({ candidate: c.toJSON() });
+      },
+      track: () => this.#updateMedia(),
+      connectionstatechange: () => {
+        const st = link.pc.connectionState;
+        this.#patch({
+          connection:
+            st === 'connected'
+              ? 'connected'
+              : st === 'disconnected' || st === 'failed'
+                ? 'interrupted'
+                : 'connecting',
+        });
+      },
+    });
+    this.#link = link;
+    return link.pc;
   }
 
   /** Groups the received tracks by participant, as the offer's `streams` names them. */
@@ -347,8 +347,8 @@ export class GroupController {
     for (const [user, t] of Object.entries(tracks)) {
       const old = s.media[user];
       media[user] = {
-        camera: reuse(old?.camera, t.camera),
-        screen: reuse(old?.screen, t.screen),
+        camera: this.#reuse(old?.camera, t.camera),
+        screen: this.#reuse(old?.screen, t.screen),
       };
     }
     this.#patch({ media });
@@ -411,7 +411,7 @@ export class GroupController {
     if ((s.phase !== 'joined' && s.phase !== 'joining') || s.sharing) return;
     let stream: MediaStream;
     try {
-      stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+      stream = await this.#rtc.getDisplayMedia();
     } catch {
       return;
     }
@@ -453,9 +453,17 @@ export class GroupController {
     });
   }
 
+  /** The same MediaStream while its tracks stay the same, so <video> elements are not reset. */
+  #reuse(old: MediaStream | undefined, tracks: MediaStreamTrack[]): MediaStream | undefined {
+    if (tracks.length === 0) return undefined;
+    const have = old?.getTracks() ?? [];
+    if (old && have.length === tracks.length && tracks.every((t) => have.includes(t))) return old;
+    return this.#rtc.createMediaStream(tracks);
+  }
+
   #closePeer(): void {
-    this.#pc?.close();
-    this.#pc = undefined;
+    this.#link?.close();
+    this.#link = undefined;
     this.#session = undefined;
     this.#streams = {};
     if (this.#screenTrack) {
@@ -465,12 +473,4 @@ export class GroupController {
       this.#patch({ sharing: false });
     }
   }
-}
-
-/** The same MediaStream while its tracks stay the same, so <video> elements are not reset. */
-function reuse(old: MediaStream | undefined, tracks: MediaStreamTrack[]): MediaStream | undefined {
-  if (tracks.length === 0) return undefined;
-  const have = old?.getTracks() ?? [];
-  if (old && have.length === tracks.length && tracks.every((t) => have.includes(t))) return old;
-  return new MediaStream(tracks);
 }

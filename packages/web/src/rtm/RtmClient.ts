@@ -7,6 +7,7 @@ import {
   rtmConnectPath,
   rtmTurnPath,
   type ServerMessage,
+  serverMessageSchema,
   type TurnCredentials,
 } from '@confab/protocol';
 
@@ -138,12 +139,16 @@ export class RtmClient {
   }
 
   #receive(data: unknown): void {
-    let message: ServerMessage;
+    let raw: unknown;
     try {
-      message = JSON.parse(String(data)) as ServerMessage;
+      raw = JSON.parse(String(data));
     } catch {
       return;
     }
+    // The protocol's schema, not a cast: what does not fit is dropped here, not misread later.
+    const parsed = serverMessageSchema.safeParse(raw);
+    if (!parsed.success) return;
+    const message = parsed.data;
     if (message.type === 'hello') {
       this.#attempt = 0;
       this.#lastPong = Date.now();

@@ -1,0 +1,499 @@
+import type { Rtc } from './PeerLink.js';
+
+/**
+ * A stand-in for the browser's WebRTC, for the controllers' unit tests (never shipped: only tests
+ * import it). It keeps the state a real RTCPeerConnection keeps where the controllers look:
+ * signaling states with implicit rollback, transceivers with mids and negotiated directions,
+ * `negotiationneeded` when something changed while stable, tracks on receivers, candidates,
+ * ICE states. Descriptions are JSON, not SDP: two fakes read each other's, and a test can write
+ * a bridge's offer with `fakeSdp`.
+ */
+
+export interface FakeMLine {
+  mid: string;
+  kind: 'audio' | 'video';
+  /** The direction from the side that wrote the description. */
+  dir: RTCRtpTransceiverDirection;
+  /** The stream id its track belongs to, when it sends one. */
+  msid?: string | undefined;
+}
+
+export function fakeSdp(mlines: FakeMLine[], iceRestart = 0): string {
+  return JSON.stringify({ fake: true, mlines, iceRestart });
+}
+
+export function readFakeSdp(sdp: string): { mlines: FakeMLine[]; iceRestart: number } {
+  return JSON.parse(sdp) as { mlines: FakeMLine[]; iceRestart: number };
+}
+
+let nextId = 0;
+
+export class FakeTrack {
+  readonly id = `track${++nextId}`;
+  stopped = false;
+  enabled = true;
+  contentHint = '';
+  readonly #ended = new Set<() => void>();
+
+  constructor(readonly kind: 'audio' | 'video') {}
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  addEventListener(type: string, fn: () => void): void {
+    if (type === 'ended') this.#ended.add(fn);
+  }
+
+  removeEventListener(type: string, fn: () => void): void {
+    if (type === 'ended') this.#ended.delete(fn);
+  }
+
+  /** The browser ended it (its own "Stop sharing" button). */
+  end(): void {
+    this.stopped = true;
+    for (const fn of this.#ended) fn();
+  }
+}
+
+export class FakeStream {
+  constructor(
+    readonly tracks: FakeTrack[],
+    readonly id = `stream${++nextId}`,
+  ) {}
+
+  getTracks(): FakeTrack[] {
+    return [...this.tracks];
+  }
+
+  getAudioTracks(): FakeTrack[] {
+    return this.tracks.filter((t) => t.kind === 'audio');
+  }
+
+  getVideoTracks(): FakeTrack[] {
+    return this.tracks.filter((t) => t.kind === 'video');
+  }
+}
+
+/** A camera and a microphone. */
+export function fakeCamera(): FakeStream {
+  return new FakeStream([new FakeTrack('audio'), new FakeTrack('video')]);
+}
+
+class FakeSender {
+  #params: { encodings: { maxBitrate?: number }[] } = { encodings: [{}] };
+
+  constructor(
+    public track: FakeTrack | null,
+    public streams: FakeStream[],
+  ) {}
+
+  async replaceTrack(track: FakeTrack | null): Promise<void> {
+    this.track = track;
+  }
+
+  getParameters() {
+    return structuredClone(this.#params);
+  }
+
+  async setParameters(params: { encodings: { maxBitrate?: number }[] }): Promise<void> {
+    this.#params = structuredClone(params);
+  }
+
+  setStreams(...streams: FakeStream[]): void {
+    this.streams = streams;
+  }
+}
+
+class FakeTransceiver {
+  mid: string | null = null;
+  currentDirection: RTCRtpTransceiverDirection | null = null;
+  readonly receiver: { track: FakeTrack };
+  /** Made for a remote offer's m-line, not by addTrack or addTransceiver. */
+  fromRemote = false;
+  /** Made by addTrack: the only kind a remote offer's new m-line may take (JSEP 5.10). */
+  byAddTrack = false;
+  /** The other side's direction when it last offered this m-line (this side answered). */
+  offered: RTCRtpTransceiverDirection | undefined;
+  /** A track arrived on it (ontrack fired). */
+  receiving = false;
+  #direction: RTCRtpTransceiverDirection;
+
+  constructor(
+    private readonly pc: FakePeerConnection,
+    readonly kind: 'audio' | 'video',
+    direction: RTCRtpTransceiverDirection,
+    readonly sender: FakeSender,
+  ) {
+    this.#direction = direction;
+    this.receiver = { track: new FakeTrack(kind) };
+  }
+
+  get direction(): RTCRtpTransceiverDirection {
+    return this.#direction;
+  }
+
+  set direction(d: RTCRtpTransceiverDirection) {
+    if (d === this.#direction) return;
+    this.#direction = d;
+    this.pc.changed();
+  }
+}
+
+const sends = (d: RTCRtpTransceiverDirection | null) => d === 'sendrecv' || d === 'sendonly';
+const receives = (d: RTCRtpTransceiverDirection | null) => d === 'sendrecv' || d === 'recvonly';
+
+function answerDirection(
+  mine: RTCRtpTransceiverDirection,
+  offered: RTCRtpTransceiverDirection,
+): RTCRtpTransceiverDirection {
+  const send = sends(mine) && receives(offered);
+  const recv = receives(mine) && sends(offered);
+  return send && recv ? 'sendrecv' : send ? 'sendonly' : recv ? 'recvonly' : 'inactive';
+}
+
+function reverse(d: RTCRtpTransceiverDirection): RTCRtpTransceiverDirection {
+  return d === 'sendonly' ? 'recvonly' : d === 'recvonly' ? 'sendonly' : d;
+}
+
+function invalidState(what: string): Error {
+  const err = new Error(what);
+  err.name = 'InvalidStateError';
+  return err;
+}
+
+type Handler = ((ev: unknown) => void) | null;
+
+export class FakePeerConnection {
+  signalingState: RTCSignalingState = 'stable';
+  iceConnectionState: RTCIceConnectionState = 'new';
+  connectionState: RTCPeerConnectionState = 'new';
+  localDescription: { type: RTCSdpType; sdp: string } | null = null;
+  remoteDescription: { type: RTCSdpType; sdp: string } | null = null;
+  readonly transceivers: FakeTransceiver[] = [];
+  /** What happened, for tests: `offer`, `answer`, `rollback`, `restartIce`, `close`. */
+  readonly log: string[] = [];
+  readonly remoteCandidates: RTCIceCandidateInit[] = [];
+  closed = false;
+  onnegotiationneeded: Handler = null;
+  onicecandidate: Handler = null;
+  ontrack: Handler = null;
+  onsignalingstatechange: Handler = null;
+  oniceconnectionstatechange: Handler = null;
+  onconnectionstatechange: Handler = null;
+  #config: RTCConfiguration;
+  #iceRestart = 0;
+  #restartPending = false;
+  #nnQueued = false;
+  #midCounter = 0;
+  #gathered = false;
+  /** Mids given by the local offer being made, taken back on rollback. */
+  #offeredMids: FakeTransceiver[] = [];
+  readonly #remoteStreams = new Map<string, FakeStream>();
+
+  constructor(config: RTCConfiguration) {
+    this.#config = config;
+  }
+
+  getConfiguration(): RTCConfiguration {
+    return this.#config;
+  }
+
+  setConfiguration(config: RTCConfiguration): void {
+    if (this.closed) throw invalidState('closed');
+    this.#config = config;
+  }
+
+  getTransceivers(): FakeTransceiver[] {
+    return [...this.transceivers];
+  }
+
+  getSenders(): FakeSender[] {
+    return this.transceivers.map((t) => t.sender);
+  }
+
+  addTrack(track: FakeTrack, ...streams: FakeStream[]): FakeSender {
+    if (this.closed) throw invalidState('closed');
+    // A transceiver made for the other side's offer, not sending yet, takes the track.
+    const reuse = this.transceivers.find(
+      (t) => t.fromRemote && t.kind === track.kind && !t.sender.track && !sends(t.direction),
+    );
+    if (reuse) {
+      reuse.sender.track = track;
+      reuse.sender.streams = streams;
+      reuse.direction = reuse.direction === 'recvonly' ? 'sendrecv' : 'sendonly';
+      return reuse.sender;
+    }
+    const tx = new FakeTransceiver(this, track.kind, 'sendrecv', new FakeSender(track, streams));
+    tx.byAddTrack = true;
+    this.transceivers.push(tx);
+    this.changed();
+    return tx.sender;
+  }
+
+  addTransceiver(
+    trackOrKind: FakeTrack | 'audio' | 'video',
+    init: { direction?: RTCRtpTransceiverDirection; streams?: FakeStream[] } = {},
+  ): FakeTransceiver {
+    if (this.closed) throw invalidState('closed');
+    const track = typeof trackOrKind === 'string' ? null : trackOrKind;
+    const kind = typeof trackOrKind === 'string' ? trackOrKind : trackOrKind.kind;
+    const tx = new FakeTransceiver(
+      this,
+      kind,
+      init.direction ?? 'sendrecv',
+      new FakeSender(track, init.streams ?? []),
+    );
+    this.transceivers.push(tx);
+    this.changed();
+    return tx;
+  }
+
+  restartIce(): void {
+    this.log.push('restartIce');
+    this.#restartPending = true;
+    this.changed();
+  }
+
+  async setLocalDescription(desc?: { type: RTCSdpType; sdp?: string }): Promise<void> {
+    await Promise.resolve();
+    if (this.closed) throw invalidState('closed');
+    const type = desc?.type ?? (this.signalingState === 'have-remote-offer' ? 'answer' : 'offer');
+    if (type === 'rollback') return this.#rollback();
+    if (type === 'offer') {
+      if (this.signalingState === 'have-remote-offer') throw invalidState('answer first');
+      this.#offeredMids = [];
+      for (const t of this.transceivers)
+        if (t.mid === null) {
+          t.mid = this.#freeMid();
+          this.#offeredMids.push(t);
+        }
+      if (this.#restartPending) {
+        this.#restartPending = false;
+        this.#iceRestart++;
+      }
+      this.localDescription = { type: 'offer', sdp: this.#describe((t) => t.direction) };
+      this.log.push('offer');
+      this.#setSignaling('have-local-offer');
+    } else {
+      if (this.signalingState !== 'have-remote-offer') throw invalidState('no offer to answer');
+      const offered = new Map(
+        readFakeSdp(this.remoteDescription?.sdp ?? '').mlines.map((m) => [m.mid, m.dir]),
+      );
+      const sdp = this.#describe((t) => {
+        t.offered = offered.get(t.mid ?? '') ?? 'inactive';
+        const d = answerDirection(t.direction, t.offered);
+        t.currentDirection = d;
+        return d;
+      }, new Set(offered.keys()));
+      this.localDescription = { type: 'answer', sdp };
+      this.log.push('answer');
+      this.#setSignaling('stable');
+    }
+    this.#gather();
+  }
+
+  async setRemoteDescription(desc: { type: RTCSdpType; sdp?: string }): Promise<void> {
+    await Promise.resolve();
+    if (this.closed) throw invalidState('closed');
+    const { mlines } = readFakeSdp(desc.sdp ?? '');
+    if (desc.type === 'offer') {
+      // Perfect negotiation's polite side: an offer while ours is out rolls ours back.
+      if (this.signalingState === 'have-local-offer') this.#rollback();
+      if (this.signalingState !== 'stable') throw invalidState(`offer in ${this.signalingState}`);
+      this.remoteDescription = { type: 'offer', sdp: desc.sdp ?? '' };
+      for (const m of mlines) {
+        let tx = this.transceivers.find((t) => t.mid === m.mid);
+        if (!tx) {
+          tx =
+            this.transceivers.find((t) => t.mid === null && t.byAddTrack && t.kind === m.kind) ??
+            this.#remoteTransceiver(m.kind);
+          tx.mid = m.mid;
+        }
+        this.#receive(tx, m, sends(m.dir));
+      }
+      this.#setSignaling('have-remote-offer');
+    } else if (desc.type === 'answer') {
+      if (this.signalingState !== 'have-local-offer') throw invalidState('no offer out');
+      this.remoteDescription = { type: 'answer', sdp: desc.sdp ?? '' };
+      for (const m of mlines) {
+        const tx = this.transceivers.find((t) => t.mid === m.mid);
+        if (!tx) continue;
+        tx.currentDirection = reverse(m.dir);
+        tx.offered = undefined;
+        this.#receive(tx, m, sends(m.dir));
+      }
+      this.#offeredMids = [];
+      this.#setSignaling('stable');
+    }
+  }
+
+  async addIceCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    await Promise.resolve();
+    if (!this.remoteDescription) throw invalidState('no remote description');
+    this.remoteCandidates.push(candidate);
+  }
+
+  /** Moves ICE (and so the connection) to a state, as the network would. */
+  setIceState(state: RTCIceConnectionState): void {
+    this.iceConnectionState = state;
+    this.oniceconnectionstatechange?.({});
+    const conn: RTCPeerConnectionState =
+      state === 'connected' || state === 'completed'
+        ? 'connected'
+        : state === 'checking'
+          ? 'connecting'
+          : state === 'disconnected' || state === 'failed' || state === 'closed'
+            ? state
+            : 'new';
+    if (conn !== this.connectionState) {
+      this.connectionState = conn;
+      this.onconnectionstatechange?.({});
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.push('close');
+    this.signalingState = 'closed';
+    this.iceConnectionState = 'closed';
+    this.connectionState = 'closed';
+  }
+
+  /** @internal Something negotiated changed: `negotiationneeded` once stable. */
+  changed(): void {
+    if (this.closed || this.#nnQueued) return;
+    this.#nnQueued = true;
+    queueMicrotask(() => {
+      this.#nnQueued = false;
+      if (this.closed || this.signalingState !== 'stable' || !this.#needsNegotiation()) return;
+      this.onnegotiationneeded?.({});
+    });
+  }
+
+  #freeMid(): string {
+    const used = new Set(this.transceivers.map((t) => t.mid));
+    while (used.has(String(this.#midCounter))) this.#midCounter++;
+    return String(this.#midCounter++);
+  }
+
+  #needsNegotiation(): boolean {
+    return (
+      this.#restartPending ||
+      this.transceivers.some(
+        (t) =>
+          t.mid === null ||
+          // An answerer compares what it would answer now (webrtc-pc "negotiation needed").
+          (t.offered ? answerDirection(t.direction, t.offered) : t.direction) !==
+            t.currentDirection,
+      )
+    );
+  }
+
+  #rollback(): void {
+    this.log.push('rollback');
+    for (const t of this.#offeredMids) t.mid = null;
+    this.#offeredMids = [];
+    this.localDescription = null;
+    this.#setSignaling('stable');
+  }
+
+  #remoteTransceiver(kind: 'audio' | 'video'): FakeTransceiver {
+    const tx = new FakeTransceiver(this, kind, 'recvonly', new FakeSender(null, []));
+    tx.fromRemote = true;
+    this.transceivers.push(tx);
+    return tx;
+  }
+
+  #receive(tx: FakeTransceiver, m: FakeMLine, remoteSends: boolean): void {
+    if (!remoteSends || tx.receiving) return;
+    tx.receiving = true;
+    const id = m.msid ?? `remote-${m.mid}`;
+    let stream = this.#remoteStreams.get(id);
+    if (!stream) {
+      stream = new FakeStream([], id);
+      this.#remoteStreams.set(id, stream);
+    }
+    stream.tracks.push(tx.receiver.track);
+    this.ontrack?.({ track: tx.receiver.track, streams: [stream], transceiver: tx });
+  }
+
+  #describe(dirOf: (t: FakeTransceiver) => RTCRtpTransceiverDirection, only?: Set<string>): string {
+    const mlines: FakeMLine[] = [];
+    for (const t of this.transceivers) {
+      if (t.mid === null || (only && !only.has(t.mid))) continue;
+      const dir = dirOf(t);
+      mlines.push({
+        mid: t.mid,
+        kind: t.kind,
+        dir,
+        msid: sends(dir) ? t.sender.streams[0]?.id : undefined,
+      });
+    }
+    return fakeSdp(mlines, this.#iceRestart);
+  }
+
+  #setSignaling(state: RTCSignalingState): void {
+    if (this.signalingState === state) return;
+    this.signalingState = state;
+    this.onsignalingstatechange?.({});
+    if (state === 'stable') {
+      if (this.localDescription && this.remoteDescription && this.iceConnectionState === 'new')
+        queueMicrotask(() => {
+          if (this.closed) return;
+          this.setIceState('checking');
+          this.setIceState('connected');
+        });
+      this.changed();
+    }
+  }
+
+  /** One host candidate and the end of candidates, after the first local description. */
+  #gather(): void {
+    if (this.#gathered) return;
+    this.#gathered = true;
+    queueMicrotask(() => {
+      if (this.closed) return;
+      const init = { candidate: `candidate:1 1 udp 1 127.0.0.1 9 typ host`, sdpMid: '0' };
+      this.onicecandidate?.({ candidate: { ...init, toJSON: () => init } });
+      this.onicecandidate?.({ candidate: null });
+    });
+  }
+}
+
+/** The fake WebRTC, remembering every peer connection it made, and what the screen picker gives. */
+export class FakeRtc {
+  readonly pcs: FakePeerConnection[] = [];
+  /** What the next `getDisplayMedia` resolves to; undefined: the user cancels. */
+  nextScreen: () => FakeStream | undefined = () => new FakeStream([new FakeTrack('video')]);
+
+  get last(): FakePeerConnection {
+    const pc = this.pcs.at(-1);
+    if (!pc) throw new Error('no peer connection was made');
+    return pc;
+  }
+
+  /** The seam the controllers take, typed as the browser's (the fakes have what they use). */
+  get api(): Rtc {
+    return {
+      createPeerConnection: (config) => {
+        const pc = new FakePeerConnection(config);
+        this.pcs.push(pc);
+        return pc as unknown as RTCPeerConnection;
+      },
+      createMediaStream: (tracks) =>
+        new FakeStream(tracks as unknown as FakeTrack[]) as unknown as MediaStream,
+      getDisplayMedia: async () => {
+        const screen = this.nextScreen();
+        if (!screen) throw new Error('NotAllowedError');
+        return screen as unknown as MediaStream;
+      },
+    };
+  }
+}
+
+/** Lets queued microtasks and timers of zero run, until nothing more happens. */
+export async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setTimeout(r, 0));
+}
