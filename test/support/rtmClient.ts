@@ -1,6 +1,28 @@
 import type { RtmConnectResponse, ServerMessage } from '@confab/protocol';
 import WebSocket from 'ws';
 
+/**
+ * Any `webrtc` frame as a test reads it, every field optional: tests pick the fields they check.
+ * The server itself sends only the protocol's typed `ServerMessage`s.
+ */
+export interface LooseWebrtcFrame {
+  type: 'webrtc';
+  subtype: string;
+  reply_to?: number;
+  source?: string;
+  target?: string;
+  profile?: { name: string };
+  initiator?: boolean;
+  state?: string;
+  channel?: string;
+  group?: string;
+  hash?: string;
+  v?: number;
+  pcid?: string;
+  transaction?: string;
+  data?: unknown;
+}
+
 /** A signaling client for tests: rtm/connect, then the WebSocket, with a queue of what arrives. */
 export class RtmClient {
   readonly received: ServerMessage[] = [];

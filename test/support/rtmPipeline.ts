@@ -4,10 +4,9 @@ import {
   type ForwardedStream,
   pipelinePeerId,
   type ServerMessage,
-  type ServerWebrtcMessage,
 } from '@confab/protocol';
 import type { PeerSignaling } from './bridgeHarness.js';
-import type { RtmClient } from './rtmClient.js';
+import type { LooseWebrtcFrame, RtmClient } from './rtmClient.js';
 
 /**
  * A synthetic peer's way to the bridge through a real focus: the signaling a client speaks in a
@@ -109,7 +108,7 @@ export class RtmPipeline implements PeerSignaling {
   #fromPipeline(m: ServerMessage): BridgeMessage | undefined {
     if (m.type !== 'webrtc' || m.subtype !== 'webrtc_signal' || m.source !== pipelinePeerId)
       return undefined;
-    const data = (m as ServerWebrtcMessage).data as {
+    const data = (m as LooseWebrtcFrame).data as {
       type?: string;
       sdp?: string;
       streams?: Record<string, ForwardedStream>;

@@ -90,6 +90,8 @@ export const groupChannelPayloadSchema = z.union([
   z.object({ restarted: mediaFailed }),
   /** The member's media failed too often: it is out of the conference. */
   z.object({ failed: mediaFailed }),
+  /** The conference closed with the member in it (the server shuts down): it is out. */
+  z.object({ closed: z.object({ code: z.literal('unavailable') }) }),
 ]);
 export type GroupChannelPayload = z.output<typeof groupChannelPayloadSchema>;
 

@@ -141,29 +141,6 @@ export interface RtmTurnResponse {
   turn: TurnCredentials;
 }
 
-/**
- * A `webrtc` message built by hand, every field optional: what `focus/` still sends until it
- * uses the builders of `serverMessageBuilders.ts`. Clients parse `serverMessageSchema` instead.
- * @deprecated Build messages with the builders; this goes once nothing sends it.
- */
-export interface ServerWebrtcMessage {
-  type: 'webrtc';
-  subtype: WebrtcSubtype | 'webrtc_channel';
-  reply_to?: number;
-  source?: string;
-  target?: string;
-  profile?: { name: string };
-  initiator?: boolean;
-  state?: string;
-  channel?: string;
-  group?: string;
-  hash?: string;
-  v?: number;
-  pcid?: string;
-  transaction?: string;
-  data?: unknown;
-}
-
 /** WebSocket close codes the server uses. */
 export const rtmCloseCodes = {
   normal: 1000,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { rtmErrorCodes } from './errors.js';
 import { fromPipelineSignalSchema, groupChannelPayloadSchema, pipelinePeerId } from './group.js';
-import { callAnswerSchema, type ServerWebrtcMessage } from './rtm.js';
+import { callAnswerSchema } from './rtm.js';
 
 /**
  * What the server sends on the RTM socket, one schema per message kind (docs/protocol.md). The
@@ -185,9 +185,3 @@ export const callSignalDataSchema = z.union([
   z.object({ screenshare: z.object({ mid: z.string() }).nullable() }),
 ]);
 export type CallSignalData = z.output<typeof callSignalDataSchema>;
-
-/**
- * What the server may put on a socket: a built message or, from `focus/` until it uses the
- * builders, a hand-built one.
- */
-export type ServerFrame = ServerMessage | ServerWebrtcMessage;

@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import type { ServerMessage, ServerWebrtcMessage } from '@confab/protocol';
+import type { ServerMessage } from '@confab/protocol';
 import pino from 'pino';
 import { freePort } from '../../../test/support/net.js';
 import { guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
-import { RtmClient } from '../../../test/support/rtmClient.js';
+import { type LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
 import { BridgeAgent } from '../src/bridge/BridgeAgent.js';
 import { channelOf, FakeBridge, join, joined } from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
@@ -26,7 +26,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promi
 /** The group-channel message a closing conference sends to whoever is in it or waiting. */
 const closedIn = (group: string) => (m: ServerMessage) =>
   channelOf(group)(m) &&
-  (m as ServerWebrtcMessage & { data?: { closed?: { code: string } } }).data?.closed?.code ===
+  (m as LooseWebrtcFrame & { data?: { closed?: { code: string } } }).data?.closed?.code ===
     'unavailable';
 
 after(() => {
@@ -105,7 +105,7 @@ describe('the close cascade: conference, then focus', () => {
     const guest = await RtmClient.open(server.localUrl, guestTokens.accessToken);
     clients.push(guest);
     join(guest, 'group/public/lobby');
-    const held = (await guest.next(channelOf('group/public/lobby'))) as ServerWebrtcMessage;
+    const held = (await guest.next(channelOf('group/public/lobby'))) as LooseWebrtcFrame;
     assert.deepEqual(held.data, { waiting: true });
 
     await until('the bridge holds three endpoints', () => onBridge().endpoints === 3);

@@ -6,10 +6,9 @@ import {
   type FocusMessage,
   pipelinePeerId,
   type ServerMessage,
-  type ServerWebrtcMessage,
 } from '@confab/protocol';
 import WebSocket from 'ws';
-import type { RtmClient } from '../../../test/support/rtmClient.js';
+import type { LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
 
 /** The conference and endpoint a bridge message is about. */
 export const pick = (m: { conference: string; endpoint: string }) => ({
@@ -96,11 +95,11 @@ export class FakeBridge {
 
 export const channelOf =
   (group: string) =>
-  (m: ServerMessage): m is ServerMessage & ServerWebrtcMessage =>
+  (m: ServerMessage): m is ServerMessage & LooseWebrtcFrame =>
     m.type === 'webrtc' && m.subtype === 'webrtc_channel' && m.group === group;
 export const isError = (code: string) => (m: ServerMessage) =>
   m.type === 'error' && m.error.code === code;
-export const participants = (m: ServerWebrtcMessage) =>
+export const participants = (m: LooseWebrtcFrame) =>
   (m.data as { group: { participants: { id: string; owner: boolean; name: string }[] } }).group
     .participants;
 
@@ -109,7 +108,7 @@ export async function joined(client: RtmClient, group: string): Promise<string> 
   join(client, group);
   const channel = (await client.next(
     (m) => channelOf(group)(m) && m.hash !== undefined,
-  )) as ServerWebrtcMessage;
+  )) as LooseWebrtcFrame;
   return channel.hash as string;
 }
 

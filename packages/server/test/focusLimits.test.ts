@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { maxSdpLength, type ServerMessage, type ServerWebrtcMessage } from '@confab/protocol';
+import { maxSdpLength, type ServerMessage } from '@confab/protocol';
 import { guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
-import { RtmClient } from '../../../test/support/rtmClient.js';
+import { type LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
 import {
   channelOf,
   FakeBridge,
@@ -124,12 +124,12 @@ describe('focus limits: one participant cannot break other people’s meetings',
     assert.notEqual(renewed.endpoint, big.endpoint);
     const told = (await bob.next(
       (m) => channelOf('group/big')(m) && !!(m.data as { restarted?: unknown })?.restarted,
-    )) as ServerWebrtcMessage;
+    )) as LooseWebrtcFrame;
     assert.deepEqual(told.data, { restarted: { code: 'media_failed' } });
     // Nothing of the oversized offer reached Bob, and the new session's offer does.
     assert.equal(bob.received.filter(signalTo(users.bob?.id)).length, 0);
     bridge.send({ type: 'offer', ...pick(renewed), sdp: 'v=0 fresh', streams: {} });
-    const offer = (await bob.next(signalTo(users.bob?.id))) as ServerWebrtcMessage;
+    const offer = (await bob.next(signalTo(users.bob?.id))) as LooseWebrtcFrame;
     assert.equal((offer.data as { session: string }).session, renewed.endpoint);
 
     assert.equal(bridge.ws.readyState, bridge.ws.OPEN, 'the bridge link stays up');
@@ -234,7 +234,7 @@ describe('focus limits: one participant cannot break other people’s meetings',
     const out = await bob.next(
       (m) => channelOf('group/flaky')(m) && !!(m.data as { failed?: unknown } | undefined)?.failed,
     );
-    assert.deepEqual((out as ServerWebrtcMessage).data, { failed: { code: 'media_failed' } });
+    assert.deepEqual((out as LooseWebrtcFrame).data, { failed: { code: 'media_failed' } });
     await bridge.next((m) => m.type === 'release' && m.endpoint === current.endpoint);
     await carol.next((m) => channelOf('group/flaky')(m) && participants(m as never).length === 1);
     await Promise.all([bob.close(), carol.close()]);

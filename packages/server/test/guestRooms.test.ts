@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ServerMessage, ServerWebrtcMessage } from '@confab/protocol';
+import type { ServerMessage } from '@confab/protocol';
 import { type GuestTokens, guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
-import { RtmClient } from '../../../test/support/rtmClient.js';
+import { type LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
 import { channelOf, FakeBridge, isError, join, participants } from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
@@ -52,7 +52,7 @@ describe('guests in rooms: only their own room, never the first, held until the 
     assert.equal(john.userId, tokens.id);
 
     const id = join(john, room);
-    const held = (await john.next(waiting(room))) as ServerWebrtcMessage;
+    const held = (await john.next(waiting(room))) as LooseWebrtcFrame;
     assert.equal(held.reply_to, id);
     assert.equal(held.hash, undefined, 'no pipeline hash while waiting');
     await new Promise((r) => setTimeout(r, 200));
@@ -66,8 +66,8 @@ describe('guests in rooms: only their own room, never the first, held until the 
     join(alice, room);
     await alice.next(withGroup(room));
     const admitted = (await john.next(
-      (m) => withGroup(room)(m) && (m as ServerWebrtcMessage).hash !== undefined,
-    )) as ServerWebrtcMessage;
+      (m) => withGroup(room)(m) && (m as LooseWebrtcFrame).hash !== undefined,
+    )) as LooseWebrtcFrame;
     assert.equal(admitted.reply_to, id, 'the held join is answered');
     assert.deepEqual(
       participants(admitted).map((p) => [p.name, p.owner, (p as { guest?: boolean }).guest]),
@@ -84,8 +84,8 @@ describe('guests in rooms: only their own room, never the first, held until the 
     // Alice leaves: the guest stays but does not become the owner.
     await alice.close();
     const after = (await john.next(
-      (m) => withGroup(room)(m) && participants(m as ServerWebrtcMessage).length === 1,
-    )) as ServerWebrtcMessage;
+      (m) => withGroup(room)(m) && participants(m as LooseWebrtcFrame).length === 1,
+    )) as LooseWebrtcFrame;
     assert.equal(participants(after)[0]?.owner, false);
     await john.close();
   });
@@ -110,7 +110,7 @@ describe('guests in rooms: only their own room, never the first, held until the 
     await new Promise((r) => setTimeout(r, 100));
     const bob = await open(users.bob?.token as string);
     join(bob, room);
-    const channel = (await bob.next(withGroup(room))) as ServerWebrtcMessage;
+    const channel = (await bob.next(withGroup(room))) as LooseWebrtcFrame;
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(
       participants(channel).map((p) => p.name),
@@ -199,7 +199,7 @@ describe('allow_guest_only_channels: guests may start a public room', () => {
     const room = 'group/public/open';
     const g = await ctx.open((await ctx.guest(room, 'Early Bird')).accessToken);
     join(g, room);
-    const channel = (await g.next(withGroup(room))) as ServerWebrtcMessage;
+    const channel = (await g.next(withGroup(room))) as LooseWebrtcFrame;
     assert.ok(channel.hash, 'joined, with the pipeline hash');
     assert.deepEqual(
       participants(channel).map((p) => [p.name, p.owner]),
@@ -208,7 +208,7 @@ describe('allow_guest_only_channels: guests may start a public room', () => {
     assert.equal((await ctx.bridge.next<'allocate'>((m) => m.type === 'allocate')).user, g.userId);
     const alice = await ctx.open(ctx.users.alice?.token as string);
     join(alice, room);
-    const both = (await alice.next(withGroup(room))) as ServerWebrtcMessage;
+    const both = (await alice.next(withGroup(room))) as LooseWebrtcFrame;
     assert.deepEqual(
       participants(both).map((p) => [p.name, p.owner]),
       [

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  pipelinePeerId,
-  type ServerMessage,
-  type ServerWebrtcMessage,
-  webrtcVersion,
-} from '@confab/protocol';
+import { pipelinePeerId, type ServerMessage, webrtcVersion } from '@confab/protocol';
 import { guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
-import { RtmClient } from '../../../test/support/rtmClient.js';
+import { type LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
 import { FakeBridge, joined, pick, pipelineSignal } from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
@@ -50,7 +45,7 @@ describe('kwmjs habits in group rooms', () => {
     for (const kind of ['offer', 'candidate']) {
       const m = (await alice.next(
         (x) => x.type === 'webrtc' && x.subtype === 'webrtc_signal',
-      )) as ServerWebrtcMessage;
+      )) as LooseWebrtcFrame;
       assert.equal(m.source, pipelinePeerId, kind);
       assert.equal(m.state, pipelinePeerId, kind);
       assert.equal(m.pcid, first.endpoint, kind);
@@ -66,7 +61,7 @@ describe('kwmjs habits in group rooms', () => {
     bridge.send({ type: 'offer', ...pick(next), sdp: 'v=0 two', streams: {} });
     const again = (await alice.next(
       (x) => x.type === 'webrtc' && x.subtype === 'webrtc_signal',
-    )) as ServerWebrtcMessage;
+    )) as LooseWebrtcFrame;
     assert.equal(again.pcid, next.endpoint);
     assert.notEqual(again.pcid, first.endpoint);
     await alice.close();
@@ -232,7 +227,7 @@ describe('kwmjs habits in group rooms', () => {
     bridge.send({ type: 'offer', ...pick(renewed), sdp: 'v=0 fresh', streams: {} });
     const offer = (await alice.next(
       (m) => m.type === 'webrtc' && m.subtype === 'webrtc_signal',
-    )) as ServerWebrtcMessage;
+    )) as LooseWebrtcFrame;
     assert.equal(offer.pcid, renewed.endpoint);
     // kwmjs takes the new pcid as a new connection again (another pcid of its own): that is the
     // new session's, not another recovery. A late candidate of the old pc is dropped.
@@ -281,7 +276,7 @@ describe('kwmjs reconnecting in a group room', () => {
       });
       const reply = (await again.next(
         (m) => m.type === 'webrtc' && m.subtype === 'webrtc_channel',
-      )) as ServerWebrtcMessage;
+      )) as LooseWebrtcFrame;
       assert.equal(reply.hash, hash);
       await sleep(300);
       assert.equal(

@@ -1,21 +1,21 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { ServerMessage, ServerWebrtcMessage } from '@confab/protocol';
+import type { ServerMessage } from '@confab/protocol';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { freePort } from '../../../test/support/net.js';
-import { RtmClient, rtmConnect } from '../../../test/support/rtmClient.js';
+import { type LooseWebrtcFrame, RtmClient, rtmConnect } from '../../../test/support/rtmClient.js';
 import { startTestServer, type TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
 
 const isWebrtc =
   (subtype: string) =>
-  (m: ServerMessage): m is ServerMessage & ServerWebrtcMessage =>
+  (m: ServerMessage): m is ServerMessage & LooseWebrtcFrame =>
     m.type === 'webrtc' && m.subtype === subtype;
 /** A webrtc message in the channel of a call, named by its ring or `webrtc_channel` message. */
 function inCall(
-  call: ServerWebrtcMessage,
+  call: LooseWebrtcFrame,
   subtype: 'webrtc_signal' | 'webrtc_hangup',
   target: string | undefined,
   state: string,
@@ -209,7 +209,7 @@ describe('one-to-one calls', () => {
       state,
       v: 20180703,
     });
-  const answer = (c: RtmClient, ring: ServerWebrtcMessage, data: Record<string, unknown>) =>
+  const answer = (c: RtmClient, ring: LooseWebrtcFrame, data: Record<string, unknown>) =>
     c.send({
       type: 'webrtc',
       subtype: 'webrtc_call',
@@ -228,8 +228,8 @@ describe('one-to-one calls', () => {
     const bob1 = await open('bob');
     const bob2 = await open('bob');
     call(alice, users.bob?.id as string);
-    const ring1 = (await bob1.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
-    const ring2 = (await bob2.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const ring1 = (await bob1.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
+    const ring2 = (await bob2.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     return { alice, bob1, bob2, ring1, ring2 };
   }
 
@@ -238,11 +238,11 @@ describe('one-to-one calls', () => {
     const bob1 = await open('bob');
     const bob2 = await open('bob');
     const id = call(alice, users.bob?.id as string);
-    const channel = (await alice.next(isWebrtc('webrtc_channel'))) as ServerWebrtcMessage;
+    const channel = (await alice.next(isWebrtc('webrtc_channel'))) as LooseWebrtcFrame;
     assert.equal(channel.reply_to, id);
     assert.match(channel.channel ?? '', /^\*[A-Za-z0-9]{24}$/);
-    const ring1 = (await bob1.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
-    const ring2 = (await bob2.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const ring1 = (await bob1.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
+    const ring2 = (await bob2.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     for (const ring of [ring1, ring2]) {
       assert.equal(ring.source, users.alice?.id);
       assert.equal(ring.initiator, true);
@@ -251,23 +251,23 @@ describe('one-to-one calls', () => {
       assert.equal(ring.hash, channel.hash);
     }
     answer(bob1, ring1, { accept: true });
-    const accepted = (await alice.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const accepted = (await alice.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     assert.equal(accepted.initiator, false);
     assert.equal(accepted.source, users.bob?.id);
     assert.deepEqual(accepted.data, { accept: true, state: 'st-1' });
-    const cleared = (await bob2.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const cleared = (await bob2.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     assert.equal(cleared.target, undefined, 'a cleared call has no target');
     assert.equal(cleared.channel, channel.channel);
 
     alice.send(
       inCall(channel, 'webrtc_signal', users.bob?.id, 'st-1', { type: 'offer', sdp: 'v=0...' }),
     );
-    const got = (await bob1.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage;
+    const got = (await bob1.next(isWebrtc('webrtc_signal'))) as LooseWebrtcFrame;
     assert.deepEqual([got.source, got.data], [users.alice?.id, { type: 'offer', sdp: 'v=0...' }]);
     bob1.send(
       inCall(channel, 'webrtc_signal', users.alice?.id, 'st-1', { type: 'answer', sdp: 'v=0.' }),
     );
-    assert.deepEqual(((await alice.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data, {
+    assert.deepEqual(((await alice.next(isWebrtc('webrtc_signal'))) as LooseWebrtcFrame).data, {
       type: 'answer',
       sdp: 'v=0.',
     });
@@ -276,7 +276,7 @@ describe('one-to-one calls', () => {
     alice.send(
       inCall(channel, 'webrtc_hangup', users.bob?.id, 'st-1', { ...hangupData, state: 'st-1' }),
     );
-    const ended = (await bob1.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+    const ended = (await bob1.next(isWebrtc('webrtc_hangup'))) as LooseWebrtcFrame;
     assert.equal(ended.source, users.alice?.id);
     assert.equal((ended.data as { reason: string }).reason, 'hangup');
     // The channel is gone: more signals are refused.
@@ -288,7 +288,7 @@ describe('one-to-one calls', () => {
   test('decline tells the caller "reject" and stops the other devices', async () => {
     const { alice, bob1, bob2, ring1 } = await ringTwoDevices();
     answer(bob1, ring1, { accept: false, reason: 'reject' });
-    const declined = (await alice.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const declined = (await alice.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     assert.deepEqual(declined.data, { accept: false, reason: 'reject', state: 'st-1' });
     await bob2.next((m) => isWebrtc('webrtc_call')(m) && m.target === undefined);
     await Promise.all([alice.close(), bob1.close(), bob2.close()]);
@@ -307,11 +307,11 @@ describe('one-to-one calls', () => {
 
     const bob = await open('bob');
     call(alice, users.bob?.id as string, 'st-2');
-    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const ring = (await bob.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     answer(bob, ring, { accept: false, reason: 'reject_busy' });
     const busy = (await alice.next(
       (m) => isWebrtc('webrtc_call')(m) && m.channel === ring.channel,
-    )) as ServerWebrtcMessage;
+    )) as LooseWebrtcFrame;
     assert.equal((busy.data as { reason: string }).reason, 'reject_busy');
     await Promise.all([alice.close(), bob.close()]);
   });
@@ -319,8 +319,8 @@ describe('one-to-one calls', () => {
   test('a user with no connection is reported unreachable', async () => {
     const alice = await open('alice');
     call(alice, users.carol?.id as string);
-    const channel = (await alice.next(isWebrtc('webrtc_channel'))) as ServerWebrtcMessage;
-    const hangup = (await alice.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+    const channel = (await alice.next(isWebrtc('webrtc_channel'))) as LooseWebrtcFrame;
+    const hangup = (await alice.next(isWebrtc('webrtc_hangup'))) as LooseWebrtcFrame;
     assert.equal(hangup.channel, channel.channel);
     assert.equal(hangup.source, users.carol?.id);
     assert.equal((hangup.data as { reason: string }).reason, 'unreachable');
@@ -336,8 +336,8 @@ describe('one-to-one calls', () => {
       alice.next(isWebrtc('webrtc_hangup'), 8000),
       bob.next(isWebrtc('webrtc_hangup'), 8000),
     ]);
-    assert.equal(((toAlice as ServerWebrtcMessage).data as { reason: string }).reason, 'no_answer');
-    assert.equal(((toBob as ServerWebrtcMessage).data as { reason: string }).reason, 'no_answer');
+    assert.equal(((toAlice as LooseWebrtcFrame).data as { reason: string }).reason, 'no_answer');
+    assert.equal(((toBob as LooseWebrtcFrame).data as { reason: string }).reason, 'no_answer');
     await Promise.all([alice.close(), bob.close()]);
   });
 
@@ -345,10 +345,10 @@ describe('one-to-one calls', () => {
     const alice = await open('alice');
     const bob = await open('bob');
     call(alice, users.bob?.id as string);
-    const channel = (await alice.next(isWebrtc('webrtc_channel'))) as ServerWebrtcMessage;
+    const channel = (await alice.next(isWebrtc('webrtc_channel'))) as LooseWebrtcFrame;
     await bob.next(isWebrtc('webrtc_call'));
     alice.send(inCall(channel, 'webrtc_hangup', users.bob?.id, 'st-1', hangupData));
-    const stop = (await bob.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+    const stop = (await bob.next(isWebrtc('webrtc_hangup'))) as LooseWebrtcFrame;
     assert.equal(stop.source, users.alice?.id);
     await Promise.all([alice.close(), bob.close()]);
   });
@@ -358,7 +358,7 @@ describe('one-to-one calls', () => {
     const alice = await open('alice');
     const bob = await open('bob');
     call(alice, users.bob?.id as string);
-    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const ring = (await bob.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     answer(bob, ring, { accept: true });
     await alice.next(isWebrtc('webrtc_call'));
     const signal = (from: RtmClient, to: string, data: unknown) =>
@@ -371,7 +371,7 @@ describe('one-to-one calls', () => {
     const dropped = Date.now();
     alice.ws.terminate();
     assert.ok(await bob.nothing(isWebrtc('webrtc_hangup'), 500), 'no hangup at once');
-    const gone = (await bob.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+    const gone = (await bob.next(isWebrtc('webrtc_hangup'))) as LooseWebrtcFrame;
     assert.ok(Date.now() - dropped >= 900, 'after the grace of 1 s');
     assert.equal(gone.source, users.alice?.id);
     assert.equal((gone.data as { reason: string }).reason, 'hangup');
@@ -384,11 +384,11 @@ describe('one-to-one calls', () => {
     await new Promise((r) => setTimeout(r, 300));
     const alice2 = await open('alice');
     signal(alice2, 'bob', { noop: true });
-    assert.deepEqual(((await bob.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data, {
+    assert.deepEqual(((await bob.next(isWebrtc('webrtc_signal'))) as LooseWebrtcFrame).data, {
       noop: true,
     });
     signal(bob, 'alice', { type: 'offer', sdp: 'v=0 restart' });
-    const got = (await alice2.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage;
+    const got = (await alice2.next(isWebrtc('webrtc_signal'))) as LooseWebrtcFrame;
     assert.deepEqual(got.data, { type: 'offer', sdp: 'v=0 restart' });
     // Past the grace the call still stands: nobody was hung up on.
     assert.ok(await bob.nothing(isWebrtc('webrtc_hangup'), 1500));
@@ -414,8 +414,8 @@ describe('one-to-one calls', () => {
     const bob = await open('bob');
     const carol = await open('carol');
     call(alice, users.bob?.id as string);
-    const channel = (await alice.next(isWebrtc('webrtc_channel'))) as ServerWebrtcMessage;
-    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const channel = (await alice.next(isWebrtc('webrtc_channel'))) as LooseWebrtcFrame;
+    const ring = (await bob.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     answer(bob, ring, { accept: true });
     await alice.next(isWebrtc('webrtc_call'));
     const forged = createHmac('sha256', 'guess').update('x').digest('base64');
@@ -454,7 +454,7 @@ describe('one-to-one calls', () => {
     await alice.next(isError('bad_message'));
     const bob = await open('bob');
     call(alice, users.bob?.id as string);
-    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const ring = (await bob.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     bob.send({
       type: 'webrtc',
       subtype: 'webrtc_call',
@@ -482,7 +482,7 @@ async function answeredCallBeforeRestart(state: string) {
     initiator: true,
     state,
   });
-  const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+  const ring = (await bob.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
   bob.send({
     type: 'webrtc',
     subtype: 'webrtc_call',
@@ -522,22 +522,22 @@ describe('calls across a server restart', () => {
         inCall(ring, subtype, users[to]?.id, 'st-r', data);
       alice2.send(message('bob', 'webrtc_signal', { noop: true }));
       assert.deepEqual(
-        ((await bob2.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data,
+        ((await bob2.next(isWebrtc('webrtc_signal'))) as LooseWebrtcFrame).data,
         { noop: true },
         "the noop reaches Bob's new connection",
       );
       bob2.send(message('alice', 'webrtc_signal', { type: 'offer', sdp: 'v=0 again' }));
-      assert.deepEqual(
-        ((await alice2.next(isWebrtc('webrtc_signal'))) as ServerWebrtcMessage).data,
-        { type: 'offer', sdp: 'v=0 again' },
-      );
+      assert.deepEqual(((await alice2.next(isWebrtc('webrtc_signal'))) as LooseWebrtcFrame).data, {
+        type: 'offer',
+        sdp: 'v=0 again',
+      });
       // A stranger's forged hash takes up nothing.
       const carol = await open(again.localUrl, 'carol');
       carol.send({ ...message('bob', 'webrtc_signal', { noop: true }), hash: 'AAAA' });
       await carol.next(isError('access_restricted'));
 
       alice2.send(message('bob', 'webrtc_hangup', hangupData));
-      const ended = (await bob2.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+      const ended = (await bob2.next(isWebrtc('webrtc_hangup'))) as LooseWebrtcFrame;
       assert.equal(ended.source, users.alice?.id);
       await Promise.all([alice2.close(), bob2.close(), carol.close()]);
     } finally {
@@ -557,7 +557,7 @@ describe('calls across a server restart', () => {
       initiator: true,
       state: 'st-u',
     });
-    const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+    const ring = (await bob.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
     await server.close();
     const again = await startTestServer({
       dir: server.dir,
@@ -589,7 +589,7 @@ describe('calls across a server restart', () => {
       const bob2 = await RtmClient.open(again.localUrl, users.bob?.token as string);
       const alice2 = await RtmClient.open(again.localUrl, users.alice?.token as string);
       bob2.send(inCall(ring, 'webrtc_hangup', users.alice?.id, 'st-h', hangupData));
-      const ended = (await alice2.next(isWebrtc('webrtc_hangup'))) as ServerWebrtcMessage;
+      const ended = (await alice2.next(isWebrtc('webrtc_hangup'))) as LooseWebrtcFrame;
       assert.equal(ended.channel, ring.channel);
       await Promise.all([alice2.close(), bob2.close()]);
     } finally {
@@ -701,7 +701,7 @@ describe('limits', () => {
         assert.match(m.type === 'error' ? m.error.msg : '', why);
       };
       call(alice, users.bob?.id);
-      const ring = (await bob.next(isWebrtc('webrtc_call'))) as ServerWebrtcMessage;
+      const ring = (await bob.next(isWebrtc('webrtc_call'))) as LooseWebrtcFrame;
       // One client in a loop cannot fill Bob's line: its second call is refused.
       await refused(alice, call(alice, users.bob?.id), /a call of yours already rings/);
       // Another caller is refused while Bob is rung as often as allowed...

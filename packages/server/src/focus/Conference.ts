@@ -1,13 +1,18 @@
 import {
+  type ChannelMessage,
   type ForwardedStream,
+  type FromPipelineSignal,
   type GroupChannelData,
+  type GroupChannelPayload,
   type GroupParticipant,
-  pipelineMode,
+  groupChannelMessage,
+  groupJoinedMessage,
+  groupWaitingMessage,
+  type PipelineOffer,
   pipelinePeerId,
+  pipelineSignalMessage,
   pipelineSignalSchema,
-  type ServerWebrtcMessage,
   type WebrtcClientMessage,
-  webrtcVersion,
 } from '@confab/protocol';
 import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
@@ -205,17 +210,14 @@ export class Conference {
     if (!this.#waiting.has(conn.id) && this.#waiting.size >= this.opts.maxParticipants)
       throw new Refusal('create_restricted', 'too many guests are waiting for this room to start');
     this.#waiting.set(conn.id, { conn, msg });
-    conn.send({
-      type: 'webrtc',
-      subtype: 'webrtc_channel',
-      reply_to: msg.id,
-      channel: this.channel,
-      group: this.group,
-      state: msg.state,
-      v: webrtcVersion,
-      ...(msg.transaction ? { transaction: msg.transaction } : {}),
-      data: { waiting: true },
-    });
+    conn.send(
+      groupWaitingMessage({
+        reply_to: msg.id,
+        group: this.group,
+        state: msg.state,
+        transaction: msg.transaction,
+      }),
+    );
     this.#log.debug(
       { group: this.group, user: conn.userId },
       'guest waiting for the room to start',
@@ -463,33 +465,22 @@ export class Conference {
 
   /** The reply to a member's `webrtc_group`: the channel, its hash and who is there. */
   #welcome(conn: Connection, msg: WebrtcClientMessage, member: Participant): void {
-    conn.send({
-      type: 'webrtc',
-      subtype: 'webrtc_channel',
-      reply_to: msg.id,
-      channel: this.channel,
-      group: this.group,
-      hash: this.opts.hash.of(member.user, pipelinePeerId, this.channel),
-      state: msg.state,
-      v: webrtcVersion,
-      ...(msg.transaction ? { transaction: msg.transaction } : {}),
-      data: {
-        group: this.#groupData(true),
-        pipeline: { pipeline: pipelinePeerId, mode: pipelineMode },
-      },
-    });
+    conn.send(
+      groupJoinedMessage({
+        reply_to: msg.id,
+        channel: this.channel,
+        group: this.group,
+        hash: this.opts.hash.of(member.user, pipelinePeerId, this.channel),
+        state: msg.state,
+        transaction: msg.transaction,
+        members: this.#groupData(true),
+      }),
+    );
     if (this.#speaker) conn.send(this.#channelMessage({ speaker: this.#speaker }));
   }
 
-  #channelMessage(data: Record<string, unknown>): ServerWebrtcMessage {
-    return {
-      type: 'webrtc',
-      subtype: 'webrtc_channel',
-      channel: this.channel,
-      group: this.group,
-      v: webrtcVersion,
-      data,
-    };
+  #channelMessage(data: GroupChannelPayload): ChannelMessage {
+    return groupChannelMessage({ channel: this.channel, group: this.group, data });
   }
 
   #groupData(reset: boolean): GroupChannelData {
@@ -510,7 +501,7 @@ export class Conference {
   }
 
   /** A group channel message with `data` to every member but `except`. */
-  #broadcast(data: Record<string, unknown>, except?: string): void {
+  #broadcast(data: GroupChannelPayload, except?: string): void {
     const message = this.#channelMessage(data);
     for (const m of this.#members.values())
       if (m.user !== except) this.opts.state.deliver(m.conn, message);
@@ -521,20 +512,18 @@ export class Conference {
    * not the pipeline's id, and takes a new `pcid` as a new peer connection: the session (the
    * endpoint) is the pcid, so a new session is a new connection to it as to the web app.
    */
-  #signalMember(m: Participant, data: Record<string, unknown>): void {
-    this.opts.state.deliver(m.conn, {
-      type: 'webrtc',
-      subtype: 'webrtc_signal',
-      source: pipelinePeerId,
-      target: m.user,
-      channel: this.channel,
-      group: this.group,
-      hash: this.opts.hash.of(m.user, pipelinePeerId, this.channel),
-      state: pipelinePeerId,
-      pcid: m.endpoint,
-      v: webrtcVersion,
-      data,
-    });
+  #signalMember(m: Participant, data: FromPipelineSignal): void {
+    this.opts.state.deliver(
+      m.conn,
+      pipelineSignalMessage({
+        target: m.user,
+        channel: this.channel,
+        group: this.group,
+        hash: this.opts.hash.of(m.user, pipelinePeerId, this.channel),
+        session: m.endpoint,
+        data,
+      }),
+    );
   }
 
   #byEndpoint(endpoint: string): Participant | undefined {
@@ -546,7 +535,7 @@ export class Conference {
   bridgeOffer(endpoint: string, sdp: string, streams: Record<string, ForwardedStream>): void {
     const m = this.#byEndpoint(endpoint);
     if (!m) return;
-    const offer = { type: 'offer', sdp, streams, session: m.endpoint };
+    const offer: PipelineOffer = { type: 'offer', sdp, streams, session: m.endpoint };
     m.offer = offer;
     this.#signalMember(m, offer);
   }

@@ -198,7 +198,7 @@ export class Focus implements BridgeEvents {
     if (guest && !conf?.size && !this.opts.allowGuestOnlyChannels)
       return (conf ?? new Conference(group, this.#conference)).hold(conn, msg);
     if (conf && !existing && conf.size >= this.opts.maxParticipants)
-      throw new Refusal('access_restricted', 'the conference is full');
+      throw new Refusal('conference_full', 'the conference is full');
     if (existing?.conn !== conn.id) this.#checkJoinCounts(conn, !existing);
     if (!conf?.started && !this.opts.hub.pick())
       throw new Refusal('server_error', 'no media bridge is available');

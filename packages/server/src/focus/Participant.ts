@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { PipelineOffer } from '@confab/protocol';
 
 export const newId = (): string => randomBytes(9).toString('base64url');
 
@@ -18,7 +19,7 @@ export class Participant {
   /** Muted by the owner: the bridge drops its audio until it unmutes itself. */
   muted = false;
   /** The bridge's last offer to it, until its answer came: sent again when it comes back. */
-  offer: Record<string, unknown> | undefined;
+  offer: PipelineOffer | undefined;
   /** Its endpoint is on the conference's bridge (allocated and not yet released). */
   allocated = false;
   /** When its endpoint was last replaced after failing (`bridgeEndpointState`). */

@@ -6,7 +6,7 @@ import {
   goodbyeMessage,
   type RtmErrorCode,
   rtmCloseCodes,
-  type ServerFrame,
+  type ServerMessage,
 } from '@confab/protocol';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../logging/index.js';
@@ -91,7 +91,7 @@ export class Connection {
     return this.session.guest?.path;
   }
 
-  send(message: ServerFrame): void {
+  send(message: ServerMessage): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(JSON.stringify(message));
   }

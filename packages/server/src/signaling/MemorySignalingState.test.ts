@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ServerFrame } from '@confab/protocol';
+import type { ServerMessage } from '@confab/protocol';
 import { MemorySignalingState } from './MemorySignalingState.js';
 
 const info = { userId: 'u1', name: 'U One', auth: '' };
@@ -19,7 +19,7 @@ test('a connect key is taken once, and not after its 30 s', () => {
 
 test('connections are found by user and delivered to until removed', () => {
   const state = new MemorySignalingState();
-  const got: ServerFrame[] = [];
+  const got: ServerMessage[] = [];
   state.addConnection({ id: 'c1', userId: 'u1', send: (m) => got.push(m) });
   state.addConnection({ id: 'c2', userId: 'u1', send: () => {} });
   assert.deepEqual(

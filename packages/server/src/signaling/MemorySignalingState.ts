@@ -1,4 +1,4 @@
-import type { ServerFrame } from '@confab/protocol';
+import type { ServerMessage } from '@confab/protocol';
 import type {
   CallChannel,
   ConnectionRef,
@@ -66,7 +66,7 @@ export class MemorySignalingState implements SignalingState {
       .filter((c): c is LocalConnection => c !== undefined);
   }
 
-  deliver(connId: string, message: ServerFrame): boolean {
+  deliver(connId: string, message: ServerMessage): boolean {
     const conn = this.#connections.get(connId);
     if (!conn) return false;
     conn.send(message);

@@ -1,4 +1,4 @@
-import type { ServerFrame } from '@confab/protocol';
+import type { ServerMessage } from '@confab/protocol';
 
 /** Who a signaling session belongs to, as rtm/connect established it. */
 export interface SessionInfo {
@@ -20,7 +20,7 @@ export interface ConnectionRef {
 
 /** A connection of this process: a reference that messages can be handed to. */
 export interface LocalConnection extends ConnectionRef {
-  send(message: ServerFrame): void;
+  send(message: ServerMessage): void;
 }
 
 /**
@@ -55,7 +55,7 @@ export interface SignalingState {
   addConnection(conn: LocalConnection): void;
   removeConnection(connId: string): void;
   connectionsOf(userId: string): ConnectionRef[];
-  deliver(connId: string, message: ServerFrame): boolean;
+  deliver(connId: string, message: ServerMessage): boolean;
   connectionCount(): number;
 
   putChannel(channel: CallChannel): void;
