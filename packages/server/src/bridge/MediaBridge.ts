@@ -9,20 +9,20 @@ import {
 import ndc from 'node-datachannel';
 import type { Logger } from '../logging/index.js';
 import { KeyframeGate } from './KeyframeGate.js';
+import { LossTracker } from './LossTracker.js';
+import { PacketCache } from './PacketCache.js';
+import { ReceiveStats } from './ReceiveStats.js';
+import { RtpRewriter } from './RtpRewriter.js';
 import {
   audioLevel,
   audioLevelExtensionId,
   isRtcp,
   isRtp,
   isVp8Keyframe,
-  LossTracker,
   nackPacket,
-  PacketCache,
   parseFeedback,
   parseSenderReports,
   pictureLossIndication,
-  ReceiveStats,
-  RtpRewriter,
   rembPacket,
   senderReport,
 } from './rtp.js';
