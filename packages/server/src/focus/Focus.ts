@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type ForwardedStream,
+  type BridgeOffer,
   type GroupChannelData,
   type GroupParticipant,
   isGroupId,
@@ -686,13 +686,7 @@ export class Focus implements BridgeEvents {
   }
 
   /** @internal The bridge offers (or re-offers) an endpoint's session: relayed to its client. */
-  bridgeOffer(
-    bridge: BridgeLink,
-    conference: string,
-    endpoint: string,
-    sdp: string,
-    streams: Record<string, ForwardedStream>,
-  ): void {
+  bridgeOffer(bridge: BridgeLink, { conference, endpoint, sdp, streams }: BridgeOffer): void {
     const found = this.#memberByEndpoint(bridge, conference, endpoint);
     if (!found) return;
     const offer = { type: 'offer', sdp, streams, session: found[1].endpoint };
