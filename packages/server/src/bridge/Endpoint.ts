@@ -161,11 +161,6 @@ export class Endpoint {
     return this.#sources.values();
   }
 
-  /** The mids of its slots, live and freed, in the order they were made. */
-  slotMids(): string[] {
-    return this.#slots.map((s) => s.mid);
-  }
-
   /**
    * Forwards `src` to this endpoint on a new slot (never a freed one: see `Slot`), unless one
    * already does or the session is at its m-line limit. Negotiated by the next `negotiate()`.
