@@ -159,3 +159,24 @@ test('changes while an offer is out make one more offer once it is answered; a s
   await sleep(300);
   assert.equal(focus.offersFor('B').length, 2);
 });
+
+test('one who leaves is freed at the others; an expired conference leaves nothing on the bridge', async () => {
+  const { focus, b } = await room(10492);
+  b.follow();
+  focus.send({ type: 'screenshare', conference: 'c1', endpoint: 'A', active: true });
+  await focus.offered('B', 2);
+  assert.equal(focus.media.load().endpoints, 2);
+
+  focus.send({ type: 'release', conference: 'c1', endpoint: 'A' });
+  const left = await focus.offered('B', 3);
+  assert.deepEqual(left.streams, {});
+  assert.equal(direction(left.sdp, 'f0'), 'inactive');
+  assert.deepEqual(focus.media.conferenceIds(), ['c1']);
+
+  focus.media.expire('c1');
+  const { conferences, endpoints } = focus.media.load();
+  assert.deepEqual({ conferences, endpoints }, { conferences: 0, endpoints: 0 });
+  await sleep(300);
+  assert.equal(focus.offersFor('B').length, 3, 'nothing offered after the end');
+  assert.equal(focus.media.answer('c1', 'B', b.pc.localDescription()?.sdp ?? ''), false);
+});
