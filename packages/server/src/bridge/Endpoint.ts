@@ -90,8 +90,8 @@ export class Endpoint {
   readonly #slots: Slot[] = [];
   #nextMid = 0;
   #state: NegotiationState = 'stable';
-  /** The peer connection is connected (DTLS-SRTP up). */
-  #connected = false;
+  /** Whether its slots can send, read by each slot per packet (`Slot.open`), written here. */
+  readonly #link = { connected: false, answered: 0 };
   /** An answer was set: the client's candidates can go in. */
   #remoteSet = false;
   readonly #pendingCandidates: [string, string][] = [];
@@ -102,10 +102,10 @@ export class Endpoint {
   /** When it last told the focus it needs a new session; warned at its limit. */
   #renewAskedAt = 0;
   #warnedFull = false;
-  /** How many times an m-line changed; how many of those the last offer and answer covered. */
+  /** How many times an m-line changed; how many of those the last offer covered (the last
+   * answer's is `#link.answered`). */
   #described = 0;
   #offered = 0;
-  #answered = 0;
 
   constructor(
     readonly conference: Conference,
@@ -148,11 +148,6 @@ export class Endpoint {
     return this.#state === 'closed';
   }
 
-  /** Whether a slot whose m-line changed at `version` can carry packets now. */
-  canSend(version: number): boolean {
-    return this.#connected && version <= this.#answered;
-  }
-
   source(source: StreamSource): Source | undefined {
     return this.#sources.get(source);
   }
@@ -172,7 +167,7 @@ export class Endpoint {
       this.#full('m-line limit');
       return;
     }
-    const slot = new Slot(this, `f${this.#nextMid++}`, src.kind, src);
+    const slot = new Slot(this, `f${this.#nextMid++}`, src.kind, src, this.#link);
     this.#slots.push(slot);
     this.#place(slot);
     src.sinks.add(slot);
@@ -210,7 +205,7 @@ export class Endpoint {
       return;
     }
     this.#remoteSet = true;
-    this.#answered = this.#offered;
+    this.#link.answered = this.#offered;
     for (const [c, mid] of [...answer.candidates, ...this.#pendingCandidates.splice(0)])
       safely(() => this.#pc.addRemoteCandidate(c, mid));
     if (!this.#candidatesSent && this.#held) {
@@ -309,8 +304,8 @@ export class Endpoint {
     const pc = this.#pc;
     pc.onStateChange((state) => {
       const connected = state === 'connected';
-      if (connected && !this.#connected) this.#requestKeyframes();
-      this.#connected = connected;
+      if (connected && !this.#link.connected) this.#requestKeyframes();
+      this.#link.connected = connected;
       if (!this.closed && reported.has(state))
         this.#report({ type: 'endpoint_state', state: state as EndpointState });
     });
