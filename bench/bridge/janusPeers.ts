@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import ndc from 'node-datachannel';
-import { takeCandidates } from '../../packages/server/src/bridge/MediaBridge.js';
+import { takeCandidates } from '../../packages/server/src/bridge/sdp.js';
 import { syntheticMedia } from '../../test/support/bridgeHarness.js';
 import { type Janus, type JanusHandle, janusAddress } from './janus.js';
 

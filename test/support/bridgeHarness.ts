@@ -13,8 +13,8 @@ import {
 } from '@confab/protocol';
 import ndc from 'node-datachannel';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { takeCandidates } from '../../packages/server/src/bridge/MediaBridge.js';
 import { parseFeedback } from '../../packages/server/src/bridge/rtp.js';
+import { takeCandidates } from '../../packages/server/src/bridge/sdp.js';
 import { confabBin } from './confabProcess.js';
 
 /**

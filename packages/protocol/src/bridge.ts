@@ -16,6 +16,16 @@ export const defaultMaxMlines = 128;
 const id = z.string().min(1).max(128);
 const sdp = z.string().min(1).max(maxSdpLength);
 const counter = z.number().int().min(0);
+
+/** The states of an endpoint's peer connection the bridge reports (`endpoint_state`). */
+export const endpointStates = [
+  'connecting',
+  'connected',
+  'disconnected',
+  'failed',
+  'closed',
+] as const;
+export type EndpointState = (typeof endpointStates)[number];
 /** An ICE candidate of an endpoint: the client's (focus → bridge) or the bridge's own. */
 const candidateMessage = z.strictObject({
   type: z.literal('candidate'),
@@ -60,7 +70,7 @@ export const bridgeMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('endpoint_state'),
     conference: id,
     endpoint: id,
-    state: z.enum(['connecting', 'connected', 'disconnected', 'failed', 'closed']),
+    state: z.enum(endpointStates),
   }),
   z.strictObject({
     type: z.literal('speaker'),
@@ -83,6 +93,10 @@ export const bridgeMessageSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type BridgeMessage = z.output<typeof bridgeMessageSchema>;
+/** A bridge message of one `type`. */
+export type BridgeMessageOf<T extends BridgeMessage['type']> = Extract<BridgeMessage, { type: T }>;
+/** The bridge's (re)negotiation offer for one endpoint, passed whole from bridge to focus. */
+export type BridgeOffer = BridgeMessageOf<'offer'>;
 
 /** Focus → bridge. */
 export const focusMessageSchema = z.discriminatedUnion('type', [

@@ -10,10 +10,14 @@ export {
 } from './addressbook.js';
 export {
   type BridgeMessage,
+  type BridgeMessageOf,
+  type BridgeOffer,
   bridgeControlPath,
   bridgeMessageSchema,
   bridgeProtocolVersion,
   defaultMaxMlines,
+  type EndpointState,
+  endpointStates,
   type FocusMessage,
   focusMessageSchema,
   maxSdpLength,

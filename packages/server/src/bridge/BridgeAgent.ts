@@ -46,14 +46,8 @@ export class BridgeAgent {
       port: opts.port,
       publicAddress: opts.publicAddress,
       logger: opts.logger,
-      onOffer: (conference, endpoint, sdp, streams) =>
-        this.#send({ type: 'offer', conference, endpoint, sdp, streams }),
-      onCandidate: (conference, endpoint, candidate, mid) =>
-        this.#send({ type: 'candidate', conference, endpoint, candidate, mid }),
-      onState: (conference, endpoint, state) =>
-        this.#send({ type: 'endpoint_state', conference, endpoint, state }),
-      onSpeaker: (conference, endpoint) => this.#send({ type: 'speaker', conference, endpoint }),
-      onFull: (conference, endpoint) => this.#send({ type: 'endpoint_full', conference, endpoint }),
+      // Offers, candidates, states and speakers go to the focus as the bridge made them.
+      onMessage: (message) => this.#send(message),
     });
   }
 

@@ -3,10 +3,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   type BridgeMessage,
+  type BridgeOffer,
   bridgeControlPath,
   bridgeMessageSchema,
+  type EndpointState,
   type FocusMessage,
-  type ForwardedStream,
 } from '@confab/protocol';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -15,13 +16,8 @@ import type { Logger } from '../logging/index.js';
 
 /** What the focus hears from its bridges. */
 export interface BridgeEvents {
-  bridgeOffer(
-    bridge: BridgeLink,
-    conference: string,
-    endpoint: string,
-    sdp: string,
-    streams: Record<string, ForwardedStream>,
-  ): void;
+  /** The bridge's (re)negotiation offer for an endpoint, as the bridge sent it. */
+  bridgeOffer(bridge: BridgeLink, offer: BridgeOffer): void;
   bridgeCandidate(
     bridge: BridgeLink,
     conference: string,
@@ -33,7 +29,7 @@ export interface BridgeEvents {
     bridge: BridgeLink,
     conference: string,
     endpoint: string,
-    state: string,
+    state: EndpointState,
   ): void;
   bridgeSpeaker(bridge: BridgeLink, conference: string, endpoint: string): void;
   /** The endpoint's session cannot take more m-lines: it needs a new one. */
@@ -348,7 +344,7 @@ export class BridgeHub {
         return;
       }
       case 'offer':
-        return this.#events?.bridgeOffer(link, m.conference, m.endpoint, m.sdp, m.streams);
+        return this.#events?.bridgeOffer(link, m);
       case 'speaker':
         return this.#events?.bridgeSpeaker(link, m.conference, m.endpoint);
       case 'candidate':

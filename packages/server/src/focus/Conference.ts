@@ -1,6 +1,7 @@
 import {
+  type BridgeOffer,
   type ChannelMessage,
-  type ForwardedStream,
+  type EndpointState,
   type FromPipelineSignal,
   type GroupChannelData,
   type GroupChannelPayload,
@@ -532,7 +533,7 @@ export class Conference {
   }
 
   /** The bridge offers (or re-offers) an endpoint's session: relayed to its client. */
-  bridgeOffer(endpoint: string, sdp: string, streams: Record<string, ForwardedStream>): void {
+  bridgeOffer({ endpoint, sdp, streams }: BridgeOffer): void {
     const m = this.#byEndpoint(endpoint);
     if (!m) return;
     const offer: PipelineOffer = { type: 'offer', sdp, streams, session: m.endpoint };
@@ -552,7 +553,7 @@ export class Conference {
    * allows): the member gets a new endpoint, which its client takes as a new session, within
    * the restart limit.
    */
-  bridgeEndpointState(endpoint: string, state: string): void {
+  bridgeEndpointState(endpoint: string, state: EndpointState): void {
     const m = this.#byEndpoint(endpoint);
     if (!m || !this.#bridge) return;
     this.#log.debug({ group: this.group, user: m.user, state }, 'endpoint state');

@@ -1,4 +1,9 @@
-import { type ForwardedStream, isGroupId, type WebrtcClientMessage } from '@confab/protocol';
+import {
+  type BridgeOffer,
+  type EndpointState,
+  isGroupId,
+  type WebrtcClientMessage,
+} from '@confab/protocol';
 import { Gauge, type Registry } from 'prom-client';
 import { MemoryRateLimiter, TokenBucket } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
@@ -278,14 +283,8 @@ export class Focus implements BridgeEvents {
   }
 
   /** @internal The bridge offers (or re-offers) an endpoint's session: relayed to its client. */
-  bridgeOffer(
-    bridge: BridgeLink,
-    conference: string,
-    endpoint: string,
-    sdp: string,
-    streams: Record<string, ForwardedStream>,
-  ): void {
-    this.#on(bridge, conference)?.bridgeOffer(endpoint, sdp, streams);
+  bridgeOffer(bridge: BridgeLink, offer: BridgeOffer): void {
+    this.#on(bridge, offer.conference)?.bridgeOffer(offer);
   }
 
   /** @internal The bridge's own ICE candidate, sent once the member's answer is in. */
@@ -304,7 +303,7 @@ export class Focus implements BridgeEvents {
     bridge: BridgeLink,
     conference: string,
     endpoint: string,
-    state: string,
+    state: EndpointState,
   ): void {
     this.#on(bridge, conference)?.bridgeEndpointState(endpoint, state);
   }

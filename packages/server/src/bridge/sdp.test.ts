@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { announce, takeCandidates } from './MediaBridge.js';
+import { announce, takeCandidates } from './sdp.js';
 
 test('bridge.public_address replaces the address of host candidates, and nothing else', () => {
   const sdp = [

@@ -1,0 +1,355 @@
+import {
+  type BridgeMessageOf,
+  type EndpointState,
+  endpointStates,
+  type ForwardedStream,
+  maxSdpLength,
+  type StreamSource,
+  upstreamMids,
+} from '@confab/protocol';
+import ndc from 'node-datachannel';
+import type { Logger } from '../logging/index.js';
+import type { Conference } from './Conference.js';
+import { safely } from './native.js';
+import { audioLevelExtensionId } from './rtp.js';
+import { Slot } from './Slot.js';
+import { Source } from './Source.js';
+import { announce, payloadTypes, takeCandidates } from './sdp.js';
+
+/** What the bridge tells the focus about one endpoint. */
+export type EndpointReport = BridgeMessageOf<
+  'offer' | 'candidate' | 'endpoint_state' | 'endpoint_full'
+>;
+
+/**
+ * Where an endpoint's offer/answer exchange stands. The bridge always offers and the client
+ * always answers; a change while an offer is out waits for its answer, then one offer covers it
+ * (LiveKit's transport does the same with "waiting for remote" and "retry").
+ */
+export const negotiationStates = [
+  'stable',
+  'awaiting_answer',
+  'answer_then_offer',
+  'closed',
+] as const;
+export type NegotiationState = (typeof negotiationStates)[number];
+
+/** The states that may follow each state; anything else is a bug and throws. */
+const transitions: { readonly [S in NegotiationState]: readonly NegotiationState[] } = {
+  // No offer out: the last answer set (if any) describes the session.
+  stable: ['awaiting_answer', 'closed'],
+  // An offer is being made or is out, and nothing changed since.
+  awaiting_answer: ['stable', 'answer_then_offer', 'closed'],
+  // An offer is out and the session changed since: offer again once it is answered.
+  answer_then_offer: ['stable', 'closed'],
+  closed: [],
+};
+
+/** A report before the endpoint puts its conference and id in. */
+type Unaddressed<T> = T extends unknown ? Omit<T, 'conference' | 'endpoint'> : never;
+
+export class InvalidStateError extends Error {
+  override name = 'InvalidStateError';
+}
+
+/** The peer connection states the focus hears of (libdatachannel also has `new`). */
+const reported: ReadonlySet<string> = new Set<string>(endpointStates);
+
+/** An endpoint whose session is full asks the focus for a new one again after this long. */
+const renewRetryMs = 20_000;
+/** The client's candidates held until the first answer is set, and the bridge's own kept. */
+const maxHeldCandidates = 64;
+const maxLocalCandidates = 16;
+
+/** What an endpoint needs from the bridge it lives in. */
+export interface EndpointContext {
+  logger: Logger;
+  /** Announced in candidates instead of the bound address (`bridge.public_address`). */
+  publicAddress?: string | undefined;
+  /** The most m-lines one session may hold, its own three included (the focus's `maxMlines`). */
+  maxMlines(): number;
+  /** A message for the focus about this endpoint. */
+  report(message: EndpointReport): void;
+  /** A packet arrived on one of its own m-lines (the forwarder's hot path). */
+  publish(src: Source, packet: Buffer): void;
+  /** RTCP arrived from the receiver on a slot's m-line. */
+  feedback(slot: Slot, packet: Buffer): void;
+}
+
+/**
+ * One participant's bundled peer connection: its own microphone, camera and screen up (recvonly
+ * m-lines `a`, `v`, `s`), everyone else's streams down (a sendonly slot each, mids `f0`, `f1`…).
+ * It owns its negotiation (`NegotiationState`), its ICE candidates (held back until the first
+ * answer is set: see `takeCandidates`), and whether its slots can carry packets.
+ */
+export class Endpoint {
+  readonly #pc: ndc.PeerConnection;
+  readonly #ctx: EndpointContext;
+  readonly #log: Logger;
+  readonly #sources = new Map<StreamSource, Source>();
+  readonly #slots: Slot[] = [];
+  #nextMid = 0;
+  #state: NegotiationState = 'stable';
+  /** Whether its slots can send, read by each slot per packet (`Slot.open`), written here. */
+  readonly #link = { connected: false, answered: 0 };
+  /** An answer was set: the client's candidates can go in. */
+  #remoteSet = false;
+  readonly #pendingCandidates: [string, string][] = [];
+  readonly #localCandidates: string[] = [];
+  /** The bridge's candidates and the bundle mid, held back until the first answer is set. */
+  #held: { candidates: string[]; mid: string } | undefined;
+  #candidatesSent = false;
+  /** When it last told the focus it needs a new session; warned at its limit. */
+  #renewAskedAt = 0;
+  #warnedFull = false;
+  /** How many times an m-line changed; how many of those the last offer covered (the last
+   * answer's is `#link.answered`). */
+  #described = 0;
+  #offered = 0;
+
+  constructor(
+    readonly conference: Conference,
+    readonly id: string,
+    readonly user: string,
+    config: ndc.RtcConfig,
+    ctx: EndpointContext,
+  ) {
+    this.#ctx = ctx;
+    this.#log = ctx.logger;
+    this.#pc = new ndc.PeerConnection(`${conference.id}/${id}`, config);
+    this.#wire();
+    for (const [source, mid] of [
+      ['microphone', upstreamMids.audio],
+      ['camera', upstreamMids.camera],
+      ['screen', upstreamMids.screen],
+    ] as const) {
+      const media =
+        source === 'microphone' ? new ndc.Audio(mid, 'RecvOnly') : new ndc.Video(mid, 'RecvOnly');
+      if (media instanceof ndc.Audio) {
+        media.addOpusCodec(payloadTypes.opus);
+        media.parseSdpLine(
+          `a=extmap:${audioLevelExtensionId} urn:ietf:params:rtp-hdrext:ssrc-audio-level`,
+        );
+      } else (media as ndc.Video).addVP8Codec(payloadTypes.vp8);
+      const track = this.#pc.addTrack(media);
+      // No native RTCP session: it would swallow the publisher's sender reports, which the
+      // receivers need; the bridge writes its own receiver reports, PLI and REMB.
+      const src = new Source(this, source, track);
+      track.onMessage((packet) => ctx.publish(src, packet));
+      this.#sources.set(source, src);
+    }
+  }
+
+  get negotiationState(): NegotiationState {
+    return this.#state;
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  source(source: StreamSource): Source | undefined {
+    return this.#sources.get(source);
+  }
+
+  sources(): IterableIterator<Source> {
+    return this.#sources.values();
+  }
+
+  /**
+   * Forwards `src` to this endpoint on a new slot (never a freed one: see `Slot`), unless one
+   * already does or the session is at its m-line limit. Negotiated by the next `negotiate()`.
+   */
+  attach(src: Source): void {
+    if (this.closed) return;
+    for (const s of src.sinks) if (s.endpoint === this) return;
+    if (this.#slots.length + this.#sources.size >= this.#ctx.maxMlines()) {
+      this.#full('m-line limit');
+      return;
+    }
+    const slot = new Slot(this, `f${this.#nextMid++}`, src.kind, src, this.#link);
+    this.#slots.push(slot);
+    this.#place(slot);
+    src.sinks.add(slot);
+  }
+
+  /** Stops forwarding `src` here: its slot is freed and its m-line goes inactive. */
+  detach(src: Source): void {
+    for (const slot of src.sinks) if (slot.endpoint === this) return this.#free(slot);
+  }
+
+  /** Offers the session as it stands now, or once the offer that is out is answered. */
+  negotiate(): void {
+    if (this.#state === 'closed' || this.#state === 'answer_then_offer') return;
+    if (this.#state === 'awaiting_answer') return this.#setState('answer_then_offer');
+    this.#setState('awaiting_answer');
+    const described = this.#described;
+    if (safely(() => this.#pc.setLocalDescription('offer'))) this.#offered = described;
+    else {
+      this.#setState('stable');
+      this.#log.warn({ endpoint: this.id }, 'could not create an offer');
+    }
+  }
+
+  /** The client's answer to the offer that is out; one with no offer out is stale and ignored. */
+  answer(sdp: string): void {
+    if (this.#state !== 'awaiting_answer' && this.#state !== 'answer_then_offer') return;
+    const again = this.#state === 'answer_then_offer';
+    // The answer's candidates go in only once it is set: nothing may start ICE before then.
+    const answer = takeCandidates(sdp);
+    const ok = safely(() => this.#pc.setRemoteDescription(answer.sdp, 'answer'));
+    this.#setState('stable');
+    if (!ok) {
+      this.#log.warn({ conference: this.conference.id, endpoint: this.id }, 'answer refused');
+      this.negotiate();
+      return;
+    }
+    this.#remoteSet = true;
+    this.#link.answered = this.#offered;
+    for (const [c, mid] of [...answer.candidates, ...this.#pendingCandidates.splice(0)])
+      safely(() => this.#pc.addRemoteCandidate(c, mid));
+    if (!this.#candidatesSent && this.#held) {
+      this.#candidatesSent = true;
+      for (const candidate of this.#held.candidates)
+        this.#report({ type: 'candidate', candidate, mid: this.#held.mid });
+    }
+    this.#requestKeyframes();
+    if (again) this.negotiate();
+  }
+
+  /** A client's ICE candidate: held until the first answer is set (`takeCandidates`). */
+  addCandidate(candidate: string, mid: string): void {
+    if (!candidate) return; // end of candidates
+    if (this.#remoteSet) safely(() => this.#pc.addRemoteCandidate(candidate, mid));
+    else if (this.#pendingCandidates.length < maxHeldCandidates)
+      this.#pendingCandidates.push([candidate, mid]);
+  }
+
+  /**
+   * Closes its own part quietly: its sources stop, its slots leave the sources they forwarded,
+   * the peer connection closes. The conference frees the slots that forwarded its sources.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.#setState('closed');
+    for (const src of this.#sources.values()) src.close();
+    for (const slot of this.#slots) slot.source?.sinks.delete(slot);
+    safely(() => this.#pc.close());
+  }
+
+  #setState(next: NegotiationState): void {
+    const prev = this.#state;
+    if (prev === next) return;
+    if (!transitions[prev].includes(next))
+      throw new InvalidStateError(`endpoint ${this.id}: negotiation ${prev} -> ${next}`);
+    this.#state = next;
+    this.#log.debug({ endpoint: this.id, from: prev, to: next }, 'negotiation');
+  }
+
+  #report(message: Unaddressed<EndpointReport>): void {
+    this.#ctx.report({
+      ...message,
+      conference: this.conference.id,
+      endpoint: this.id,
+    } as EndpointReport);
+  }
+
+  #free(slot: Slot): void {
+    const src = slot.source;
+    if (!src) return;
+    src.sinks.delete(slot);
+    slot.free();
+    this.#place(slot);
+  }
+
+  /** Puts the slot's m-line into the peer connection (libdatachannel replaces it by mid). */
+  #place(slot: Slot): void {
+    let track: ndc.Track | undefined;
+    if (!safely(() => (track = this.#pc.addTrack(slot.describe()))) || !track) return;
+    slot.placed(track, ++this.#described);
+    const ctx = this.#ctx;
+    track.onMessage((packet) => ctx.feedback(slot, packet));
+  }
+
+  #requestKeyframes(): void {
+    for (const slot of this.#slots) slot.source?.keyframes.request();
+  }
+
+  /**
+   * The session cannot take more: with freed m-lines in it, the focus is asked for a new
+   * session (which has none), again every `renewRetryMs` until it has one; with all of them in
+   * use, the stream is not forwarded here.
+   */
+  #full(why: string): void {
+    const ids = {
+      conference: this.conference.id,
+      endpoint: this.id,
+      mlines: this.#slots.length,
+      why,
+    };
+    if (this.#slots.some((slot) => !slot.source)) {
+      // Asked again after a while: the focus may have refused (its restart limit).
+      const now = Date.now();
+      if (now - this.#renewAskedAt < renewRetryMs) return;
+      this.#renewAskedAt = now;
+      this.#log.info(ids, 'endpoint session full: asking for a new one');
+      this.#report({ type: 'endpoint_full' });
+    } else if (!this.#warnedFull) {
+      this.#warnedFull = true;
+      this.#log.warn(ids, 'endpoint at its m-line limit: further streams not forwarded to it');
+    }
+  }
+
+  #wire(): void {
+    const pc = this.#pc;
+    pc.onStateChange((state) => {
+      const connected = state === 'connected';
+      if (connected && !this.#link.connected) this.#requestKeyframes();
+      this.#link.connected = connected;
+      if (!this.closed && reported.has(state))
+        this.#report({ type: 'endpoint_state', state: state as EndpointState });
+    });
+    pc.onLocalCandidate((candidate) => {
+      if (this.#localCandidates.length < maxLocalCandidates) this.#localCandidates.push(candidate);
+    });
+    pc.onLocalDescription((_sdp, type) => {
+      if (type !== 'offer' || this.closed) return;
+      if (pc.gatheringState() === 'complete') this.#sendOffer();
+      else
+        pc.onGatheringStateChange((s) => {
+          if (s === 'complete') this.#sendOffer();
+        });
+    });
+  }
+
+  #sendOffer(): void {
+    if (this.closed) return;
+    const local = this.#pc.localDescription()?.sdp;
+    if (!local) return;
+    const { sdp, candidates, mid } = takeCandidates(local);
+    if (sdp.length > maxSdpLength) {
+      // Long user ids can make even a session within its m-line limit too large to send. Not
+      // sent: the next change may negotiate again.
+      this.#setState('stable');
+      this.#full('offer too large');
+      return;
+    }
+    if (!this.#held) {
+      // Bundled: the candidates of the first m-section serve all of them.
+      const own = candidates.length
+        ? candidates.map(([c]) => c)
+        : this.#localCandidates.map((c) => c.replace(/^a=/, ''));
+      const { publicAddress } = this.#ctx;
+      this.#held = {
+        candidates: publicAddress ? own.map((c) => announce(c, publicAddress)) : own,
+        mid,
+      };
+    }
+    const streams: Record<string, ForwardedStream> = {};
+    for (const slot of this.#slots) {
+      const src = slot.source;
+      if (src) streams[slot.mid] = { user: src.endpoint.user, source: src.source };
+    }
+    this.#report({ type: 'offer', sdp, streams });
+  }
+}

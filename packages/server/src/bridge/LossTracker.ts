@@ -1,0 +1,53 @@
+/**
+ * The packets missing from one published stream, to be asked for again (NACK): noted from the
+ * gaps in the sequence numbers that arrive, asked for at once, again every `retryMs` up to
+ * `tries` times, and given up after `giveUpMs` or when they arrive. A jump of more than
+ * `window` packets (a long outage) is not loss to repair, nor is anything across a change of
+ * SSRC (the publisher restarted its stream).
+ */
+export class LossTracker {
+  #ssrc: number | undefined;
+  #highest: number | undefined;
+  readonly #missing = new Map<number, { since: number; asked: number; at: number }>();
+
+  constructor(
+    readonly window = 128,
+    readonly retryMs = 100,
+    readonly tries = 3,
+    readonly giveUpMs = 1000,
+  ) {}
+
+  /** Notes one arriving packet; returns the sequence numbers to ask for now (usually none). */
+  packet(ssrc: number, seq: number, now: number): number[] {
+    if (ssrc !== this.#ssrc) {
+      this.#ssrc = ssrc;
+      this.#highest = undefined;
+      this.#missing.clear();
+    }
+    const high = this.#highest;
+    if (high === undefined) {
+      this.#highest = seq;
+      return [];
+    }
+    const d = (seq - high) & 0xffff;
+    if (d === 0) return [];
+    if (d < 0x8000) {
+      if (d - 1 > this.window) this.#missing.clear();
+      else
+        for (let s = (high + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff)
+          this.#missing.set(s, { since: now, asked: 0, at: 0 });
+      this.#highest = seq;
+    } else this.#missing.delete(seq);
+    if (this.#missing.size === 0) return [];
+    const due: number[] = [];
+    for (const [s, m] of this.#missing) {
+      if (m.asked >= this.tries || now - m.since > this.giveUpMs) this.#missing.delete(s);
+      else if (m.asked === 0 || now - m.at >= this.retryMs) {
+        m.asked++;
+        m.at = now;
+        due.push(s);
+      }
+    }
+    return due;
+  }
+}
