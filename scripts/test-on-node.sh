@@ -26,6 +26,9 @@ esac
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/confab-node$major.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# mktemp makes it 0700: open it to other users, as a checkout is, since a test runs Node as
+# `nobody` (packages/server/src/dataDir.test.ts) and must reach the fetched binary.
+chmod 0755 "$work"
 started=$SECONDS
 lap=$SECONDS
 took() { echo "test-on-node: $1 took $((SECONDS - lap)) s"; lap=$SECONDS; }
