@@ -2,8 +2,12 @@
 // and integration tests and the browser tests, each inside a fresh network namespace with only
 // loopback up (TESTING.md). Test files are listed explicitly: Node 20 given a directory or glob
 // silently runs none. Ends with one line: "tests: N passed, N failed".
+//
+// `npm test -- TIER...` runs only the named steps (the build always runs): deps, lint,
+// typecheck, unit (unit and integration), interop, e2e, and smoke: the one browser test of the
+// e2e tier that another Node.js runs too (scripts/test-on-node.sh; e2e includes it).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +16,15 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => path.join(root, 'node_modules/.bin', name);
 const only = process.argv.slice(2); // e.g. `npm test -- unit`, `npm test -- interop` or `npm test -- e2e`
 const wants = (step) => only.length === 0 || only.includes(step);
+const tiers = ['deps', 'lint', 'typecheck', 'unit', 'interop', 'e2e', 'smoke'];
+const unknown = only.filter((t) => !tiers.includes(t));
+if (unknown.length > 0) {
+  // A misspelt tier would otherwise run nothing and pass.
+  console.error(`✖ unknown tier ${unknown.join(', ')}: choose from ${tiers.join(', ')}`);
+  process.exit(2);
+}
+// Sign-in and one call through a bridge: what a second runtime must pass (scripts/test-on-node.sh).
+const smokeTest = 'test/e2e/smoke.e2e.test.ts';
 
 function step(label, cmd, args, opts = {}) {
   const started = performance.now();
@@ -129,6 +142,12 @@ if (wants('e2e')) {
     testStep('browser tests (Chromium)', findTests('test/e2e', '.test.ts'), [
       '--test-concurrency=1',
     ]),
+  );
+} else if (only.includes('smoke')) {
+  results.push(
+    existsSync(path.join(root, smokeTest))
+      ? testStep('browser smoke test (Chromium)', [smokeTest], ['--test-concurrency=1'])
+      : testStep(`browser smoke test: ${smokeTest} is missing`, [], []),
   );
 }
 

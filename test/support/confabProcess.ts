@@ -90,10 +90,13 @@ export async function startConfab(opts: StartOptions = {}): Promise<ConfabProces
   });
 
   const ready = await new Promise<LogLine>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`confab did not get ready in time; stderr: ${stderr}`)),
-      opts.timeoutMs ?? 15000,
-    );
+    // A server left running after the timeout would keep the test file's process alive, and
+    // the whole run waiting for it: stop it. (30 s: a start takes seconds, more on a busy
+    // machine shared with other test runs.)
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`confab did not get ready in time; stderr: ${stderr}`));
+    }, opts.timeoutMs ?? 30_000);
     let buf = '';
     proc.stdout?.on('data', (d: Buffer) => {
       buf += d.toString();
