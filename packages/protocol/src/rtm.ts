@@ -93,6 +93,15 @@ export type ClientMessage = z.output<typeof clientMessageSchema>;
 export type WebrtcClientMessage = z.output<typeof webrtcMessageSchema>;
 export type ChatsClientMessage = z.output<typeof chatsMessageSchema>;
 
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+/**
+ * A client message as a client writes it: the connection numbers it (`id`) as it goes out. The
+ * same schema the server parses with, so a misspelt field is a type error in the client, not a
+ * `bad_message` at run time.
+ */
+export type ClientMessageDraft = WithoutId<z.input<typeof clientMessageSchema>>;
+export type WebrtcClientDraft = Omit<z.input<typeof webrtcMessageSchema>, 'id'>;
+
 /** `data` of a callee's answer to `webrtc_call` (and of `webrtc_hangup`). */
 export const callAnswerSchema = z.looseObject({
   accept: z.boolean(),

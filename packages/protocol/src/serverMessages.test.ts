@@ -126,10 +126,12 @@ test('the join reply names the pipeline peer as kwmjs expects it', () => {
   });
 });
 
-test('what is not a server message is refused, and an unknown error code too', () => {
+test('what is not a server message is refused; an error code from a newer server is not', () => {
+  const newer = { type: 'error', reply_to: 3, error: { code: 'made_up_later', msg: 'x' } };
+  assert.deepEqual(serverMessageSchema.parse(newer), newer);
   for (const bad of [
     { type: 'webrtc', subtype: 'webrtc_group', channel: '@x' },
-    { type: 'error', error: { code: 'made_up', msg: 'x' } },
+    { type: 'error', error: { code: 7, msg: 'x' } },
     { type: 'webrtc', subtype: 'webrtc_channel', channel: '@group/t', data: { muted: true } },
     { type: 'nope' },
   ])

@@ -28,11 +28,16 @@ export const pongMessageSchema = z.object({
   transaction: z.string().optional(),
 });
 
-/** kwm's error frame; `reply_to` when the failed message's id could be read. */
+/**
+ * kwm's error frame; `reply_to` when the failed message's id could be read. The server sends
+ * only the catalogue's codes (`errorMessage` takes an `RtmErrorCode`), but a client takes any
+ * code: one a newer server added must still end what the client was waiting for (as a failure
+ * it has no better word for), not be dropped and leave it waiting.
+ */
 export const errorMessageSchema = z.object({
   type: z.literal('error'),
   reply_to: z.number().optional(),
-  error: z.object({ code: z.enum(rtmErrorCodes), msg: z.string() }),
+  error: z.object({ code: z.union([z.enum(rtmErrorCodes), z.string().max(128)]), msg: z.string() }),
 });
 
 const webrtc = { type: z.literal('webrtc'), v: z.number().optional() } as const;

@@ -8,6 +8,8 @@ import {
   type ServerMessage,
   type SignalMessage,
   type TurnCredentials,
+  type WebrtcClientDraft,
+  type WebrtcSubtype,
   webrtcVersion,
 } from '@confab/protocol';
 import { browserRtc, PeerLink, type Rtc } from './PeerLink.js';
@@ -52,10 +54,12 @@ export type CallState =
   | { phase: 'ended'; peer: Peer; reason: EndReason };
 
 type ActiveCall = Extract<CallState, { phase: 'active' }>;
+/** What a webrtc message to the server carries besides its type and subtype. */
+type WebrtcFields = Omit<WebrtcClientDraft, 'type' | 'subtype' | 'v'>;
 
 export interface CallControllerOptions {
   /** Sends over signaling; undefined when the socket is down (the message is kept for later). */
-  send(message: Record<string, unknown>): number | undefined;
+  send(message: WebrtcClientDraft): number | undefined;
   localStream(): MediaStream | undefined;
   /** RTCPeerConnection settings merged from `kwm.webrtc.config`. */
   rtcConfig(): RTCConfiguration;
@@ -105,7 +109,7 @@ export class CallController {
   #screenAnnounced = false;
   #remoteScreenMid: string | undefined;
   #remoteCamera: MediaStream | undefined;
-  #outbox: Record<string, unknown>[] = [];
+  #outbox: WebrtcClientDraft[] = [];
   #noopId: number | undefined;
   /** The id of the `webrtc_call` that started the outgoing call, for the server's refusal. */
   #callId: number | undefined;
@@ -363,8 +367,8 @@ export class CallController {
   }
 
   /** Sends (or, while disconnected, queues) a webrtc message; its id when it went out now. */
-  #webrtc(subtype: string, fields: Record<string, unknown>): number | undefined {
-    const message = { type: 'webrtc', subtype, v: webrtcVersion, ...fields };
+  #webrtc(subtype: WebrtcSubtype, fields: WebrtcFields): number | undefined {
+    const message: WebrtcClientDraft = { type: 'webrtc', subtype, v: webrtcVersion, ...fields };
     const id = this.opts.send(message);
     if (id === undefined && this.#outbox.length < outboxLimit) this.#outbox.push(message);
     return id;
@@ -685,7 +689,7 @@ export class CallController {
     for (const c of this.#pendingCandidates.splice(0)) await pc.addIceCandidate(c).catch(() => {});
   }
 
-  #signalFields(s: ActiveCall, data: CallSignalData): Record<string, unknown> {
+  #signalFields(s: ActiveCall, data: CallSignalData): WebrtcFields {
     return { target: s.peer.id, channel: s.channel, hash: s.hash, state: s.state, data };
   }
 

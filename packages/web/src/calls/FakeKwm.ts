@@ -6,6 +6,9 @@ import {
   ringMessage,
   type ServerMessage,
   serverMessageSchema,
+  type WebrtcClientDraft,
+  type WebrtcClientMessage,
+  webrtcMessageSchema,
 } from '@confab/protocol';
 
 /**
@@ -28,10 +31,10 @@ export class FakeKwm {
   }
 
   /** @internal A message from a client, handled as the server would. */
-  route(from: FakeKwmClient, m: Record<string, unknown>): void {
-    const str = (k: string) => (typeof m[k] === 'string' ? (m[k] as string) : '');
-    const id = m.id as number;
-    const channel = str('channel');
+  route(from: FakeKwmClient, m: WebrtcClientMessage): void {
+    const str = (k: 'target' | 'state' | 'hash') => m[k];
+    const id = m.id;
+    const channel = m.channel;
     const call = this.#calls.get(channel);
     const other = call && (call.caller === from.id ? call.callee : call.caller);
     switch (m.subtype) {
@@ -100,7 +103,7 @@ export class FakeKwm {
 export class FakeKwmClient {
   up = true;
   /** What the client sent while up, with the ids it got. */
-  readonly sent: Record<string, unknown>[] = [];
+  readonly sent: WebrtcClientMessage[] = [];
   /** What reached it, parsed. */
   readonly received: ServerMessage[] = [];
   /** Sent to it while it was down. */
@@ -115,12 +118,15 @@ export class FakeKwmClient {
   ) {}
 
   /** The controller's `send`: an id when it went out, undefined while down. */
-  send = (message: Record<string, unknown>): number | undefined => {
+  send = (message: WebrtcClientDraft): number | undefined => {
     if (!this.up) return undefined;
-    const withId = { ...message, id: this.#nextId++ };
-    this.sent.push(withId);
-    setTimeout(() => this.kwm.route(this, withId), 0);
-    return withId.id;
+    // Through JSON and the server's own strict schema: a field the server would refuse with
+    // bad_message fails the test here.
+    const wire = JSON.stringify({ ...message, id: this.#nextId++ });
+    const parsed = webrtcMessageSchema.parse(JSON.parse(wire));
+    this.sent.push(parsed);
+    setTimeout(() => this.kwm.route(this, parsed), 0);
+    return parsed.id;
   };
 
   /** @internal */

@@ -9,6 +9,8 @@ import {
   pipelineSignalMessage,
   type ServerMessage,
   serverMessageSchema,
+  type WebrtcClientDraft,
+  webrtcMessageSchema,
 } from '@confab/protocol';
 import { FakeRtc, fakeCamera, fakeSdp, readFakeSdp, settle } from './FakeRtc.js';
 import { GroupController } from './GroupController.js';
@@ -20,11 +22,14 @@ const channel = '@group/team';
 function member() {
   const rtc = new FakeRtc();
   const camera = fakeCamera();
-  const sent: Record<string, unknown>[] = [];
+  const sent: (WebrtcClientDraft & { id: number })[] = [];
   let mutedByOwner = 0;
   const groups = new GroupController({
     send: (m) => {
-      sent.push({ ...m, id: sent.length + 1 });
+      const withId = { ...m, id: sent.length + 1 };
+      // The server's own strict schema must take it: a field it would refuse fails here.
+      webrtcMessageSchema.parse(JSON.parse(JSON.stringify(withId)));
+      sent.push(withId);
       return sent.length;
     },
     localStream: () => camera as unknown as MediaStream,
@@ -276,6 +281,17 @@ test('a full conference is known by its code, conference_full; the message text 
   refused.receive(errorMessage('access_restricted', 'the conference is full', 1));
   const s = refused.groups.getState();
   assert.equal(s.phase === 'failed' && s.reason, 'refused');
+
+  // A code this app does not know (a newer server's) still ends the join, as refused.
+  const newer = member();
+  newer.groups.join(room);
+  newer.receive({
+    type: 'error',
+    reply_to: 1,
+    error: { code: 'lobby_closed_later', msg: 'not yet known here' },
+  } as unknown as ServerMessage);
+  const n = newer.groups.getState();
+  assert.equal(n.phase === 'failed' && n.reason, 'refused');
 
   // An error answering something else is not about the group.
   const other = member();

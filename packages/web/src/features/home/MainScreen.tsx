@@ -1,4 +1,4 @@
-import type { ServerMessage, WebConfig } from '@confab/protocol';
+import type { ServerMessage, WebConfig, WebrtcClientDraft } from '@confab/protocol';
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { markLinkOptionsUsed } from '../../app/linkOptions.js';
 import { roomTakesGuests } from '../../auth/guestSignIn.js';
@@ -74,7 +74,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
     const screenKbps = config.kwm.sdpParamsScreenshare?.videoSendBitrate ?? 2500;
     // One-to-one and group calls share the signaling socket, the camera and the settings.
     const shared = {
-      send: (m: Record<string, unknown>) => rtm.send(m),
+      send: (m: WebrtcClientDraft) => rtm.send(m),
       localStream: () => streamRef.current,
       rtcConfig: () => webrtc,
       videoMaxBitrate: () => videoKbps * 1000,
