@@ -1,5 +1,20 @@
-import type { RtmConnectResponse, ServerMessage } from '@confab/protocol';
+import { type RtmConnectResponse, type ServerMessage, serverMessageSchema } from '@confab/protocol';
 import WebSocket from 'ws';
+
+/**
+ * A frame from the server, checked against the protocol's schema, the one the web app parses
+ * with: a frame outside it throws, so the test fails where the web app would silently drop it.
+ * The frame itself is kept as it came (the schema strips fields it does not name).
+ */
+export function checkedFrame(data: unknown): ServerMessage {
+  const raw: unknown = JSON.parse(String(data));
+  const checked = serverMessageSchema.safeParse(raw);
+  if (!checked.success)
+    throw new Error(
+      `the server sent a frame outside the protocol: ${String(data).slice(0, 500)}\n${checked.error.message}`,
+    );
+  return raw as ServerMessage;
+}
 
 /**
  * Any `webrtc` frame as a test reads it, every field optional: tests pick the fields they check.
@@ -35,7 +50,7 @@ export class RtmClient {
     readonly connect: RtmConnectResponse,
   ) {
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as ServerMessage;
+      const m = checkedFrame(data);
       const i = this.#waiters.findIndex((w) => w.match(m));
       if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(m);
       else this.received.push(m);
