@@ -168,6 +168,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const metrics = new Metrics();
     const app = await createGateway({
       settings,
+      guestPolicy,
       logger,
       version,
       webRoot: opts.webRoot ?? defaultWebRoot,

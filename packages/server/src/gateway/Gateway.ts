@@ -3,6 +3,7 @@ import { webConfigPath } from '@confab/protocol';
 import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { isLoopbackHost, issuerOf, publicOrigin, type Settings } from '../config/index.js';
+import type { GuestPolicy } from '../guests/index.js';
 import type { Logger } from '../logging/index.js';
 import { registerErrorHandlers, sendError } from './errors.js';
 import { registerHealth } from './health.js';
@@ -13,6 +14,8 @@ import { buildWebConfig } from './webConfig.js';
 
 export interface GatewayOptions {
   settings: Settings;
+  /** What guests may do: the web app's config tells it whether it may invite them by link. */
+  guestPolicy: GuestPolicy;
   logger: Logger;
   version: string;
   webRoot: string;
@@ -59,7 +62,13 @@ export async function createGateway(opts: GatewayOptions): Promise<FastifyInstan
 
   app.get(webConfigPath, (_req, reply) => {
     reply.header('Cache-Control', 'no-cache');
-    return buildWebConfig(settings, origin(), issuerOf(settings, boundPort), opts.version);
+    return buildWebConfig(
+      settings,
+      opts.guestPolicy,
+      origin(),
+      issuerOf(settings, boundPort),
+      opts.version,
+    );
   });
   registerHealth(app, { version: opts.version, startedAt, shuttingDown: opts.shuttingDown });
 

@@ -1,5 +1,6 @@
 import type { WebConfig } from '@confab/protocol';
 import { appAddress, type Settings } from '../config/index.js';
+import type { GuestPolicy } from '../guests/index.js';
 
 /** The built-in web app's OIDC client id: Kopano Meet's form, so Kopano registries still match. */
 export function webClientIdFor(origin: string): string {
@@ -12,6 +13,7 @@ export function webClientIdFor(origin: string): string {
  */
 export function buildWebConfig(
   settings: Settings,
+  guestPolicy: GuestPolicy,
   origin: string,
   issuer: string,
   version: string,
@@ -33,10 +35,10 @@ export function buildWebConfig(
       },
     },
     guests: {
-      enabled: settings.enable_guest_api && settings.allow_client_guests,
+      enabled: guestPolicy.linkGuests,
       default: null,
       defaultPublicGroupPrefix: 'public/',
-      publicGroupRegexp: settings.public_guest_access_regexp,
+      publicGroupRegexp: guestPolicy.roomPattern,
     },
     disableFullGAB: false,
     disableRemoteTalkingDetection: false,

@@ -18,6 +18,8 @@ export interface GuestPolicyOptions {
  */
 export class GuestPolicy {
   readonly #rooms: RegExp;
+  /** The rooms' pattern as written, for clients that offer guest links (the web app). */
+  readonly roomPattern: string;
   readonly #scopes: ReadonlySet<string>;
   readonly logonApi: boolean;
   readonly clientGuests: boolean;
@@ -25,6 +27,7 @@ export class GuestPolicy {
 
   constructor(opts: GuestPolicyOptions) {
     this.#rooms = new RegExp(opts.rooms);
+    this.roomPattern = opts.rooms;
     this.#scopes = new Set(opts.scopes);
     this.logonApi = opts.logonApi;
     this.clientGuests = opts.clientGuests;
@@ -34,6 +37,14 @@ export class GuestPolicy {
   /** May a guest sign in for, and go on taking part in, the room at this path? */
   roomOpen(path: string): boolean {
     return this.#rooms.test(path);
+  }
+
+  /**
+   * May the built-in web app invite guests by link? Its guests sign in through the logon API
+   * with the web app's own signed request, so both switches must be on.
+   */
+  get linkGuests(): boolean {
+    return this.logonApi && this.clientGuests;
   }
 
   /** Of these API scopes, the ones a guest is granted. */
