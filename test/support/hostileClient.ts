@@ -100,7 +100,7 @@ export async function hostile(opts: HostileOptions): Promise<HostileResult> {
   if (wait === 'close') {
     await until(() => ended || gone, timeoutMs);
     if (gone && !ended) closed = 'full';
-    else if (ended) closed = (await probeGone(socket, raw, () => gone, 1000)) ? 'full' : 'half';
+    else if (ended) closed = (await probeGone(socket, raw, () => gone, probeMs)) ? 'full' : 'half';
   }
 
   const leave = opts.leave ?? 'end';
@@ -197,6 +197,13 @@ function statusOf(received: Buffer): number | undefined {
  * After the server's FIN: a server that destroyed its socket answers data with a reset, which
  * the next write reports (EPIPE or ECONNRESET); a half-open one takes the data silently.
  */
+/**
+ * How long a socket the server ended is probed for its reset: the server destroys it on its
+ * event loop, which on a busy two-core machine can lag well past a second. A half-open socket
+ * never resets, however long it is probed, so a longer probe only slows that (failing) case.
+ */
+const probeMs = 5000;
+
 async function probeGone(
   socket: net.Socket,
   raw: net.Socket,
