@@ -294,15 +294,28 @@ export class Endpoint {
     });
   }
 
+  /**
+   * An offer made but not sent: no answer will come, so the negotiation is stable again (else
+   * every later change would only wait for that answer) and the peer connection drops the offer
+   * (libdatachannel makes no new one while one is pending).
+   */
+  #dropOffer(): void {
+    this.#setState('stable');
+    safely(() => this.#pc.setLocalDescription('rollback'));
+  }
+
   #sendOffer(): void {
     if (this.closed) return;
     const local = this.#pc.localDescription()?.sdp;
-    if (!local) return;
+    if (!local) {
+      this.#log.warn({ endpoint: this.id }, 'offer made without a local description');
+      return this.#dropOffer();
+    }
     const { sdp, candidates, mid } = takeCandidates(local);
     if (sdp.length > maxSdpLength) {
       // Long user ids can make even a session within its m-line limit too large to send. Not
       // sent: the next change may negotiate again.
-      this.#setState('stable');
+      this.#dropOffer();
       this.#full('offer too large');
       return;
     }
