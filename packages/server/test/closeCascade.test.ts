@@ -9,7 +9,7 @@ import { freePort } from '../../../test/support/net.js';
 import { guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
 import { type LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
 import { BridgeAgent } from '../src/bridge/BridgeAgent.js';
-import { channelOf, FakeBridge, join, joined } from './fakeBridge.js';
+import { channelOf, FakeBridge, join, joined, pipelineSignal } from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
 
@@ -84,7 +84,7 @@ describe('the close cascade: conference, then focus', () => {
     await joined(bob, 'group/cascade');
     // group/other: Carol in, so that the focus has a conference of its own to close.
     const carol = await open('carol');
-    await joined(carol, 'group/other');
+    const carolHash = await joined(carol, 'group/other');
     // group/quiet: Alice joins and hangs up: empty, kept for its timeout.
     join(alice, 'group/quiet');
     await alice.next(channelOf('group/quiet'));
@@ -137,6 +137,10 @@ describe('the close cascade: conference, then focus', () => {
     // The away member's grace ended with it: had it not, it would fire later and leave.
     assert.equal(focus.activeTimers, 1);
 
+    // Carol shares her screen: the focus keeps her change budget for group/other.
+    pipelineSignal(carol, 'group/other', carolHash, { screenshare: { mid: 's' } });
+    await until("Carol's change budget is kept", () => focus.changeBudgets === 1);
+
     // The focus closes: every conference with it, each telling whoever is in or waiting.
     focus.close();
     await carol.next(closedIn('group/other'));
@@ -148,6 +152,7 @@ describe('the close cascade: conference, then focus', () => {
     }
     assert.equal(focus.activeTimers, 0);
     assert.deepEqual(focus.indexSizes, { groups: 0, ids: 0, connections: 0, users: 0 });
+    assert.equal(focus.changeBudgets, 0, 'no change budget kept');
     assert.equal(server.bridgeHub.endpoints, 0);
     await until('the bridge holds nothing', () => onBridge().endpoints === 0);
     assert.equal(onBridge().conferences, 0);

@@ -55,6 +55,18 @@ export class Conference {
     this.speakers.remove(id);
   }
 
+  /**
+   * The conference ended: every endpoint closes quietly. No one is offered a session without the
+   * others (with each `remove()` renegotiating with all who remain, that was N² offers made).
+   */
+  close(): void {
+    for (const ep of this.#endpoints.values()) {
+      ep.close();
+      this.speakers.remove(ep.id);
+    }
+    this.#endpoints.clear();
+  }
+
   /** A source started or stopped: every other endpoint gets (or frees) a slot for it. */
   setActive(src: Source, active: boolean): void {
     if (!src.setActive(active)) return;

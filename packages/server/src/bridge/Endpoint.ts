@@ -10,6 +10,7 @@ import {
 import ndc from 'node-datachannel';
 import type { Logger } from '../logging/index.js';
 import type { Conference } from './Conference.js';
+import { checkNegotiation, type NegotiationState } from './NegotiationState.js';
 import { safely } from './native.js';
 import { audioLevelExtensionId } from './rtp.js';
 import { Slot } from './Slot.js';
@@ -21,36 +22,8 @@ export type EndpointReport = BridgeMessageOf<
   'offer' | 'candidate' | 'endpoint_state' | 'endpoint_full'
 >;
 
-/**
- * Where an endpoint's offer/answer exchange stands. The bridge always offers and the client
- * always answers; a change while an offer is out waits for its answer, then one offer covers it
- * (LiveKit's transport does the same with "waiting for remote" and "retry").
- */
-export const negotiationStates = [
-  'stable',
-  'awaiting_answer',
-  'answer_then_offer',
-  'closed',
-] as const;
-export type NegotiationState = (typeof negotiationStates)[number];
-
-/** The states that may follow each state; anything else is a bug and throws. */
-const transitions: { readonly [S in NegotiationState]: readonly NegotiationState[] } = {
-  // No offer out: the last answer set (if any) describes the session.
-  stable: ['awaiting_answer', 'closed'],
-  // An offer is being made or is out, and nothing changed since.
-  awaiting_answer: ['stable', 'answer_then_offer', 'closed'],
-  // An offer is out and the session changed since: offer again once it is answered.
-  answer_then_offer: ['stable', 'closed'],
-  closed: [],
-};
-
 /** A report before the endpoint puts its conference and id in. */
 type Unaddressed<T> = T extends unknown ? Omit<T, 'conference' | 'endpoint'> : never;
-
-export class InvalidStateError extends Error {
-  override name = 'InvalidStateError';
-}
 
 /** The peer connection states the focus hears of (libdatachannel also has `new`). */
 const reported: ReadonlySet<string> = new Set<string>(endpointStates);
@@ -240,8 +213,7 @@ export class Endpoint {
   #setState(next: NegotiationState): void {
     const prev = this.#state;
     if (prev === next) return;
-    if (!transitions[prev].includes(next))
-      throw new InvalidStateError(`endpoint ${this.id}: negotiation ${prev} -> ${next}`);
+    checkNegotiation(prev, next, `endpoint ${this.id}`);
     this.#state = next;
     this.#log.debug({ endpoint: this.id, from: prev, to: next }, 'negotiation');
   }
@@ -322,15 +294,28 @@ export class Endpoint {
     });
   }
 
+  /**
+   * An offer made but not sent: no answer will come, so the negotiation is stable again (else
+   * every later change would only wait for that answer) and the peer connection drops the offer
+   * (libdatachannel makes no new one while one is pending).
+   */
+  #dropOffer(): void {
+    this.#setState('stable');
+    safely(() => this.#pc.setLocalDescription('rollback'));
+  }
+
   #sendOffer(): void {
     if (this.closed) return;
     const local = this.#pc.localDescription()?.sdp;
-    if (!local) return;
+    if (!local) {
+      this.#log.warn({ endpoint: this.id }, 'offer made without a local description');
+      return this.#dropOffer();
+    }
     const { sdp, candidates, mid } = takeCandidates(local);
     if (sdp.length > maxSdpLength) {
       // Long user ids can make even a session within its m-line limit too large to send. Not
       // sent: the next change may negotiate again.
-      this.#setState('stable');
+      this.#dropOffer();
       this.#full('offer too large');
       return;
     }

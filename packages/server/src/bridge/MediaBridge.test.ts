@@ -7,6 +7,7 @@ import {
   SyntheticPeer,
 } from '../../../../test/support/bridgeHarness.js';
 import { silentLogger } from '../logging/index.js';
+import { Endpoint } from './Endpoint.js';
 import { MediaBridge } from './MediaBridge.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -179,4 +180,31 @@ test('one who leaves is freed at the others; an expired conference leaves nothin
   await sleep(300);
   assert.equal(focus.offersFor('B').length, 3, 'nothing offered after the end');
   assert.equal(focus.media.answer('c1', 'B', b.pc.localDescription()?.sdp ?? ''), false);
+});
+
+test('expiring a conference closes its endpoints quietly: no renegotiation, no offer', async (t) => {
+  const { focus, a, b } = await room(10493);
+  b.follow();
+  const c = await SyntheticPeer.join(focus, 'c1', 'C');
+  c.follow();
+  peers.push(c);
+  // Everyone shares a screen, so that everyone forwards everyone else's.
+  for (const endpoint of ['A', 'B', 'C'])
+    focus.send({ type: 'screenshare', conference: 'c1', endpoint, active: true });
+  const forwardsBoth = (p: SyntheticPeer) => Object.keys(p.streams).length === 2;
+  const deadline = Date.now() + 10_000;
+  while (![a, b, c].every(forwardsBoth)) {
+    assert.ok(Date.now() < deadline, 'every screen forwarded to the two others');
+    await sleep(20);
+  }
+  await sleep(300);
+
+  const negotiate = t.mock.method(Endpoint.prototype, 'negotiate');
+  const offers = focus.offers.length;
+  focus.media.expire('c1');
+  assert.equal(negotiate.mock.callCount(), 0, 'no endpoint renegotiates');
+  const { conferences, endpoints } = focus.media.load();
+  assert.deepEqual({ conferences, endpoints }, { conferences: 0, endpoints: 0 });
+  await sleep(300);
+  assert.equal(focus.offers.length, offers, 'no offer after the end');
 });

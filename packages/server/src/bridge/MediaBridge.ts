@@ -171,7 +171,9 @@ export class MediaBridge {
   expire(conferenceId: string): void {
     const conf = this.#conferences.get(conferenceId);
     if (!conf) return;
-    for (const ep of [...conf.endpoints()]) this.release(conferenceId, ep.id);
+    conf.close();
+    this.#conferences.delete(conferenceId);
+    this.#log.debug({ conference: conferenceId }, 'conference expired');
   }
 
   close(): void {

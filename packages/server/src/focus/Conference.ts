@@ -123,10 +123,6 @@ export class Conference {
     return this.#members.get(user);
   }
 
-  isAway(member: Participant): boolean {
-    return this.#away.isAway(member);
-  }
-
   /**
    * A client back after its signaling dropped, still holding its session, carries on: the web
    * app names its session; kwmjs joins again with the group's hash (its refreshGroup), which

@@ -147,6 +147,11 @@ export class Focus implements BridgeEvents {
     return n;
   }
 
+  /** Users' screen-share change budgets it keeps (one per user and room). */
+  get changeBudgets(): number {
+    return this.#changes.size;
+  }
+
   /** Entries in its indexes (by group, by id, by connection, by user). */
   get indexSizes(): ConferenceIndex['sizes'] {
     return this.#index.sizes;
@@ -159,6 +164,7 @@ export class Focus implements BridgeEvents {
   close(): void {
     this.#closed = true;
     for (const conf of [...this.#index.all()]) conf.close();
+    this.#changes.clear();
   }
 
   /**

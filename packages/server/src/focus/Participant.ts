@@ -51,9 +51,10 @@ export class Participant {
     this.offer = undefined;
   }
 
-  /** A new endpoint on another bridge (its conference moved). */
+  /** A new endpoint on another bridge (its conference moved): the lost bridge's offer is void. */
   moved(): void {
     this.#endpoint = newId();
+    this.offer = undefined;
   }
 
   /** The endpoint is being allocated: the client's next connection names itself afresh. */
