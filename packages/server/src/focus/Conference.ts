@@ -396,13 +396,18 @@ export class Conference {
     this.#emptyTimer.unref();
   }
 
-  /** Takes a member out: its wait, its endpoint on the bridge, its index entries. */
-  #unseat(member: Participant): void {
+  /**
+   * Takes a member out: its wait, its endpoint on the bridge, its index entries. A closing
+   * conference does not release endpoints one by one (each release renegotiates with everyone
+   * left on the bridge): its one `expire` drops them all.
+   */
+  #unseat(member: Participant, release = true): void {
     this.#away.cancel(member);
     this.#members.delete(member.user);
     this.opts.index.user(this, member.user, false);
     this.opts.index.connection(this, member.conn, false);
-    this.#release(member);
+    if (release) this.#release(member);
+    else member.allocated = false;
   }
 
   /** Nobody in, nobody waiting and no empty timeout running: the conference is over. */
@@ -435,8 +440,9 @@ export class Conference {
   /**
    * Ends the conference with everything it holds, in this order: its timers (the empty
    * timeout, the away members' graces) stop; waiting guests and members still in are told
-   * `{closed: {code}}` in the group channel; each member's endpoint is released on the bridge
-   * and the bridge told to expire the conference; the focus's index forgets it. Members get no
+   * `{closed: {code}}` in the group channel; the bridge is told to expire the conference, which
+   * drops every member's endpoint at once (no `release` each, which would renegotiate with all
+   * the others); the focus's index forgets it. Members get no
    * leave announcements: everyone is told the same thing at once. Closing twice does nothing.
    */
   close(): void {
@@ -450,7 +456,7 @@ export class Conference {
     this.#waiting.clear();
     const members = [...this.#members.values()];
     for (const m of members) this.opts.state.deliver(m.conn, closed);
-    for (const m of members) this.#unseat(m);
+    for (const m of members) this.#unseat(m, false);
     this.#bridge?.expire(this.id);
     this.opts.index.remove(this);
     if (this.#started)
