@@ -1,7 +1,8 @@
 /**
  * The catalogue of stable error codes Confab speaks on the wire. Every HTTP error body and RTM
- * error frame carries one of these codes; `rtm: true` marks those an RTM error frame (or a
- * refusal of the signaling server) may carry. `docs/errors.md` lists the same table and a test
+ * error frame carries one of these codes; `rtm: true` marks those the signaling socket may
+ * carry: in an error frame (a `Refusal`), or as `{code}` in a group channel's data
+ * (`media_failed`, `unavailable`). `docs/errors.md` lists the same table and a test
  * fails when the two disagree.
  */
 export const errorCatalogue = {
@@ -96,6 +97,7 @@ export const errorCatalogue = {
   },
   unavailable: {
     status: 503,
+    rtm: true,
     description: 'The server is shutting down or a dependency is not available.',
   },
 } as const satisfies Record<string, { status: number; description: string; rtm?: true }>;

@@ -1,5 +1,6 @@
 import { isGroupId, type WebConfig } from '@confab/protocol';
 import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
+import { roomTakesGuests } from '../auth/guestSignIn.js';
 import { type Auth, guestRoomOf, useAuth } from '../auth/useAuth.js';
 import { loadWebConfig } from '../config/loadWebConfig.js';
 import { MainScreen } from '../features/home/MainScreen.js';
@@ -207,8 +208,7 @@ function Screen({ route, config }: { route: Route; config: WebConfig }) {
         </section>
       );
     case 'room': {
-      const isPublic =
-        config.guests.enabled && safeRegExp(config.guests.publicGroupRegexp)?.test(route.path);
+      const isPublic = roomTakesGuests(config, route.path);
       return (
         <section aria-labelledby="room-title">
           <h1 id="room-title">{t('room.title', { name: route.path })}</h1>
@@ -224,13 +224,5 @@ function Screen({ route, config }: { route: Route; config: WebConfig }) {
           <Link href="/meet/">{t('notFound.back')}</Link>
         </section>
       );
-  }
-}
-
-function safeRegExp(source: string): RegExp | undefined {
-  try {
-    return new RegExp(source);
-  } catch {
-    return undefined;
   }
 }
