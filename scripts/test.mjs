@@ -26,11 +26,20 @@ if (unknown.length > 0) {
 // Sign-in and one call through a bridge: what a second runtime must pass (scripts/test-on-node.sh).
 const smokeTest = 'test/e2e/smoke.e2e.test.ts';
 
+/** Exit status of coreutils `timeout` when it had to stop the command. */
+const timedOut = 124;
+
 function step(label, cmd, args, opts = {}) {
   const started = performance.now();
   console.log(`\n▶ ${label}`);
   const res = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
   const secs = ((performance.now() - started) / 1000).toFixed(1);
+  if (res.status === timedOut || res.status === 128 + 9) {
+    console.error(
+      `✖ ${label} stopped after ${secs} s: past its time limit (a hung test, or a process a test left running)`,
+    );
+    return false;
+  }
   if (res.status !== 0) {
     console.error(`✖ ${label} failed (${secs} s)`);
     return false;
@@ -53,8 +62,13 @@ function findTests(dir, suffix) {
     .sort();
 }
 
-/** Runs node's test runner over `files` inside `unshare -n`, counting results from TAP. */
-function testStep(label, files, extraArgs) {
+/**
+ * Runs node's test runner over `files` inside `unshare -n`, counting results from TAP. A tier
+ * that runs past `limitMinutes` (several times its usual length) is stopped, with every process
+ * it started (`timeout` signals its whole process group), and fails: one hung test must not
+ * hold CI until its own limit.
+ */
+function testStep(label, files, extraArgs, limitMinutes) {
   if (files.length === 0) {
     console.error(`✖ ${label}: no test files found`);
     return { ok: false, passed: 0, failed: 1 };
@@ -81,7 +95,7 @@ function testStep(label, files, extraArgs) {
     process.getuid?.() === 0 ? '-n' : '-rn',
     'sh',
     '-c',
-    `ip link set lo up && exec ${quoted}`,
+    `ip link set lo up && exec timeout --kill-after=15s ${limitMinutes * 60}s ${quoted}`,
   ]);
   let passed = 0;
   let failed = ok ? 0 : 1;
@@ -127,27 +141,33 @@ if (wants('typecheck')) {
 }
 if (wants('unit')) {
   const files = [...findTests('packages', '.test.ts')].filter((f) => !f.includes('/dist/'));
-  results.push(testStep('unit and integration tests', files, ['--test-concurrency=2']));
+  results.push(testStep('unit and integration tests', files, ['--test-concurrency=2'], 20));
 }
 if (wants('interop')) {
   // Kopano's own clients (kwmjs-style, oidc-client 1.x) against Confab, in Chromium.
   results.push(
-    testStep('interop tests (Chromium)', findTests('test/interop', '.test.ts'), [
-      '--test-concurrency=1',
-    ]),
+    testStep(
+      'interop tests (Chromium)',
+      findTests('test/interop', '.test.ts'),
+      ['--test-concurrency=1'],
+      8,
+    ),
   );
 }
 if (wants('e2e')) {
   results.push(
-    testStep('browser tests (Chromium)', findTests('test/e2e', '.test.ts'), [
-      '--test-concurrency=1',
-    ]),
+    testStep(
+      'browser tests (Chromium)',
+      findTests('test/e2e', '.test.ts'),
+      ['--test-concurrency=1'],
+      30,
+    ),
   );
 } else if (only.includes('smoke')) {
   results.push(
     existsSync(path.join(root, smokeTest))
-      ? testStep('browser smoke test (Chromium)', [smokeTest], ['--test-concurrency=1'])
-      : testStep(`browser smoke test: ${smokeTest} is missing`, [], []),
+      ? testStep('browser smoke test (Chromium)', [smokeTest], ['--test-concurrency=1'], 8)
+      : testStep(`browser smoke test: ${smokeTest} is missing`, [], [], 8),
   );
 }
 
