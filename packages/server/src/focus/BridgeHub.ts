@@ -3,10 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   type BridgeMessage,
-  type BridgeOffer,
+  type BridgeMessageOf,
   bridgeControlPath,
   bridgeMessageSchema,
-  type EndpointState,
   type FocusMessage,
 } from '@confab/protocol';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -14,26 +13,19 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { refuseUpgrade } from '../gateway/index.js';
 import type { Logger } from '../logging/index.js';
 
+/**
+ * What a bridge says about one endpoint of a conference, passed whole from the bridge through
+ * the hub and the focus to the conference: its offer, its own ICE candidate, its connection's
+ * state, a session full of m-lines, or the dominant speaker.
+ */
+export type EndpointMessage = BridgeMessageOf<
+  'offer' | 'candidate' | 'endpoint_state' | 'endpoint_full' | 'speaker'
+>;
+
 /** What the focus hears from its bridges. */
 export interface BridgeEvents {
-  /** The bridge's (re)negotiation offer for an endpoint, as the bridge sent it. */
-  bridgeOffer(bridge: BridgeLink, offer: BridgeOffer): void;
-  bridgeCandidate(
-    bridge: BridgeLink,
-    conference: string,
-    endpoint: string,
-    candidate: string,
-    mid: string,
-  ): void;
-  bridgeEndpointState(
-    bridge: BridgeLink,
-    conference: string,
-    endpoint: string,
-    state: EndpointState,
-  ): void;
-  bridgeSpeaker(bridge: BridgeLink, conference: string, endpoint: string): void;
-  /** The endpoint's session cannot take more m-lines: it needs a new one. */
-  bridgeEndpointFull(bridge: BridgeLink, conference: string, endpoint: string): void;
+  /** A message about one endpoint, as the bridge sent it (validated). */
+  bridgeEndpoint(bridge: BridgeLink, message: EndpointMessage): void;
   /**
    * The bridge sent something about one endpoint that breaks the control protocol (too large,
    * malformed): that endpoint is lost, the bridge and its other conferences are not.
@@ -344,15 +336,11 @@ export class BridgeHub {
         return;
       }
       case 'offer':
-        return this.#events?.bridgeOffer(link, m);
       case 'speaker':
-        return this.#events?.bridgeSpeaker(link, m.conference, m.endpoint);
       case 'candidate':
-        return this.#events?.bridgeCandidate(link, m.conference, m.endpoint, m.candidate, m.mid);
       case 'endpoint_state':
-        return this.#events?.bridgeEndpointState(link, m.conference, m.endpoint, m.state);
       case 'endpoint_full':
-        return this.#events?.bridgeEndpointFull(link, m.conference, m.endpoint);
+        return this.#events?.bridgeEndpoint(link, m);
       case 'error':
         this.#log.warn(
           { bridge: link.name, code: m.code, msg: m.message, endpoint: m.endpoint },

@@ -23,7 +23,7 @@ import {
   Refusal,
   type SignalingState,
 } from '../signaling/index.js';
-import type { BridgeHub, BridgeLink } from './BridgeHub.js';
+import type { BridgeHub, BridgeLink, EndpointMessage } from './BridgeHub.js';
 import type { ConferenceIndex } from './ConferenceIndex.js';
 import { newId, Participant } from './Participant.js';
 
@@ -534,19 +534,35 @@ export class Conference {
     return undefined;
   }
 
-  /** The bridge offers (or re-offers) an endpoint's session: relayed to its client. */
-  bridgeOffer({ endpoint, sdp, streams }: BridgeOffer): void {
-    const m = this.#byEndpoint(endpoint);
+  /** The bridge's message about one member's endpoint; one of another endpoint is stale. */
+  bridgeMessage(message: EndpointMessage): void {
+    const m = this.#byEndpoint(message.endpoint);
     if (!m) return;
+    switch (message.type) {
+      case 'offer':
+        return this.#bridgeOffer(m, message);
+      case 'candidate':
+        // The bridge's own ICE candidate, sent once the member's answer is in.
+        return this.#signalMember(m, {
+          candidate: { candidate: message.candidate, sdpMid: message.mid },
+          session: m.endpoint,
+        });
+      case 'endpoint_state':
+        return this.#endpointState(m, message.state);
+      case 'endpoint_full':
+        // The session is full of freed m-lines: the member gets a new one.
+        if (this.#bridge) this.#renew(this.#bridge, m, 'session full');
+        return;
+      case 'speaker':
+        return this.#speakerIs(m);
+    }
+  }
+
+  /** The bridge offers (or re-offers) an endpoint's session: relayed to its client. */
+  #bridgeOffer(m: Participant, { sdp, streams }: BridgeOffer): void {
     const offer: PipelineOffer = { type: 'offer', sdp, streams, session: m.endpoint };
     m.offer = offer;
     this.#signalMember(m, offer);
-  }
-
-  /** The bridge's own ICE candidate, sent once the member's answer is in. */
-  bridgeCandidate(endpoint: string, candidate: string, mid: string): void {
-    const m = this.#byEndpoint(endpoint);
-    if (m) this.#signalMember(m, { candidate: { candidate, sdpMid: mid }, session: m.endpoint });
   }
 
   /**
@@ -555,18 +571,11 @@ export class Conference {
    * allows): the member gets a new endpoint, which its client takes as a new session, within
    * the restart limit.
    */
-  bridgeEndpointState(endpoint: string, state: EndpointState): void {
-    const m = this.#byEndpoint(endpoint);
-    if (!m || !this.#bridge) return;
+  #endpointState(m: Participant, state: EndpointState): void {
+    if (!this.#bridge) return;
     this.#log.debug({ group: this.group, user: m.user, state }, 'endpoint state');
     if (state !== 'failed' && state !== 'closed') return;
     this.#renew(this.#bridge, m, `connection ${state}`);
-  }
-
-  /** The endpoint's session is full of freed m-lines: the member gets a new one. */
-  bridgeEndpointFull(endpoint: string): void {
-    const m = this.#byEndpoint(endpoint);
-    if (m && this.#bridge) this.#renew(this.#bridge, m, 'session full');
   }
 
   /**
@@ -612,9 +621,8 @@ export class Conference {
   }
 
   /** The bridge heard another participant speaking most: everyone is told. */
-  bridgeSpeaker(endpoint: string): void {
-    const m = this.#byEndpoint(endpoint);
-    if (!m || this.#speaker === m.user) return;
+  #speakerIs(m: Participant): void {
+    if (this.#speaker === m.user) return;
     this.#speaker = m.user;
     this.#broadcast({ speaker: m.user });
   }

@@ -1,9 +1,4 @@
-import {
-  type BridgeOffer,
-  type EndpointState,
-  isGroupId,
-  type WebrtcClientMessage,
-} from '@confab/protocol';
+import { isGroupId, type WebrtcClientMessage } from '@confab/protocol';
 import { Gauge, type Registry } from 'prom-client';
 import { MemoryRateLimiter, TokenBucket } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
@@ -13,7 +8,7 @@ import {
   Refusal,
   type SignalingState,
 } from '../signaling/index.js';
-import type { BridgeEvents, BridgeHub, BridgeLink } from './BridgeHub.js';
+import type { BridgeEvents, BridgeHub, BridgeLink, EndpointMessage } from './BridgeHub.js';
 import { Conference, type ConferenceOptions } from './Conference.js';
 import { ConferenceIndex } from './ConferenceIndex.js';
 
@@ -288,35 +283,9 @@ export class Focus implements BridgeEvents {
     return conf?.bridge === bridge ? conf : undefined;
   }
 
-  /** @internal The bridge offers (or re-offers) an endpoint's session: relayed to its client. */
-  bridgeOffer(bridge: BridgeLink, offer: BridgeOffer): void {
-    this.#on(bridge, offer.conference)?.bridgeOffer(offer);
-  }
-
-  /** @internal The bridge's own ICE candidate, sent once the member's answer is in. */
-  bridgeCandidate(
-    bridge: BridgeLink,
-    conference: string,
-    endpoint: string,
-    candidate: string,
-    mid: string,
-  ): void {
-    this.#on(bridge, conference)?.bridgeCandidate(endpoint, candidate, mid);
-  }
-
-  /** @internal An endpoint's connection changed state (a failed one is replaced). */
-  bridgeEndpointState(
-    bridge: BridgeLink,
-    conference: string,
-    endpoint: string,
-    state: EndpointState,
-  ): void {
-    this.#on(bridge, conference)?.bridgeEndpointState(endpoint, state);
-  }
-
-  /** @internal The endpoint's session is full of freed m-lines: the member gets a new one. */
-  bridgeEndpointFull(bridge: BridgeLink, conference: string, endpoint: string): void {
-    this.#on(bridge, conference)?.bridgeEndpointFull(endpoint);
+  /** @internal A bridge's message about one endpoint: its conference there handles it. */
+  bridgeEndpoint(bridge: BridgeLink, message: EndpointMessage): void {
+    this.#on(bridge, message.conference)?.bridgeMessage(message);
   }
 
   /**
@@ -331,11 +300,6 @@ export class Focus implements BridgeEvents {
     why: string,
   ): void {
     this.#on(bridge, conference)?.bridgeEndpointBroken(endpoint, why);
-  }
-
-  /** @internal The bridge heard another participant speaking most: everyone is told. */
-  bridgeSpeaker(bridge: BridgeLink, conference: string, endpoint: string): void {
-    this.#on(bridge, conference)?.bridgeSpeaker(endpoint);
   }
 
   /**
