@@ -22,7 +22,7 @@ export class Participant {
   offer: PipelineOffer | undefined;
   /** Its endpoint is on the conference's bridge (allocated and not yet released). */
   allocated = false;
-  /** When its endpoint was last replaced after failing (`bridgeEndpointState`). */
+  /** When its endpoint was last replaced after failing (the bridge said its connection failed). */
   #restarts: number[] = [];
   /**
    * The `pcid` its client's signals carry (kwmjs names its peer connections), and those of its
