@@ -11,6 +11,7 @@ import {
   openUser,
   participantNames,
   pollUntil,
+  setMicrophone,
   signIn,
   startConfab,
   type User,
@@ -30,18 +31,7 @@ describe('group calls: the owner mutes and removes, the speaker is staged, a los
   ] as const;
   const page = (who: keyof typeof users) => (users[who] as User).page;
 
-  async function setMic(who: string, on: boolean): Promise<void> {
-    const p = page(who);
-    await p.mouse.move(100, 100);
-    const mic = p.getByRole('button', { name: 'Microphone', exact: true });
-    if ((await mic.getAttribute('aria-pressed')) !== String(on)) await mic.click();
-    await pollUntil(
-      () => mic.getAttribute('aria-pressed'),
-      (v) => v === String(on),
-      5000,
-      `${who}'s microphone ${on ? 'on' : 'off'}`,
-    );
-  }
+  const setMic = (who: string, on: boolean) => setMicrophone(page(who), on, who);
 
   before(async () => {
     server = await startConfab({

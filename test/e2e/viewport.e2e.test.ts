@@ -7,6 +7,7 @@ import {
   launchBrowser,
   openUser,
   pollUntil,
+  setMicrophone,
   signIn,
   startCallFromContacts,
   startConfab,
@@ -75,18 +76,7 @@ describe('the primary controls are on screen without scrolling at 1280x800 and 3
     ['dave', '390x844'],
   ] as const;
 
-  async function setMic(who: string, on: boolean): Promise<void> {
-    const p = page(who);
-    await p.mouse.move(100, 100);
-    const mic = p.getByRole('button', { name: 'Microphone', exact: true });
-    if ((await mic.getAttribute('aria-pressed')) !== String(on)) await mic.click();
-    await pollUntil(
-      () => mic.getAttribute('aria-pressed'),
-      (v) => v === String(on),
-      5000,
-      `${who}'s microphone ${on ? 'on' : 'off'}`,
-    );
-  }
+  const setMic = (who: string, on: boolean) => setMicrophone(page(who), on, who);
 
   async function home(who: string): Promise<void> {
     await page(who).goto('/meet/');

@@ -43,6 +43,7 @@ export class RtmClient {
   readonly received: ServerMessage[] = [];
   #waiters: { match: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
   #nextId = 1;
+  readonly #listeners: ((m: ServerMessage) => void)[] = [];
   closed: Promise<{ code: number; reason: string }>;
 
   private constructor(
@@ -51,6 +52,7 @@ export class RtmClient {
   ) {
     ws.on('message', (data) => {
       const m = checkedFrame(data);
+      for (const listen of this.#listeners) listen(m);
       const i = this.#waiters.findIndex((w) => w.match(m));
       if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(m);
       else this.received.push(m);
@@ -58,6 +60,11 @@ export class RtmClient {
     this.closed = new Promise((resolve) =>
       ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
     );
+  }
+
+  /** Hears every frame as it arrives (checked), besides the queue `next` takes from. */
+  listen(listener: (m: ServerMessage) => void): void {
+    this.#listeners.push(listener);
   }
 
   static async open(

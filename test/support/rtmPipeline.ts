@@ -6,7 +6,7 @@ import {
   type ServerMessage,
 } from '@confab/protocol';
 import type { PeerSignaling } from './bridgeHarness.js';
-import { checkedFrame, type LooseWebrtcFrame, type RtmClient } from './rtmClient.js';
+import type { LooseWebrtcFrame, RtmClient } from './rtmClient.js';
 
 /**
  * A synthetic peer's way to the bridge through a real focus: the signaling a client speaks in a
@@ -30,7 +30,7 @@ export class RtmPipeline implements PeerSignaling {
     readonly group: string,
     readonly name: string,
   ) {
-    client.ws.on('message', (data) => this.#receive(checkedFrame(data)));
+    client.listen((m) => this.#receive(m));
   }
 
   /** Joins and waits for the channel's hash, which signals to the pipeline carry. */

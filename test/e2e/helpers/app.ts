@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core';
 import type { ConfabProcess } from '../../support/confabProcess.js';
 import { runConfab } from '../../support/confabProcess.js';
+import { pollUntil } from './media.js';
 
 /** Adds a user to the built-in directory of a running server, as an administrator would. */
 export async function addUser(
@@ -95,4 +96,20 @@ export async function participantNames(page: Page): Promise<string[]> {
         return (copy.textContent ?? '').replace(/\s+/g, ' ').trim();
       }),
     );
+}
+
+/**
+ * Turns the in-call "Microphone" toggle on or off (the pointer moved first, so faded controls
+ * show) and waits until the button says so.
+ */
+export async function setMicrophone(page: Page, on: boolean, who = 'the user'): Promise<void> {
+  await page.mouse.move(100, 100);
+  const mic = page.getByRole('button', { name: 'Microphone', exact: true });
+  if ((await mic.getAttribute('aria-pressed')) !== String(on)) await mic.click();
+  await pollUntil(
+    () => mic.getAttribute('aria-pressed'),
+    (v) => v === String(on),
+    5000,
+    `${who}'s microphone ${on ? 'on' : 'off'}`,
+  );
 }

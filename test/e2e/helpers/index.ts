@@ -5,6 +5,7 @@ export {
   joinGroupByLink,
   joinGroupFromNewCall,
   participantNames,
+  setMicrophone,
   signIn,
   startCallFromContacts,
 } from './app.js';

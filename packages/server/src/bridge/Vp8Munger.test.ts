@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { rtp } from '../../test/rtpPackets.js';
-import { Vp8Munger, vp8Descriptor } from './Vp8Munger.js';
+import { newVp8Descriptor, readVp8Descriptor } from './rtp.js';
+import { Vp8Munger } from './Vp8Munger.js';
 
 /** A VP8 packet with the full descriptor Chromium writes: X, I (15-bit PictureID), L, T and K. */
 function vp8(picture: number, tl0: number, tid: number, keyIdx: number, start = true): Buffer {
@@ -25,7 +26,7 @@ function vp8(picture: number, tl0: number, tid: number, keyIdx: number, start = 
 }
 
 const read = (p: Buffer) => {
-  const d = vp8Descriptor(p);
+  const d = readVp8Descriptor(p, newVp8Descriptor());
   return {
     picture: (((p[d.pictureId] ?? 0) & 0x7f) << 8) | (p[d.pictureId + 1] ?? 0),
     tl0: p[d.tl0PicIdx] ?? -1,

@@ -1,58 +1,4 @@
-import { rtpPayloadOffset } from './rtp.js';
-
-/** Where a VP8 payload descriptor's picture fields are (RFC 7741 §4.2), -1 for absent. */
-export interface Vp8Descriptor {
-  /** Offset of the PictureID's first byte. */
-  pictureId: number;
-  /** 15 bits (M set) or 7. */
-  longPictureId: boolean;
-  tl0PicIdx: number;
-  /** Offset of the TID/Y/KEYIDX byte when K is set (KEYIDX present). */
-  keyIdx: number;
-  /** The packet starts a VP8 frame (S set, partition 0). */
-  frameStart: boolean;
-}
-
-const absent: Vp8Descriptor = {
-  pictureId: -1,
-  longPictureId: false,
-  tl0PicIdx: -1,
-  keyIdx: -1,
-  frameStart: false,
-};
-
-/**
- * Reads where the descriptor's PictureID, TL0PICIDX and KEYIDX sit in an RTP packet's payload.
- * A truncated descriptor yields what is whole and nothing past the packet's end.
- */
-export function vp8Descriptor(p: Buffer): Vp8Descriptor {
-  let off = rtpPayloadOffset(p);
-  const d = p[off];
-  if (d === undefined) return absent;
-  const frameStart = (d & 0x10) !== 0 && (d & 0x07) === 0;
-  if (!(d & 0x80)) return { ...absent, frameStart };
-  const x = p[++off];
-  if (x === undefined) return { ...absent, frameStart };
-  off++;
-  let pictureId = -1;
-  let longPictureId = false;
-  if (x & 0x80) {
-    const first = p[off];
-    if (first === undefined) return { ...absent, frameStart };
-    longPictureId = (first & 0x80) !== 0;
-    if (off + (longPictureId ? 2 : 1) > p.length) return { ...absent, frameStart };
-    pictureId = off;
-    off += longPictureId ? 2 : 1;
-  }
-  let tl0PicIdx = -1;
-  if (x & 0x40) {
-    if (off >= p.length) return { ...absent, frameStart, pictureId, longPictureId };
-    tl0PicIdx = off++;
-  }
-  let keyIdx = -1;
-  if (x & 0x30 && off < p.length && x & 0x10) keyIdx = off;
-  return { pictureId, longPictureId, tl0PicIdx, keyIdx, frameStart };
-}
+import { newVp8Descriptor, readVp8Descriptor, type Vp8Descriptor } from './rtp.js';
 
 /**
  * The PictureID's number space: 15 bits, or 7 for a source that writes short ones (Chromium
@@ -76,6 +22,7 @@ function pictureMod(d: Vp8Descriptor): number {
  * it may change, so receivers can share one copy of a packet in turn.
  */
 export class Vp8Munger {
+  readonly #d = newVp8Descriptor();
   #started = false;
   #pendingSwitch = true;
   #pictureDelta = 0;
@@ -93,7 +40,7 @@ export class Vp8Munger {
 
   /** Rewrites the descriptor of `packet` (already copied for this receiver) in place. */
   munge(packet: Buffer): void {
-    const d = vp8Descriptor(packet);
+    const d = readVp8Descriptor(packet, this.#d);
     if (d.pictureId < 0 && d.tl0PicIdx < 0 && d.keyIdx < 0) return;
     const inPicture = d.pictureId < 0 ? -1 : readPictureId(packet, d);
     const inTl0 = d.tl0PicIdx < 0 ? -1 : (packet[d.tl0PicIdx] ?? 0);

@@ -26,24 +26,83 @@ export function rtpPayloadOffset(p: Buffer): number {
 }
 
 /**
+ * Where a VP8 payload descriptor's fields sit in an RTP packet (RFC 7741 §4.2), -1 where a field
+ * is absent or cut off. Filled in place by `readVp8Descriptor`, so the per-packet path keeps
+ * one and allocates nothing.
+ */
+export interface Vp8Descriptor {
+  /** The packet starts a VP8 frame (S set, partition 0). */
+  frameStart: boolean;
+  /** Offset of the PictureID's first byte. */
+  pictureId: number;
+  /** The PictureID is 15 bits (M set), else 7. */
+  longPictureId: boolean;
+  tl0PicIdx: number;
+  /** Offset of the TID/Y/KEYIDX byte when K is set (KEYIDX present). */
+  keyIdx: number;
+  /** Offset of the VP8 payload header, after the descriptor. */
+  header: number;
+}
+
+export function newVp8Descriptor(): Vp8Descriptor {
+  return {
+    frameStart: false,
+    pictureId: -1,
+    longPictureId: false,
+    tl0PicIdx: -1,
+    keyIdx: -1,
+    header: -1,
+  };
+}
+
+/** Reads the VP8 payload descriptor of `p` into `d` (and returns `d`); never past the packet. */
+export function readVp8Descriptor(p: Buffer, d: Vp8Descriptor): Vp8Descriptor {
+  d.frameStart = false;
+  d.pictureId = -1;
+  d.longPictureId = false;
+  d.tl0PicIdx = -1;
+  d.keyIdx = -1;
+  d.header = -1;
+  let off = rtpPayloadOffset(p);
+  const first = p[off];
+  if (first === undefined) return d;
+  d.frameStart = (first & 0x10) !== 0 && (first & 0x07) === 0;
+  off++;
+  if (first & 0x80) {
+    const x = p[off++];
+    if (x === undefined) return d;
+    if (x & 0x80) {
+      const m = p[off];
+      if (m === undefined) return d;
+      const long = (m & 0x80) !== 0;
+      if (off + (long ? 2 : 1) > p.length) return d;
+      d.pictureId = off;
+      d.longPictureId = long;
+      off += long ? 2 : 1;
+    }
+    if (x & 0x40) {
+      if (off >= p.length) return d;
+      d.tl0PicIdx = off++;
+    }
+    if (x & 0x30) {
+      if (off >= p.length) return d;
+      if (x & 0x10) d.keyIdx = off;
+      off++;
+    }
+  }
+  if (off < p.length) d.header = off;
+  return d;
+}
+
+const keyframeScratch = newVp8Descriptor();
+
+/**
  * Whether a VP8 RTP packet starts a keyframe (RFC 7741: S bit and partition 0 in the payload
  * descriptor, then the P bit of the VP8 frame header clear).
  */
 export function isVp8Keyframe(p: Buffer): boolean {
-  let off = rtpPayloadOffset(p);
-  const d = p[off];
-  if (d === undefined) return false;
-  const start = (d & 0x10) !== 0 && (d & 0x07) === 0;
-  if (!start) return false;
-  off++;
-  if (d & 0x80) {
-    const x = p[off++] ?? 0;
-    if (x & 0x80) off += (p[off] ?? 0) & 0x80 ? 2 : 1; // PictureID, 7 or 15 bits
-    if (x & 0x40) off++; // TL0PICIDX
-    if (x & 0x30) off++; // TID/KEYIDX
-  }
-  const header = p[off];
-  return header !== undefined && (header & 0x01) === 0;
+  const d = readVp8Descriptor(p, keyframeScratch);
+  return d.frameStart && d.header >= 0 && ((p[d.header] ?? 1) & 0x01) === 0;
 }
 
 /** The extension id the bridge offers `urn:ietf:params:rtp-hdrext:ssrc-audio-level` under. */

@@ -48,9 +48,6 @@ export interface Waiting {
   msg: WebrtcClientMessage;
 }
 
-/** The code members and waiting guests are told when their conference closes with them in it. */
-export const conferenceClosedCode = 'unavailable';
-
 /** The session (endpoint) a rejoining client says it still holds: `webrtc_group`'s `data.session`. */
 const sessionOf = (msg: WebrtcClientMessage): unknown =>
   (msg.data as { session?: unknown } | undefined)?.session;
@@ -451,7 +448,7 @@ export class Conference {
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = undefined;
     this.#away.close();
-    const closed = this.#channelMessage({ closed: { code: conferenceClosedCode } });
+    const closed = this.#channelMessage({ closed: { code: 'unavailable' } });
     for (const { conn } of this.#waiting.values()) conn.send(closed);
     this.#waiting.clear();
     const members = [...this.#members.values()];

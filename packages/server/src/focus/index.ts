@@ -1,5 +1,5 @@
 export { type BridgeEvents, BridgeHub, BridgeLink, mlineLimit } from './BridgeHub.js';
 export { BridgeLauncher, workerCount } from './BridgeLauncher.js';
-export { Conference, conferenceClosedCode } from './Conference.js';
+export { Conference } from './Conference.js';
 export { Focus, type FocusOptions } from './Focus.js';
 export { Participant } from './Participant.js';
