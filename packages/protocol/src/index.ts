@@ -141,3 +141,19 @@ export {
   webConfigPath,
   webConfigSchema,
 } from './webConfig.js';
+export {
+  type MediaChannelClientMessage,
+  type MediaChannelErrorCode,
+  type MediaChannelServerMessage,
+  maxMediaChannelMessage,
+  maxViewsPerSecond,
+  maxViewTiles,
+  mediaChannelClientSchema,
+  mediaChannelErrorCodes,
+  mediaChannelLabel,
+  mediaChannelServerSchema,
+  type ViewMessage,
+  type ViewTile,
+  viewMessageSchema,
+  viewTileSchema,
+} from './mediaChannel.js';
