@@ -61,6 +61,22 @@ export {
 } from './group.js';
 export { type HealthCheck, healthCheckSchema } from './health.js';
 export {
+  type MediaChannelClientMessage,
+  type MediaChannelErrorCode,
+  type MediaChannelServerMessage,
+  maxMediaChannelMessage,
+  maxViewsPerSecond,
+  maxViewTiles,
+  mediaChannelClientSchema,
+  mediaChannelErrorCodes,
+  mediaChannelLabel,
+  mediaChannelServerSchema,
+  type ViewMessage,
+  type ViewTile,
+  viewMessageSchema,
+  viewTileSchema,
+} from './mediaChannel.js';
+export {
   type CallAnswer,
   type CallEndReason,
   type ChatsClientMessage,
@@ -141,19 +157,3 @@ export {
   webConfigPath,
   webConfigSchema,
 } from './webConfig.js';
-export {
-  type MediaChannelClientMessage,
-  type MediaChannelErrorCode,
-  type MediaChannelServerMessage,
-  maxMediaChannelMessage,
-  maxViewsPerSecond,
-  maxViewTiles,
-  mediaChannelClientSchema,
-  mediaChannelErrorCodes,
-  mediaChannelLabel,
-  mediaChannelServerSchema,
-  type ViewMessage,
-  type ViewTile,
-  viewMessageSchema,
-  viewTileSchema,
-} from './mediaChannel.js';
