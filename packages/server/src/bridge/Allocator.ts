@@ -171,9 +171,10 @@ export function allocate(
     }
   }
 
-  // A tile that now gets less than before although it needs as much: lowered for bandwidth.
+  // A tile that now gets less than before although it needs as much: lowered for bandwidth
+  // (not when the last choice was made without an estimate: that was no bandwidth known).
   let lowered = false;
-  for (const tile of order) {
+  for (const tile of Number.isFinite(prev.estimate) ? order : []) {
     const had = prev.choices.get(tile.key);
     const got = choices.get(tile.key);
     if (!had || !got || had.spatial < 0) continue;

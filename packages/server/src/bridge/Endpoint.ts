@@ -318,7 +318,7 @@ export class Endpoint {
         const src = slot.source;
         if (!src || slot.kind !== 'video') continue;
         const rank = src.source === 'screen' ? -1 : conf.speakerRank(src.endpoint.id);
-        if (rank < bestRank) {
+        if (!stage || rank < bestRank) {
           bestRank = rank;
           stage = slot;
         }
