@@ -100,6 +100,18 @@ test('when not even the lowest layers fit, thumbnails lose frames, then pause; t
   assert.deepEqual(none.choices.get('stage'), { spatial: 0, temporal: 0 }, 'never paused');
 });
 
+test('without reported loss no tile loses frames or pauses, whatever the estimate says', () => {
+  const tiles = [tile('stage', 1280, { stage: true }), tile('t1', 320), tile('t2', 320)];
+  const r = allocate(tiles, 100_000, initialAllocatorState, 0, false);
+  assert.deepEqual(
+    ['stage', 't1', 't2'].map((k) => r.choices.get(k)),
+    [0, 0, 0].map((spatial) => ({ spatial, temporal: 2 })),
+    'each at its lowest layer, every frame',
+  );
+  const more = allocate(tiles, 1_000_000, initialAllocatorState, 0, false);
+  assert.equal(spatial(more, 'stage'), 1, 'the layers above the lowest still follow the estimate');
+});
+
 test('priority among thumbnails: screen shares, then the latest speakers', () => {
   const tiles = [
     tile('quiet', 1280),

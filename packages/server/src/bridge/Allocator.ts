@@ -87,12 +87,20 @@ export const initialAllocatorState: AllocatorState = {
   needs: new Map(),
 };
 
-/** Chooses for one receiver. `estimate`: its downstream estimate in bits/s (Infinity: none). */
+/**
+ * Chooses for one receiver. `estimate`: its downstream estimate in bits/s (Infinity: none).
+ * `congested`: it reports real loss. Only then does a tile get fewer frames or pause: a REMB
+ * built from RTP timestamps (no abs-send-time or transport-cc) falls far below what a link
+ * carries whenever a busy machine delays packets (Chromium's fell to 160-400 kbit/s on
+ * loopback in the browser tests while it received 450), so without loss it decides the layers
+ * above the lowest, not whether a tile is seen.
+ */
 export function allocate(
   tiles: readonly TileInfo[],
   estimate: number,
   prev: AllocatorState,
   now: number,
+  congested = true,
 ): Allocation {
   const used =
     Number.isFinite(prev.estimate) &&
@@ -140,10 +148,11 @@ export function allocate(
       tile,
       fits !== undefined
         ? { spatial: fits, temporal: allTemporal }
-        : lowest(tile, ok, budget, true),
+        : lowest(tile, ok, budget, true, congested),
     );
   }
-  // Every other tile shown: its lowest layer, fewer frames, or paused. A publisher without
+  // Every other tile shown: its lowest layer, fewer frames, or paused (those only when the
+  // receiver is congested). A publisher without
   // simulcast is never paused: it has nothing smaller, and its own rate follows its slowest
   // receiver (its REMB), as before there were layers.
   for (const tile of order) {
@@ -153,7 +162,7 @@ export function allocate(
       choices.set(tile.key, { spatial: -1, temporal: allTemporal });
       continue;
     }
-    take(tile, lowest(tile, ok, budget, tile.layers.length === 1));
+    take(tile, lowest(tile, ok, budget, tile.layers.length === 1, congested));
   }
   // Raise one step at a time in priority order while the budget lasts.
   for (let raised = true; raised; ) {
@@ -215,8 +224,15 @@ function nominalWidth(index: number, count: number): number {
   return 1280 >> (count - 1 - index);
 }
 
-function lowest(tile: TileInfo, ok: readonly number[], budget: number, stage: boolean): Choice {
+function lowest(
+  tile: TileInfo,
+  ok: readonly number[],
+  budget: number,
+  stage: boolean,
+  congested: boolean,
+): Choice {
   const spatial = ok[0] ?? -1;
+  if (!congested) return { spatial, temporal: allTemporal };
   const layer = tile.layers[spatial];
   for (let t = allTemporal; t >= 0; t--) {
     if (rateOf(layer, t) <= budget) return { spatial, temporal: t };

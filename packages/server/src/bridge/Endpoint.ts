@@ -48,6 +48,8 @@ const maxHeldCandidates = 64;
 const maxLocalCandidates = 16;
 /** A receiver's bandwidth estimate (REMB) counts this long after it came. */
 export const estimateFreshMs = 5000;
+/** A receiver counts as congested this long after it reported loss. */
+const congestionMs = 3000;
 /** Probing: how long, how often, and at most how fast (bits/s). */
 const probeMs = 3000;
 const probeEveryMs = 10_000;
@@ -109,6 +111,8 @@ export class Endpoint {
   /** The receiver's downstream estimate (REMB, bits/s) and when it came (Date.now()). */
   estimate = Number.POSITIVE_INFINITY;
   estimateAt = 0;
+  /** When it last reported real loss (Date.now()): the only sign that makes it lose tiles. */
+  lossAt = Number.NEGATIVE_INFINITY;
   #allocation: AllocatorState = initialAllocatorState;
   /**
    * Probing: while its estimate keeps a tile below what it needs, the bridge sends it padding
@@ -365,7 +369,8 @@ export class Endpoint {
     }
     const fresh = Date.now() - this.estimateAt < estimateFreshMs;
     const estimate = fresh ? Math.max(0, this.estimate - audio * audioBitrate) : Infinity;
-    const result = allocate(tiles, estimate, this.#allocation, now);
+    const congested = Date.now() - this.lossAt < congestionMs;
+    const result = allocate(tiles, estimate, this.#allocation, now, congested);
     this.#allocation = result.state;
     let keyframes = false;
     let probeOn: Slot | undefined;

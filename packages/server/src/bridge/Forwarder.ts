@@ -22,6 +22,8 @@ import { writeVp8Fields } from './Vp8Munger.js';
 
 /** No publisher is asked to go below this, whatever its receivers estimate. */
 const rembFloor = 150_000;
+/** A receiver reporting this share of a stream lost (of 256: 5%) is congested. */
+const congestionLoss = 13;
 /** The most packets one NACK gets answered. */
 const maxNackAnswers = 64;
 /** The most padding bytes in one packet (the RTP padding count is one byte). */
@@ -218,6 +220,9 @@ export class Forwarder {
         // One estimate for everything the receiver gets (Chromium's REMB is per connection).
         slot.endpoint.estimate = fb.bitrate;
         slot.endpoint.estimateAt = Date.now();
+      } else if (fb.kind === 'loss') {
+        // Whichever stream it is about, the receiver's link is losing packets.
+        if (fb.fraction >= congestionLoss) slot.endpoint.lossAt = Date.now();
       } else if (fb.mediaSsrc !== slot.rewriter.ssrc) continue;
       else if (fb.kind === 'pli' || fb.kind === 'fir') {
         const layer = slot.layer ?? src.layers[slot.target];
