@@ -583,16 +583,19 @@ export class SyntheticPeer {
 
   /**
    * Sends the bridge a bandwidth estimate (REMB) for everything it receives, every 250 ms, on
-   * a track it receives video on, naming that track's SSRC (libdatachannel routes RTCP by it).
+   * a track it receives video on, naming that track's SSRC (libdatachannel routes RTCP by it),
+   * and with `lost` above 0 a receiver report saying that share (of 256) was lost.
    */
-  estimate(bitrate: () => number): void {
+  estimate(bitrate: () => number, lost: () => number = () => 0): void {
     const ssrc = randomInt(1, 0xffffffff);
     this.#timers.push(
       setInterval(() => {
         for (const r of this.received.values()) {
           if (!r.ssrc || !r.track.isOpen()) continue;
+          const fraction = lost();
           try {
             r.track.sendMessageBinary(rembPacket(ssrc, bitrate(), r.ssrc));
+            if (fraction > 0) r.track.sendMessageBinary(receiverReport(ssrc, r.ssrc, fraction));
           } catch {}
           return;
         }
@@ -636,4 +639,16 @@ function withSimulcast(sdp: string, ssrcs: readonly number[]): string {
       return [...lines, ...more, group].join(eol) + (trailing ? eol : '');
     })
     .join(eol);
+}
+
+/** A receiver report with one block: `fraction` (of 256) of `media` lost. */
+function receiverReport(sender: number, media: number, fraction: number): Buffer {
+  const b = Buffer.alloc(32);
+  b[0] = 0x81;
+  b[1] = 201;
+  b.writeUInt16BE(7, 2);
+  b.writeUInt32BE(sender >>> 0, 4);
+  b.writeUInt32BE(media >>> 0, 8);
+  b[12] = fraction & 0xff;
+  return b;
 }

@@ -80,11 +80,15 @@ describe('simulcast through the bridge, with synthetic publishers and receivers'
   const cameraOf = (receiver: SyntheticPeer, user: string) =>
     Object.entries(receiver.streams).find(([, s]) => s.user === user && s.source === 'camera')?.[0];
 
-  test('a receiver capped by REMB gets the low layer, then the high one when the cap lifts, without a gap', async () => {
+  test('a receiver on a congested link (REMB 250 kbit/s with loss) gets the low layer, then the high one when the cap lifts, without a gap', async () => {
     const a = await join('c1', 'A', true);
     const b = await join('c1', 'B');
+    // A congested link: a low estimate, and loss reported with it.
     let cap = 250_000;
-    b.estimate(() => cap);
+    b.estimate(
+      () => cap,
+      () => (cap < 1_000_000 ? 30 : 0),
+    );
     a.publish();
     const mid = () => cameraOf(b, 'A');
     await until('A forwarded to B', () => mid() !== undefined && b.mediaChannel?.isOpen() === true);

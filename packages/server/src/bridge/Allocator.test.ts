@@ -100,16 +100,16 @@ test('when not even the lowest layers fit, thumbnails lose frames, then pause; t
   assert.deepEqual(none.choices.get('stage'), { spatial: 0, temporal: 0 }, 'never paused');
 });
 
-test('without reported loss no tile loses frames or pauses, whatever the estimate says', () => {
-  const tiles = [tile('stage', 1280, { stage: true }), tile('t1', 320), tile('t2', 320)];
+test('without reported loss the stage gets what it needs and no tile loses frames or pauses', () => {
+  const tiles = [tile('stage', 1280, { stage: true }), tile('t1', 640), tile('t2', 320)];
   const r = allocate(tiles, 100_000, initialAllocatorState, 0, false);
   assert.deepEqual(
     ['stage', 't1', 't2'].map((k) => r.choices.get(k)),
-    [0, 0, 0].map((spatial) => ({ spatial, temporal: 2 })),
-    'each at its lowest layer, every frame',
+    [2, 0, 0].map((spatial) => ({ spatial, temporal: 2 })),
+    'the stage at its tile, the thumbnails at their lowest, every frame',
   );
-  const more = allocate(tiles, 1_000_000, initialAllocatorState, 0, false);
-  assert.equal(spatial(more, 'stage'), 1, 'the layers above the lowest still follow the estimate');
+  const more = allocate(tiles, 2_500_000, initialAllocatorState, 0, false);
+  assert.equal(spatial(more, 't1'), 1, 'thumbnails are raised as far as the estimate goes');
 });
 
 test('priority among thumbnails: screen shares, then the latest speakers', () => {
@@ -163,15 +163,23 @@ test('after a downgrade nothing is raised for bandwidth for 10 s; a tile that gr
 test('a layer that just started is not chosen above what the receiver gets until it settled', () => {
   const layers = simulcast();
   const t = (settled: boolean): TileInfo => ({
-    ...tile('a', 1280),
+    ...tile('a', 1280, { stage: true }),
     layers: layers.map((l, i) => (i === 2 ? { ...l, settled } : l)),
   });
-  const first = allocate([t(false)], Infinity, initialAllocatorState, 0);
-  assert.equal(spatial(first, 'a'), 2, 'a first choice takes what sends');
-  const low = allocate([{ ...t(false), width: 320 }], Infinity, first.state, 100);
-  const up = allocate([t(false)], Infinity, low.state, 200);
-  assert.equal(spatial(up, 'a'), 1, 'the top layer is new (not settled): not yet');
-  assert.equal(spatial(allocate([t(true)], Infinity, up.state, 300), 'a'), 2);
+  const first = allocate([t(false)], 600_000, initialAllocatorState, 0);
+  assert.equal(spatial(first, 'a'), 1, 'what fits');
+  const up = allocate([t(false)], 5_000_000, first.state, 500);
+  assert.equal(spatial(up, 'a'), 1, 'room now, but the top layer is new (not settled): not yet');
+  assert.equal(spatial(allocate([t(true)], 5_000_000, up.state, 1000), 'a'), 2);
+  // A tile that grows (pinned, a larger window) takes what sends at once.
+  const small = allocate(
+    [{ ...t(false), width: 320, stage: false }],
+    5_000_000,
+    initialAllocatorState,
+    0,
+  );
+  const grown = allocate([t(false)], 5_000_000, small.state, 100);
+  assert.equal(spatial(grown, 'a'), 2);
 });
 
 test('a layer that stopped sending is not chosen', () => {

@@ -14,7 +14,8 @@
  * Hysteresis, so that a steady link keeps its choices: an estimate within 15% of the one last
  * used counts as unchanged (Jitsi); after a layer was lowered for bandwidth, none is raised for
  * bandwidth for 10 s (mediasoup); a layer above what a receiver gets is chosen only once it has
- * sent for 2 s without a pause (mediasoup). A tile that grew, or a new stage, is served at once.
+ * sent for 2 s without a pause (mediasoup). A tile that grew, or a new stage, is served at once
+ * (with the best layer that sends now).
  */
 
 /** One spatial layer of a source, as the allocator sees it. */
@@ -89,11 +90,11 @@ export const initialAllocatorState: AllocatorState = {
 
 /**
  * Chooses for one receiver. `estimate`: its downstream estimate in bits/s (Infinity: none).
- * `congested`: it reports real loss. Only then does a tile get fewer frames or pause: a REMB
- * built from RTP timestamps (no abs-send-time or transport-cc) falls far below what a link
- * carries whenever a busy machine delays packets (Chromium's fell to 160-400 kbit/s on
- * loopback in the browser tests while it received 450), so without loss it decides the layers
- * above the lowest, not whether a tile is seen.
+ * `congested`: it reports real loss. Only then does the estimate limit the stage, or a tile get
+ * fewer frames or pause: a REMB built from RTP timestamps (no abs-send-time or transport-cc)
+ * falls far below what a link carries whenever a busy machine delays packets (Chromium's fell
+ * to 160-400 kbit/s on loopback in the browser tests while it received 450), so without loss
+ * it decides only how far thumbnails are raised above their lowest layer.
  */
 export function allocate(
   tiles: readonly TileInfo[],
@@ -127,7 +128,7 @@ export function allocate(
     for (let i = 0; i <= need; i++) {
       const layer = tile.layers[i];
       if (!layer?.active) continue;
-      if (i > had && had >= 0 && !layer.settled) continue;
+      if (i > had && had >= 0 && !layer.settled && !grew) continue;
       if (i > had && holding && !grew) continue;
       ok.push(i);
     }
@@ -143,7 +144,10 @@ export function allocate(
   for (const tile of order) {
     const ok = allowed.get(tile.key) ?? [];
     if (!tile.stage || ok.length === 0) continue;
-    const fits = [...ok].reverse().find((i) => rateOf(tile.layers[i], allTemporal) <= budget);
+    // Without loss the stage gets what its tile needs; the estimate rules it only on a lossy link.
+    const fits = [...ok]
+      .reverse()
+      .find((i) => !congested || rateOf(tile.layers[i], allTemporal) <= budget);
     take(
       tile,
       fits !== undefined

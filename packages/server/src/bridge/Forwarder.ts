@@ -200,7 +200,7 @@ export class Forwarder {
       if (!slot || !track || !slot.open || !slot.layer) continue;
       let bytes = ep.probeCarry + (ep.probeBps / 8) * (elapsedMs / 1000);
       while (bytes >= 12 + maxPadding) {
-        const n = slot.rewriter.padding(this.#padding, maxPadding);
+        const n = slot.rewriter.padding(this.#padding, maxPadding, now);
         if (n === 0) break;
         slot.history?.forget(slot.rewriter.lastSeq);
         if (!safely(() => track.sendMessageBinary(this.#padding.subarray(0, n)))) break;

@@ -104,12 +104,16 @@ test('packets from before the first one forwarded of a source get no number', ()
 
 test("the bridge's padding continues the stream and the source's packets move up one", () => {
   const r = new RtpRewriter(7, 'video', 96);
-  const a = fields(must(r.rewrite(rtp({ ssrc: 1, seq: 10, ts: 900 }))));
+  const a = fields(must(r.rewrite(rtp({ ssrc: 1, seq: 10, ts: 900 }), undefined, 1000)));
   const pad = Buffer.alloc(300);
-  const n = r.padding(pad, 200);
+  const n = r.padding(pad, 200, 1010);
   assert.equal(n, 212);
   const p = pad.subarray(0, n);
-  assert.deepEqual(fields(p), { pt: 96, marker: false, seq: a.seq + 1, ts: 900, ssrc: 7 });
+  assert.deepEqual(
+    fields(p),
+    { pt: 96, marker: false, seq: a.seq + 1, ts: 900 + 900, ssrc: 7 },
+    'stamped 10 ms (900 ticks) after the last packet',
+  );
   assert.equal(p[0], 0xa0, 'version 2 with padding');
   assert.equal(p[n - 1], 200);
   const b = fields(must(r.rewrite(rtp({ ssrc: 1, seq: 11, ts: 3900 }))));

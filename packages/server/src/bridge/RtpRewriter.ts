@@ -112,10 +112,15 @@ export class RtpRewriter {
 
   /**
    * Fills `out` (at least 12 bytes + `padding`) with a padding-only packet that continues the
-   * stream (next sequence number, last timestamp) and returns its length; 0 before any packet.
+   * stream (next sequence number, the last timestamp moved on by the time since) and returns
+   * its length; 0 before any packet.
    */
-  padding(out: Buffer, padding: number): number {
+  padding(out: Buffer, padding: number, now = performance.now()): number {
     if (!this.#started || padding < 1 || padding > 255) return 0;
+    // Stamped with the time since the last packet: a receiver that estimates its bandwidth
+    // from RTP timestamps (Chromium without abs-send-time) sees it arrive on time, not late.
+    const ts =
+      (this.#lastTs + Math.round(((now - this.#lastAt) * clockRate[this.kind]) / 1000)) >>> 0;
     const seq = (this.#lastSeq + 1) & 0xffff;
     this.#lastSeq = seq;
     // The source's next packet comes one number later than it would have.
@@ -124,7 +129,7 @@ export class RtpRewriter {
     out[0] = 0xa0; // version 2, padding
     out[1] = this.payloadType & 0x7f;
     out.writeUInt16BE(seq, 2);
-    out.writeUInt32BE(this.#lastTs, 4);
+    out.writeUInt32BE(ts, 4);
     out.writeUInt32BE(this.ssrc, 8);
     out.fill(0, 12, length - 1);
     out[length - 1] = padding;
