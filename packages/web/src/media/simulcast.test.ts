@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mungeSimulcast, simulcastSsrcsOf } from './simulcast.js';
+import { layerBitrates, layersForCapture, mungeSimulcast, simulcastSsrcsOf } from './simulcast.js';
 
 /** An answer as Chromium 156 writes it to the bridge's offer (trimmed to what matters here). */
 function answer(camera: string[], screen: string[] = ['a=ssrc:7777 cname:abc']): string {
@@ -150,4 +150,31 @@ test('bare LF line endings are kept; a group of another kind stays', () => {
   assert.equal(out.sdp.includes('\r'), false);
   assert.ok(out.sdp.includes('a=ssrc-group:FEC-FR 5000 5001\n'));
   assert.ok(out.sdp.includes('a=ssrc-group:SIM 5000 101 102\n'));
+});
+
+test('layers by capture size as Chromium fills them, and their caps: the top at video_max_bitrate, 500 and 150 kbit/s under it, never above the top', () => {
+  assert.equal(layersForCapture(1280, 720), 3);
+  assert.equal(layersForCapture(960, 540), 3);
+  assert.equal(layersForCapture(640, 480), 2);
+  assert.equal(layersForCapture(480, 270), 2);
+  assert.equal(layersForCapture(320, 240), 1);
+  assert.deepEqual(
+    layerBitrates(3, { width: 1280, height: 720 }, 1_000_000),
+    [150_000, 500_000, 1_000_000],
+  );
+  assert.deepEqual(
+    layerBitrates(3, { width: 640, height: 480 }, 1_000_000),
+    [500_000, 1_000_000, 1_000_000],
+  );
+  assert.deepEqual(
+    layerBitrates(3, { width: 320, height: 240 }, 800_000),
+    [800_000, 800_000, 800_000],
+  );
+  assert.deepEqual(
+    layerBitrates(3, { width: 1920, height: 1080 }, 300_000),
+    [150_000, 300_000, 300_000],
+  );
+  // One encoding (the browser took no simulcast, or a screen): the cap alone.
+  assert.deepEqual(layerBitrates(1, { width: 1280, height: 720 }, 1_000_000), [1_000_000]);
+  assert.deepEqual(layerBitrates(3, undefined, 1_000_000), [150_000, 500_000, 1_000_000]);
 });

@@ -174,3 +174,42 @@ function allSsrcs(sections: Section[]): number[] {
 function randomSsrc(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0] ?? 1;
 }
+
+/**
+ * How many spatial layers Chromium fills for a capture size, by its pixel count (libwebrtc's
+ * simulcast table: three from 960x540, two from 480x270, else one; measured here with Chromium
+ * 156: 1280x720 gives 320x180, 640x360 and 1280x720; 640x480 gives 320x240 and 640x480 on the
+ * first two SSRCs, the third stays silent).
+ */
+export function layersForCapture(width: number, height: number): number {
+  const pixels = width * height;
+  return pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
+}
+
+/**
+ * The caps of the layers below the top one, top down: the layer at half the top's size, then
+ * the one at a quarter. Chromium's own targets for them are 500 and 150 kbit/s at 720p (200 for
+ * 320x240), so these keep them where Chromium puts them, and the top layer gets what
+ * `video_max_bitrate` allows (docs/configuration.md).
+ */
+export const lowerLayerBitrates = [500_000, 150_000] as const;
+
+/**
+ * Each encoding's maxBitrate, lowest first: the top layer the capture fills (`layersForCapture`)
+ * and any above it `top`, those under it `lowerLayerBitrates` (never more than `top`). Without
+ * a capture size (no camera yet) every encoding gets `top`.
+ */
+export function layerBitrates(
+  encodings: number,
+  capture: { width?: number | undefined; height?: number | undefined } | undefined,
+  top: number,
+): number[] {
+  const filled =
+    capture?.width && capture.height ? layersForCapture(capture.width, capture.height) : encodings;
+  return Array.from({ length: encodings }, (_, i) => {
+    const below = Math.min(filled, encodings) - 1 - i;
+    const cap =
+      below > 0 ? lowerLayerBitrates[Math.min(below, lowerLayerBitrates.length) - 1] : top;
+    return Math.min(cap ?? top, top);
+  });
+}
