@@ -354,7 +354,8 @@ export const configSchema = z.strictObject({
     .max(50_000_000)
     .default(1_000_000)
     .meta({
-      description: 'Bits per second each video stream a client sends may use.',
+      description:
+        "Bits per second each video stream a client sends may use. In group calls the camera goes up in simulcast layers: this caps the top one; the layers under it take 500 kbit/s (half the top's size) and 150 kbit/s (a quarter), never more than this, so a 720p camera sends up to this plus 650 kbit/s.",
     } satisfies KeyMeta),
   screenshare_max_bitrate: z
     .number()
