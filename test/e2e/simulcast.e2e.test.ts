@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import {
+  addUser,
+  type ConfabProcess,
+  joinGroupByLink,
+  launchBrowser,
+  openUser,
+  pollUntil,
+  signIn,
+  startConfab,
+  type User,
+} from './helpers/index.js';
+
+const bridgePort = 10520;
+const room = 'group/simulcast';
+
+/** One participant's camera as a page receives it: its m-line and inbound-rtp figures. */
+interface Received {
+  mid: string | null;
+  frameWidth: number;
+  framesDecoded: number;
+  freezeCount: number;
+  bytesReceived: number;
+}
+
+/** The inbound video of the tile named `name` (found through its <video>'s track). */
+async function received(page: Page, name: string): Promise<Received | undefined> {
+  return page.evaluate(async (who) => {
+    const li = [...document.querySelectorAll('ul.tiles li[data-user]')].find((l) =>
+      l.querySelector('.tile-name')?.textContent?.startsWith(who),
+    );
+    const stream = li?.querySelector('video')?.srcObject as MediaStream | null | undefined;
+    const track = stream?.getVideoTracks()[0];
+    const pcs =
+      (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
+        .__confabPeerConnections ?? [];
+    for (const pc of pcs) {
+      if (!track || pc.connectionState === 'closed') continue;
+      const tx = pc.getTransceivers().find((t) => t.receiver.track === track);
+      if (!tx) continue;
+      let found: Received | undefined;
+      (await tx.receiver.getStats()).forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'inbound-rtp') return;
+        found = {
+          mid: tx.mid,
+          frameWidth: Number(s.frameWidth ?? 0),
+          framesDecoded: Number(s.framesDecoded ?? 0),
+          freezeCount: Number(s.freezeCount ?? 0),
+          bytesReceived: Number(s.bytesReceived ?? 0),
+        };
+      });
+      return found;
+    }
+    return undefined;
+  }, name);
+}
+
+/** The page's camera's outbound-rtp entries and its connection's estimate, for messages. */
+async function sending(page: Page): Promise<unknown> {
+  return page.evaluate(async () => {
+    const pcs =
+      (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
+        .__confabPeerConnections ?? [];
+    const out: unknown[] = [];
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video')
+          out.push([s.mid, s.ssrc, s.frameWidth, s.targetBitrate, s.qualityLimitationReason]);
+        if (s.type === 'candidate-pair' && s.nominated)
+          out.push(['estimate', s.availableOutgoingBitrate]);
+      });
+    }
+    return out;
+  });
+}
+
+/** The widths the page's camera sends, one per simulcast layer that carries frames. */
+async function sentWidths(page: Page): Promise<number[]> {
+  return page.evaluate(async () => {
+    const pcs =
+      (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
+        .__confabPeerConnections ?? [];
+    const widths: number[] = [];
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const camera = pc.getTransceivers().find((t) => t.mid === 'v');
+      if (!camera) continue;
+      (await camera.sender.getStats()).forEach((s: Record<string, unknown>) => {
+        if (s.type === 'outbound-rtp' && Number(s.framesEncoded ?? 0) > 0 && s.frameWidth)
+          widths.push(Number(s.frameWidth));
+      });
+    }
+    return widths.sort((a, b) => a - b);
+  });
+}
+
+/** What a page receives in total over `ms`: video and audio bytes. */
+async function inboundGrowth(page: Page, ms = 2000): Promise<{ video: number; audio: number }> {
+  const read = () =>
+    page.evaluate(async () => {
+      const pcs =
+        (window as unknown as { __confabPeerConnections?: RTCPeerConnection[] })
+          .__confabPeerConnections ?? [];
+      const t = { video: 0, audio: 0 };
+      for (const pc of pcs) {
+        if (pc.connectionState === 'closed') continue;
+        (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+          if (s.type !== 'inbound-rtp') return;
+          if (s.kind === 'video') t.video += Number(s.bytesReceived ?? 0);
+          if (s.kind === 'audio') t.audio += Number(s.bytesReceived ?? 0);
+        });
+      }
+      return t;
+    });
+  const before = await read();
+  await new Promise((r) => setTimeout(r, ms));
+  const after = await read();
+  return { video: after.video - before.video, audio: after.audio - before.audio };
+}
+
+/** Makes the page hidden (minimized) or visible again, as the browser would tell it. */
+async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((h) => {
+    Object.defineProperty(document, 'visibilityState', {
+      configurable: true,
+      get: () => (h ? 'hidden' : 'visible'),
+    });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+describe('simulcast: each receiver gets the layer its tiles show', () => {
+  let server: ConfabProcess;
+  let browser: Browser;
+  const users: Record<string, User> = {};
+  // Alice watches on a laptop; Bob, Carol and Dave send the fake camera's 640x480 (two layers,
+  // 320 and 640 wide) and hide their pages, so that they decode nothing (two cores).
+  const people = [
+    ['alice', 'Alice Liddell', 'wonderland'],
+    ['bob', 'Bob Builder', 'can-we-fix-it'],
+    ['carol', 'Carol Danvers', 'higher-further'],
+    ['dave', 'Dave Bowman', 'open-the-pod-bay'],
+  ] as const;
+  const senders = ['bob', 'carol', 'dave'] as const;
+  const page = (who: string) => (users[who] as User).page;
+  const alice = () => page('alice');
+
+  before(async () => {
+    server = await startConfab({
+      config: `bridge:\n  port_range: ${bridgePort}-${bridgePort + 4}\nconference_empty_timeout: 5\n`,
+      env: { CONFAB_BRIDGE_WORKERS: '1' },
+    });
+    browser = await launchBrowser();
+    for (const [username, name, password] of people) {
+      await addUser(server, username, name, password);
+      const u = await openUser(
+        browser,
+        server.localUrl,
+        username === 'alice'
+          ? { smallVideo: true, viewport: { width: 1280, height: 800 } }
+          : { viewport: { width: 640, height: 480 } },
+      );
+      await signIn(u.page, username, password, name);
+      users[username] = u;
+    }
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /** Polls what Alice receives of each sender until `ok` holds for all of them. */
+  async function atAlice(
+    what: string,
+    ok: (name: string, r: Received | undefined) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<Record<string, Received | undefined>> {
+    const names = people.slice(1).map(([, name]) => name);
+    return pollUntil(
+      async () =>
+        Object.fromEntries(
+          await Promise.all(names.map(async (n) => [n, await received(alice(), n)])),
+        ),
+      (all) => names.every((n) => ok(n, all[n])),
+      timeoutMs,
+      what,
+    );
+  }
+
+  test('the senders go up in two layers (320 and 640 wide); at Alice’s, the person pinned on her stage arrives at 640, the thumbnails at 320', async () => {
+    for (const who of senders) {
+      await joinGroupByLink(page(who), room);
+      await setHidden(page(who), true);
+    }
+    await joinGroupByLink(alice(), room);
+    for (const who of senders)
+      await pollUntil(
+        () => sentWidths(page(who)),
+        (w) => w.length === 2 && w[0] === 320 && w[1] === 640,
+        30_000,
+        `${who} sends 320 and 640 wide`,
+      ).catch(async (err) => {
+        throw new Error(`${err.message}; ${JSON.stringify(await sending(page(who)))}`);
+      });
+
+    const tiles = alice().getByRole('list', { name: 'Participants’ videos' });
+    const pin = tiles.getByRole('button', { name: 'Pin Bob Builder' });
+    assert.equal(await pin.getAttribute('aria-pressed'), 'false');
+    await pin.click();
+    assert.equal(await pin.getAttribute('aria-pressed'), 'true');
+    await alice().getByLabel('Bob Builder (pinned)').waitFor();
+    await atAlice('Bob at 640, Carol and Dave at 320', (name, r) =>
+      name === 'Bob Builder'
+        ? (r?.frameWidth ?? 0) >= 640
+        : !!r && r.frameWidth > 0 && r.frameWidth <= 320,
+    );
+  });
+
+  test('"Pin NAME" moves the large layer to the pinned person, and nobody’s video stalls across the switch', async () => {
+    const before = await atAlice('all decoding', (_n, r) => (r?.framesDecoded ?? 0) > 0);
+    const tiles = alice().getByRole('list', { name: 'Participants’ videos' });
+    await tiles.getByRole('button', { name: 'Pin Carol Danvers' }).click();
+    assert.equal(
+      await tiles.getByRole('button', { name: 'Pin Bob Builder' }).getAttribute('aria-pressed'),
+      'false',
+      'one person pinned at a time',
+    );
+    await alice().getByLabel('Carol Danvers (pinned)').waitFor();
+    const switched = await atAlice('Carol at 640, Bob and Dave at 320', (name, r) =>
+      name === 'Carol Danvers'
+        ? (r?.frameWidth ?? 0) >= 640
+        : !!r && r.frameWidth > 0 && r.frameWidth <= 320,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const later = await atAlice('still decoding', () => true);
+    for (const [name, b] of Object.entries(before)) {
+      const s = switched[name];
+      const l = later[name];
+      assert.ok(b && s && l, `${name}'s video is there`);
+      assert.equal(s.mid, b.mid, `${name} keeps the m-line`);
+      assert.ok(s.framesDecoded > b.framesDecoded, `${name}: frames decoded across the switch`);
+      assert.ok(l.framesDecoded > s.framesDecoded, `${name}: and after it`);
+      assert.equal(l.freezeCount, b.freezeCount, `${name}: no freeze`);
+    }
+    console.log(
+      `simulcast at Alice's after pinning Carol: ${Object.entries(later)
+        .map(
+          ([n, r]) =>
+            `${n} ${r?.frameWidth} wide, ${r?.framesDecoded} frames, ${r?.freezeCount} freezes`,
+        )
+        .join('; ')}`,
+    );
+    // Unpinned, the stage goes back to whoever speaks.
+    await tiles.getByRole('button', { name: 'Pin Carol Danvers' }).click();
+    await alice().getByLabel('Carol Danvers (pinned)').waitFor({ state: 'detached' });
+    await tiles.getByRole('button', { name: 'Pin Carol Danvers' }).click();
+  });
+
+  test('a tile out of sight costs nothing: on a phone-sized window Dave’s tile leaves the strip and his video stops arriving; a hidden page receives audio only', async () => {
+    await alice().setViewportSize({ width: 390, height: 844 });
+    const dave = alice().locator('ul.tiles li[data-user]').filter({ hasText: 'Dave Bowman' });
+    await pollUntil(
+      () =>
+        dave.evaluate((li) => {
+          const r = li.getBoundingClientRect();
+          const strip = (li.parentElement as HTMLElement).getBoundingClientRect();
+          return r.left >= strip.right || r.right <= strip.left;
+        }),
+      (outside) => outside,
+      10_000,
+      'Dave’s tile out of sight',
+    );
+    const stopped = async () => {
+      const a = await received(alice(), 'Dave Bowman');
+      await new Promise((r) => setTimeout(r, 1500));
+      const b = await received(alice(), 'Dave Bowman');
+      return (b?.bytesReceived ?? 0) - (a?.bytesReceived ?? 0);
+    };
+    await pollUntil(stopped, (grew) => grew === 0, 20_000, 'Dave’s video stopped at Alice’s');
+    const carol = await received(alice(), 'Carol Danvers');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(
+      ((await received(alice(), 'Carol Danvers'))?.framesDecoded ?? 0) >
+        (carol?.framesDecoded ?? 0),
+      'Carol, on stage, goes on',
+    );
+    // Scrolled back into sight, he comes back.
+    await dave.scrollIntoViewIfNeeded();
+    await pollUntil(stopped, (grew) => grew > 0, 20_000, 'Dave’s video back at Alice’s');
+
+    await setHidden(alice(), true);
+    await pollUntil(
+      () => inboundGrowth(alice(), 1500),
+      (g) => g.video === 0 && g.audio > 0,
+      20_000,
+      'audio only while hidden',
+    );
+    await setHidden(alice(), false);
+    await pollUntil(
+      () => inboundGrowth(alice(), 1500),
+      (g) => g.video > 0,
+      20_000,
+      'video again when shown',
+    );
+  });
+});
