@@ -66,6 +66,9 @@ async function sending(page: Page): Promise<unknown> {
     const out: unknown[] = [];
     for (const pc of pcs) {
       if (pc.connectionState === 'closed') continue;
+      const camera = pc.getTransceivers().find((t) => t.mid === 'v')?.sender;
+      out.push(['capture', camera?.track?.getSettings()]);
+      out.push(['encodings', camera?.getParameters().encodings]);
       (await pc.getStats()).forEach((s: Record<string, unknown>) => {
         if (s.type === 'outbound-rtp' && s.kind === 'video')
           out.push([s.mid, s.ssrc, s.frameWidth, s.targetBitrate, s.qualityLimitationReason]);
@@ -121,6 +124,30 @@ async function inboundGrowth(page: Page, ms = 2000): Promise<{ video: number; au
   return { video: after.video - before.video, audio: after.audio - before.audio };
 }
 
+/** Records what the page says on its data channels (the media channel's `view`s). */
+async function recordViews(user: User): Promise<void> {
+  await user.context.addInitScript(() => {
+    const sent: string[] = [];
+    (window as unknown as { __confabViews: string[] }).__confabViews = sent;
+    const send = RTCDataChannel.prototype.send;
+    RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: never) {
+      if (typeof data === 'string') sent.push(data);
+      return send.call(this, data);
+    };
+  });
+}
+
+/** The last `view` the page sent on its media channel, and how many it sent. */
+async function lastView(
+  page: Page,
+): Promise<{ count: number; tiles: Record<string, { width: number; stage?: boolean }> }> {
+  return page.evaluate(() => {
+    const views = (window as unknown as { __confabViews?: string[] }).__confabViews ?? [];
+    const last = views.at(-1);
+    return { count: views.length, tiles: last ? JSON.parse(last).tiles : {} };
+  });
+}
+
 /** Makes the page hidden (minimized) or visible again, as the browser would tell it. */
 async function setHidden(page: Page, hidden: boolean): Promise<void> {
   await page.evaluate((h) => {
@@ -137,7 +164,7 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
   let browser: Browser;
   const users: Record<string, User> = {};
   // Alice watches on a laptop; Bob, Carol and Dave send the fake camera's 640x480 (two layers,
-  // 320 and 640 wide) and hide their pages, so that they decode nothing (two cores).
+  // 320 and 640 wide) and hide their pages, so that they receive no video (two cores).
   const people = [
     ['alice', 'Alice Liddell', 'wonderland'],
     ['bob', 'Bob Builder', 'can-we-fix-it'],
@@ -156,13 +183,12 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
     browser = await launchBrowser();
     for (const [username, name, password] of people) {
       await addUser(server, username, name, password);
-      const u = await openUser(
-        browser,
-        server.localUrl,
-        username === 'alice'
-          ? { smallVideo: true, viewport: { width: 1280, height: 800 } }
-          : { viewport: { width: 640, height: 480 } },
-      );
+      // Every page at 640x480: the pages of one browser share its fake camera, and the first
+      // to open it sets its size for all (resizeMode none).
+      const u = await openUser(browser, server.localUrl, {
+        viewport: username === 'alice' ? { width: 1280, height: 800 } : { width: 640, height: 480 },
+      });
+      await recordViews(u);
       await signIn(u.page, username, password, name);
       users[username] = u;
     }
@@ -187,31 +213,47 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
       (all) => names.every((n) => ok(n, all[n])),
       timeoutMs,
       what,
-    );
+    ).catch(async (err) => {
+      const senders = await Promise.all(
+        people.slice(1).map(async ([who]) => [who, await sending(page(who))]),
+      );
+      throw new Error(
+        `${err.message}; Alice's view: ${JSON.stringify(await lastView(alice()))}; senders: ${JSON.stringify(senders)}`,
+      );
+    });
   }
 
-  test('the senders go up in two layers (320 and 640 wide); at Alice’s, the person pinned on her stage arrives at 640, the thumbnails at 320', async () => {
+  test('at Alice’s, the person she pins on her stage arrives at 640 wide (the sender’s top layer), the thumbnails at 320', async () => {
     for (const who of senders) {
       await joinGroupByLink(page(who), room);
       await setHidden(page(who), true);
     }
     await joinGroupByLink(alice(), room);
-    for (const who of senders)
-      await pollUntil(
-        () => sentWidths(page(who)),
-        (w) => w.length === 2 && w[0] === 320 && w[1] === 640,
-        30_000,
-        `${who} sends 320 and 640 wide`,
-      ).catch(async (err) => {
-        throw new Error(`${err.message}; ${JSON.stringify(await sending(page(who)))}`);
-      });
-
     const tiles = alice().getByRole('list', { name: 'Participants’ videos' });
     const pin = tiles.getByRole('button', { name: 'Pin Bob Builder' });
     assert.equal(await pin.getAttribute('aria-pressed'), 'false');
     await pin.click();
     assert.equal(await pin.getAttribute('aria-pressed'), 'true');
     await alice().getByLabel('Bob Builder (pinned)').waitFor();
+    const bobMid = (await received(alice(), 'Bob Builder'))?.mid ?? '';
+    const view = await pollUntil(
+      () => lastView(alice()),
+      (v) => v.tiles[bobMid]?.stage === true,
+      10_000,
+      `Alice's view with Bob's ${bobMid} on stage`,
+    );
+    assert.ok((view.tiles[bobMid]?.width ?? 0) > 640, 'the stage as wide as it is shown');
+    assert.equal(Object.keys(view.tiles).length, 3, 'three cameras shown, no audio');
+    // Wanted at 640 now, Bob sends both layers (the bridge asks each sender for what its
+    // receivers show).
+    await pollUntil(
+      () => sentWidths(page('bob')),
+      (w) => w.length === 2 && w[0] === 320 && w[1] === 640,
+      30_000,
+      'Bob sends 320 and 640 wide',
+    ).catch(async (err) => {
+      throw new Error(`${err.message}; ${JSON.stringify(await sending(page('bob')))}`);
+    });
     await atAlice('Bob at 640, Carol and Dave at 320', (name, r) =>
       name === 'Bob Builder'
         ? (r?.frameWidth ?? 0) >= 640
@@ -279,6 +321,13 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
       const b = await received(alice(), 'Dave Bowman');
       return (b?.bytesReceived ?? 0) - (a?.bytesReceived ?? 0);
     };
+    const daveMid = (await received(alice(), 'Dave Bowman'))?.mid ?? '';
+    await pollUntil(
+      () => lastView(alice()),
+      (v) => !(daveMid in v.tiles) && Object.keys(v.tiles).length > 0,
+      10_000,
+      `Alice's view without Dave's ${daveMid}`,
+    );
     await pollUntil(stopped, (grew) => grew === 0, 20_000, 'Dave’s video stopped at Alice’s');
     const carol = await received(alice(), 'Carol Danvers');
     await new Promise((r) => setTimeout(r, 1000));
@@ -289,9 +338,25 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
     );
     // Scrolled back into sight, he comes back.
     await dave.scrollIntoViewIfNeeded();
-    await pollUntil(stopped, (grew) => grew > 0, 20_000, 'Dave’s video back at Alice’s');
+    await pollUntil(
+      () => lastView(alice()),
+      (v) => daveMid in v.tiles,
+      10_000,
+      `Alice's view with Dave's ${daveMid} again`,
+    );
+    await pollUntil(stopped, (grew) => grew > 0, 20_000, 'Dave’s video back at Alice’s').catch(
+      async (err) => {
+        throw new Error(`${err.message}; Alice's view: ${JSON.stringify(await lastView(alice()))}`);
+      },
+    );
 
     await setHidden(alice(), true);
+    await pollUntil(
+      () => lastView(alice()),
+      (v) => Object.keys(v.tiles).length === 0,
+      10_000,
+      'an empty view from the hidden page',
+    );
     await pollUntil(
       () => inboundGrowth(alice(), 1500),
       (g) => g.video === 0 && g.audio > 0,
