@@ -171,9 +171,10 @@ export function allocate(
     }
   }
 
-  // A tile that now gets less than before although it needs as much: lowered for bandwidth.
+  // A tile that now gets less than before although it needs as much: lowered for bandwidth
+  // (not when the last choice was made without an estimate: that was no bandwidth known).
   let lowered = false;
-  for (const tile of order) {
+  for (const tile of Number.isFinite(prev.estimate) ? order : []) {
     const had = prev.choices.get(tile.key);
     const got = choices.get(tile.key);
     if (!had || !got || had.spatial < 0) continue;
@@ -221,12 +222,22 @@ function lowest(tile: TileInfo, ok: readonly number[], budget: number, stage: bo
   return stage ? { spatial, temporal: 0 } : { spatial: -1, temporal: allTemporal };
 }
 
-/** A layer's bitrate up to temporal layer `t` (the whole layer when it has no temporal ones). */
+/**
+ * A layer's bitrate up to temporal layer `t` (the whole layer when it has no temporal ones).
+ * Before its rate is measured (its first second), what Chromium sends at that width.
+ */
 function rateOf(layer: LayerInfo | undefined, t: number): number {
   if (!layer) return 0;
-  if (t >= allTemporal) return layer.bitrate;
+  const whole = layer.bitrate > 0 ? layer.bitrate : nominalBitrate(layer.width);
+  if (t >= allTemporal) return whole;
   const r = layer.temporalBitrates[t] ?? 0;
-  return r > 0 ? r : layer.bitrate;
+  return r > 0 ? r : whole;
+}
+
+/** About what Chromium's VP8 takes at a width: 150 kbit/s at 320, 500 at 640, 1.5 M at 1280. */
+export function nominalBitrate(width: number): number {
+  if (width <= 0) return 500_000;
+  return width <= 400 ? 150_000 : width <= 800 ? 500_000 : 1_500_000;
 }
 
 function sum(choices: ReadonlyMap<string, Choice>, tiles: readonly TileInfo[]): number {
