@@ -235,7 +235,15 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
     await pin.click();
     assert.equal(await pin.getAttribute('aria-pressed'), 'true');
     await alice().getByLabel('Bob Builder (pinned)').waitFor();
-    const bobMid = (await received(alice(), 'Bob Builder'))?.mid ?? '';
+    const bobMid =
+      (
+        await pollUntil(
+          () => received(alice(), 'Bob Builder'),
+          (r) => !!r?.mid,
+          30_000,
+          'Bob’s camera at Alice’s',
+        )
+      )?.mid ?? '';
     const view = await pollUntil(
       () => lastView(alice()),
       (v) => v.tiles[bobMid]?.stage === true,
