@@ -9,7 +9,7 @@
  * while bandwidth remains, each raised one layer at a time in priority order (stage, screen
  * shares, the latest speakers) up to what its tile needs. When even the lowest layer does not
  * fit, fewer temporal layers (a lower frame rate) are tried; a thumbnail that fits in none is
- * paused, the stage never is.
+ * paused, the stage never is, nor a publisher without simulcast (it has nothing smaller).
  *
  * Hysteresis, so that a steady link keeps its choices: an estimate within 15% of the one last
  * used counts as unchanged (Jitsi); after a layer was lowered for bandwidth, none is raised for
@@ -143,7 +143,9 @@ export function allocate(
         : lowest(tile, ok, budget, true),
     );
   }
-  // Every other tile shown: its lowest layer, fewer frames, or paused.
+  // Every other tile shown: its lowest layer, fewer frames, or paused. A publisher without
+  // simulcast is never paused: it has nothing smaller, and its own rate follows its slowest
+  // receiver (its REMB), as before there were layers.
   for (const tile of order) {
     const ok = allowed.get(tile.key) ?? [];
     if (choices.has(tile.key)) continue;
@@ -151,7 +153,7 @@ export function allocate(
       choices.set(tile.key, { spatial: -1, temporal: allTemporal });
       continue;
     }
-    take(tile, lowest(tile, ok, budget, false));
+    take(tile, lowest(tile, ok, budget, tile.layers.length === 1));
   }
   // Raise one step at a time in priority order while the budget lasts.
   for (let raised = true; raised; ) {
