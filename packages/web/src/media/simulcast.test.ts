@@ -152,7 +152,7 @@ test('bare LF line endings are kept; a group of another kind stays', () => {
   assert.ok(out.sdp.includes('a=ssrc-group:SIM 5000 101 102\n'));
 });
 
-test('layers by capture size as Chromium fills them, and their caps: the top at video_max_bitrate, 500 and 150 kbit/s under it, never above the top', () => {
+test('layers by capture size as Chromium fills them, and their caps: the top at video_max_bitrate, those under it 150 kbit/s up to 400 wide and 500 wider, never above the top', () => {
   assert.equal(layersForCapture(1280, 720), 3);
   assert.equal(layersForCapture(960, 540), 3);
   assert.equal(layersForCapture(640, 480), 2);
@@ -162,16 +162,22 @@ test('layers by capture size as Chromium fills them, and their caps: the top at 
     layerBitrates(3, { width: 1280, height: 720 }, 1_000_000),
     [150_000, 500_000, 1_000_000],
   );
+  // 640x480: 320x240 and 640x480; the third SSRC stays silent.
   assert.deepEqual(
     layerBitrates(3, { width: 640, height: 480 }, 1_000_000),
-    [500_000, 1_000_000, 1_000_000],
+    [150_000, 1_000_000, 1_000_000],
+  );
+  // 1920x1080: 480, 960 and 1920 wide.
+  assert.deepEqual(
+    layerBitrates(3, { width: 1920, height: 1080 }, 2_000_000),
+    [500_000, 500_000, 2_000_000],
   );
   assert.deepEqual(
     layerBitrates(3, { width: 320, height: 240 }, 800_000),
     [800_000, 800_000, 800_000],
   );
   assert.deepEqual(
-    layerBitrates(3, { width: 1920, height: 1080 }, 300_000),
+    layerBitrates(3, { width: 1280, height: 720 }, 300_000),
     [150_000, 300_000, 300_000],
   );
   // One encoding (the browser took no simulcast, or a screen): the cap alone.

@@ -187,29 +187,30 @@ export function layersForCapture(width: number, height: number): number {
 }
 
 /**
- * The caps of the layers below the top one, top down: the layer at half the top's size, then
- * the one at a quarter. Chromium's own targets for them are 500 and 150 kbit/s at 720p (200 for
- * 320x240), so these keep them where Chromium puts them, and the top layer gets what
+ * The caps of the layers under the top one, by their width: up to 400 pixels wide (320 at a
+ * quarter of 720p or half of 640x480) 150 kbit/s, wider 500 kbit/s. Chromium's own targets at
+ * 720p are 150 and 500; given more room it takes it (a 320x240 layer capped at 500 kbit/s was
+ * sent at 375), which a receiver's thumbnails then pay for. The top layer gets what
  * `video_max_bitrate` allows (docs/configuration.md).
  */
-export const lowerLayerBitrates = [500_000, 150_000] as const;
+export const lowerLayerBitrates = { upTo400: 150_000, wider: 500_000 } as const;
 
 /**
  * Each encoding's maxBitrate, lowest first: the top layer the capture fills (`layersForCapture`)
- * and any above it `top`, those under it `lowerLayerBitrates` (never more than `top`). Without
- * a capture size (no camera yet) every encoding gets `top`.
+ * and any above it `top`, those under it `lowerLayerBitrates` by their width (never more than
+ * `top`). Without a capture size (no camera yet) the layers are taken as 720p's.
  */
 export function layerBitrates(
   encodings: number,
   capture: { width?: number | undefined; height?: number | undefined } | undefined,
   top: number,
 ): number[] {
-  const filled =
-    capture?.width && capture.height ? layersForCapture(capture.width, capture.height) : encodings;
+  const size = capture?.width && capture.height ? capture : { width: 1280, height: 720 };
+  const filled = Math.min(layersForCapture(size.width, size.height), encodings);
   return Array.from({ length: encodings }, (_, i) => {
-    const below = Math.min(filled, encodings) - 1 - i;
-    const cap =
-      below > 0 ? lowerLayerBitrates[Math.min(below, lowerLayerBitrates.length) - 1] : top;
-    return Math.min(cap ?? top, top);
+    const below = filled - 1 - i;
+    if (below <= 0) return top;
+    const width = size.width / 2 ** below;
+    return Math.min(width <= 400 ? lowerLayerBitrates.upTo400 : lowerLayerBitrates.wider, top);
   });
 }
