@@ -309,7 +309,8 @@ export class Endpoint {
     for (const slot of this.#slots) {
       const src = slot.source;
       if (!src || slot.kind !== 'video' || slot.target < 0) continue;
-      if (slot.layer?.index !== slot.target) src.layers[slot.target]?.keyframes.request();
+      const target = src.layers[slot.target];
+      if (slot.layer !== target) target?.keyframes.request();
     }
   }
 
