@@ -286,7 +286,17 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
     );
     await new Promise((r) => setTimeout(r, 1500));
     const later = await atAlice('still decoding', () => true);
-    for (const [name, b] of Object.entries(before)) {
+    const figures = (r: Received | undefined) =>
+      `${r?.frameWidth} wide, ${r?.framesDecoded} frames, ${r?.freezeCount} freezes`;
+    console.log(
+      `simulcast at Alice's, before and after pinning Carol instead of Bob: ${Object.keys(before)
+        .map((n) => `${n} ${figures(before[n])} -> ${figures(later[n])}`)
+        .join('; ')}`,
+    );
+    // The two whose layers switched decode on through it, without a freeze. (Dave's thumbnail
+    // is not switched; on a busy machine the bridge may pause it while the estimate is short.)
+    for (const name of ['Bob Builder', 'Carol Danvers']) {
+      const b = before[name];
       const s = switched[name];
       const l = later[name];
       assert.ok(b && s && l, `${name}'s video is there`);
@@ -295,14 +305,6 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
       assert.ok(l.framesDecoded > s.framesDecoded, `${name}: and after it`);
       assert.equal(l.freezeCount, b.freezeCount, `${name}: no freeze`);
     }
-    console.log(
-      `simulcast at Alice's after pinning Carol: ${Object.entries(later)
-        .map(
-          ([n, r]) =>
-            `${n} ${r?.frameWidth} wide, ${r?.framesDecoded} frames, ${r?.freezeCount} freezes`,
-        )
-        .join('; ')}`,
-    );
     // Unpinned, the stage goes back to whoever speaks.
     await tiles.getByRole('button', { name: 'Pin Carol Danvers' }).click();
     await alice().getByLabel('Carol Danvers (pinned)').waitFor({ state: 'detached' });

@@ -205,12 +205,14 @@ export function layerBitrates(
   capture: { width?: number | undefined; height?: number | undefined } | undefined,
   top: number,
 ): number[] {
-  const size = capture?.width && capture.height ? capture : { width: 1280, height: 720 };
-  const filled = Math.min(layersForCapture(size.width, size.height), encodings);
+  const width = capture?.width || 1280;
+  const height = capture?.width && capture.height ? capture.height : 720;
+  const filled = Math.min(layersForCapture(width, height), encodings);
   return Array.from({ length: encodings }, (_, i) => {
     const below = filled - 1 - i;
     if (below <= 0) return top;
-    const width = size.width / 2 ** below;
-    return Math.min(width <= 400 ? lowerLayerBitrates.upTo400 : lowerLayerBitrates.wider, top);
+    const layerWidth = width / 2 ** below;
+    const cap = layerWidth <= 400 ? lowerLayerBitrates.upTo400 : lowerLayerBitrates.wider;
+    return Math.min(cap, top);
   });
 }
