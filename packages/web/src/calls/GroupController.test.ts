@@ -619,3 +619,38 @@ test('audio only: no video is received, so the view is empty', async (t) => {
   t.mock.timers.tick(viewDebounceMs);
   assert.deepEqual(views(), [{}]);
 });
+
+test('a camera that fills one layer (320x240), or none at the first answer, stays one stream for the whole session; the next session decides again', async () => {
+  const m = member();
+  (m.camera.getVideoTracks()[0] as FakeTrack).settings = { width: 320, height: 240 };
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  // Settings switch to a 720p camera mid-session: still one stream (Chromium would ignore a
+  // SIM group now, and the bridge would wait for layers that never come).
+  (m.camera.getVideoTracks()[0] as FakeTrack).settings = { width: 1280, height: 720 };
+  m.receive(bridgeOffer('e1', [...bobsStreams, ...carolsStreams]));
+  await settle();
+  for (const a of m.answers()) {
+    const v = a.sdp.mlines.find((l) => l.mid === 'v');
+    assert.equal(v?.simulcast, undefined);
+    assert.equal(v?.ssrcs?.length, 1);
+  }
+  m.receive(bridgeOffer('e2', bobsStreams));
+  await settle();
+  assert.equal(
+    m
+      .answers()
+      .at(-1)
+      ?.sdp.mlines.find((l) => l.mid === 'v')?.simulcast?.length,
+    3,
+  );
+
+  // Audio only (no camera track): one stream.
+  const a = member();
+  a.camera.tracks.splice(1);
+  joined(a);
+  a.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  assert.equal(a.answers()[0]?.sdp.mlines.find((l) => l.mid === 'v')?.simulcast, undefined);
+});

@@ -11,7 +11,12 @@ import {
   upstreamMids,
   webrtcVersion,
 } from '@confab/protocol';
-import { layerBitrates, mungeSimulcast, type SimulcastSsrcs } from '../media/simulcast.js';
+import {
+  layerBitrates,
+  layersForCapture,
+  mungeSimulcast,
+  type SimulcastSsrcs,
+} from '../media/simulcast.js';
 import type { CallControllerOptions } from './CallController.js';
 import { browserRtc, PeerLink, type Rtc } from './PeerLink.js';
 import { ViewSender, type ViewTiles } from './ViewSender.js';
@@ -119,8 +124,11 @@ export class GroupController {
   #chain: Promise<void> = Promise.resolve();
   /** "Audio only" as last told, so that the same value again renegotiates nothing. */
   #audioOnly: boolean;
-  /** The camera's simulcast SSRCs in this session, named again in every answer. */
-  #simulcast: SimulcastSsrcs | undefined;
+  /**
+   * The camera's simulcast SSRCs in this session, named again in every answer; `single`: the
+   * session's first answer went without (no camera then, or one too small for two layers).
+   */
+  #simulcast: SimulcastSsrcs | 'single' | undefined;
   #view: GroupView = {};
   /** The same view as JSON, so that the same one again costs nothing. */
   #viewJson = '{}';
@@ -333,16 +341,34 @@ export class GroupController {
       if (tx.sender.track !== track) await tx.sender.replaceTrack(track);
       if (track && local && track !== this.#screenTrack) tx.sender.setStreams?.(local);
     }
-    // The camera in simulcast from the session's first answer on: Chromium takes SIM layers
-    // only in the first description that names the sender (a group added later sends one).
     const answer = await pc.createAnswer();
-    const munged = mungeSimulcast(answer.sdp ?? '', upstreamMids.camera, this.#simulcast);
-    await pc.setLocalDescription({ type: 'answer', sdp: munged.sdp });
-    this.#simulcast = munged.ssrcs ?? this.#simulcast;
-    this.#signal({ type: 'answer', sdp: munged.sdp });
+    const sdp = this.#withSimulcast(answer.sdp ?? '', local?.getVideoTracks()[0]);
+    await pc.setLocalDescription({ type: 'answer', sdp });
+    this.#signal({ type: 'answer', sdp });
     await this.#capBitrates(pc);
     this.#updateMedia();
     this.#views.changed(true);
+  }
+
+  /**
+   * The answer with the camera in simulcast, decided at the session's first answer and kept:
+   * Chromium takes SIM layers only in the first description that names the sender (a group
+   * added later is accepted and ignored), and every later answer must name the same SSRCs. A
+   * camera whose capture fills one layer (or none yet) stays one stream for the session, which
+   * the bridge then forwards whole (never paused for a thumbnail's lack of bandwidth).
+   */
+  #withSimulcast(sdp: string, camera: MediaStreamTrack | undefined): string {
+    if (this.#simulcast === 'single') return sdp;
+    if (this.#simulcast === undefined) {
+      const { width = 0, height = 0 } = camera?.getSettings?.() ?? {};
+      if (layersForCapture(width, height) < 2) {
+        this.#simulcast = 'single';
+        return sdp;
+      }
+    }
+    const munged = mungeSimulcast(sdp, upstreamMids.camera, this.#simulcast);
+    this.#simulcast = munged.ssrcs ?? this.#simulcast;
+    return munged.sdp;
   }
 
   #createPeer(): RTCPeerConnection {
