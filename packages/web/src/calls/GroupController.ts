@@ -129,9 +129,10 @@ export class GroupController {
    * session's first answer went without (no camera then, or one too small for two layers).
    */
   #simulcast: SimulcastSsrcs | 'single' | undefined;
-  #view: GroupView = {};
+  /** What the screen shows; undefined until it says (the bridge's own choice until then). */
+  #view: GroupView | undefined;
   /** The same view as JSON, so that the same one again costs nothing. */
-  #viewJson = '{}';
+  #viewJson = '';
   readonly #views = new ViewSender(() => this.#tiles());
 
   readonly #rtc: Rtc;
@@ -180,6 +181,9 @@ export class GroupController {
 
   join(group: string): void {
     this.#closePeer();
+    // A new call's screen says anew what it shows.
+    this.#view = undefined;
+    this.#viewJson = '';
     this.#set({
       phase: 'joining',
       group,
@@ -421,16 +425,21 @@ export class GroupController {
     this.#views.changed();
   }
 
-  /** The view by mid: each forwarded video the screen shows (none while the page is hidden). */
-  #tiles(): ViewTiles {
+  /**
+   * The view by mid: each forwarded video the screen shows (none while the page is hidden);
+   * undefined before the screen said what it shows, so that a channel that opens first does
+   * not stop every video for the moment until it does.
+   */
+  #tiles(): ViewTiles | undefined {
     const tiles: ViewTiles = {};
     const pc = this.#pc;
-    if (!pc || this.#visibility.hidden()) return tiles;
+    if (this.#visibility.hidden()) return tiles;
+    if (!pc || !this.#view) return undefined;
     for (const tx of pc.getTransceivers()) {
       const info = tx.mid ? this.#streams[tx.mid] : undefined;
       if (!tx.mid || !info || info.source === 'microphone' || tx.currentDirection !== 'recvonly')
         continue;
-      const shown = this.#view[info.user]?.[info.source];
+      const shown = this.#view?.[info.user]?.[info.source];
       const width = pixels(shown?.width);
       const height = pixels(shown?.height);
       if (!shown || width === 0 || height === 0) continue;

@@ -33,7 +33,8 @@ export class ViewSender {
   /** When the pending timer fires (for an immediate change to come sooner). */
   #due = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly compute: () => ViewTiles) {}
+  /** `compute`: the tiles to send now; undefined while the screen has not said what it shows. */
+  constructor(private readonly compute: () => ViewTiles | undefined) {}
 
   /** The bridge's data channel of a new session: what it shows goes out once it is open. */
   attach(channel: RTCDataChannel): void {
@@ -75,7 +76,9 @@ export class ViewSender {
   #send(): void {
     const channel = this.#channel;
     if (channel?.readyState !== 'open') return;
-    const message: MediaChannelClientMessage = { type: 'view', tiles: fit(this.compute()) };
+    const tiles = this.compute();
+    if (!tiles) return;
+    const message: MediaChannelClientMessage = { type: 'view', tiles: fit(tiles) };
     const text = JSON.stringify(message);
     if (text === this.#last) return;
     try {
