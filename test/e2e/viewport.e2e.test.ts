@@ -165,7 +165,7 @@ describe('the primary controls are on screen without scrolling at 1280x800 and 3
     assert.deepEqual(problems, [], 'all seen without scrolling');
   });
 
-  test("in a group call of three: the controls, your own picture and every tile's name, with and without a speaker on stage", async () => {
+  test('in a group call of three: the controls, your own picture, every tile\'s name and "Pin NAME", with and without a speaker on stage', async () => {
     const room = 'group/view';
     // Microphones off, so that nobody is staged until Bob speaks.
     await Promise.all(
@@ -185,6 +185,12 @@ describe('the primary controls are on screen without scrolling at 1280x800 and 3
         'your own picture': tiles.getByLabel('Your camera'),
         'your tile’s name "You"': tiles.getByText(/^You\b/),
         ...Object.fromEntries(others.map((name) => [`${name}’s tile name`, tiles.getByText(name)])),
+        ...Object.fromEntries(
+          others.map((name) => [
+            `"Pin ${name}"`,
+            tiles.getByRole('button', { name: `Pin ${name}`, exact: true }),
+          ]),
+        ),
       };
     };
     const problems: string[] = [];
@@ -223,6 +229,21 @@ describe('the primary controls are on screen without scrolling at 1280x800 and 3
         ...(await notSeen(p, `group call at ${size} with Bob on stage`, {
           ...targets(p, others[who]),
           'Bob on stage': p.getByLabel('Bob Builder (speaking)'),
+        })),
+      );
+    }
+
+    // Each pins the other one who is not speaking: that one takes the stage on their screen.
+    for (const [who, size] of screens) {
+      const p = page(who);
+      const name = others[who][0] as string;
+      await p.getByRole('button', { name: `Pin ${name}`, exact: true }).click();
+      await p.getByLabel(`${name} (pinned)`).waitFor({ timeout: 20_000 });
+      await showing(who, 4);
+      problems.push(
+        ...(await notSeen(p, `group call at ${size} with ${name} pinned`, {
+          ...targets(p, others[who]),
+          [`${name} on stage`]: p.getByLabel(`${name} (pinned)`),
         })),
       );
     }

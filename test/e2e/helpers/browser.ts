@@ -40,7 +40,13 @@ export async function openUser(
   baseUrl: string,
   opts: {
     permissions?: string[];
+    /** Cameras at 320x240, 15 fps (many encoders on two cores). */
     smallVideo?: boolean;
+    /**
+     * The camera's size (default 640x480, what the fake camera gives by itself, although the
+     * app asks for 720p: a test page then costs what it did before simulcast).
+     */
+    camera?: { width: number; height: number };
     /** Default 1024 × 700; a phone is 390 × 844. */
     viewport?: { width: number; height: number };
     isMobile?: boolean;
@@ -84,21 +90,21 @@ export async function openUser(
     }
     window.WebSocket = TrackedSocket;
   });
-  if (opts.smallVideo) {
-    // Many encoders on two cores: cameras at 320x240, 15 frames a second.
-    await context.addInitScript(() => {
-      const md = navigator.mediaDevices;
-      if (!md) return;
-      const original = md.getUserMedia.bind(md);
-      md.getUserMedia = (c?: MediaStreamConstraints) => {
-        if (c?.video) {
-          const base = typeof c.video === 'object' ? c.video : {};
-          c = { ...c, video: { ...base, width: 320, height: 240, frameRate: 15 } };
-        }
-        return original(c);
-      };
-    });
-  }
+  const camera = opts.smallVideo
+    ? { width: 320, height: 240, frameRate: 15 }
+    : (opts.camera ?? { width: 640, height: 480 });
+  await context.addInitScript((size) => {
+    const md = navigator.mediaDevices;
+    if (!md) return;
+    const original = md.getUserMedia.bind(md);
+    md.getUserMedia = (c?: MediaStreamConstraints) => {
+      if (c?.video) {
+        const base = typeof c.video === 'object' ? c.video : {};
+        c = { ...c, video: { ...base, ...size } };
+      }
+      return original(c);
+    };
+  }, camera);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (msg) => {

@@ -354,7 +354,8 @@ export const configSchema = z.strictObject({
     .max(50_000_000)
     .default(1_000_000)
     .meta({
-      description: 'Bits per second each video stream a client sends may use.',
+      description:
+        'Bits per second each video stream a client sends may use. In group calls the camera goes up in simulcast layers: this caps the top one; a layer under it takes 150 kbit/s up to 400 pixels wide and 500 kbit/s wider, never more than this (a 720p camera: this plus 150 for 320 and 500 for 640 wide; a 640x480 one: this plus 150).',
     } satisfies KeyMeta),
   screenshare_max_bitrate: z
     .number()

@@ -5,8 +5,10 @@ import type { Rtc } from './PeerLink.js';
  * import it). It keeps the state a real RTCPeerConnection keeps where the controllers look:
  * signaling states with implicit rollback, transceivers with mids and negotiated directions,
  * `negotiationneeded` when something changed while stable, tracks on receivers, candidates,
- * ICE states. Descriptions are JSON, not SDP: two fakes read each other's, and a test can write
- * a bridge's offer with `fakeSdp`.
+ * ICE states, SSRCs with simulcast by answer munging as Chromium 156 takes it, data channels the
+ * other side opens. Descriptions are a small subset of SDP (one line per fact): two fakes read
+ * each other's, a test writes a bridge's offer with `fakeSdp`, and the simulcast munger reads
+ * and rewrites them as it does the browser's.
  */
 
 export interface FakeMLine {
@@ -16,14 +18,46 @@ export interface FakeMLine {
   dir: RTCRtpTransceiverDirection;
   /** The stream id its track belongs to, when it sends one. */
   msid?: string | undefined;
+  /** The SSRCs it sends with (`a=ssrc`), in order. */
+  ssrcs?: number[] | undefined;
+  /** Its `a=ssrc-group:SIM`, lowest layer first. */
+  simulcast?: number[] | undefined;
 }
 
 export function fakeSdp(mlines: FakeMLine[], iceRestart = 0): string {
-  return JSON.stringify({ fake: true, mlines, iceRestart });
+  const lines = ['v=0', `a=x-fake-ice-restart:${iceRestart}`];
+  for (const m of mlines) {
+    lines.push(`m=${m.kind} 9 UDP/TLS/RTP/SAVPF 96`, `a=mid:${m.mid}`, `a=${m.dir}`);
+    if (m.msid) lines.push(`a=msid:${m.msid} ${m.mid}-track`);
+    if (m.simulcast) lines.push(`a=ssrc-group:SIM ${m.simulcast.join(' ')}`);
+    for (const ssrc of m.ssrcs ?? []) lines.push(`a=ssrc:${ssrc} cname:fake`);
+  }
+  return `${lines.join('\r\n')}\r\n`;
 }
 
 export function readFakeSdp(sdp: string): { mlines: FakeMLine[]; iceRestart: number } {
-  return JSON.parse(sdp) as { mlines: FakeMLine[]; iceRestart: number };
+  const mlines: FakeMLine[] = [];
+  let iceRestart = 0;
+  for (const line of sdp.split(/\r?\n/)) {
+    const m = mlines.at(-1);
+    const [key, value = ''] = line.split(/:(.*)/s);
+    if (line.startsWith('m=')) {
+      const kind = line.slice(2).split(' ')[0] === 'audio' ? 'audio' : 'video';
+      mlines.push({ mid: '', kind, dir: 'inactive' });
+    } else if (key === 'a=x-fake-ice-restart') iceRestart = Number(value);
+    else if (!m) continue;
+    else if (key === 'a=mid') m.mid = value;
+    else if (/^a=(sendrecv|sendonly|recvonly|inactive)$/.test(line))
+      m.dir = line.slice(2) as RTCRtpTransceiverDirection;
+    else if (key === 'a=msid') m.msid = value.split(' ')[0];
+    else if (key === 'a=ssrc-group' && value.startsWith('SIM '))
+      m.simulcast = value.slice(4).split(' ').map(Number);
+    else if (key === 'a=ssrc') {
+      const ssrc = Number(value.split(' ')[0]);
+      if (!m.ssrcs?.includes(ssrc)) m.ssrcs = [...(m.ssrcs ?? []), ssrc];
+    }
+  }
+  return { mlines, iceRestart };
 }
 
 let nextId = 0;
@@ -33,12 +67,18 @@ export class FakeTrack {
   stopped = false;
   enabled = true;
   contentHint = '';
+  /** What getSettings() gives (the fake camera's 640x480 unless a test says otherwise). */
+  settings: MediaTrackSettings = { width: 640, height: 480 };
   readonly #ended = new Set<() => void>();
 
   constructor(readonly kind: 'audio' | 'video') {}
 
   stop(): void {
     this.stopped = true;
+  }
+
+  getSettings(): MediaTrackSettings {
+    return { ...this.settings };
   }
 
   addEventListener(type: string, fn: () => void): void {
@@ -80,8 +120,15 @@ export function fakeCamera(): FakeStream {
   return new FakeStream([new FakeTrack('audio'), new FakeTrack('video')]);
 }
 
+let nextSsrc = 1000;
+
 class FakeSender {
   #params: { encodings: { maxBitrate?: number }[] } = { encodings: [{}] };
+  /** The SSRC the browser chose for it, for good. */
+  readonly ssrc = nextSsrc++;
+  /** The SIM layers a local description gave it (then one encoding per layer). */
+  simulcast: number[] | undefined;
+  #described = false;
 
   constructor(
     public track: FakeTrack | null,
@@ -103,6 +150,33 @@ class FakeSender {
   setStreams(...streams: FakeStream[]): void {
     this.streams = streams;
   }
+
+  /**
+   * @internal A local description named this sender's SSRCs: `layers` its SIM group, if any.
+   * As in Chromium 156, only the first description that names the sender decides: a SIM group
+   * added later is taken but changes nothing (one encoding stays one), and other SSRCs than the
+   * sender's are refused.
+   */
+  described(layers: number[] | undefined): void {
+    const first = !this.#described;
+    this.#described = true;
+    if (!layers) return;
+    if (layers[0] !== this.ssrc)
+      throw operationError(
+        `Failed to add send stream ssrc: ${layers[0]} (the sender's: ${this.ssrc})`,
+      );
+    if (this.simulcast && this.simulcast.join() !== layers.join())
+      throw operationError(`Failed to add send stream ssrc: ${layers[1]}: other SSRCs mid-session`);
+    if (!first || this.simulcast) return;
+    this.simulcast = layers;
+    this.#params = { encodings: layers.map(() => ({})) };
+  }
+}
+
+function operationError(what: string): Error {
+  const err = new Error(what);
+  err.name = 'OperationError';
+  return err;
 }
 
 class FakeTransceiver {
@@ -164,6 +238,40 @@ function invalidState(what: string): Error {
 
 type Handler = ((ev: unknown) => void) | null;
 
+/** A data channel the other side (the bridge) opened; the test plays that side. */
+export class FakeDataChannel {
+  readyState: RTCDataChannelState = 'connecting';
+  /** What this side sent, in order. */
+  readonly sent: string[] = [];
+  onopen: Handler = null;
+  onmessage: Handler = null;
+  onclose: Handler = null;
+  onerror: Handler = null;
+
+  constructor(readonly label: string) {}
+
+  send(data: string): void {
+    if (this.readyState !== 'open') throw invalidState(`data channel ${this.readyState}`);
+    this.sent.push(data);
+  }
+
+  close(): void {
+    if (this.readyState === 'closed') return;
+    this.readyState = 'closed';
+    this.onclose?.({});
+  }
+
+  /** The other side's message. */
+  receive(data: string): void {
+    if (this.readyState === 'open') this.onmessage?.({ data });
+  }
+
+  /** What was sent, parsed. */
+  messages(): unknown[] {
+    return this.sent.map((m) => JSON.parse(m) as unknown);
+  }
+}
+
 export class FakePeerConnection {
   signalingState: RTCSignalingState = 'stable';
   iceConnectionState: RTCIceConnectionState = 'new';
@@ -181,6 +289,8 @@ export class FakePeerConnection {
   onsignalingstatechange: Handler = null;
   oniceconnectionstatechange: Handler = null;
   onconnectionstatechange: Handler = null;
+  ondatachannel: Handler = null;
+  readonly channels: FakeDataChannel[] = [];
   #config: RTCConfiguration;
   #iceRestart = 0;
   #restartPending = false;
@@ -191,8 +301,27 @@ export class FakePeerConnection {
   #offeredMids: FakeTransceiver[] = [];
   readonly #remoteStreams = new Map<string, FakeStream>();
 
-  constructor(config: RTCConfiguration) {
+  constructor(
+    config: RTCConfiguration,
+    /** Later answers repeat a SIM group set before, as Chromium 156's do. */
+    readonly keepsSimulcast = true,
+  ) {
     this.#config = config;
+  }
+
+  /**
+   * The other side opens a data channel: announced open (`datachannel`), then its `open` event,
+   * as an in-band (DCEP) channel is in the browser.
+   */
+  async openRemoteChannel(label: string): Promise<FakeDataChannel> {
+    await Promise.resolve();
+    const channel = new FakeDataChannel(label);
+    this.channels.push(channel);
+    channel.readyState = 'open';
+    this.ondatachannel?.({ channel });
+    await Promise.resolve();
+    channel.onopen?.({});
+    return channel;
   }
 
   getConfiguration(): RTCConfiguration {
@@ -255,6 +384,14 @@ export class FakePeerConnection {
     this.changed();
   }
 
+  /** The answer as the browser would write it now (nothing changes until it is set). */
+  async createAnswer(): Promise<{ type: 'answer'; sdp: string }> {
+    await Promise.resolve();
+    if (this.closed) throw invalidState('closed');
+    if (this.signalingState !== 'have-remote-offer') throw invalidState('no offer to answer');
+    return { type: 'answer', sdp: this.#answerSdp() };
+  }
+
   async setLocalDescription(desc?: { type: RTCSdpType; sdp?: string }): Promise<void> {
     await Promise.resolve();
     if (this.closed) throw invalidState('closed');
@@ -277,20 +414,38 @@ export class FakePeerConnection {
       this.#setSignaling('have-local-offer');
     } else {
       if (this.signalingState !== 'have-remote-offer') throw invalidState('no offer to answer');
-      const offered = new Map(
-        readFakeSdp(this.remoteDescription?.sdp ?? '').mlines.map((m) => [m.mid, m.dir]),
-      );
-      const sdp = this.#describe((t) => {
-        t.offered = offered.get(t.mid ?? '') ?? 'inactive';
-        const d = answerDirection(t.direction, t.offered);
-        t.currentDirection = d;
-        return d;
-      }, new Set(offered.keys()));
+      const sdp = desc?.sdp || this.#answerSdp();
+      // A munged answer: its SIM groups become the senders' layers (or it is refused whole).
+      const given = new Map(readFakeSdp(sdp).mlines.map((m) => [m.mid, m]));
+      for (const t of this.transceivers) {
+        const m = given.get(t.mid ?? '');
+        if (m?.ssrcs?.length) t.sender.described(m.simulcast);
+      }
+      const offered = this.#offeredDirections();
+      for (const t of this.transceivers) {
+        if (t.mid === null || !offered.has(t.mid)) continue;
+        t.offered = offered.get(t.mid) ?? 'inactive';
+        t.currentDirection = answerDirection(t.direction, t.offered);
+      }
       this.localDescription = { type: 'answer', sdp };
       this.log.push('answer');
       this.#setSignaling('stable');
     }
     this.#gather();
+  }
+
+  #offeredDirections(): Map<string, RTCRtpTransceiverDirection> {
+    return new Map(
+      readFakeSdp(this.remoteDescription?.sdp ?? '').mlines.map((m) => [m.mid, m.dir]),
+    );
+  }
+
+  #answerSdp(): string {
+    const offered = this.#offeredDirections();
+    return this.#describe(
+      (t) => answerDirection(t.direction, offered.get(t.mid ?? '') ?? 'inactive'),
+      new Set(offered.keys()),
+    );
   }
 
   async setRemoteDescription(desc: { type: RTCSdpType; sdp?: string }): Promise<void> {
@@ -356,6 +511,7 @@ export class FakePeerConnection {
     if (this.closed) return;
     this.closed = true;
     this.log.push('close');
+    for (const c of this.channels) c.close();
     this.signalingState = 'closed';
     this.iceConnectionState = 'closed';
     this.connectionState = 'closed';
@@ -424,11 +580,16 @@ export class FakePeerConnection {
     for (const t of this.transceivers) {
       if (t.mid === null || (only && !only.has(t.mid))) continue;
       const dir = dirOf(t);
+      // Chromium names a sender's SSRC even while it has no track; the SIM group once set,
+      // unless this fake plays a browser that forgets it.
+      const sim = this.keepsSimulcast ? t.sender.simulcast : undefined;
       mlines.push({
         mid: t.mid,
         kind: t.kind,
         dir,
         msid: sends(dir) ? t.sender.streams[0]?.id : undefined,
+        ssrcs: sends(dir) ? (sim ?? [t.sender.ssrc]) : undefined,
+        simulcast: sends(dir) ? sim : undefined,
       });
     }
     return fakeSdp(mlines, this.#iceRestart);
@@ -465,6 +626,8 @@ export class FakePeerConnection {
 /** The fake WebRTC, remembering every peer connection it made, and what the screen picker gives. */
 export class FakeRtc {
   readonly pcs: FakePeerConnection[] = [];
+  /** Whether later answers repeat a SIM group set before (Chromium 156: they do). */
+  keepsSimulcast = true;
   /** What the next `getDisplayMedia` resolves to; undefined: the user cancels. */
   nextScreen: () => FakeStream | undefined = () => new FakeStream([new FakeTrack('video')]);
 
@@ -478,7 +641,7 @@ export class FakeRtc {
   get api(): Rtc {
     return {
       createPeerConnection: (config) => {
-        const pc = new FakePeerConnection(config);
+        const pc = new FakePeerConnection(config, this.keepsSimulcast);
         this.pcs.push(pc);
         return pc as unknown as RTCPeerConnection;
       },

@@ -5,6 +5,9 @@ import {
   type ForwardedStream,
   groupChannelMessage,
   groupJoinedMessage,
+  maxViewsPerSecond,
+  mediaChannelClientSchema,
+  mediaChannelLabel,
   pipelinePeerId,
   pipelineSignalMessage,
   type ServerMessage,
@@ -12,16 +15,27 @@ import {
   type WebrtcClientDraft,
   webrtcMessageSchema,
 } from '@confab/protocol';
-import { FakeRtc, fakeCamera, fakeSdp, readFakeSdp, settle } from './FakeRtc.js';
+import { FakeRtc, FakeTrack, fakeCamera, fakeSdp, readFakeSdp } from './FakeRtc.js';
 import { GroupController } from './GroupController.js';
+import { viewDebounceMs, viewIntervalMs } from './ViewSender.js';
+
+/**
+ * Lets queued microtasks and immediates run (FakeRtc's `settle` waits on timers, which the view
+ * tests mock; nothing here needs a timer to settle).
+ */
+async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}
 
 const room = 'group/team';
 const channel = '@group/team';
 
 /** Alice in the group room, with a camera, a fake WebRTC, and the server played by the test. */
-function member() {
+function member({ keepsSimulcast = true } = {}) {
   const rtc = new FakeRtc();
+  rtc.keepsSimulcast = keepsSimulcast;
   const camera = fakeCamera();
+  const page = { hidden: false, listeners: new Set<() => void>(), audioOnly: false };
   const sent: (WebrtcClientDraft & { id: number })[] = [];
   let mutedByOwner = 0;
   const groups = new GroupController({
@@ -36,10 +50,22 @@ function member() {
     rtcConfig: () => ({}),
     videoMaxBitrate: () => 1_000_000,
     screenMaxBitrate: () => 2_500_000,
-    audioOnly: () => false,
+    audioOnly: () => page.audioOnly,
     rtc: rtc.api,
     onMutedByOwner: () => mutedByOwner++,
+    visibility: {
+      hidden: () => page.hidden,
+      subscribe: (l) => {
+        page.listeners.add(l);
+        return () => page.listeners.delete(l);
+      },
+    },
   });
+  /** The page is hidden (minimized) or shown again. */
+  const setHidden = (hidden: boolean) => {
+    page.hidden = hidden;
+    for (const l of page.listeners) l();
+  };
   /** A server message, through JSON and the schema as RtmClient hands it on. */
   const receive = (m: ServerMessage) => {
     const parsed = serverMessageSchema.parse(JSON.parse(JSON.stringify(m)));
@@ -62,6 +88,8 @@ function member() {
     groups,
     receive,
     answers,
+    setHidden,
+    page,
     mutedByOwner: () => mutedByOwner,
   };
 }
@@ -325,4 +353,304 @@ test('a member the server takes out because its media kept failing sees that, an
   assert.deepEqual(m.groups.getState(), { phase: 'failed', group: room, reason: 'media' });
   m.groups.join(room);
   assert.equal(m.groups.getState().phase, 'joining');
+});
+
+const carolsStreams = [
+  { mid: 'f2', user: 'carol', source: 'microphone' as const },
+  { mid: 'f3', user: 'carol', source: 'camera' as const },
+];
+
+for (const keepsSimulcast of [true, false]) {
+  test(`the camera goes up in simulcast: three SSRCs in a SIM group from the first answer on, the same in every later one (${keepsSimulcast ? 'the browser repeats the group, as Chromium 156 does' : 'a browser that forgets it'}); the screen has one`, async () => {
+    const m = member({ keepsSimulcast });
+    joined(m);
+    m.receive(bridgeOffer('e1', bobsStreams));
+    await settle();
+    m.receive(bridgeOffer('e1', [...bobsStreams, ...carolsStreams]));
+    await settle();
+    m.receive(
+      bridgeOffer('e1', [
+        ...bobsStreams,
+        ...carolsStreams.map((c) => ({ ...c, gone: true as const })),
+      ]),
+    );
+    await settle();
+    const answers = m.answers();
+    assert.equal(answers.length, 3);
+    const sender = m.rtc.last.transceivers.find((t) => t.mid === 'v')?.sender;
+    assert.ok(sender);
+    const first = answers[0]?.sdp.mlines.find((l) => l.mid === 'v')?.simulcast;
+    assert.equal(first?.length, 3, 'three layers');
+    assert.equal(first?.[0], sender.ssrc, 'the browser’s own SSRC is the lowest layer');
+    assert.equal(new Set(first).size, 3);
+    for (const a of answers) {
+      const v = a.sdp.mlines.find((l) => l.mid === 'v');
+      assert.deepEqual(v?.simulcast, first, 'the same SIM group');
+      assert.deepEqual(v?.ssrcs, first, 'and no other SSRC');
+    }
+    assert.deepEqual(sender.simulcast, first, 'the browser took the layers');
+    assert.equal(sender.getParameters().encodings.length, 3, 'one encoding per layer');
+    // What was sent is what was set.
+    const sentSdp = m.sent
+      .map((x) => x.data as { type?: string; sdp?: string } | undefined)
+      .filter((d) => d?.type === 'answer')
+      .at(-1)?.sdp;
+    assert.equal(m.rtc.last.localDescription?.sdp, sentSdp);
+
+    // The screen: one SSRC, one encoding, under its own cap.
+    await m.groups.startScreenShare();
+    m.receive(bridgeOffer('e1', bobsStreams));
+    await settle();
+    const s = m
+      .answers()
+      .at(-1)
+      ?.sdp.mlines.find((l) => l.mid === 's');
+    assert.equal(s?.ssrcs?.length, 1);
+    assert.equal(s?.simulcast, undefined);
+    const screen = m.rtc.last.transceivers.find((t) => t.mid === 's')?.sender;
+    assert.deepEqual(screen?.getParameters().encodings, [{ maxBitrate: 2_500_000 }]);
+  });
+}
+
+test('a new session starts its simulcast afresh (its sender has new SSRCs)', async () => {
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  m.receive(bridgeOffer('e2', bobsStreams));
+  await settle();
+  const [a, b] = m.answers().map((x) => x.sdp.mlines.find((l) => l.mid === 'v')?.simulcast);
+  assert.equal(a?.length, 3);
+  assert.equal(b?.length, 3);
+  assert.equal(
+    b?.some((ssrc) => a?.includes(ssrc)),
+    false,
+  );
+});
+
+test('the camera’s layers are capped from the capture size: the top one it fills at video_max_bitrate, those under it 150 kbit/s (320 wide) or 500 (640)', async () => {
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const sender = () => m.rtc.last.transceivers.find((t) => t.mid === 'v')?.sender;
+  const caps = () =>
+    sender()
+      ?.getParameters()
+      .encodings.map((e) => e.maxBitrate);
+  // The fake camera's 640x480 fills two layers (320 and 640 wide); the third stays silent.
+  assert.deepEqual(caps(), [150_000, 1_000_000, 1_000_000]);
+
+  // Settings switch to a 720p camera: three layers.
+  const hd = new FakeTrack('video');
+  hd.settings = { width: 1280, height: 720 };
+  const audio = m.camera.getAudioTracks()[0] as FakeTrack;
+  m.groups.updateLocalStream({
+    getAudioTracks: () => [audio],
+    getVideoTracks: () => [hd],
+  } as unknown as MediaStream);
+  await settle();
+  assert.equal(sender()?.track, hd);
+  assert.deepEqual(caps(), [150_000, 500_000, 1_000_000]);
+
+  // A small camera: one layer, at the cap.
+  const small = new FakeTrack('video');
+  small.settings = { width: 320, height: 240 };
+  m.groups.updateLocalStream({
+    getAudioTracks: () => [audio],
+    getVideoTracks: () => [small],
+  } as unknown as MediaStream);
+  await settle();
+  assert.deepEqual(caps(), [1_000_000, 1_000_000, 1_000_000]);
+});
+
+/** The media channel as the bridge opens it, and what the member sent on it. */
+async function mediaChannel(m: Member) {
+  const channel = await m.rtc.last.openRemoteChannel(mediaChannelLabel);
+  await settle();
+  const views = () =>
+    channel.messages().map((msg) => {
+      const parsed = mediaChannelClientSchema.parse(msg);
+      return parsed.tiles;
+    });
+  return { channel, views };
+}
+
+test('the view: shown videos by mid with their size in device pixels, the stage marked, audio and what is not shown left out; sent when the channel opens and at once after a new offer', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', [...bobsStreams, ...carolsStreams]));
+  await settle();
+  m.groups.setView({
+    bob: { camera: { width: 1280.4, height: 719.6, stage: true } },
+    carol: { camera: { width: 320, height: 240 } },
+  });
+  const { channel, views } = await mediaChannel(m);
+  t.mock.timers.tick(0);
+  assert.deepEqual(views(), [
+    { f1: { width: 1280, height: 720, stage: true }, f3: { width: 320, height: 240 } },
+  ]);
+  assert.equal(channel.label, mediaChannelLabel);
+
+  // Carol's tile scrolled out of sight: her camera leaves the view.
+  m.groups.setView({ bob: { camera: { width: 1280, height: 720, stage: true } } });
+  t.mock.timers.tick(viewDebounceMs);
+  assert.deepEqual(views().at(-1), { f1: { width: 1280, height: 720, stage: true } });
+
+  // Dave comes: the bridge offers his mids; his tile is shown; Bob leaves (inactive).
+  m.groups.setView({
+    bob: { camera: { width: 1280, height: 720, stage: true } },
+    dave: { camera: { width: 0, height: 0 }, screen: { width: 640, height: 360 } },
+  });
+  m.receive(
+    bridgeOffer('e1', [
+      ...bobsStreams.map((s) => ({ ...s, gone: true as const })),
+      { mid: 'f4', user: 'dave', source: 'camera' },
+      { mid: 'f5', user: 'dave', source: 'screen' },
+    ]),
+  );
+  await settle();
+  t.mock.timers.tick(viewIntervalMs);
+  assert.deepEqual(views().at(-1), { f5: { width: 640, height: 360 } }, 'at once, without Bob');
+  const n = views().length;
+  t.mock.timers.tick(viewDebounceMs * 4);
+  assert.equal(views().length, n, 'said once');
+});
+
+test('the view goes out once sizes hold still, never the same twice, never faster than the bridge takes', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const { views } = await mediaChannel(m);
+  t.mock.timers.tick(0);
+  assert.deepEqual(views(), [], 'nothing before the screen says what it shows');
+
+  // A window being resized: one view when it stops.
+  for (let w = 300; w < 400; w += 10) {
+    m.groups.setView({ bob: { camera: { width: w, height: w } } });
+    t.mock.timers.tick(50);
+  }
+  assert.equal(views().length, 0);
+  t.mock.timers.tick(viewDebounceMs);
+  assert.deepEqual(views(), [{ f1: { width: 390, height: 390 } }]);
+
+  // The same again, or back and forth before it was sent: nothing.
+  m.groups.setView({ bob: { camera: { width: 390, height: 390 } } });
+  m.groups.setView({ bob: { camera: { width: 100, height: 100 } } });
+  m.groups.setView({ bob: { camera: { width: 390, height: 390 } } });
+  t.mock.timers.tick(viewDebounceMs * 2);
+  assert.equal(views().length, 1);
+
+  // Offers in quick succession, each with a change: at most one view per interval.
+  const started = Date.now();
+  for (let i = 0; i < 20; i++) {
+    m.groups.setView({ bob: { camera: { width: 100 + i, height: 100 } } });
+    m.receive(bridgeOffer('e1', bobsStreams));
+    await settle();
+    t.mock.timers.tick(10);
+  }
+  t.mock.timers.tick(viewIntervalMs);
+  const sent = views().length - 1;
+  const elapsed = Date.now() - started;
+  assert.ok(sent >= 1, 'the changes went out');
+  assert.ok(sent <= Math.ceil(elapsed / viewIntervalMs) + 1, `${sent} views in ${elapsed} ms`);
+  assert.ok(viewIntervalMs >= 1000 / maxViewsPerSecond);
+  assert.deepEqual(views().at(-1), { f1: { width: 119, height: 100 } }, 'the last one wins');
+});
+
+test('a hidden page shows nothing: an empty view at once, and the tiles again when it is shown; a new session’s channel starts over', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  m.groups.setView({ bob: { camera: { width: 640, height: 480, stage: true } } });
+  const { views } = await mediaChannel(m);
+  t.mock.timers.tick(0);
+  const bob = { f1: { width: 640, height: 480, stage: true } };
+  assert.deepEqual(views(), [bob]);
+  m.setHidden(true);
+  t.mock.timers.tick(viewIntervalMs);
+  assert.deepEqual(views(), [bob, {}]);
+  m.setHidden(false);
+  t.mock.timers.tick(viewIntervalMs);
+  assert.deepEqual(views(), [bob, {}, bob]);
+
+  // The bridge moved: the new session's channel gets the view again; the old one nothing.
+  m.receive(bridgeOffer('e2', bobsStreams));
+  await settle();
+  assert.equal(m.page.listeners.size, 1, 'the old connection stopped listening');
+  const next = await mediaChannel(m);
+  t.mock.timers.tick(viewIntervalMs);
+  assert.deepEqual(next.views(), [bob]);
+  assert.equal(views().length, 3);
+
+  m.groups.leave();
+  assert.equal(m.page.listeners.size, 0);
+});
+
+test('what the bridge says on the media channel is checked: its errors and anything unknown are warned about, nothing breaks', async (t) => {
+  const warn = t.mock.method(console, 'warn', () => {});
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const { channel } = await mediaChannel(m);
+  channel.receive(JSON.stringify({ type: 'error', code: 'rate_limited', msg: 'slow down' }));
+  channel.receive('{"type":"layers","f1":2}');
+  channel.receive('not json');
+  assert.equal(warn.mock.callCount(), 3);
+  assert.match(String(warn.mock.calls[0]?.arguments[0]), /rate_limited/);
+  assert.equal(inGroup(m).phase, 'joined');
+});
+
+test('audio only: no video is received, so the view is empty', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const m = member();
+  joined(m);
+  m.page.audioOnly = true;
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  m.groups.setView({ bob: { camera: { width: 640, height: 480 } } });
+  const { views } = await mediaChannel(m);
+  t.mock.timers.tick(viewDebounceMs);
+  assert.deepEqual(views(), [{}]);
+});
+
+test('a camera that fills one layer (320x240), or none at the first answer, stays one stream for the whole session; the next session decides again', async () => {
+  const m = member();
+  (m.camera.getVideoTracks()[0] as FakeTrack).settings = { width: 320, height: 240 };
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  // Settings switch to a 720p camera mid-session: still one stream (Chromium would ignore a
+  // SIM group now, and the bridge would wait for layers that never come).
+  (m.camera.getVideoTracks()[0] as FakeTrack).settings = { width: 1280, height: 720 };
+  m.receive(bridgeOffer('e1', [...bobsStreams, ...carolsStreams]));
+  await settle();
+  for (const a of m.answers()) {
+    const v = a.sdp.mlines.find((l) => l.mid === 'v');
+    assert.equal(v?.simulcast, undefined);
+    assert.equal(v?.ssrcs?.length, 1);
+  }
+  m.receive(bridgeOffer('e2', bobsStreams));
+  await settle();
+  assert.equal(
+    m
+      .answers()
+      .at(-1)
+      ?.sdp.mlines.find((l) => l.mid === 'v')?.simulcast?.length,
+    3,
+  );
+
+  // Audio only (no camera track): one stream.
+  const a = member();
+  a.camera.tracks.splice(1);
+  joined(a);
+  a.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  assert.equal(a.answers()[0]?.sdp.mlines.find((l) => l.mid === 'v')?.simulcast, undefined);
 });

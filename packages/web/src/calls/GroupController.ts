@@ -2,6 +2,7 @@ import {
   type ChannelMessage,
   type ForwardedStream,
   type GroupParticipant,
+  mediaChannelLabel,
   type PipelineOffer,
   pipelinePeerId,
   pipelineSignalOf,
@@ -10,8 +11,15 @@ import {
   upstreamMids,
   webrtcVersion,
 } from '@confab/protocol';
+import {
+  layerBitrates,
+  layersForCapture,
+  mungeSimulcast,
+  type SimulcastSsrcs,
+} from '../media/simulcast.js';
 import type { CallControllerOptions } from './CallController.js';
 import { browserRtc, PeerLink, type Rtc } from './PeerLink.js';
+import { ViewSender, type ViewTiles } from './ViewSender.js';
 
 /** A participant's media as it arrives from the bridge. */
 export interface RemoteMedia {
@@ -46,6 +54,32 @@ export type GroupState =
 
 type Joined = Extract<GroupState, { phase: 'joining' | 'joined' }>;
 
+/** How large one video is shown, in device pixels (CSS pixels × devicePixelRatio). */
+export interface ShownSize {
+  width: number;
+  height: number;
+  /** On this receiver's stage (the large tile). */
+  stage?: boolean;
+}
+
+/** What the group screen shows, by user id: a participant not named is not shown at all. */
+export type GroupView = Record<string, { camera?: ShownSize; screen?: ShownSize }>;
+
+/** Whether the page is hidden (minimized, another tab), and when that changes. */
+export interface PageVisibility {
+  hidden(): boolean;
+  subscribe(listener: () => void): () => void;
+}
+
+const documentVisibility: PageVisibility = {
+  hidden: () => typeof document !== 'undefined' && document.visibilityState === 'hidden',
+  subscribe: (listener) => {
+    if (typeof document === 'undefined') return () => {};
+    document.addEventListener('visibilitychange', listener);
+    return () => document.removeEventListener('visibilitychange', listener);
+  },
+};
+
 /** As for one-to-one calls; "Audio only" refuses incoming video (the stream then has none). */
 export type GroupControllerOptions = Pick<
   CallControllerOptions,
@@ -59,6 +93,8 @@ export type GroupControllerOptions = Pick<
 > & {
   /** The owner muted this participant: turn the microphone off. */
   onMutedByOwner(): void;
+  /** The page's visibility (default: the document's); a hidden page shows no video. */
+  visibility?: PageVisibility;
 };
 
 /**
@@ -68,6 +104,10 @@ export type GroupControllerOptions = Pick<
  * on `s` while sharing. Every forwarded stream's mid is named in the offer's `streams`, so
  * tiles know whose stream is whose. Each new offer with another `session` is a new connection
  * (a rejoin, or the conference moved to another bridge).
+ *
+ * The camera goes up in simulcast (`media/simulcast.ts`); the bridge chooses each receiver's
+ * layer from the `view` this side sends on the media channel: which of the offered videos the
+ * screen shows, and how large (`setView`).
  */
 export class GroupController {
   #state: GroupState = { phase: 'idle' };
@@ -84,12 +124,24 @@ export class GroupController {
   #chain: Promise<void> = Promise.resolve();
   /** "Audio only" as last told, so that the same value again renegotiates nothing. */
   #audioOnly: boolean;
+  /**
+   * The camera's simulcast SSRCs in this session, named again in every answer; `single`: the
+   * session's first answer went without (no camera then, or one too small for two layers).
+   */
+  #simulcast: SimulcastSsrcs | 'single' | undefined;
+  /** What the screen shows; undefined until it says (the bridge's own choice until then). */
+  #view: GroupView | undefined;
+  /** The same view as JSON, so that the same one again costs nothing. */
+  #viewJson = '';
+  readonly #views = new ViewSender(() => this.#tiles());
 
   readonly #rtc: Rtc;
+  readonly #visibility: PageVisibility;
 
   constructor(private readonly opts: GroupControllerOptions) {
     this.#rtc = opts.rtc ?? browserRtc;
     this.#audioOnly = opts.audioOnly();
+    this.#visibility = opts.visibility ?? documentVisibility;
   }
 
   get #pc(): RTCPeerConnection | undefined {
@@ -129,6 +181,9 @@ export class GroupController {
 
   join(group: string): void {
     this.#closePeer();
+    // A new call's screen says anew what it shows.
+    this.#view = undefined;
+    this.#viewJson = '';
     this.#set({
       phase: 'joining',
       group,
@@ -290,10 +345,34 @@ export class GroupController {
       if (tx.sender.track !== track) await tx.sender.replaceTrack(track);
       if (track && local && track !== this.#screenTrack) tx.sender.setStreams?.(local);
     }
-    await pc.setLocalDescription();
-    this.#signal({ type: 'answer', sdp: pc.localDescription?.sdp ?? '' });
+    const answer = await pc.createAnswer();
+    const sdp = this.#withSimulcast(answer.sdp ?? '', local?.getVideoTracks()[0]);
+    await pc.setLocalDescription({ type: 'answer', sdp });
+    this.#signal({ type: 'answer', sdp });
     await this.#capBitrates(pc);
     this.#updateMedia();
+    this.#views.changed(true);
+  }
+
+  /**
+   * The answer with the camera in simulcast, decided at the session's first answer and kept:
+   * Chromium takes SIM layers only in the first description that names the sender (a group
+   * added later is accepted and ignored), and every later answer must name the same SSRCs. A
+   * camera whose capture fills one layer (or none yet) stays one stream for the session, which
+   * the bridge then forwards whole (never paused for a thumbnail's lack of bandwidth).
+   */
+  #withSimulcast(sdp: string, camera: MediaStreamTrack | undefined): string {
+    if (this.#simulcast === 'single') return sdp;
+    if (this.#simulcast === undefined) {
+      const { width = 0, height = 0 } = camera?.getSettings?.() ?? {};
+      if (layersForCapture(width, height) < 2) {
+        this.#simulcast = 'single';
+        return sdp;
+      }
+    }
+    const munged = mungeSimulcast(sdp, upstreamMids.camera, this.#simulcast);
+    this.#simulcast = munged.ssrcs ?? this.#simulcast;
+    return munged.sdp;
   }
 
   #createPeer(): RTCPeerConnection {
@@ -313,6 +392,9 @@ export class GroupController {
         if (c) this.#signal({ candidate: c.toJSON() });
       },
       track: () => this.#updateMedia(),
+      datachannel: (e) => {
+        if (e.channel.label === mediaChannelLabel) this.#views.attach(e.channel);
+      },
       connectionstatechange: () => {
         const st = link.pc.connectionState;
         this.#patch({
@@ -325,8 +407,45 @@ export class GroupController {
         });
       },
     });
+    link.defer(this.#visibility.subscribe(() => this.#views.changed(true)));
     this.#link = link;
     return link.pc;
+  }
+
+  /**
+   * What the screen shows now (the group screen calls this when its tiles change): sent to the
+   * bridge as the size of each forwarded video's mid, so that it sends the layer that fits, and
+   * nothing of what is not shown.
+   */
+  setView(view: GroupView): void {
+    const json = JSON.stringify(view);
+    if (json === this.#viewJson) return;
+    this.#view = view;
+    this.#viewJson = json;
+    this.#views.changed();
+  }
+
+  /**
+   * The view by mid: each forwarded video the screen shows (none while the page is hidden);
+   * undefined before the screen said what it shows, so that a channel that opens first does
+   * not stop every video for the moment until it does.
+   */
+  #tiles(): ViewTiles | undefined {
+    const tiles: ViewTiles = {};
+    const pc = this.#pc;
+    if (this.#visibility.hidden()) return tiles;
+    if (!pc || !this.#view) return undefined;
+    for (const tx of pc.getTransceivers()) {
+      const info = tx.mid ? this.#streams[tx.mid] : undefined;
+      if (!tx.mid || !info || info.source === 'microphone' || tx.currentDirection !== 'recvonly')
+        continue;
+      const shown = this.#view?.[info.user]?.[info.source];
+      const width = pixels(shown?.width);
+      const height = pixels(shown?.height);
+      if (!shown || width === 0 || height === 0) continue;
+      tiles[tx.mid] = { width, height, ...(shown.stage ? { stage: true } : {}) };
+    }
+    return tiles;
   }
 
   /** Groups the received tracks by participant, as the offer's `streams` names them. */
@@ -354,15 +473,24 @@ export class GroupController {
     this.#patch({ media });
   }
 
+  /**
+   * The screen one encoding under `screenMaxBitrate`; the camera's simulcast layers each their
+   * own cap (`layerBitrates`: the top layer `videoMaxBitrate`, fixed ones under it), from the
+   * capture size, which decides how many layers Chromium fills.
+   */
   async #capBitrates(pc: RTCPeerConnection): Promise<void> {
     for (const tx of pc.getTransceivers()) {
       if (tx.mid !== upstreamMids.camera && tx.mid !== upstreamMids.screen) continue;
-      const cap =
-        tx.mid === upstreamMids.screen ? this.opts.screenMaxBitrate() : this.opts.videoMaxBitrate();
       const params = tx.sender.getParameters();
-      if (!params.encodings?.length || params.encodings.every((e) => e.maxBitrate === cap))
-        continue;
-      for (const e of params.encodings) e.maxBitrate = cap;
+      const count = params.encodings?.length ?? 0;
+      if (count === 0) continue;
+      const settings = tx.sender.track?.getSettings?.();
+      const caps =
+        tx.mid === upstreamMids.screen
+          ? params.encodings.map(() => this.opts.screenMaxBitrate())
+          : layerBitrates(count, settings, this.opts.videoMaxBitrate());
+      if (params.encodings.every((e, i) => e.maxBitrate === caps[i])) continue;
+      for (const [i, e] of params.encodings.entries()) e.maxBitrate = caps[i];
       await tx.sender.setParameters(params).catch(() => {});
     }
   }
@@ -378,7 +506,11 @@ export class GroupController {
           : tx.mid === upstreamMids.camera
             ? stream?.getVideoTracks()[0]
             : undefined;
-      if (track && tx.sender.track !== track) tx.sender.replaceTrack(track).catch(() => {});
+      if (track && tx.sender.track !== track)
+        tx.sender
+          .replaceTrack(track)
+          .then(() => this.#capBitrates(pc))
+          .catch(() => {});
     }
   }
 
@@ -462,10 +594,12 @@ export class GroupController {
   }
 
   #closePeer(): void {
+    this.#views.detach();
     this.#link?.close();
     this.#link = undefined;
     this.#session = undefined;
     this.#streams = {};
+    this.#simulcast = undefined;
     if (this.#screenTrack) {
       // A new session (the bridge moved, or a rejoin) starts without the screen.
       this.#screenTrack.stop();
@@ -473,4 +607,9 @@ export class GroupController {
       this.#patch({ sharing: false });
     }
   }
+}
+
+/** A CSS size × devicePixelRatio as the protocol takes it: whole pixels, at most 16384. */
+function pixels(n: number | undefined): number {
+  return Number.isFinite(n) ? Math.min(16_384, Math.max(0, Math.round(n ?? 0))) : 0;
 }

@@ -23,6 +23,8 @@ export interface PeerEvents {
   signalingstatechange?: () => void;
   iceconnectionstatechange?: () => void;
   connectionstatechange?: () => void;
+  /** The other side opened a data channel. */
+  datachannel?: (event: RTCDataChannelEvent) => void;
 }
 
 /**
@@ -40,6 +42,7 @@ export class PeerLink {
   #closed = false;
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #owned = new Set<MediaStreamTrack>();
+  readonly #deferred: (() => void)[] = [];
 
   constructor(rtc: Rtc, config: RTCConfiguration, events: PeerEvents) {
     const pc = rtc.createPeerConnection(config);
@@ -55,6 +58,7 @@ export class PeerLink {
     pc.onsignalingstatechange = live(events.signalingstatechange);
     pc.oniceconnectionstatechange = live(events.iceconnectionstatechange);
     pc.onconnectionstatechange = live(events.connectionstatechange);
+    pc.ondatachannel = live(events.datachannel);
   }
 
   get closed(): boolean {
@@ -88,9 +92,16 @@ export class PeerLink {
     if (this.#owned.delete(track)) track.stop();
   }
 
+  /** Runs `fn` when the link closes (a listener elsewhere that belongs to this connection). */
+  defer(fn: () => void): void {
+    if (this.#closed) fn();
+    else this.#deferred.push(fn);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const fn of this.#deferred.splice(0)) fn();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     for (const track of this.#owned) track.stop();
@@ -102,6 +113,7 @@ export class PeerLink {
     pc.onsignalingstatechange = null;
     pc.oniceconnectionstatechange = null;
     pc.onconnectionstatechange = null;
+    pc.ondatachannel = null;
     pc.close();
   }
 }

@@ -94,6 +94,9 @@ export const en = {
   'group.removeShort': 'Remove',
   'group.mutedBy': '{name} muted you. Turn your microphone on to speak again.',
   'group.stage': '{name} (speaking)',
+  'group.stagePinned': '{name} (pinned)',
+  'group.pin': 'Pin {name}',
+  'group.pinShort': 'Pin',
   'group.waiting': 'Waiting for the host',
   'group.waitingLead':
     'You will join {name} as soon as someone from the organisation starts the call. Keep this page open.',

@@ -23,9 +23,16 @@ export interface LocalMedia {
   applySettings(next: MediaSettings): Promise<void>;
 }
 
+/**
+ * Up to 720p where the camera has it: in group calls the capture size decides how many
+ * simulcast layers go up (three from 960x540: 320, 640 and 1280 wide), so that the bridge can
+ * send each receiver the size it shows. One-to-one calls send the same capture, under
+ * `video_max_bitrate` (docs/configuration.md); Chromium scales it down when the bandwidth or
+ * the CPU do not suffice.
+ */
 const videoConstraints: MediaTrackConstraints = {
-  width: { ideal: 640 },
-  height: { ideal: 480 },
+  width: { ideal: 1280 },
+  height: { ideal: 720 },
   frameRate: { ideal: 24 },
 };
 

@@ -1,5 +1,5 @@
 import { roomNameMaxLength, roomNamePattern } from '@confab/protocol';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { navigate } from '../../app/router.js';
 import type { GroupController, GroupState } from '../../calls/GroupController.js';
 import { t } from '../../i18n/index.js';
@@ -9,6 +9,7 @@ import { LocalPreview } from '../call/LocalPreview.js';
 import { Video } from '../call/Video.js';
 import { FormDialog } from '../common/FormDialog.js';
 import { InviteActions } from './Invite.js';
+import { ShownTiles } from './ShownTiles.js';
 
 /** The room path for a name as typed: lower-cased, trimmed, `public/` when guests may join. */
 export function roomPath(name: string, isPublic: boolean): string | undefined {
@@ -129,8 +130,12 @@ export function GroupWaiting({
 }
 
 /**
- * In a group call: a tile per participant (name, owner mark), a shared screen large for
- * everyone with the tiles in a strip, the participant list, and the call controls.
+ * In a group call: a tile per participant (name, owner mark, "Pin NAME"), the stage large with
+ * the tiles in a strip under it, the participant list, and the call controls. The stage shows,
+ * on this screen only, the pinned participant (their screen while they share one), else a
+ * shared screen, else the latest dominant speaker with a camera. What is shown, and how large,
+ * goes to the bridge (`GroupController.setView`), which sends each video at the layer that fits
+ * and nothing for a tile out of sight.
  */
 export function GroupCall({
   state,
@@ -148,38 +153,53 @@ export function GroupCall({
   onSettings(): void;
 }) {
   const sinkId = media.settings.speakerId ?? '';
+  const [pinnedId, setPinnedId] = useState<string>();
+  const shown = useMemo(() => new ShownTiles((view) => groups.setView(view)), [groups]);
+  useEffect(
+    () => () => {
+      shown.disconnect();
+      groups.setView({});
+    },
+    [shown, groups],
+  );
   const others = state.participants.filter((p) => p.id !== selfId);
   const self = state.participants.find((p) => p.id === selfId);
+  const pinned = others.find((p) => p.id === pinnedId);
   const sharer = others.find((p) => state.media[p.id]?.screen);
-  const screen = sharer ? state.media[sharer.id]?.screen : undefined;
-  // The latest dominant speaker other than oneself is shown large (muted: its tile plays it).
+  // The latest dominant speaker other than oneself (muted on stage: its tile plays it).
   const speaking = state.speakers[0];
-  const staged = state.speakers
+  const speaker = state.speakers
     .map((id) => others.find((p) => p.id === id))
     .find((p) => p && state.media[p.id]?.camera);
+  const staged = pinned ?? sharer ?? speaker;
+  const stagedMedia = staged ? state.media[staged.id] : undefined;
+  const stageSource = stagedMedia?.screen ? 'screen' : 'camera';
+  // Screens not on the stage (someone else is pinned, or a second sharer) get a tile.
+  const screensInStrip = others.filter(
+    (p) => state.media[p.id]?.screen && !(p === staged && stageSource === 'screen'),
+  );
   const name = state.group.replace(/^group\//, '');
   const isOwner = !!self?.owner;
   return (
     <section
-      className={`group-call${screen || staged ? ' with-screen' : ''}`}
+      className={`group-call${staged ? ' with-screen' : ''}`}
       aria-label={t('group.inCall', { name })}
     >
-      {screen && sharer ? (
+      {staged && (
         <Video
-          stream={screen}
+          key={`${staged.id}/${stageSource}`}
+          stream={stageSource === 'screen' ? stagedMedia?.screen : stagedMedia?.camera}
           muted
-          className="group-screen"
-          label={t('call.screenOf', { name: sharer.name })}
+          className={`group-screen${stageSource === 'camera' ? ' group-stage' : ''}`}
+          label={
+            stageSource === 'screen'
+              ? t('call.screenOf', { name: staged.name })
+              : staged === pinned
+                ? t('group.stagePinned', { name: staged.name })
+                : t('group.stage', { name: staged.name })
+          }
+          shows={{ tiles: shown, user: staged.id, source: stageSource, stage: true }}
         />
-      ) : (
-        staged && (
-          <Video
-            stream={state.media[staged.id]?.camera}
-            muted
-            className="group-screen group-stage"
-            label={t('group.stage', { name: staged.name })}
-          />
-        )
       )}
       <ul className="tiles" aria-label={t('group.tiles')}>
         <li className="tile self">
@@ -202,11 +222,33 @@ export function GroupCall({
               className="tile-video"
               label={p.name}
               sinkId={sinkId}
+              shows={{ tiles: shown, user: p.id, source: 'camera' }}
             />
             <span className="tile-name">
               {p.name}
               <TileMarks owner={p.owner} guest={p.guest} />
             </span>
+            <button
+              type="button"
+              className={`pin${p === pinned ? ' on' : ''}`}
+              aria-pressed={p === pinned}
+              aria-label={t('group.pin', { name: p.name })}
+              onClick={() => setPinnedId(p === pinned ? undefined : p.id)}
+            >
+              {t('group.pinShort')}
+            </button>
+          </li>
+        ))}
+        {screensInStrip.map((p) => (
+          <li key={`${p.id}/screen`} className="tile screen-tile" data-user={p.id}>
+            <Video
+              stream={state.media[p.id]?.screen}
+              muted
+              className="tile-video"
+              label={t('call.screenOf', { name: p.name })}
+              shows={{ tiles: shown, user: p.id, source: 'screen' }}
+            />
+            <span className="tile-name">{t('call.screenOf', { name: p.name })}</span>
           </li>
         ))}
       </ul>
