@@ -103,7 +103,10 @@ export class Publisher {
   /** Frames and audio packets not sent on time because the generator fell behind (> 100 ms). */
   skipped = 0;
   sent = 0;
-  keyframesAsked = 0;
+  /** Keyframes sent, all layers. */
+  keyframesSent = 0;
+  /** PLI/FIR received, by layer. */
+  readonly keyframesAsked = [0, 0, 0];
   retransmitted = 0;
 
   /** `talking`: audio level ~25-45 dBov; else silence marked 127 (RFC 6464). */
@@ -200,6 +203,7 @@ export class Publisher {
         layer.keyWanted = false;
         layer.lastKeyAt = now;
         layer.keyIdx = (layer.keyIdx + 1) & 0x1f;
+        this.keyframesSent++;
       }
       // A keyframe is a base-layer picture; the pattern goes on by frame number.
       const tid = key ? 0 : temporalPattern[frame % 4];
@@ -255,7 +259,7 @@ export class Publisher {
         const layer = this.layers.find((l) => l.ssrc === f.mediaSsrc);
         if (layer) {
           layer.keyWanted = true;
-          this.keyframesAsked++;
+          this.keyframesAsked[layer.index] = (this.keyframesAsked[layer.index] ?? 0) + 1;
         }
       } else if (f.kind === 'nack') {
         const layer = this.layers.find((l) => l.ssrc === f.mediaSsrc);

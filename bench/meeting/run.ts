@@ -9,6 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { FakeFocus, startBridge } from '../../test/support/bridgeHarness.js';
 import { startJanus } from '../bridge/janus.js';
 import { median } from '../stats.js';
@@ -35,6 +36,8 @@ const clk = 100; // USER_HZ
 const generatorBound = 85;
 const goals = { cpuPct: 60, lossPct: 1, addedP99: 15, perPacketRatio: 0.7 };
 
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cpuMs(pid: number): number {
@@ -68,6 +71,19 @@ function threadDiff(a: Map<string, number>, b: Map<string, number>): string {
     .sort((x, y) => y[1] - x[1])
     .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
     .join(', ');
+}
+
+/** Busy ms of each core (/proc/stat: all but idle and iowait). */
+function coreBusyMs(): number[] {
+  const out: number[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const f = (m[2] ?? '').split(' ').map(Number);
+    const busy = f.reduce((a, b) => a + b, 0) - (f[3] ?? 0) - (f[4] ?? 0);
+    out[Number(m[1])] = (busy * 1000) / clk;
+  }
+  return out;
 }
 
 /** A meeting set up on one SFU, not yet sending. */
@@ -193,6 +209,8 @@ async function run(name: string, setup: (m: Measure) => Promise<Meeting>): Promi
   const sentAll = () => pubs.reduce((n, p) => n + p.sent, 0);
   const streams = () => [...sampledPeers.flatMap((p) => p.receiver.streams)];
   for (const s of [...streams(), ...pair.receiver.streams]) s.mark();
+  const cores0 = coreBusyMs();
+  const k0 = pubs.reduce((n, p) => n + p.keyframesSent, 0);
   const [c0, g0, n0, s0, t0c] = [
     cpuMs(meeting.pid),
     cpuMs(process.pid),
@@ -201,11 +219,28 @@ async function run(name: string, setup: (m: Measure) => Promise<Meeting>): Promi
     performance.now(),
   ];
   const [th0, gth0] = showThreads ? [threadCpuMs(meeting.pid), threadCpuMs(process.pid)] : [];
+  // The generator's own event loop: its delays are latency no SFU added.
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  let gcMs = 0;
+  let gcs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      gcs++;
+    }
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  loop.enable();
   measure.measuring = true;
   direct.measuring = true;
   await sleep(windowMs);
   measure.measuring = false;
   direct.measuring = false;
+  loop.disable();
+  gc.disconnect();
+  const loopNote = `generator event loop delay p50 ${f1(loop.percentile(50) / 1e6)} p99 ${f1(loop.percentile(99) / 1e6)} max ${f1(loop.max / 1e6)} ms, ${gcs} GCs ${f1(gcMs)} ms`;
+  const cores1 = coreBusyMs();
+  const k1 = pubs.reduce((n, p) => n + p.keyframesSent, 0);
   const [c1, g1, n1, s1, t1c] = [
     cpuMs(meeting.pid),
     cpuMs(process.pid),
@@ -229,7 +264,9 @@ async function run(name: string, setup: (m: Measure) => Promise<Meeting>): Promi
   clearInterval(ticker);
   clearInterval(rembs);
   const skipped = pubs.reduce((n, p) => n + p.skipped, 0);
-  const keyframes = pubs.reduce((n, p) => n + p.keyframesAsked, 0);
+  const keyframes = [0, 1, 2]
+    .map((l) => pubs.reduce((n, p) => n + (p.keyframesAsked[l] ?? 0), 0))
+    .join('/');
   const retransmitted = pubs.reduce((n, p) => n + p.retransmitted, 0);
   const channels = peers.filter((p) => p.channelOpen).length;
   const views = peers.reduce((n, p) => n + (p.views ?? 0), 0);
@@ -246,6 +283,10 @@ async function run(name: string, setup: (m: Measure) => Promise<Meeting>): Promi
   const [p50, p99] = [measure.latency.quantile(0.5), measure.latency.quantile(0.99)];
   const [d50, d99] = [direct.latency.quantile(0.5), direct.latency.quantile(0.99)];
   const generatorPct = pct(g1 - g0, seconds * 1000);
+  // What else ran on the two cores meanwhile (another test on this machine shows here).
+  const other = (core: number, own: number) =>
+    f1(pct((cores1[core] ?? 0) - (cores0[core] ?? 0) - own, seconds * 1000));
+  const otherNote = `other load: core ${sfuCore} ${other(sfuCore, c1 - c0)}%, core 1 ${other(1, g1 - g0)}%`;
   return {
     cpuPct: pct(c1 - c0, seconds * 1000),
     usPerPacket: ((c1 - c0) * 1000) / Math.max(1, packets),
@@ -264,13 +305,10 @@ async function run(name: string, setup: (m: Measure) => Promise<Meeting>): Promi
     generatorBound: generatorPct > generatorBound,
     streams: `${started}/${want * sampledPeers.length} streams at ${sampledPeers.length} sampled receivers after ${(ready / 1000).toFixed(1)} s`,
     layers: `stage tiles ${layerShare(measure.stage)}; thumbnails ${layerShare(measure.thumbs)}`,
-    notes: `generator sent ${((s1 - s0) / seconds).toFixed(0)} packets/s, received ${(packets / seconds).toFixed(0)}/s; ${skipped} frames/packets sent late by the generator; ${keyframes} keyframe requests, ${retransmitted} retransmissions; ${measure.late} late/repeated and ${measure.foreign} foreign packets${viewNote}`,
+    notes: `${otherNote}; ${loopNote}; generator sent ${((s1 - s0) / seconds).toFixed(0)} packets/s, received ${(packets / seconds).toFixed(0)}/s; ${skipped} frames/packets sent late by the generator; ${k1 - k0} keyframes sent in the window, keyframe requests ${keyframes} (by layer, whole run), ${retransmitted} retransmissions; ${measure.late} late/repeated and ${measure.foreign} foreign packets${viewNote}`,
     threads,
   };
 }
-
-const f1 = (n: number) => n.toFixed(1);
-const f2 = (n: number) => n.toFixed(2);
 
 function report(name: string, r: Result): void {
   const bound = r.generatorBound ? ' GENERATOR-BOUND: these are not the SFU figures' : '';
