@@ -8,10 +8,10 @@
 import { isVp8Keyframe } from '../../packages/server/src/bridge/rtp.js';
 import { audioLayer, trailerBytes, trailerMagic } from './media.js';
 
-/** Latencies in 10 µs bins up to 200 ms (the last bin holds everything above). */
+/** Latencies in 10 µs bins up to 2 s (the last bin holds everything above). */
 export class Histogram {
   static readonly binMs = 0.01;
-  readonly bins = new Uint32Array(20_000);
+  readonly bins = new Uint32Array(200_000);
   count = 0;
 
   add(ms: number): void {
