@@ -104,7 +104,7 @@ export const focusMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('welcome'),
     videoMaxBitrate: z.number().int().positive(),
     screenMaxBitrate: z.number().int().positive(),
-    /** The most m-lines one endpoint's session may hold (its own three included). */
+    /** The most m-lines one endpoint's session may hold (its own four included: three sources and the media channel). */
     maxMlines: z.number().int().min(8).max(4096).optional(),
   }),
   z.strictObject({ type: z.literal('allocate'), conference: id, endpoint: id, user: id }),

@@ -2,6 +2,9 @@ import type { Endpoint } from './Endpoint.js';
 import type { Source } from './Source.js';
 import { SpeakerDetector } from './SpeakerDetector.js';
 
+/** How many recent speakers rank ahead of those not heard (for the layers they get). */
+const maxSpeakerOrder = 8;
+
 /**
  * The endpoints of one conference on this bridge (ids are the focus's), and who forwards what
  * to whom: an active source has a slot at every other endpoint.
@@ -9,6 +12,8 @@ import { SpeakerDetector } from './SpeakerDetector.js';
 export class Conference {
   readonly speakers = new SpeakerDetector();
   readonly #endpoints = new Map<string, Endpoint>();
+  /** Endpoint ids of the latest dominant speakers, latest first. */
+  #speakerOrder: string[] = [];
 
   constructor(readonly id: string) {}
 
@@ -22,6 +27,18 @@ export class Conference {
 
   endpoints(): IterableIterator<Endpoint> {
     return this.#endpoints.values();
+  }
+
+  /** The detector named a new dominant speaker. */
+  spoke(endpointId: string): void {
+    this.#speakerOrder = [endpointId, ...this.#speakerOrder.filter((id) => id !== endpointId)];
+    this.#speakerOrder.length = Math.min(this.#speakerOrder.length, maxSpeakerOrder);
+  }
+
+  /** 0 for the dominant speaker, 1 for the one before…; Infinity for someone not heard lately. */
+  speakerRank(endpointId: string): number {
+    const i = this.#speakerOrder.indexOf(endpointId);
+    return i < 0 ? Number.POSITIVE_INFINITY : i;
   }
 
   /** A new participant: it gets everyone's active streams in its first offer. */
@@ -53,6 +70,7 @@ export class Conference {
     for (const other of affected) other.negotiate();
     this.#endpoints.delete(id);
     this.speakers.remove(id);
+    this.#speakerOrder = this.#speakerOrder.filter((s) => s !== id);
   }
 
   /**

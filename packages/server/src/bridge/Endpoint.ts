@@ -3,19 +3,32 @@ import {
   type EndpointState,
   endpointStates,
   type ForwardedStream,
+  type MediaChannelErrorCode,
+  type MediaChannelServerMessage,
+  maxMediaChannelMessage,
   maxSdpLength,
+  maxViewsPerSecond,
+  mediaChannelClientSchema,
+  mediaChannelLabel,
   type StreamSource,
   upstreamMids,
+  type ViewTile,
 } from '@confab/protocol';
 import ndc from 'node-datachannel';
 import type { Logger } from '../logging/index.js';
+import {
+  type AllocatorState,
+  allocate,
+  initialAllocatorState,
+  type TileInfo,
+} from './Allocator.js';
 import type { Conference } from './Conference.js';
 import { checkNegotiation, type NegotiationState } from './NegotiationState.js';
 import { safely } from './native.js';
 import { audioLevelExtensionId } from './rtp.js';
 import { Slot } from './Slot.js';
 import { Source } from './Source.js';
-import { announce, payloadTypes, takeCandidates } from './sdp.js';
+import { announce, payloadTypes, simulcastGroups, takeCandidates } from './sdp.js';
 
 /** What the bridge tells the focus about one endpoint. */
 export type EndpointReport = BridgeMessageOf<
@@ -33,13 +46,17 @@ const renewRetryMs = 20_000;
 /** The client's candidates held until the first answer is set, and the bridge's own kept. */
 const maxHeldCandidates = 64;
 const maxLocalCandidates = 16;
+/** A receiver's bandwidth estimate (REMB) counts this long after it came. */
+export const estimateFreshMs = 5000;
+/** Each forwarded microphone is counted at this before video shares the estimate. */
+const audioBitrate = 40_000;
 
 /** What an endpoint needs from the bridge it lives in. */
 export interface EndpointContext {
   logger: Logger;
   /** Announced in candidates instead of the bound address (`bridge.public_address`). */
   publicAddress?: string | undefined;
-  /** The most m-lines one session may hold, its own three included (the focus's `maxMlines`). */
+  /** The most m-lines one session may hold, its own four included (three sources and the media channel) (the focus's `maxMlines`). */
   maxMlines(): number;
   /** A message for the focus about this endpoint. */
   report(message: EndpointReport): void;
@@ -79,6 +96,16 @@ export class Endpoint {
    * answer's is `#link.answered`). */
   #described = 0;
   #offered = 0;
+  /** The media channel (a data channel on this connection) and what the receiver shows on it:
+   * undefined until its first `view` (then the bridge chooses: see `allocate`). */
+  readonly #channel: ndc.DataChannel | undefined;
+  #view: ReadonlyMap<string, ViewTile> | undefined;
+  #viewWindow = 0;
+  #viewsInWindow = 0;
+  /** The receiver's downstream estimate (REMB, bits/s) and when it came (Date.now()). */
+  estimate = Number.POSITIVE_INFINITY;
+  estimateAt = 0;
+  #allocation: AllocatorState = initialAllocatorState;
 
   constructor(
     readonly conference: Conference,
@@ -111,6 +138,12 @@ export class Endpoint {
       track.onMessage((packet) => ctx.publish(src, packet));
       this.#sources.set(source, src);
     }
+    // In the first offer with the m-lines above; its messages are few (a `view` now and then).
+    let channel: ndc.DataChannel | undefined;
+    if (safely(() => (channel = this.#pc.createDataChannel(mediaChannelLabel)))) {
+      channel?.onMessage((data) => this.#onChannelMessage(data));
+    }
+    this.#channel = channel;
   }
 
   get negotiationState(): NegotiationState {
@@ -136,7 +169,8 @@ export class Endpoint {
   attach(src: Source): void {
     if (this.closed) return;
     for (const s of src.sinks) if (s.endpoint === this) return;
-    if (this.#slots.length + this.#sources.size >= this.#ctx.maxMlines()) {
+    // Its own m-lines count: one per source and the media channel's.
+    if (this.#slots.length + this.#sources.size + 1 >= this.#ctx.maxMlines()) {
       this.#full('m-line limit');
       return;
     }
@@ -179,6 +213,17 @@ export class Endpoint {
     }
     this.#remoteSet = true;
     this.#link.answered = this.#offered;
+    // A simulcast camera's layers are the SSRCs its answer lists (`a=ssrc-group:SIM`).
+    const groups = simulcastGroups(answer.sdp);
+    for (const [source, mid] of [
+      ['camera', upstreamMids.camera],
+      ['screen', upstreamMids.screen],
+    ] as const) {
+      const src = this.#sources.get(source);
+      if (src?.bindSimulcast(groups.get(mid) ?? []))
+        this.#log.debug({ endpoint: this.id, source, layers: src.layers.length }, 'simulcast');
+    }
+    this.allocate();
     for (const [c, mid] of [...answer.candidates, ...this.#pendingCandidates.splice(0)])
       safely(() => this.#pc.addRemoteCandidate(c, mid));
     if (!this.#candidatesSent && this.#held) {
@@ -207,6 +252,7 @@ export class Endpoint {
     this.#setState('closed');
     for (const src of this.#sources.values()) src.close();
     for (const slot of this.#slots) slot.source?.sinks.delete(slot);
+    safely(() => this.#channel?.close());
     safely(() => this.#pc.close());
   }
 
@@ -243,8 +289,118 @@ export class Endpoint {
     track.onMessage((packet) => ctx.feedback(slot, packet));
   }
 
+  /** Every video slot waiting for its chosen layer's keyframe asks for one. */
   #requestKeyframes(): void {
-    for (const slot of this.#slots) slot.source?.keyframes.request();
+    for (const slot of this.#slots) {
+      const src = slot.source;
+      if (!src || slot.kind !== 'video' || slot.target < 0) continue;
+      if (slot.layer?.index !== slot.target) src.layers[slot.target]?.keyframes.request();
+    }
+  }
+
+  /**
+   * Chooses the layer of every video it receives (`Allocator`) from what it shows, its
+   * estimate and what the publishers send, and asks for the keyframes the new choices wait for.
+   * Run about twice a second, and at once when its view or its session changes.
+   */
+  allocate(now = performance.now()): void {
+    if (this.closed) return;
+    const conf = this.conference;
+    const view = this.#view;
+    const tiles: TileInfo[] = [];
+    let audio = 0;
+    // Without a view of its own (a kwmjs client), the stage is a screen share, else the latest
+    // speaker other than itself, and everything else is a thumbnail.
+    let stage: Slot | undefined;
+    if (!view) {
+      let bestRank = Number.POSITIVE_INFINITY;
+      for (const slot of this.#slots) {
+        const src = slot.source;
+        if (!src || slot.kind !== 'video') continue;
+        const rank = src.source === 'screen' ? -1 : conf.speakerRank(src.endpoint.id);
+        if (rank < bestRank) {
+          bestRank = rank;
+          stage = slot;
+        }
+      }
+    }
+    for (const slot of this.#slots) {
+      const src = slot.source;
+      if (!src) continue;
+      if (slot.kind === 'audio') {
+        audio++;
+        continue;
+      }
+      const shown = view ? view.get(slot.mid) : undefined;
+      tiles.push({
+        key: slot.mid,
+        layers: src.layers.map((l) => ({
+          bitrate: l.bitrate,
+          temporalBitrates: l.temporalBitrates,
+          width: l.width,
+          active: l.active(now),
+          settled: l.settled(now),
+        })),
+        width: view ? (shown?.width ?? 0) : slot === stage ? 16_384 : 1,
+        stage: view ? shown?.stage === true : slot === stage,
+        screen: src.source === 'screen',
+        speakerRank: conf.speakerRank(src.endpoint.id),
+      });
+    }
+    const fresh = Date.now() - this.estimateAt < estimateFreshMs;
+    const estimate = fresh ? Math.max(0, this.estimate - audio * audioBitrate) : Infinity;
+    const result = allocate(tiles, estimate, this.#allocation, now);
+    this.#allocation = result.state;
+    let keyframes = false;
+    for (const slot of this.#slots) {
+      const choice = result.choices.get(slot.mid);
+      if (!choice || !slot.source) continue;
+      if (slot.choose(choice.spatial, choice.temporal)) keyframes = true;
+    }
+    if (keyframes) this.#requestKeyframes();
+  }
+
+  /**
+   * The layer of `src` this receiver's tile needs, whatever its bandwidth allows now (-1: none
+   * or not shown): what the publisher is asked to keep sending (its REMB).
+   */
+  wants(slot: Slot): number {
+    return this.#allocation.needs.get(slot.mid) ?? slot.target;
+  }
+
+  #onChannelMessage(data: string | Buffer | ArrayBuffer): void {
+    if (this.closed) return;
+    const text = typeof data === 'string' ? data : undefined;
+    const size = text !== undefined ? Buffer.byteLength(text) : (data as Buffer).byteLength;
+    if (size > maxMediaChannelMessage)
+      return this.#refuse('payload_too_large', `at most ${maxMediaChannelMessage} bytes`);
+    const now = Date.now();
+    if (now - this.#viewWindow >= 1000) {
+      this.#viewWindow = now;
+      this.#viewsInWindow = 0;
+    }
+    if (++this.#viewsInWindow > maxViewsPerSecond) {
+      if (this.#viewsInWindow === maxViewsPerSecond + 1)
+        this.#refuse('rate_limited', `at most ${maxViewsPerSecond} messages a second`);
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text ?? Buffer.from(data as Buffer).toString('utf8'));
+    } catch {
+      return this.#refuse('bad_message', 'not JSON');
+    }
+    const message = mediaChannelClientSchema.safeParse(parsed);
+    if (!message.success)
+      return this.#refuse('bad_message', message.error.issues[0]?.message ?? 'invalid');
+    this.#view = new Map(Object.entries(message.data.tiles));
+    this.allocate();
+  }
+
+  #refuse(code: MediaChannelErrorCode, msg: string): void {
+    const reply: MediaChannelServerMessage = { type: 'error', code, msg: msg.slice(0, 512) };
+    const channel = this.#channel;
+    if (channel?.isOpen()) safely(() => channel.sendMessage(JSON.stringify(reply)));
   }
 
   /**
@@ -276,7 +432,10 @@ export class Endpoint {
     const pc = this.#pc;
     pc.onStateChange((state) => {
       const connected = state === 'connected';
-      if (connected && !this.#link.connected) this.#requestKeyframes();
+      if (connected && !this.#link.connected) {
+        this.allocate();
+        this.#requestKeyframes();
+      }
       this.#link.connected = connected;
       if (!this.closed && reported.has(state))
         this.#report({ type: 'endpoint_state', state: state as EndpointState });

@@ -1,25 +1,38 @@
 import type { Endpoint } from './Endpoint.js';
+import { estimateFreshMs } from './Endpoint.js';
+import type { Layer } from './Layer.js';
 import { safely } from './native.js';
 import {
   audioLevel,
+  isPaddingOnly,
   isRtcp,
   isRtp,
-  isVp8Keyframe,
   nackPacket,
+  newVp8Descriptor,
   parseFeedback,
   parseSenderReports,
+  readVp8Descriptor,
   rembPacket,
   senderReport,
+  vp8KeyframeSize,
 } from './rtp.js';
 import type { Slot } from './Slot.js';
 import type { Source } from './Source.js';
+import { writeVp8Fields } from './Vp8Munger.js';
 
-/** A receiver's bandwidth estimate (REMB) counts this long after it came. */
-const rembFreshMs = 5000;
-/** No publisher is asked to go below this, whatever a receiver estimates. */
+/** No publisher is asked to go below this, whatever its receivers estimate. */
 const rembFloor = 150_000;
 /** The most packets one NACK gets answered. */
 const maxNackAnswers = 64;
+/** What a publisher's microphone is counted at in its REMB. */
+const audioAllowance = 64_000;
+/**
+ * The bitrates the web app caps a simulcast camera's lower layers at, lowest first (the top
+ * layer's cap is `video_max_bitrate`): what a publisher is asked to keep room for (REMB) so
+ * that the layers its receivers want stay on. Chromium sends ¼ at up to 150 kbit/s and ½ at up
+ * to 500 kbit/s of a 720p capture.
+ */
+export const lowerLayerBitrates = [150_000, 500_000] as const;
 
 export interface ForwarderOptions {
   /**
@@ -30,14 +43,17 @@ export interface ForwarderOptions {
 }
 
 /**
- * The bridge's per-packet path: a publisher's RTP rewritten and sent on every open slot of its
- * source (video from a keyframe on), its audio levels to the conference's speaker detector, its
- * sender reports passed on in each receiver's terms, upstream loss NACKed; receivers' feedback
- * turned into keyframe requests, retransmissions from the cache and bandwidth estimates; and
- * every second the bridge's own receiver reports and REMB to each publisher.
+ * The bridge's per-packet path: a publisher's RTP sent on every open slot of its source,
+ * rewritten for each receiver; video only from the layer the receiver's allocator chose (a
+ * switch waits for that layer's keyframe), without the temporal layers it does not get, and
+ * without padding-only probes; its audio levels go to the conference's speaker detector, its
+ * sender reports are passed on in each receiver's terms, upstream loss is NACKed. Receivers'
+ * feedback becomes keyframe requests, retransmissions and bandwidth estimates; every second
+ * the bridge sends each publisher its own receiver reports and one REMB sized to what its
+ * receivers want.
  *
- * A packet costs one copy, shared by all its receivers in turn, and no native call but the
- * sends: whether a slot can send is kept in JavaScript (`Slot.open`).
+ * A packet costs one copy, shared by all its receivers in turn (each writes every field it
+ * changes), and no native call but the sends; nothing else is allocated per packet.
  */
 export class Forwarder {
   forwardedPackets = 0;
@@ -45,6 +61,7 @@ export class Forwarder {
   retransmittedPackets = 0;
   #bitrates = { video: 1_000_000, screen: 2_500_000 };
   readonly #onFirstPacket: (src: Source) => void;
+  readonly #d = newVp8Descriptor();
 
   constructor(opts: ForwarderOptions) {
     this.#onFirstPacket = opts.onFirstPacket;
@@ -69,42 +86,100 @@ export class Forwarder {
       if (src.source !== 'screen') this.#onFirstPacket(src);
       return;
     }
+    const layer = src.layerOf(packet.readUInt32BE(8));
+    if (!layer) return; // an SSRC its answer did not name
     const now = performance.now();
-    src.stats.packet(packet, now);
-    if (src.cache) {
-      src.cache.put(packet);
-      // Lost on the way here: the publisher is asked to send it again (its retransmission is
-      // forwarded like any packet, filling the receivers' gap).
-      const lost = src.loss?.packet(packet.readUInt32BE(8), packet.readUInt16BE(2), now);
-      if (lost?.length) {
-        const nack = nackPacket(src.localSsrc, src.stats.ssrc, lost);
-        safely(() => src.track.sendMessageBinary(nack));
-      }
-    } else {
+    layer.stats.packet(packet, now);
+    if (src.kind === 'audio') {
+      layer.packet(packet.length, -1, now);
       if (src.muted) return;
       const level = audioLevel(packet);
       if (level >= 0) src.endpoint.conference.speakers.level(src.endpoint.id, level);
+      this.#audio(src, packet);
+      return;
     }
-    // One copy serves every receiver in turn: sending copies it into the native side at once.
+    layer.cache?.put(packet);
+    // Lost on the way here: the publisher is asked to send it again (its retransmission is
+    // forwarded like any packet, filling the receivers' gap).
+    const lost = layer.loss?.packet(layer.ssrc, packet.readUInt16BE(2), now);
+    if (lost?.length) {
+      const nack = nackPacket(src.localSsrc, layer.ssrc, lost);
+      safely(() => src.track.sendMessageBinary(nack));
+    }
+    const d = readVp8Descriptor(packet, this.#d);
+    const keyframe = d.frameStart && d.header >= 0 && ((packet[d.header] ?? 1) & 0x01) === 0;
+    if (keyframe) vp8KeyframeSize(packet, d, layer);
+    const padding = isPaddingOnly(packet);
+    if (!padding) layer.packet(packet.length, d.tid, now);
+    this.#video(src, layer, packet, keyframe, padding, d.tid, now);
+  }
+
+  #audio(src: Source, packet: Buffer): void {
     let out: Buffer | undefined;
     for (const slot of src.sinks) {
       const track = slot.track;
       if (!track || !slot.open) continue;
-      if (slot.awaitingKeyframe) {
-        if (!isVp8Keyframe(packet)) continue;
-        slot.awaitingKeyframe = false;
-      }
-      out = slot.rewriter.rewrite(packet, out);
-      try {
-        track.sendMessageBinary(out);
-      } catch {
-        continue; // closed meanwhile (the native side throws)
-      }
-      slot.packets++;
-      slot.octets += out.length - 12;
-      this.forwardedPackets++;
-      this.forwardedBytes += out.length;
+      const w = slot.rewriter.rewrite(packet, out);
+      if (!w) continue;
+      out = w;
+      this.#send(slot, track, out);
     }
+  }
+
+  #video(
+    src: Source,
+    layer: Layer,
+    packet: Buffer,
+    keyframe: boolean,
+    padding: boolean,
+    tid: number,
+    now: number,
+  ): void {
+    let out: Buffer | undefined;
+    for (const slot of src.sinks) {
+      const track = slot.track;
+      if (!track || !slot.open) continue;
+      if (slot.layer !== layer) {
+        // The chosen layer starts at its keyframe: nothing before it can be decoded.
+        if (slot.target !== layer.index || !keyframe) continue;
+        slot.layer = layer;
+        slot.munger?.switchSource();
+      }
+      if (padding || tid > slot.maxTemporal) {
+        slot.rewriter.drop(packet, now);
+        if (!padding) slot.munger?.drop(packet);
+        continue;
+      }
+      const w = slot.rewriter.rewrite(packet, out, now);
+      if (!w) continue;
+      out = w;
+      const munger = slot.munger;
+      if (munger) {
+        munger.munge(packet, out);
+        slot.history?.put(
+          out.readUInt16BE(2),
+          layer.ssrc,
+          packet.readUInt16BE(2),
+          out.readUInt32BE(4),
+          munger.writtenPicture,
+          munger.writtenTl0,
+          munger.writtenKeyIdx,
+        );
+      }
+      this.#send(slot, track, out);
+    }
+  }
+
+  #send(slot: Slot, track: NonNullable<Slot['track']>, out: Buffer): void {
+    try {
+      track.sendMessageBinary(out);
+    } catch {
+      return; // closed meanwhile (the native side throws)
+    }
+    slot.packets++;
+    slot.octets += out.length - 12;
+    this.forwardedPackets++;
+    this.forwardedBytes += out.length;
   }
 
   /** RTCP a receiver sent about a forwarded stream: keyframe requests go to its publisher. */
@@ -113,44 +188,64 @@ export class Forwarder {
     if (!isRtcp(packet) || !src) return;
     for (const fb of parseFeedback(packet)) {
       if (fb.kind === 'remb') {
-        slot.remb = fb.bitrate;
-        slot.rembAt = Date.now();
+        // One estimate for everything the receiver gets (Chromium's REMB is per connection).
+        slot.endpoint.estimate = fb.bitrate;
+        slot.endpoint.estimateAt = Date.now();
       } else if (fb.mediaSsrc !== slot.rewriter.ssrc) continue;
-      else if (fb.kind === 'pli' || fb.kind === 'fir') src.keyframes.request();
-      else if (fb.kind === 'nack') this.#retransmit(slot, src, fb.lost);
+      else if (fb.kind === 'pli' || fb.kind === 'fir') {
+        const layer = slot.layer ?? src.layers[slot.target];
+        layer?.keyframes.request();
+      } else if (fb.kind === 'nack') this.#retransmit(slot, src, fb.lost);
     }
   }
 
-  /** Every second, each publisher's streams get a receiver report, and video a REMB. */
+  /**
+   * Every second: each publisher's layers get a receiver report and their bitrates are sampled;
+   * each publisher gets one REMB for all it sends (Chromium applies a REMB to its whole
+   * connection), sized to what its receivers want.
+   */
   sendReports(endpoints: Iterable<Endpoint>): void {
     const now = performance.now();
     for (const ep of endpoints) {
+      let remb = 0;
+      let rembTrack: Source | undefined;
       for (const src of ep.sources()) {
-        const rr = src.stats.report(src.localSsrc, now);
-        if (!rr || !src.track.isOpen()) continue;
-        let packet = rr;
-        if (src.kind === 'video') {
-          const cap = src.source === 'screen' ? this.#bitrates.screen : this.#bitrates.video;
-          packet = Buffer.concat([
-            rr,
-            rembPacket(src.localSsrc, this.#rate(src, cap), src.stats.ssrc),
-          ]);
+        for (const layer of src.layers) layer.sampleRate(now);
+        if (!src.track.isOpen()) continue;
+        const reports: Buffer[] = [];
+        for (const layer of src.layers) {
+          const rr = layer.stats.report(src.localSsrc, now);
+          if (rr) reports.push(rr);
         }
+        if (reports.length === 0) continue;
+        if (src.kind === 'video') {
+          remb += this.#rate(src);
+          if (!rembTrack || src.source === 'camera') rembTrack = src;
+        } else remb += audioAllowance;
+        const packet = reports.length === 1 ? (reports[0] as Buffer) : Buffer.concat(reports);
         safely(() => src.track.sendMessageBinary(packet));
+      }
+      const media = rembTrack?.layers[0]?.ssrc;
+      if (rembTrack && media) {
+        const packet = rembPacket(rembTrack.localSsrc, Math.round(remb), media);
+        const track = rembTrack.track;
+        safely(() => track.sendMessageBinary(packet));
       }
     }
   }
 
   /**
    * A publisher's sender report, passed on to each receiver in its slot's terms (SSRC and
-   * timestamp as rewritten), so that receivers keep its audio and video in sync.
+   * timestamp as rewritten), so that receivers keep its audio and video in sync. A simulcast
+   * layer's report reaches the receivers that get that layer.
    */
   #senderReports(src: Source, packet: Buffer): void {
     const reports = parseSenderReports(packet);
     if (reports.length === 0) return;
     for (const sr of reports)
-      if (sr.ssrc === src.stats.ssrc)
-        src.stats.senderReport(sr.ntpHigh, sr.ntpLow, performance.now());
+      for (const layer of src.layers)
+        if (sr.ssrc === layer.ssrc)
+          layer.stats.senderReport(sr.ntpHigh, sr.ntpLow, performance.now());
     for (const slot of src.sinks) {
       const track = slot.track;
       if (!track || !slot.open) continue;
@@ -170,26 +265,58 @@ export class Forwarder {
     }
   }
 
-  /** Answers a receiver's NACK from the publisher's packet cache, as the slot sent them. */
+  /**
+   * Answers a receiver's NACK from the publisher's packet caches: each sequence number it names
+   * is looked up in what the slot sent (`SentHistory`), whichever layer it came from, and sent
+   * again exactly as it went out.
+   */
   #retransmit(slot: Slot, src: Source, lost: number[]): void {
-    const from = slot.rewriter.source;
     const track = slot.track;
-    if (!src.cache || from === undefined || !track || !slot.open) return;
+    const history = slot.history;
+    if (!history || !track || !slot.open) return;
     for (const seq of lost.slice(0, maxNackAnswers)) {
-      const packet = src.cache.get(from, slot.rewriter.sourceSeq(seq));
+      if (!history.find(seq)) continue;
+      let packet: Buffer | undefined;
+      for (const layer of src.layers)
+        if (layer.ssrc === history.ssrc) packet = layer.cache?.get(history.ssrc, history.sourceSeq);
       if (!packet) continue;
-      const out = slot.rewriter.rewrite(packet);
+      const out = Buffer.from(packet);
+      slot.rewriter.stamp(out, seq, history.timestamp);
+      writeVp8Fields(
+        out,
+        readVp8Descriptor(out, this.#d),
+        history.picture,
+        history.tl0,
+        history.keyIdx,
+      );
       if (!safely(() => track.sendMessageBinary(out))) return;
       this.retransmittedPackets++;
     }
   }
 
-  /** What a publisher may send: the cap, or less if a receiver's estimate says it takes less. */
-  #rate(src: Source, cap: number): number {
+  /**
+   * What a publisher's video source may send. A simulcast camera: room for every layer up to
+   * the highest any receiver's tile needs (so that layers nobody shows can go off), at least its
+   * lowest. One layer: the cap, or less if a receiver's estimate says it takes less.
+   */
+  #rate(src: Source): number {
+    const cap = src.source === 'screen' ? this.#bitrates.screen : this.#bitrates.video;
+    if (src.simulcast) {
+      let highest = 0;
+      for (const slot of src.sinks) highest = Math.max(highest, slot.endpoint.wants(slot));
+      const n = src.layers.length;
+      let rate = 0;
+      for (let i = 0; i <= Math.min(highest, n - 1); i++)
+        rate += i === n - 1 ? cap : (lowerLayerBitrates[i] ?? cap) * 1.2;
+      return rate;
+    }
     const now = Date.now();
     let rate = cap;
-    for (const slot of src.sinks)
-      if (slot.remb > 0 && now - slot.rembAt < rembFreshMs) rate = Math.min(rate, slot.remb);
+    for (const slot of src.sinks) {
+      const ep = slot.endpoint;
+      if (Number.isFinite(ep.estimate) && now - ep.estimateAt < estimateFreshMs)
+        rate = Math.min(rate, ep.estimate);
+    }
     return Math.max(rate, Math.min(cap, rembFloor));
   }
 }

@@ -32,6 +32,8 @@ export interface BridgeLoad {
 }
 
 const speakerTickMs = 300;
+/** Every endpoint chooses its layers again this often (and at once when what it shows changes). */
+const allocationTickMs = 500;
 
 /**
  * The bridge's media: a selective forwarding unit on node-datachannel (libdatachannel does
@@ -46,6 +48,7 @@ export class MediaBridge {
   readonly #log: Logger;
   readonly #reports: NodeJS.Timeout;
   readonly #speakers: NodeJS.Timeout;
+  readonly #allocations: NodeJS.Timeout;
   readonly #forwarder: Forwarder;
   readonly #context: EndpointContext;
   readonly #config: ndc.RtcConfig;
@@ -77,6 +80,11 @@ export class MediaBridge {
     this.#reports.unref();
     this.#speakers = setInterval(() => this.#tickSpeakers(), speakerTickMs);
     this.#speakers.unref();
+    this.#allocations = setInterval(() => {
+      const now = performance.now();
+      for (const ep of this.#allEndpoints()) ep.allocate(now);
+    }, allocationTickMs);
+    this.#allocations.unref();
   }
 
   setBitrates(video: number, screen: number): void {
@@ -84,7 +92,7 @@ export class MediaBridge {
   }
 
   /**
-   * The most m-lines one endpoint's session may hold, its own three included: the focus sets it
+   * The most m-lines one endpoint's session may hold, its own four included (three sources and the media channel): the focus sets it
    * so that a client's answer fits a signaling frame (each m-line costs about 430 bytes there).
    */
   setMaxMlines(max: number): void {
@@ -179,6 +187,7 @@ export class MediaBridge {
   close(): void {
     clearInterval(this.#reports);
     clearInterval(this.#speakers);
+    clearInterval(this.#allocations);
     for (const id of [...this.#conferences.keys()]) this.expire(id);
   }
 
@@ -193,6 +202,7 @@ export class MediaBridge {
   #tickSpeakers(): void {
     for (const conf of this.#conferences.values()) {
       const speaker = conf.speakers.tick();
+      if (speaker) conf.spoke(speaker);
       if (speaker) this.opts.onMessage({ type: 'speaker', conference: conf.id, endpoint: speaker });
     }
   }

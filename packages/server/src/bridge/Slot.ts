@@ -1,9 +1,12 @@
 import { randomInt } from 'node:crypto';
 import ndc from 'node-datachannel';
 import type { Endpoint } from './Endpoint.js';
+import type { Layer } from './Layer.js';
 import { RtpRewriter } from './RtpRewriter.js';
+import { SentHistory } from './SentHistory.js';
 import type { Source } from './Source.js';
 import { payloadTypes } from './sdp.js';
+import { Vp8Munger } from './Vp8Munger.js';
 
 /** The endpoint's part of whether a slot can send: connected, and how far answers reached. */
 export interface SlotLink {
@@ -26,16 +29,23 @@ export interface SlotLink {
  */
 export class Slot {
   readonly rewriter: RtpRewriter;
+  /** Video: the VP8 picture numbering across layer switches, and what went out for NACKs. */
+  readonly munger: Vp8Munger | undefined;
+  readonly history: SentHistory | undefined;
   /** The m-line's track, once placed in the peer connection. */
   track: ndc.Track | undefined;
-  /** A video slot forwards from a keyframe on: delta frames before it cannot be decoded. */
-  awaitingKeyframe = false;
+  /**
+   * Video: the layer forwarded now (undefined: none yet, or stopped), the index of the one the
+   * allocator chose (-1: none, the receiver does not show it), which replaces it at its next
+   * keyframe, and the highest temporal layer forwarded. A video slot forwards from a keyframe
+   * on: delta frames before it cannot be decoded.
+   */
+  layer: Layer | undefined;
+  target = 0;
+  maxTemporal = 2;
   /** Sent on this slot, for its sender reports. */
   packets = 0;
   octets = 0;
-  /** The receiver's last bandwidth estimate (REMB) for this stream, and when it came. */
-  remb = 0;
-  rembAt = 0;
   #source: Source | undefined;
   /** The endpoint's `described` count when this m-line last changed: it is negotiated once an
    * answer to an offer made after that is set. */
@@ -50,8 +60,21 @@ export class Slot {
   ) {
     const pt = kind === 'audio' ? payloadTypes.opus : payloadTypes.vp8;
     this.rewriter = new RtpRewriter(randomInt(1, 0xffffffff), kind, pt);
+    this.munger = kind === 'video' ? new Vp8Munger() : undefined;
+    this.history = kind === 'video' ? new SentHistory() : undefined;
     this.#source = source;
-    this.awaitingKeyframe = kind === 'video';
+  }
+
+  /** The allocator's choice: layer `index` (-1: none) with temporal layers up to `temporal`.
+   * Returns whether a keyframe of that layer is needed (a switch to it is pending). */
+  choose(index: number, temporal: number): boolean {
+    this.maxTemporal = temporal;
+    this.target = index;
+    if (index < 0) {
+      this.layer = undefined; // stops at once: nothing more for a tile not shown
+      return false;
+    }
+    return this.layer?.index !== index;
   }
 
   /** The source forwarded here; undefined once the slot is freed (for good). */
@@ -72,6 +95,7 @@ export class Slot {
   /** Frees the slot: its source is gone or stopped. */
   free(): void {
     this.#source = undefined;
+    this.layer = undefined;
   }
 
   /** Its m-line was put into the peer connection as change number `version`. */

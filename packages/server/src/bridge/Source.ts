@@ -2,16 +2,12 @@ import { randomInt } from 'node:crypto';
 import type { StreamSource } from '@confab/protocol';
 import type ndc from 'node-datachannel';
 import type { Endpoint } from './Endpoint.js';
-import { KeyframeGate } from './KeyframeGate.js';
-import { LossTracker } from './LossTracker.js';
+import { Layer } from './Layer.js';
 import { safely } from './native.js';
-import { PacketCache } from './PacketCache.js';
-import { ReceiveStats } from './ReceiveStats.js';
 import { pictureLossIndication } from './rtp.js';
 import type { Slot } from './Slot.js';
 
-/** Packets kept per published video stream to answer NACKs (about 1.5 s at 1.7 Mbit/s). */
-export const nackCacheSize = 256;
+export { nackCacheSize } from './Layer.js';
 
 export const kindOf = (s: StreamSource): 'audio' | 'video' =>
   s === 'microphone' ? 'audio' : 'video';
@@ -19,21 +15,27 @@ export const kindOf = (s: StreamSource): 'audio' | 'video' =>
 /**
  * A stream one participant sends up, on one of its endpoint's own recvonly m-lines: its packets
  * go to every slot that forwards it (`sinks`, kept by the receivers' endpoints).
+ *
+ * Its RTP streams are `layers`: a simulcast camera's spatial layers, lowest first, bound to
+ * the SSRCs its client's answer listed in `a=ssrc-group:SIM` (bound at once: the MID and RID
+ * header extensions ride only on each SSRC's first packets); any other stream has one layer,
+ * bound to the SSRC its packets come with (a new SSRC is the publisher restarting it).
  */
 export class Source {
   readonly sinks = new Set<Slot>();
-  readonly keyframes: KeyframeGate;
   readonly kind: 'audio' | 'video';
-  /** Recent video packets, for receivers' NACKs. */
-  readonly cache: PacketCache | undefined;
-  /** Video packets lost on the way from the publisher, asked for again. */
-  readonly loss: LossTracker | undefined;
-  /** What arrived, for the receiver reports the bridge sends the publisher. */
-  readonly stats: ReceiveStats;
+  /** Lowest first. Replaced whole when the client's answer lists other SSRCs. */
+  layers: Layer[] = [];
   /** The SSRC the bridge's own RTCP to this publisher comes from. */
   readonly localSsrc = randomInt(1, 0xffffffff);
+  #simulcast = false;
   #active = false;
   #muted = false;
+  readonly #requestKeyframe = (layer: Layer): void => {
+    const track = this.track;
+    if (track.isOpen() && layer.ssrc)
+      safely(() => track.sendMessageBinary(pictureLossIndication(this.localSsrc, layer.ssrc)));
+  };
 
   constructor(
     readonly endpoint: Endpoint,
@@ -41,15 +43,44 @@ export class Source {
     readonly track: ndc.Track,
   ) {
     this.kind = kindOf(source);
-    this.cache = source === 'microphone' ? undefined : new PacketCache(nackCacheSize);
-    this.loss = source === 'microphone' ? undefined : new LossTracker();
-    this.stats = new ReceiveStats(source === 'microphone' ? 48_000 : 90_000);
-    this.keyframes = new KeyframeGate(() => {
-      if (track.isOpen() && this.stats.ssrc)
-        safely(() =>
-          track.sendMessageBinary(pictureLossIndication(this.localSsrc, this.stats.ssrc)),
-        );
-    });
+  }
+
+  /** Whether its layers are a simulcast group named in the answer. */
+  get simulcast(): boolean {
+    return this.#simulcast;
+  }
+
+  /**
+   * The SSRCs its client's answer named for it, lowest layer first (`a=ssrc-group:SIM`); fewer
+   * than two: no simulcast, layers follow the packets. Unchanged SSRCs keep their layers.
+   */
+  bindSimulcast(ssrcs: readonly number[]): boolean {
+    const simulcast = ssrcs.length > 1;
+    if (simulcast === this.#simulcast && (!simulcast || sameSsrcs(this.layers, ssrcs)))
+      return false;
+    for (const layer of this.layers) layer.close();
+    this.#simulcast = simulcast;
+    this.layers = simulcast
+      ? ssrcs.map((ssrc, i) => new Layer(ssrc, i, this.kind === 'video', this.#requestKeyframe))
+      : [];
+    return true;
+  }
+
+  /** The layer a packet with `ssrc` belongs to, or undefined for an SSRC of no layer. */
+  layerOf(ssrc: number): Layer | undefined {
+    const layers = this.layers;
+    for (let i = 0; i < layers.length; i++) if (layers[i]?.ssrc === ssrc) return layers[i];
+    if (this.#simulcast) return undefined;
+    // Without simulcast a new SSRC is the first, or the same stream restarted: a new layer.
+    layers[0]?.close();
+    const layer = new Layer(ssrc, 0, this.kind === 'video', this.#requestKeyframe);
+    this.layers = [layer];
+    return layer;
+  }
+
+  /** Asks for a keyframe on every layer (rate-limited per layer). */
+  requestKeyframes(): void {
+    for (const layer of this.layers) layer.keyframes.request();
   }
 
   /**
@@ -78,6 +109,10 @@ export class Source {
   }
 
   close(): void {
-    this.keyframes.close();
+    for (const layer of this.layers) layer.close();
   }
+}
+
+function sameSsrcs(layers: readonly Layer[], ssrcs: readonly number[]): boolean {
+  return layers.length === ssrcs.length && layers.every((l, i) => l.ssrc === ssrcs[i]);
 }

@@ -101,11 +101,13 @@ test('receivers sharing one copy in turn each get their own numbering', () => {
   x.munge(vp8(10, 1, 0, 1));
   y.munge(vp8(500, 50, 0, 4));
   y.switchSource();
-  const shared = vp8(20, 2, 0, 1);
-  x.munge(shared);
+  const original = vp8(20, 2, 0, 1);
+  const shared = Buffer.from(original);
+  x.munge(original, shared);
   assert.equal(read(shared).picture, 20);
-  y.munge(shared); // the same bytes, now as y sends them
+  y.munge(original, shared); // the same copy, now as y sends it
   assert.equal(read(shared).picture, 501);
+  assert.equal(read(original).picture, 20, 'the packet as it came is left alone');
   assert.equal(read(shared).tl0, 51);
 });
 
@@ -147,4 +149,27 @@ test('a packet without a descriptor extension is left as it was', () => {
   const copy = Buffer.from(p);
   new Vp8Munger().munge(p);
   assert.deepEqual(p, copy);
+});
+
+test('temporal layers dropped whole leave the PictureIDs sent continuous', () => {
+  const m = new Vp8Munger();
+  const sent: number[] = [];
+  // Pictures 100..111 with the pattern TID 0,2,1,2; the receiver gets TID 0 and 1 only.
+  for (let i = 0; i < 12; i++) {
+    const tid = [0, 2, 1, 2][i % 4] as number;
+    // Two packets per picture: the first starts the frame.
+    for (const start of [true, false]) {
+      const p = vp8(100 + i, 7 + Math.floor(i / 4), tid, 1, start);
+      if (tid > 1) m.drop(p);
+      else {
+        m.munge(p);
+        if (start) sent.push(read(p).picture);
+      }
+    }
+  }
+  assert.deepEqual(
+    sent,
+    sent.map((_, i) => (sent[0] ?? 0) + i),
+    `continuous: ${sent}`,
+  );
 });

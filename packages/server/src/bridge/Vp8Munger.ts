@@ -32,21 +32,49 @@ export class Vp8Munger {
   #lastPicture = 0;
   #lastTl0 = 0;
   #lastKeyIdx = 0;
+  /** The last source PictureID dropped (-1: none since the switch). */
+  #droppedPicture = -1;
+  /** What the last `munge` wrote (-1 where the packet has no such field), for retransmissions. */
+  writtenPicture = -1;
+  writtenTl0 = -1;
+  writtenKeyIdx = -1;
 
   /** The next packet comes from a new source: its numbering continues from what was sent. */
   switchSource(): void {
     this.#pendingSwitch = true;
   }
 
-  /** Rewrites the descriptor of `packet` (already copied for this receiver) in place. */
-  munge(packet: Buffer): void {
+  /**
+   * A packet of the current source that is not forwarded (a temporal layer the receiver does
+   * not get): a picture dropped whole closes up, so the PictureIDs sent stay continuous.
+   */
+  drop(packet: Buffer): void {
+    if (this.#pendingSwitch) return;
     const d = readVp8Descriptor(packet, this.#d);
+    if (d.pictureId < 0 || !d.frameStart) return;
+    const picture = readPictureId(packet, d);
+    if (picture === this.#droppedPicture) return;
+    this.#droppedPicture = picture;
+    this.#pictureDelta = mod(this.#pictureDelta - 1, 0x8000);
+  }
+
+  /**
+   * Writes the descriptor of `from` as this receiver gets it into `into`: the receiver's copy
+   * of the packet, which may be `from` itself or one an earlier receiver's munger wrote (every
+   * field it may change is written, and read from `from`).
+   */
+  munge(from: Buffer, into: Buffer = from): void {
+    const d = readVp8Descriptor(from, this.#d);
+    this.writtenPicture = -1;
+    this.writtenTl0 = -1;
+    this.writtenKeyIdx = -1;
     if (d.pictureId < 0 && d.tl0PicIdx < 0 && d.keyIdx < 0) return;
-    const inPicture = d.pictureId < 0 ? -1 : readPictureId(packet, d);
-    const inTl0 = d.tl0PicIdx < 0 ? -1 : (packet[d.tl0PicIdx] ?? 0);
-    const inKeyIdx = d.keyIdx < 0 ? -1 : (packet[d.keyIdx] ?? 0) & 0x1f;
+    const inPicture = d.pictureId < 0 ? -1 : readPictureId(from, d);
+    const inTl0 = d.tl0PicIdx < 0 ? -1 : (from[d.tl0PicIdx] ?? 0);
+    const inKeyIdx = d.keyIdx < 0 ? -1 : (from[d.keyIdx] ?? 0) & 0x1f;
     if (this.#pendingSwitch) {
       this.#pendingSwitch = false;
+      this.#droppedPicture = -1;
       // The first source keeps its own numbering; each later one follows what was sent.
       if (this.#started) {
         if (inPicture >= 0)
@@ -58,21 +86,40 @@ export class Vp8Munger {
     if (inPicture >= 0) {
       const m = pictureMod(d);
       const out = (inPicture + this.#pictureDelta) % m;
-      writePictureId(packet, d, out);
+      writePictureId(into, d, out);
+      this.writtenPicture = out;
       if (!this.#started || newer(out, this.#lastPicture % m, m)) this.#lastPicture = out;
     }
     if (inTl0 >= 0) {
       const out = (inTl0 + this.#tl0Delta) & 0xff;
-      packet[d.tl0PicIdx] = out;
+      into[d.tl0PicIdx] = out;
+      this.writtenTl0 = out;
       if (!this.#started || newer(out, this.#lastTl0, 0x100)) this.#lastTl0 = out;
     }
     if (inKeyIdx >= 0) {
       const out = (inKeyIdx + this.#keyIdxDelta) & 0x1f;
-      packet[d.keyIdx] = ((packet[d.keyIdx] ?? 0) & 0xe0) | out;
+      into[d.keyIdx] = ((from[d.keyIdx] ?? 0) & 0xe0) | out;
+      this.writtenKeyIdx = out;
       if (!this.#started || newer(out, this.#lastKeyIdx, 0x20)) this.#lastKeyIdx = out;
     }
     this.#started = true;
   }
+}
+
+/**
+ * Writes PictureID, TL0PICIDX and KEYIDX as they were once sent (-1: leave) into a copy of the
+ * packet they were sent with: a retransmission carries exactly what the first one did.
+ */
+export function writeVp8Fields(
+  p: Buffer,
+  d: Vp8Descriptor,
+  picture: number,
+  tl0: number,
+  keyIdx: number,
+): void {
+  if (picture >= 0 && d.pictureId >= 0) writePictureId(p, d, picture);
+  if (tl0 >= 0 && d.tl0PicIdx >= 0) p[d.tl0PicIdx] = tl0 & 0xff;
+  if (keyIdx >= 0 && d.keyIdx >= 0) p[d.keyIdx] = ((p[d.keyIdx] ?? 0) & 0xe0) | (keyIdx & 0x1f);
 }
 
 function readPictureId(p: Buffer, d: Vp8Descriptor): number {

@@ -122,10 +122,9 @@ test("a publisher's sender report is found in a compound packet and rewritten fo
   // The slot maps the publisher's timestamp as it maps its packets.
   const r = new RtpRewriter(0xabc, 'video', 96);
   r.rewrite(rtp({ ssrc: 1111, seq: 1, ts: 1000 }));
-  r.reset();
   r.rewrite(rtp({ ssrc: 2222, seq: 50, ts: 500_000 }));
   const ts = r.timestamp(2222, 500_000);
-  assert.equal(ts, r.rewrite(rtp({ ssrc: 2222, seq: 51, ts: 500_000 })).readUInt32BE(4));
+  assert.equal(ts, r.rewrite(rtp({ ssrc: 2222, seq: 51, ts: 500_000 }))?.readUInt32BE(4));
   assert.equal(r.timestamp(1111, 1000), undefined, 'not the current source');
 });
 

@@ -40,6 +40,8 @@ export interface Vp8Descriptor {
   tl0PicIdx: number;
   /** Offset of the TID/Y/KEYIDX byte when K is set (KEYIDX present). */
   keyIdx: number;
+  /** The temporal layer (TID) when T is set, else -1 (a stream without temporal layers). */
+  tid: number;
   /** Offset of the VP8 payload header, after the descriptor. */
   header: number;
 }
@@ -51,6 +53,7 @@ export function newVp8Descriptor(): Vp8Descriptor {
     longPictureId: false,
     tl0PicIdx: -1,
     keyIdx: -1,
+    tid: -1,
     header: -1,
   };
 }
@@ -62,6 +65,7 @@ export function readVp8Descriptor(p: Buffer, d: Vp8Descriptor): Vp8Descriptor {
   d.longPictureId = false;
   d.tl0PicIdx = -1;
   d.keyIdx = -1;
+  d.tid = -1;
   d.header = -1;
   let off = rtpPayloadOffset(p);
   const first = p[off];
@@ -87,6 +91,7 @@ export function readVp8Descriptor(p: Buffer, d: Vp8Descriptor): Vp8Descriptor {
     if (x & 0x30) {
       if (off >= p.length) return d;
       if (x & 0x10) d.keyIdx = off;
+      if (x & 0x20) d.tid = (p[off] ?? 0) >> 6;
       off++;
     }
   }
@@ -103,6 +108,35 @@ const keyframeScratch = newVp8Descriptor();
 export function isVp8Keyframe(p: Buffer): boolean {
   const d = readVp8Descriptor(p, keyframeScratch);
   return d.frameStart && d.header >= 0 && ((p[d.header] ?? 1) & 0x01) === 0;
+}
+
+/**
+ * The picture size a VP8 keyframe starts with (RFC 6386 §9.1: the 3-byte frame tag, the start
+ * code 9d 01 2a, then 14-bit width and height), written into `size`; false when `p` (with `d`
+ * read from it) is no keyframe start or is cut off.
+ */
+export function vp8KeyframeSize(
+  p: Buffer,
+  d: Vp8Descriptor,
+  size: { width: number; height: number },
+): boolean {
+  const h = d.header;
+  if (!d.frameStart || h < 0 || h + 10 > p.length || ((p[h] ?? 1) & 0x01) !== 0) return false;
+  // The frame tag's P bit is clear on a keyframe; the start code follows it.
+  if (p[h + 3] !== 0x9d || p[h + 4] !== 0x01 || p[h + 5] !== 0x2a) return false;
+  size.width = p.readUInt16LE(h + 6) & 0x3fff;
+  size.height = p.readUInt16LE(h + 8) & 0x3fff;
+  return true;
+}
+
+/**
+ * Whether an RTP packet carries nothing but padding (P set, the padding as long as the payload):
+ * a sender's bandwidth probe, which the bridge drops rather than forwards.
+ */
+export function isPaddingOnly(p: Buffer): boolean {
+  if (!((p[0] ?? 0) & 0x20)) return false;
+  const pad = p[p.length - 1] ?? 0;
+  return pad > 0 && rtpPayloadOffset(p) + pad >= p.length;
 }
 
 /** The extension id the bridge offers `urn:ietf:params:rtp-hdrext:ssrc-audio-level` under. */

@@ -52,3 +52,36 @@ export function takeCandidates(sdp: string): {
   });
   return { sdp: kept.join(eol), candidates, mid: first ?? '' };
 }
+
+/** The most layers a simulcast group may name (Chromium sends up to three). */
+export const maxSimulcastLayers = 3;
+
+/**
+ * The SSRCs each m-section's `a=ssrc-group:SIM` names, lowest layer first, by mid (SSRC
+ * simulcast, which the web app writes into its answers: media-notes "Simulcast through
+ * node-datachannel"). A group with more than `maxSimulcastLayers` SSRCs, a repeated or a
+ * malformed one is ignored (the stream is then forwarded as one layer).
+ */
+export function simulcastGroups(sdp: string): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  for (const section of sdp.split(/\r?\n(?=m=)/).slice(1)) {
+    let mid: string | undefined;
+    let ssrcs: number[] | undefined;
+    for (const line of section.split(/\r?\n/)) {
+      if (line.startsWith('a=mid:')) mid = line.slice(6).trim();
+      else if (line.startsWith('a=ssrc-group:SIM ') && !ssrcs) {
+        const ids = line.slice(17).trim().split(/\s+/).map(Number);
+        const valid = ids.every((n) => Number.isInteger(n) && n > 0 && n <= 0xffffffff);
+        if (
+          valid &&
+          ids.length >= 2 &&
+          ids.length <= maxSimulcastLayers &&
+          new Set(ids).size === ids.length
+        )
+          ssrcs = ids;
+      }
+    }
+    if (mid !== undefined && ssrcs) groups.set(mid, ssrcs);
+  }
+  return groups;
+}
