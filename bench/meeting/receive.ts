@@ -37,6 +37,9 @@ export class Histogram {
 export class Measure {
   measuring = false;
   readonly latency = new Histogram();
+  /** The highest latency in each second of the window (from `start`), for `--timeline`. */
+  readonly maxBySecond = new Float64Array(600);
+  start = 0;
   /** Packets by layer (0-2) that stage tiles and thumbnails received. */
   readonly stage = [0, 0, 0];
   readonly thumbs = [0, 0, 0];
@@ -132,7 +135,10 @@ export class Receiver {
       m.late++;
       return;
     }
-    m.latency.add(now - p.readDoubleLE(len - 8));
+    const ms = now - p.readDoubleLE(len - 8);
+    m.latency.add(ms);
+    const sec = Math.min(m.maxBySecond.length - 1, Math.floor((now - m.start) / 1000));
+    if (ms > (m.maxBySecond[sec] ?? 0)) m.maxBySecond[sec] = ms;
     if (layer < 3 && this.stagePublisher >= 0) {
       const counts = p.readUInt16BE(len - 12) === this.stagePublisher ? m.stage : m.thumbs;
       counts[layer] = (counts[layer] ?? 0) + 1;

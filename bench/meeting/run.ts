@@ -30,6 +30,10 @@ const rounds = Math.max(1, Number(arg('rounds') ?? 1));
 /** `--sfu=confab` or `--sfu=janus`: one of them only. */
 const only = arg('sfu');
 const showThreads = process.argv.includes('--threads');
+/** `--timeline`: the highest latency of each second of the window, via the SFU and direct. */
+const showTimeline = process.argv.includes('--timeline');
+/** `--profile=DIR`: the Confab bridge writes a V8 CPU profile there when it stops. */
+const profileDir = arg('profile');
 /**
  * `--batch=MS`: the generator's main thread sleeps this long between turns of its event loop,
  * so that the packets node-datachannel hands it queue up and each wake-up takes many (0: off).
@@ -163,7 +167,10 @@ interface Result {
 
 async function confabMeeting(measure: Measure): Promise<Meeting> {
   const focus = await FakeFocus.start();
-  const bridge = await startBridge(focus, 10490, { pinCpu: sfuCore });
+  const bridge = await startBridge(focus, 10490, {
+    pinCpu: sfuCore,
+    ...(profileDir ? { profileDir } : {}),
+  });
   const peers: ConfabParticipant[] = [];
   for (let i = 0; i < participants; i++) {
     const p = new ConfabParticipant(focus, 'meeting', i, participants, i < sampled, measure);
@@ -280,6 +287,7 @@ async function run(name: string, setup: (m: Measure) => Promise<Meeting>): Promi
   });
   gc.observe({ entryTypes: ['gc'] });
   loop.enable();
+  measure.start = direct.start = performance.now();
   measure.measuring = true;
   direct.measuring = true;
   await sleep(windowMs);
@@ -298,10 +306,17 @@ async function run(name: string, setup: (m: Measure) => Promise<Meeting>): Promi
     sentAll(),
     performance.now(),
   ];
+  const secs = Math.ceil(windowMs / 1000);
+  const maxes = (m: Measure) =>
+    [...m.maxBySecond.slice(0, secs)].map((x) => x.toFixed(0)).join(' ');
+  const timeline = showTimeline
+    ? `\n  ${name} max latency per second (ms), via the SFU: ${maxes(measure)}\n  direct pair: ${maxes(direct)}`
+    : '';
   const threads =
-    showThreads && th0 && gth0
+    timeline +
+    (showThreads && th0 && gth0
       ? `\n  ${name} threads: ${threadDiff(th0, threadCpuMs(meeting.pid))}\n  generator threads: ${threadDiff(gth0, threadCpuMs(process.pid))}`
-      : '';
+      : '');
   const rss = peakRssMb(meeting.pid);
   let expected = 0;
   let received = 0;
