@@ -5,7 +5,7 @@
  * `v` (three SSRCs and `a=ssrc-group:SIM low mid high` in its answer), receives everyone else
  * on the `f…` m-lines, says what it shows over the media channel (`view`: the next participant
  * in the ring on stage at 1280x720, the others as 320x180 thumbnails), and sends a REMB of
- * `rembBps` for each received video every second so that bandwidth estimates limit nothing.
+ * `rembBps` every second so that bandwidth estimates limit nothing.
  */
 import { randomInt } from 'node:crypto';
 import { type ForwardedStream, mediaChannelLabel, type ViewMessage } from '@confab/protocol';
@@ -15,7 +15,10 @@ import type { FakeFocus } from '../../test/support/bridgeHarness.js';
 import { Publisher } from './media.js';
 import { type Measure, Receiver, type StreamStats } from './receive.js';
 
-export const rembBps = 10_000_000;
+/** What receivers say they can take (REMB, bits/s): `--remb=BPS`, 10 Mbit/s unless given. */
+export const rembBps = Number(
+  process.argv.find((a) => a.startsWith('--remb='))?.split('=')[1] ?? 10_000_000,
+);
 /** Offers come in bursts while everyone starts publishing: one view after the burst. */
 const viewDelayMs = 150;
 
@@ -40,14 +43,16 @@ export function receiveOn(track: ndc.Track, receiver: Receiver): ReceivedTrack {
   return entry;
 }
 
-/** A REMB of `rembBps` for each received video. */
+/**
+ * One REMB of `rembBps` a second per receiving connection, as Chromium sends (one estimate for
+ * the connection; it names the first received video's SSRC, which routes it to that m-line).
+ */
 export function sendRembs(tracks: readonly ReceivedTrack[], sender: number): void {
-  for (const r of tracks) {
-    if (!r.video) continue;
-    try {
-      r.track.sendMessageBinary(rembPacket(sender, rembBps, r.ssrc));
-    } catch {}
-  }
+  const r = tracks.find((t) => t.video);
+  if (!r) return;
+  try {
+    r.track.sendMessageBinary(rembPacket(sender, rembBps, r.ssrc));
+  } catch {}
 }
 
 export interface Participant {
@@ -57,7 +62,7 @@ export interface Participant {
   /** The media channel (Confab only) and the views sent on it. */
   readonly channelOpen?: boolean;
   readonly views?: number;
-  /** Sends a REMB for each received video. */
+  /** Sends its REMB (`sendRembs`). */
   remb(): void;
   close(): void | Promise<void>;
 }

@@ -224,6 +224,7 @@ const pct = (part: number, whole: number) => (whole > 0 ? (100 * part) / whole :
 
 function layerShare(counts: number[]): string {
   const all = counts.reduce((a, b) => a + b, 0);
+  if (all === 0) return 'nothing';
   return counts
     .map((n, i) => `${layerSpecs[i]?.name} ${pct(n, all).toFixed(1)}%`)
     .filter((s) => !s.includes(' 0.0%'))
