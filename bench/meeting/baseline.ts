@@ -42,10 +42,31 @@ export class DirectPair {
         receiver.packet(byLayer[Math.min(layer, audioLayer)] as StreamStats, p);
       });
     });
-    a.onLocalDescription((sdp, type) => b.setRemoteDescription(sdp, type));
-    b.onLocalDescription((sdp, type) => a.setRemoteDescription(sdp, type));
-    a.onLocalCandidate((c, mid) => b.addRemoteCandidate(c, mid));
-    b.onLocalCandidate((c, mid) => a.addRemoteCandidate(c, mid));
+    // Each callback is its own native queue: a candidate may come before the description it
+    // belongs to, so candidates wait until the other side has it. Nothing may throw in a
+    // native callback (that aborts the process).
+    const link = (from: ndc.PeerConnection, to: ndc.PeerConnection) => {
+      let described = false;
+      const held: [string, string][] = [];
+      from.onLocalDescription((sdp, type) => {
+        try {
+          to.setRemoteDescription(sdp, type);
+          described = true;
+          for (const [c, mid] of held.splice(0)) to.addRemoteCandidate(c, mid);
+        } catch (err) {
+          console.error(`direct pair: ${(err as Error).message}`);
+        }
+      });
+      from.onLocalCandidate((c, mid) => {
+        if (!described) held.push([c, mid]);
+        else
+          try {
+            to.addRemoteCandidate(c, mid);
+          } catch {}
+      });
+    };
+    link(a, b);
+    link(b, a);
     a.setLocalDescription();
   }
 
