@@ -10,10 +10,14 @@ import {
   bridgeMessageSchema,
   type FocusMessage,
   type ForwardedStream,
+  type MediaChannelServerMessage,
+  mediaChannelLabel,
+  mediaChannelServerSchema,
+  type ViewTile,
 } from '@confab/protocol';
 import ndc from 'node-datachannel';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { parseFeedback } from '../../packages/server/src/bridge/rtp.js';
+import { parseFeedback, rembPacket } from '../../packages/server/src/bridge/rtp.js';
 import { takeCandidates } from '../../packages/server/src/bridge/sdp.js';
 import { confabBin } from './confabProcess.js';
 
@@ -191,6 +195,111 @@ export function opusPacket(ssrc: number, seq: number, ts: number, level: number)
   return b;
 }
 
+/** The synthetic simulcast layers: picture width and height, packets per frame, bytes each. */
+export const syntheticLayers = [
+  { width: 320, height: 180, perFrame: 1, size: 800 }, // ~130 kbit/s at 20 fps
+  { width: 640, height: 360, perFrame: 3, size: 1000 }, // ~480 kbit/s
+  { width: 1280, height: 720, perFrame: 8, size: 1100 }, // ~1.4 Mbit/s
+] as const;
+
+/** Where a synthetic simulcast packet says which layer it is (after its VP8 headers). */
+export const layerMarkerOffset = 30;
+
+/**
+ * A VP8 packet as Chromium writes them: the full payload descriptor (PictureID of 15 bits,
+ * TL0PICIDX, TID and KEYIDX), a keyframe's start code and picture size, and at
+ * `layerMarkerOffset` the layer it belongs to (for tests to read at the receiver).
+ */
+export function simulcastPacket(
+  ssrc: number,
+  seq: number,
+  ts: number,
+  p: { picture: number; tl0: number; tid: number; key: boolean; start: boolean; layer: number },
+  size: number,
+): Buffer {
+  const b = Buffer.alloc(Math.max(size, layerMarkerOffset + 1));
+  b[0] = 0x80;
+  b[1] = 96;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(ts >>> 0, 4);
+  b.writeUInt32BE(ssrc >>> 0, 8);
+  b[12] = 0x80 | (p.start ? 0x10 : 0); // X, S (partition 0)
+  b[13] = 0x80 | 0x40 | 0x20 | 0x10; // I, L, T, K
+  b[14] = 0x80 | ((p.picture >> 8) & 0x7f);
+  b[15] = p.picture & 0xff;
+  b[16] = p.tl0 & 0xff;
+  b[17] = ((p.tid & 3) << 6) | (p.tid === 0 ? 0x20 : 0) | 0;
+  // The VP8 frame: P bit clear on a keyframe, which starts with 9d 01 2a and the picture size.
+  b[18] = p.key ? 0x00 : 0x01;
+  if (p.key && p.start) {
+    b[21] = 0x9d;
+    b[22] = 0x01;
+    b[23] = 0x2a;
+    const l = syntheticLayers[p.layer] ?? syntheticLayers[0];
+    b.writeUInt16LE(l.width, 24);
+    b.writeUInt16LE(l.height, 26);
+  }
+  b[layerMarkerOffset] = p.layer;
+  return b;
+}
+
+/**
+ * A synthetic simulcast camera on one track: the three `syntheticLayers` under their own SSRCs
+ * (lowest first), 20 frames a second with temporal layers TID 0, 2, 1, 2; each layer a keyframe
+ * every 3 s and at its next frame after a PLI for its SSRC; NACKs answered. Returns the timer.
+ */
+export function syntheticSimulcast(track: ndc.Track, ssrcs: readonly number[]): NodeJS.Timeout {
+  const fps = 20;
+  const seqs = ssrcs.map(() => randomInt(0, 0xffff));
+  const asked = ssrcs.map(() => false);
+  const sent = new Map<string, Buffer>();
+  track.onMessage((packet) => {
+    for (const f of parseFeedback(packet)) {
+      if (f.kind === 'pli' || f.kind === 'fir') {
+        const i = ssrcs.indexOf(f.mediaSsrc);
+        if (i >= 0) asked[i] = true;
+      } else if (f.kind === 'nack')
+        for (const seq of f.lost) {
+          const again = sent.get(`${f.mediaSsrc}/${seq}`);
+          if (again)
+            try {
+              track.sendMessageBinary(again);
+            } catch {}
+        }
+    }
+  });
+  let frame = 0;
+  return setInterval(() => {
+    const tid = [0, 2, 1, 2][frame % 4] as number;
+    const tl0 = Math.floor(frame / 4);
+    ssrcs.forEach((ssrc, layer) => {
+      const spec = syntheticLayers[layer] ?? syntheticLayers[0];
+      const key = asked[layer] === true || frame % (fps * 3) === 0;
+      if (key) asked[layer] = false;
+      const ts = frame * (90_000 / fps);
+      for (let i = 0; i < spec.perFrame; i++) {
+        const seq = (seqs[layer] ?? 0) & 0xffff;
+        seqs[layer] = seq + 1;
+        const p = simulcastPacket(
+          ssrc,
+          seq,
+          ts,
+          { picture: frame & 0x7fff, tl0, tid: key ? 0 : tid, key, start: i === 0, layer },
+          spec.size,
+        );
+        if (i === spec.perFrame - 1) p[1] = (p[1] ?? 0) | 0x80;
+        const k = `${ssrc}/${seq}`;
+        sent.set(k, p);
+        sent.delete(`${ssrc}/${(seq - 512) & 0xffff}`);
+        try {
+          track.sendMessageBinary(p);
+        } catch {}
+      }
+    });
+    frame++;
+  }, 1000 / fps);
+}
+
 /**
  * A synthetic camera and microphone on two sending tracks: video as `fps` frames (20) of
  * `perFrame` 1.1 kB packets (5; ~0.9 Mbit/s), a keyframe every 3 s and, as a browser does, at
@@ -260,6 +369,8 @@ export interface PeerOptions {
   sendCandidates?: boolean;
   /** Sends each answer this much later (a slow client or signaling path). */
   answerDelayMs?: number;
+  /** Publishes its camera as three simulcast layers (`a=ssrc-group:SIM` in its answers). */
+  simulcast?: boolean;
 }
 
 /**
@@ -282,8 +393,16 @@ export class SyntheticPeer {
   readonly video: ndc.Track;
   readonly audioSsrc = randomInt(1, 0xffffffff);
   readonly videoSsrc = randomInt(1, 0xffffffff);
+  /** With `simulcast`: the camera's three SSRCs, lowest first (the first is `videoSsrc`). */
+  readonly simulcastSsrcs: number[];
+  /** The bridge's media channel once it opened, and what the bridge said on it. */
+  mediaChannel: ndc.DataChannel | undefined;
+  readonly channelMessages: MediaChannelServerMessage[] = [];
   /** Received forwarded tracks by mid, with the RTP packets that came on each. */
-  readonly received = new Map<string, { track: ndc.Track; packets: number; rtcp: number }>();
+  readonly received = new Map<
+    string,
+    { track: ndc.Track; packets: number; rtcp: number; ssrc: number }
+  >();
   streams: Record<string, ForwardedStream> = {};
   /** The first offer as it came, and when the first answer left and the bridge's candidate came. */
   firstOffer: string | undefined;
@@ -298,7 +417,18 @@ export class SyntheticPeer {
     readonly endpoint: string,
     readonly opts: PeerOptions = {},
   ) {
+    this.simulcastSsrcs = opts.simulcast
+      ? [this.videoSsrc, randomInt(1, 0xffffffff), randomInt(1, 0xffffffff)]
+      : [];
     this.pc = new ndc.PeerConnection(endpoint, { iceServers: [], bindAddress: '127.0.0.1' });
+    this.pc.onDataChannel((dc) => {
+      if (dc.getLabel() !== mediaChannelLabel) return;
+      this.mediaChannel = dc;
+      dc.onMessage((data) => {
+        const m = mediaChannelServerSchema.safeParse(JSON.parse(String(data)));
+        if (m.success) this.channelMessages.push(m.data);
+      });
+    });
     const a = new ndc.Audio('a', 'SendOnly');
     a.addOpusCodec(111);
     a.parseSdpLine('a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level');
@@ -311,7 +441,7 @@ export class SyntheticPeer {
     this.pc.onTrack((track) => {
       const mid = track.mid();
       if (mid === 'a' || mid === 'v' || mid === 's') return;
-      const entry = { track, packets: 0, rtcp: 0 };
+      const entry = { track, packets: 0, rtcp: 0, ssrc: 0 };
       this.received.set(mid, entry);
       track.onMessage((p) => {
         if (this.closed) return;
@@ -319,6 +449,7 @@ export class SyntheticPeer {
         if (pt >= 192 && pt <= 223) entry.rtcp++;
         else {
           entry.packets++;
+          entry.ssrc = p.readUInt32BE(8);
           // A throw inside a native callback aborts the whole process (std::terminate): hand
           // it to the event loop instead, where the test runner reports it.
           try {
@@ -335,7 +466,8 @@ export class SyntheticPeer {
       if (type !== 'answer') return;
       const send = () => {
         this.answeredAt ??= Date.now();
-        const answer = opts.sendCandidates === false ? takeCandidates(sdp).sdp : sdp;
+        const plain = opts.sendCandidates === false ? takeCandidates(sdp).sdp : sdp;
+        const answer = opts.simulcast ? withSimulcast(plain, this.simulcastSsrcs) : plain;
         focus.send({ type: 'answer', conference, endpoint, sdp: answer });
       };
       if (opts.answerDelayMs) setTimeout(send, opts.answerDelayMs);
@@ -418,14 +550,53 @@ export class SyntheticPeer {
   /** The audio level the synthetic microphone sends (0 loud … 127 silent). */
   level = 40;
 
-  /** Sends the synthetic load of `syntheticMedia` on the upstream tracks. */
+  /** Sends the synthetic load of `syntheticMedia` on the upstream tracks (the camera as
+   * `syntheticSimulcast` with the `simulcast` option). */
   publish(opts: { fps?: number; perFrame?: number } = {}): void {
+    if (this.opts.simulcast) {
+      let seq = randomInt(0, 0xffff);
+      let ts = 0;
+      this.#timers.push(
+        setInterval(() => {
+          try {
+            this.audio.sendMessageBinary(opusPacket(this.audioSsrc, seq++, ts, this.level));
+          } catch {}
+          ts += 960;
+        }, 20),
+        syntheticSimulcast(this.video, this.simulcastSsrcs),
+      );
+      return;
+    }
     this.#timers.push(
       ...syntheticMedia(
         { track: this.audio, ssrc: this.audioSsrc, level: () => this.level },
         { track: this.video, ssrc: this.videoSsrc },
         opts,
       ),
+    );
+  }
+
+  /** Tells the bridge what it shows, on the media channel (once it opened). */
+  sendView(tiles: Record<string, ViewTile>): void {
+    this.mediaChannel?.sendMessage(JSON.stringify({ type: 'view', tiles }));
+  }
+
+  /**
+   * Sends the bridge a bandwidth estimate (REMB) for everything it receives, every 250 ms, on
+   * a track it receives video on, naming that track's SSRC (libdatachannel routes RTCP by it).
+   */
+  estimate(bitrate: () => number): void {
+    const ssrc = randomInt(1, 0xffffffff);
+    this.#timers.push(
+      setInterval(() => {
+        for (const r of this.received.values()) {
+          if (!r.ssrc || !r.track.isOpen()) continue;
+          try {
+            r.track.sendMessageBinary(rembPacket(ssrc, bitrate(), r.ssrc));
+          } catch {}
+          return;
+        }
+      }, 250),
     );
   }
 
@@ -443,4 +614,26 @@ export class SyntheticPeer {
       this.pc.close();
     } catch {}
   }
+}
+
+/** The answer with the camera's (mid `v`) SSRC made a simulcast group of `ssrcs`, as the web app
+ * writes it. */
+function withSimulcast(sdp: string, ssrcs: readonly number[]): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  return sdp
+    .split(/\r?\n(?=m=)/)
+    .map((section) => {
+      if (!/^a=mid:v\r?$/m.test(section)) return section;
+      const trailing = section.endsWith(eol);
+      const lines = section.split(eol);
+      if (trailing) lines.pop();
+      const first = ssrcs[0];
+      const own = lines.filter((l) => l.startsWith(`a=ssrc:${first} `));
+      const more = ssrcs
+        .slice(1)
+        .flatMap((ssrc) => own.map((l) => l.replace(`a=ssrc:${first} `, `a=ssrc:${ssrc} `)));
+      const group = `a=ssrc-group:SIM ${ssrcs.join(' ')}`;
+      return [...lines, ...more, group].join(eol) + (trailing ? eol : '');
+    })
+    .join(eol);
 }

@@ -100,6 +100,18 @@ test('when not even the lowest layers fit, thumbnails lose frames, then pause; t
   assert.deepEqual(none.choices.get('stage'), { spatial: 0, temporal: 0 }, 'never paused');
 });
 
+test('without reported loss no tile loses frames or pauses, whatever the estimate says', () => {
+  const tiles = [tile('stage', 1280, { stage: true }), tile('t1', 320), tile('t2', 320)];
+  const r = allocate(tiles, 100_000, initialAllocatorState, 0, false);
+  assert.deepEqual(
+    ['stage', 't1', 't2'].map((k) => r.choices.get(k)),
+    [0, 0, 0].map((spatial) => ({ spatial, temporal: 2 })),
+    'each at its lowest layer, every frame',
+  );
+  const more = allocate(tiles, 1_000_000, initialAllocatorState, 0, false);
+  assert.equal(spatial(more, 'stage'), 1, 'the layers above the lowest still follow the estimate');
+});
+
 test('priority among thumbnails: screen shares, then the latest speakers', () => {
   const tiles = [
     tile('quiet', 1280),
@@ -183,6 +195,16 @@ test('a publisher without simulcast is one layer, forwarded whole to every tile 
   );
   assert.deepEqual(r.choices.get('big'), { spatial: 0, temporal: 2 });
   assert.deepEqual(r.choices.get('small'), { spatial: 0, temporal: 2 });
+  const short = allocate(
+    [
+      { ...tile('big', 1280, { stage: true }), layers: one },
+      { ...tile('small', 160), layers: one },
+    ],
+    500_000,
+    initialAllocatorState,
+    0,
+  );
+  assert.equal(spatial(short, 'small'), 0, 'not paused when bandwidth is short: nothing smaller');
 });
 
 test('on a steady link with a noisy estimate, choices hardly ever change (under one a minute)', () => {
@@ -212,7 +234,7 @@ test('on a steady link with a noisy estimate, choices hardly ever change (under 
   );
 });
 
-test('any inputs: choices stay within the layers, hidden tiles get nothing, the budget holds beyond the stage', () => {
+test('any inputs: choices stay within the layers, hidden tiles get nothing, simulcast thumbnails keep to the budget', () => {
   const layer = fc.record({
     bitrate: fc.integer({ min: 0, max: 3_000_000 }),
     temporalBitrates: fc.constant([0, 0, 0]),
@@ -241,9 +263,10 @@ test('any inputs: choices stay within the layers, hidden tiles get nothing, the 
           assert.ok(c.spatial < t.layers.length);
           if (t.width === 0) assert.equal(c.spatial, -1);
           if (c.spatial >= 0) assert.ok(t.layers[c.spatial]?.active, 'only layers that send');
-          if (!t.stage && c.spatial >= 0) nonStage += t.layers[c.spatial]?.bitrate ?? 0;
+          if (!t.stage && t.layers.length > 1 && c.spatial >= 0)
+            nonStage += t.layers[c.spatial]?.bitrate ?? 0;
         }
-        assert.ok(nonStage <= estimate, 'thumbnails never exceed the estimate');
+        assert.ok(nonStage <= estimate, 'simulcast thumbnails never exceed the estimate');
       },
     ),
   );

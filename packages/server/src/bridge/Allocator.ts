@@ -9,7 +9,7 @@
  * while bandwidth remains, each raised one layer at a time in priority order (stage, screen
  * shares, the latest speakers) up to what its tile needs. When even the lowest layer does not
  * fit, fewer temporal layers (a lower frame rate) are tried; a thumbnail that fits in none is
- * paused, the stage never is.
+ * paused, the stage never is, nor a publisher without simulcast (it has nothing smaller).
  *
  * Hysteresis, so that a steady link keeps its choices: an estimate within 15% of the one last
  * used counts as unchanged (Jitsi); after a layer was lowered for bandwidth, none is raised for
@@ -87,12 +87,20 @@ export const initialAllocatorState: AllocatorState = {
   needs: new Map(),
 };
 
-/** Chooses for one receiver. `estimate`: its downstream estimate in bits/s (Infinity: none). */
+/**
+ * Chooses for one receiver. `estimate`: its downstream estimate in bits/s (Infinity: none).
+ * `congested`: it reports real loss. Only then does a tile get fewer frames or pause: a REMB
+ * built from RTP timestamps (no abs-send-time or transport-cc) falls far below what a link
+ * carries whenever a busy machine delays packets (Chromium's fell to 160-400 kbit/s on
+ * loopback in the browser tests while it received 450), so without loss it decides the layers
+ * above the lowest, not whether a tile is seen.
+ */
 export function allocate(
   tiles: readonly TileInfo[],
   estimate: number,
   prev: AllocatorState,
   now: number,
+  congested = true,
 ): Allocation {
   const used =
     Number.isFinite(prev.estimate) &&
@@ -140,10 +148,13 @@ export function allocate(
       tile,
       fits !== undefined
         ? { spatial: fits, temporal: allTemporal }
-        : lowest(tile, ok, budget, true),
+        : lowest(tile, ok, budget, true, congested),
     );
   }
-  // Every other tile shown: its lowest layer, fewer frames, or paused.
+  // Every other tile shown: its lowest layer, fewer frames, or paused (those only when the
+  // receiver is congested). A publisher without
+  // simulcast is never paused: it has nothing smaller, and its own rate follows its slowest
+  // receiver (its REMB), as before there were layers.
   for (const tile of order) {
     const ok = allowed.get(tile.key) ?? [];
     if (choices.has(tile.key)) continue;
@@ -151,7 +162,7 @@ export function allocate(
       choices.set(tile.key, { spatial: -1, temporal: allTemporal });
       continue;
     }
-    take(tile, lowest(tile, ok, budget, false));
+    take(tile, lowest(tile, ok, budget, tile.layers.length === 1, congested));
   }
   // Raise one step at a time in priority order while the budget lasts.
   for (let raised = true; raised; ) {
@@ -171,9 +182,10 @@ export function allocate(
     }
   }
 
-  // A tile that now gets less than before although it needs as much: lowered for bandwidth.
+  // A tile that now gets less than before although it needs as much: lowered for bandwidth
+  // (not when the last choice was made without an estimate: that was no bandwidth known).
   let lowered = false;
-  for (const tile of order) {
+  for (const tile of Number.isFinite(prev.estimate) ? order : []) {
     const had = prev.choices.get(tile.key);
     const got = choices.get(tile.key);
     if (!had || !got || had.spatial < 0) continue;
@@ -212,8 +224,15 @@ function nominalWidth(index: number, count: number): number {
   return 1280 >> (count - 1 - index);
 }
 
-function lowest(tile: TileInfo, ok: readonly number[], budget: number, stage: boolean): Choice {
+function lowest(
+  tile: TileInfo,
+  ok: readonly number[],
+  budget: number,
+  stage: boolean,
+  congested: boolean,
+): Choice {
   const spatial = ok[0] ?? -1;
+  if (!congested) return { spatial, temporal: allTemporal };
   const layer = tile.layers[spatial];
   for (let t = allTemporal; t >= 0; t--) {
     if (rateOf(layer, t) <= budget) return { spatial, temporal: t };
@@ -221,12 +240,22 @@ function lowest(tile: TileInfo, ok: readonly number[], budget: number, stage: bo
   return stage ? { spatial, temporal: 0 } : { spatial: -1, temporal: allTemporal };
 }
 
-/** A layer's bitrate up to temporal layer `t` (the whole layer when it has no temporal ones). */
+/**
+ * A layer's bitrate up to temporal layer `t` (the whole layer when it has no temporal ones).
+ * Before its rate is measured (its first second), what Chromium sends at that width.
+ */
 function rateOf(layer: LayerInfo | undefined, t: number): number {
   if (!layer) return 0;
-  if (t >= allTemporal) return layer.bitrate;
+  const whole = layer.bitrate > 0 ? layer.bitrate : nominalBitrate(layer.width);
+  if (t >= allTemporal) return whole;
   const r = layer.temporalBitrates[t] ?? 0;
-  return r > 0 ? r : layer.bitrate;
+  return r > 0 ? r : whole;
+}
+
+/** About what Chromium's VP8 takes at a width: 150 kbit/s at 320, 500 at 640, 1.5 M at 1280. */
+export function nominalBitrate(width: number): number {
+  if (width <= 0) return 500_000;
+  return width <= 400 ? 150_000 : width <= 800 ? 500_000 : 1_500_000;
 }
 
 function sum(choices: ReadonlyMap<string, Choice>, tiles: readonly TileInfo[]): number {

@@ -48,6 +48,12 @@ const maxHeldCandidates = 64;
 const maxLocalCandidates = 16;
 /** A receiver's bandwidth estimate (REMB) counts this long after it came. */
 export const estimateFreshMs = 5000;
+/** A receiver counts as congested this long after it reported loss. */
+const congestionMs = 3000;
+/** Probing: how long, how often, and at most how fast (bits/s). */
+const probeMs = 3000;
+const probeEveryMs = 10_000;
+const probeMaxBps = 1_000_000;
 /** Each forwarded microphone is counted at this before video shares the estimate. */
 const audioBitrate = 40_000;
 
@@ -105,7 +111,20 @@ export class Endpoint {
   /** The receiver's downstream estimate (REMB, bits/s) and when it came (Date.now()). */
   estimate = Number.POSITIVE_INFINITY;
   estimateAt = 0;
+  /** When it last reported real loss (Date.now()): the only sign that makes it lose tiles. */
+  lossAt = Number.NEGATIVE_INFINITY;
   #allocation: AllocatorState = initialAllocatorState;
+  /**
+   * Probing: while its estimate keeps a tile below what it needs, the bridge sends it padding
+   * (`probeBps` on `probeSlot` until `probeUntil`) so that its REMB can show whether more fits:
+   * a receiver's estimate only follows what it is sent (media-notes).
+   */
+  probeBps = 0;
+  probeUntil = 0;
+  probeSlot: Slot | undefined;
+  /** Padding bytes due but not yet sent (less than a packet). */
+  probeCarry = 0;
+  #nextProbeAt = 0;
 
   constructor(
     readonly conference: Conference,
@@ -294,7 +313,8 @@ export class Endpoint {
     for (const slot of this.#slots) {
       const src = slot.source;
       if (!src || slot.kind !== 'video' || slot.target < 0) continue;
-      if (slot.layer?.index !== slot.target) src.layers[slot.target]?.keyframes.request();
+      const target = src.layers[slot.target];
+      if (slot.layer !== target) target?.keyframes.request();
     }
   }
 
@@ -318,7 +338,7 @@ export class Endpoint {
         const src = slot.source;
         if (!src || slot.kind !== 'video') continue;
         const rank = src.source === 'screen' ? -1 : conf.speakerRank(src.endpoint.id);
-        if (rank < bestRank) {
+        if (!stage || rank < bestRank) {
           bestRank = rank;
           stage = slot;
         }
@@ -349,15 +369,33 @@ export class Endpoint {
     }
     const fresh = Date.now() - this.estimateAt < estimateFreshMs;
     const estimate = fresh ? Math.max(0, this.estimate - audio * audioBitrate) : Infinity;
-    const result = allocate(tiles, estimate, this.#allocation, now);
+    const congested = Date.now() - this.lossAt < congestionMs;
+    const result = allocate(tiles, estimate, this.#allocation, now, congested);
     this.#allocation = result.state;
     let keyframes = false;
+    let probeOn: Slot | undefined;
     for (const slot of this.#slots) {
       const choice = result.choices.get(slot.mid);
       if (!choice || !slot.source) continue;
       if (slot.choose(choice.spatial, choice.temporal)) keyframes = true;
+      if (choice.spatial >= 0 && (!probeOn || view?.get(slot.mid)?.stage)) probeOn = slot;
     }
     if (keyframes) this.#requestKeyframes();
+    // Short of what its tiles need, and not just lowered: probe for the difference (at most
+    // as much again as it gets, and a megabit), 3 s at a time, at most every 10 s.
+    const short = result.wanted - result.allocated;
+    if (
+      Number.isFinite(estimate) &&
+      short > 50_000 &&
+      probeOn &&
+      now >= this.#nextProbeAt &&
+      now >= result.state.holdUntil
+    ) {
+      this.probeBps = Math.min(short, Math.max(result.allocated, 150_000), probeMaxBps);
+      this.probeUntil = now + probeMs;
+      this.probeSlot = probeOn;
+      this.#nextProbeAt = now + probeEveryMs;
+    } else if (short <= 50_000) this.probeUntil = 0;
   }
 
   /**

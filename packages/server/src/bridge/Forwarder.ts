@@ -22,8 +22,12 @@ import { writeVp8Fields } from './Vp8Munger.js';
 
 /** No publisher is asked to go below this, whatever its receivers estimate. */
 const rembFloor = 150_000;
+/** A receiver reporting this share of a stream lost (of 256: 5%) is congested. */
+const congestionLoss = 13;
 /** The most packets one NACK gets answered. */
 const maxNackAnswers = 64;
+/** The most padding bytes in one packet (the RTP padding count is one byte). */
+const maxPadding = 255;
 /** What a publisher's microphone is counted at in its REMB. */
 const audioAllowance = 64_000;
 /**
@@ -62,6 +66,8 @@ export class Forwarder {
   #bitrates = { video: 1_000_000, screen: 2_500_000 };
   readonly #onFirstPacket: (src: Source) => void;
   readonly #d = newVp8Descriptor();
+  readonly #padding = Buffer.alloc(12 + maxPadding);
+  paddingPackets = 0;
 
   constructor(opts: ForwarderOptions) {
     this.#onFirstPacket = opts.onFirstPacket;
@@ -182,6 +188,29 @@ export class Forwarder {
     this.forwardedBytes += out.length;
   }
 
+  /**
+   * Sends each probing endpoint its padding for the last `elapsedMs` (called every few tens of
+   * milliseconds): padding-only packets on the probed slot, continuing its numbering.
+   */
+  probe(endpoints: Iterable<Endpoint>, now: number, elapsedMs: number): void {
+    for (const ep of endpoints) {
+      if (ep.probeUntil <= now || ep.closed) continue;
+      const slot = ep.probeSlot;
+      const track = slot?.track;
+      if (!slot || !track || !slot.open || !slot.layer) continue;
+      let bytes = ep.probeCarry + (ep.probeBps / 8) * (elapsedMs / 1000);
+      while (bytes >= 12 + maxPadding) {
+        const n = slot.rewriter.padding(this.#padding, maxPadding);
+        if (n === 0) break;
+        slot.history?.forget(slot.rewriter.lastSeq);
+        if (!safely(() => track.sendMessageBinary(this.#padding.subarray(0, n)))) break;
+        this.paddingPackets++;
+        bytes -= n;
+      }
+      ep.probeCarry = Math.min(bytes, 12 + maxPadding);
+    }
+  }
+
   /** RTCP a receiver sent about a forwarded stream: keyframe requests go to its publisher. */
   feedback(slot: Slot, packet: Buffer): void {
     const src = slot.source;
@@ -191,6 +220,9 @@ export class Forwarder {
         // One estimate for everything the receiver gets (Chromium's REMB is per connection).
         slot.endpoint.estimate = fb.bitrate;
         slot.endpoint.estimateAt = Date.now();
+      } else if (fb.kind === 'loss') {
+        // Whichever stream it is about, the receiver's link is losing packets.
+        if (fb.fraction >= congestionLoss) slot.endpoint.lossAt = Date.now();
       } else if (fb.mediaSsrc !== slot.rewriter.ssrc) continue;
       else if (fb.kind === 'pli' || fb.kind === 'fir') {
         const layer = slot.layer ?? src.layers[slot.target];

@@ -5,6 +5,9 @@
  * `window` packets (a long outage) is not loss to repair, nor is anything across a change of
  * SSRC (the publisher restarted its stream).
  */
+/** Nothing to ask for: one shared empty list, so that the usual packet allocates nothing. */
+const none: readonly number[] = Object.freeze([]);
+
 export class LossTracker {
   #ssrc: number | undefined;
   #highest: number | undefined;
@@ -18,7 +21,7 @@ export class LossTracker {
   ) {}
 
   /** Notes one arriving packet; returns the sequence numbers to ask for now (usually none). */
-  packet(ssrc: number, seq: number, now: number): number[] {
+  packet(ssrc: number, seq: number, now: number): readonly number[] {
     if (ssrc !== this.#ssrc) {
       this.#ssrc = ssrc;
       this.#highest = undefined;
@@ -27,10 +30,10 @@ export class LossTracker {
     const high = this.#highest;
     if (high === undefined) {
       this.#highest = seq;
-      return [];
+      return none;
     }
     const d = (seq - high) & 0xffff;
-    if (d === 0) return [];
+    if (d === 0) return none;
     if (d < 0x8000) {
       if (d - 1 > this.window) this.#missing.clear();
       else
@@ -38,7 +41,7 @@ export class LossTracker {
           this.#missing.set(s, { since: now, asked: 0, at: 0 });
       this.#highest = seq;
     } else this.#missing.delete(seq);
-    if (this.#missing.size === 0) return [];
+    if (this.#missing.size === 0) return none;
     const due: number[] = [];
     for (const [s, m] of this.#missing) {
       if (m.asked >= this.tries || now - m.since > this.giveUpMs) this.#missing.delete(s);

@@ -34,6 +34,8 @@ export interface BridgeLoad {
 const speakerTickMs = 300;
 /** Every endpoint chooses its layers again this often (and at once when what it shows changes). */
 const allocationTickMs = 500;
+/** Padding for bandwidth probes goes out in steps this far apart. */
+const probeTickMs = 20;
 
 /**
  * The bridge's media: a selective forwarding unit on node-datachannel (libdatachannel does
@@ -49,6 +51,7 @@ export class MediaBridge {
   readonly #reports: NodeJS.Timeout;
   readonly #speakers: NodeJS.Timeout;
   readonly #allocations: NodeJS.Timeout;
+  readonly #probes: NodeJS.Timeout;
   readonly #forwarder: Forwarder;
   readonly #context: EndpointContext;
   readonly #config: ndc.RtcConfig;
@@ -85,6 +88,13 @@ export class MediaBridge {
       for (const ep of this.#allEndpoints()) ep.allocate(now);
     }, allocationTickMs);
     this.#allocations.unref();
+    let probedAt = performance.now();
+    this.#probes = setInterval(() => {
+      const now = performance.now();
+      forwarder.probe(this.#allEndpoints(), now, now - probedAt);
+      probedAt = now;
+    }, probeTickMs);
+    this.#probes.unref();
   }
 
   setBitrates(video: number, screen: number): void {
@@ -188,6 +198,7 @@ export class MediaBridge {
     clearInterval(this.#reports);
     clearInterval(this.#speakers);
     clearInterval(this.#allocations);
+    clearInterval(this.#probes);
     for (const id of [...this.#conferences.keys()]) this.expire(id);
   }
 

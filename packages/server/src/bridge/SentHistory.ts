@@ -1,5 +1,5 @@
 /** How many of a slot's last video packets can be sent again (a power of two). */
-export const sentHistorySize = 512;
+export const sentHistorySize = 256;
 
 /**
  * What a video slot sent under each of its last sequence numbers: from which layer's SSRC and

@@ -74,7 +74,9 @@ export class Slot {
       this.layer = undefined; // stops at once: nothing more for a tile not shown
       return false;
     }
-    return this.layer?.index !== index;
+    // The same object, not just the same index: a publisher that restarted its stream (or
+    // named other SSRCs) has new layers, and the slot needs a keyframe of the new one.
+    return this.layer === undefined || this.layer !== this.#source?.layers[index];
   }
 
   /** The source forwarded here; undefined once the slot is freed (for good). */

@@ -170,3 +170,30 @@ test('a NACK the bridge builds names exactly the sequence numbers asked for, acr
   assert.deepEqual(wrap, [{ kind: 'nack', mediaSsrc: 9, lost: [65534, 65535, 0, 3] }]);
   assert.equal(nackPacket(7, 9, [65534, 65535, 0, 3]).length, 16, 'one FCI for the run');
 });
+
+test("report blocks of receiver and sender reports give each stream's loss", () => {
+  const block = (ssrc: number, fraction: number) => {
+    const b = Buffer.alloc(24);
+    b.writeUInt32BE(ssrc, 0);
+    b[4] = fraction;
+    return b;
+  };
+  const rr = Buffer.concat([
+    Buffer.from([0x82, 201, 0, 13, 0, 0, 0, 1]),
+    block(7, 30),
+    block(8, 0),
+  ]);
+  const sr = Buffer.concat([Buffer.from([0x81, 200, 0, 12]), Buffer.alloc(24), block(9, 255)]);
+  assert.deepEqual(
+    parseFeedback(Buffer.concat([rr, sr])).filter((f) => f.kind === 'loss'),
+    [
+      { kind: 'loss', mediaSsrc: 7, fraction: 30 },
+      { kind: 'loss', mediaSsrc: 8, fraction: 0 },
+      { kind: 'loss', mediaSsrc: 9, fraction: 255 },
+    ],
+  );
+  // A count that claims more blocks than the packet holds reads only those there.
+  const cut = Buffer.from(rr);
+  cut[0] = 0x85;
+  assert.equal(parseFeedback(cut).length, 2);
+});

@@ -280,7 +280,9 @@ export type Feedback =
   | { kind: 'pli'; mediaSsrc: number }
   | { kind: 'fir'; mediaSsrc: number }
   | { kind: 'nack'; mediaSsrc: number; lost: number[] }
-  | { kind: 'remb'; bitrate: number; ssrcs: number[] };
+  | { kind: 'remb'; bitrate: number; ssrcs: number[] }
+  /** A report block of a receiver or sender report: the share of packets lost (of 256). */
+  | { kind: 'loss'; mediaSsrc: number; fraction: number };
 
 /** The feedback in one compound RTCP packet; malformed parts are skipped, never thrown. */
 export function parseFeedback(packet: Buffer): Feedback[] {
@@ -293,7 +295,17 @@ export function parseFeedback(packet: Buffer): Feedback[] {
     const pt = packet[off + 1] ?? 0;
     const len = (packet.readUInt16BE(off + 2) + 1) * 4;
     if (off + len > packet.length) break;
-    if (len >= 12) {
+    if (pt === 200 || pt === 201) {
+      // Report blocks (24 bytes each) after the header, and after a sender report's info.
+      const count = first & 0x1f;
+      let block = off + (pt === 200 ? 28 : 8);
+      for (let i = 0; i < count && block + 24 <= off + len; i++, block += 24)
+        found.push({
+          kind: 'loss',
+          mediaSsrc: packet.readUInt32BE(block),
+          fraction: packet[block + 4] ?? 0,
+        });
+    } else if (len >= 12) {
       const media = packet.readUInt32BE(off + 8);
       if (pt === 206 && fmt === 1) found.push({ kind: 'pli', mediaSsrc: media });
       else if (pt === 206 && fmt === 4 && len >= 20)

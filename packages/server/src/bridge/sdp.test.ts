@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { announce, takeCandidates } from './sdp.js';
+import { announce, simulcastGroups, takeCandidates } from './sdp.js';
 
 test('bridge.public_address replaces the address of host candidates, and nothing else', () => {
   const sdp = [
@@ -52,4 +52,29 @@ test('takeCandidates: offers and answers lose their candidate lines, which come 
     announce('candidate:1 1 UDP 2122317823 10.0.0.5 10000 typ host', '203.0.113.10'),
     'candidate:1 1 UDP 2122317823 203.0.113.10 10000 typ host',
   );
+});
+
+test('simulcast groups are read per mid, lowest first; bad ones are ignored', () => {
+  const section = (mid: string, ...lines: string[]) =>
+    [`m=video 9 UDP/TLS/RTP/SAVPF 96`, `a=mid:${mid}`, ...lines].join('\r\n');
+  const sdp = [
+    'v=0',
+    section('a'),
+    section('v', 'a=ssrc:11 cname:x', 'a=ssrc-group:SIM 11 22 33', 'a=ssrc-group:SIM 44 55'),
+    section('s', 'a=ssrc-group:SIM 1 2 3 4'),
+    section('f0', 'a=ssrc-group:SIM 7 7'),
+    section('f1', 'a=ssrc-group:SIM 1 x'),
+    section('f2', 'a=ssrc-group:SIM 5 4294967296'),
+    section('f3', 'a=ssrc-group:FID 5 6'),
+    section('f4', 'a=ssrc-group:SIM 8 9'),
+  ].join('\r\n');
+  assert.deepEqual(
+    [...simulcastGroups(sdp)],
+    [
+      ['v', [11, 22, 33]],
+      ['f4', [8, 9]],
+    ],
+    'the first group of a section; four layers, repeats, junk and FID groups are none',
+  );
+  assert.deepEqual([...simulcastGroups('garbage')], []);
 });
