@@ -14,13 +14,13 @@ const benches: Record<string, string> = {
   signaling: 'signaling/run.ts',
   'call-setup': 'call-setup/run.ts',
   bridge: 'bridge/run.ts',
+  meeting: 'meeting/run.ts',
   failover: 'failover/run.ts',
 };
 /** Test hosts some benchmarks need inside their namespace (TESTING.md "Janus"). */
-const hosts: Record<string, string> = {
-  bridge:
-    'ip link add bench0 type veth peer name bench1 && ip addr add 198.18.0.1/32 dev bench0 && ip link set bench0 up && ip link set bench1 up && ',
-};
+const janusHost =
+  'ip link add bench0 type veth peer name bench1 && ip addr add 198.18.0.1/32 dev bench0 && ip link set bench0 up && ip link set bench1 up && ';
+const hosts: Record<string, string> = { bridge: janusHost, meeting: janusHost };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
