@@ -246,9 +246,9 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
       )?.mid ?? '';
     const view = await pollUntil(
       () => lastView(alice()),
-      (v) => v.tiles[bobMid]?.stage === true,
-      10_000,
-      `Alice's view with Bob's ${bobMid} on stage`,
+      (v) => v.tiles[bobMid]?.stage === true && Object.keys(v.tiles).length >= 3,
+      30_000,
+      `Alice's view with Bob's ${bobMid} on stage and the two others`,
     );
     assert.ok((view.tiles[bobMid]?.width ?? 0) > 640, 'the stage as wide as it is shown');
     assert.equal(Object.keys(view.tiles).length, 3, 'three cameras shown, no audio');
