@@ -14,8 +14,9 @@
  * Hysteresis, so that a steady link keeps its choices: an estimate within 15% of the one last
  * used counts as unchanged (Jitsi); after a layer was lowered for bandwidth, none is raised for
  * bandwidth for 10 s (mediasoup); a layer above what a receiver gets is chosen only once it has
- * sent for 2 s without a pause (mediasoup). A tile that grew, or a new stage, is served at once
- * (with the best layer that sends now).
+ * sent for 2 s without a pause (mediasoup): a layer Chromium just turned on (its publisher's
+ * REMB grew because someone pinned it) stalled the receiver's decoder for over a second when
+ * taken at once. A tile that grew, or a new stage, is not held back by a downgrade's hold.
  */
 
 /** One spatial layer of a source, as the allocator sees it. */
@@ -128,7 +129,7 @@ export function allocate(
     for (let i = 0; i <= need; i++) {
       const layer = tile.layers[i];
       if (!layer?.active) continue;
-      if (i > had && had >= 0 && !layer.settled && !grew) continue;
+      if (i > had && had >= 0 && !layer.settled) continue;
       if (i > had && holding && !grew) continue;
       ok.push(i);
     }
