@@ -8,12 +8,12 @@
  * frame after asking to subscribe.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { chromiumArgs, chromiumPath } from '../../test/e2e/helpers/browser.js';
 import { FakeFocus, SyntheticPeer, startBridge } from '../../test/support/bridgeHarness.js';
+import { cpuMs, peakRssMb, threadCpuMs, threadDiff } from '../proc.js';
 import { median } from '../stats.js';
 import { type JanusHandle, startJanus } from './janus.js';
 import { JanusSyntheticPeer } from './janusPeers.js';
@@ -29,48 +29,13 @@ const sfuCore = 0;
 /** `--profile=DIR`: the bridge writes a V8 CPU profile there when it stops (figures then cost more). */
 const profileDir = arg('profile');
 const profile = profileDir ? { profileDir } : {};
-const clk = 100; // USER_HZ
 
 function arg(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(f[11]) + Number(f[12])) * 1000) / clk;
-}
-/** CPU ms per thread name (`/proc/PID/task/TID/stat`), for `--threads`. */
-function threadCpuMs(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const name = tid === String(pid) ? `${comm} (main)` : comm;
-      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / clk;
-      out.set(name, (out.get(name) ?? 0) + ms);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
-function threadDiff(a: Map<string, number>, b: Map<string, number>): string {
-  return [...b]
-    .map(([name, ms]) => [name, ms - (a.get(name) ?? 0)] as const)
-    .filter(([, ms]) => ms > 0)
-    .sort((x, y) => y[1] - x[1])
-    .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
-    .join(', ');
-}
 const showThreads = process.argv.includes('--threads');
-
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) / 1024;
-}
 
 interface Result {
   cpuUsPerPacket: number;

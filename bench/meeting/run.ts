@@ -8,10 +8,11 @@
  * it adds over a direct pair, peak RSS, and this generator's own CPU (bench/README.md).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { FakeFocus, startBridge } from '../../test/support/bridgeHarness.js';
 import { startJanus } from '../bridge/janus.js';
+import { clk, cpuMs, peakRssMb, threadCpuMs, threadDiff } from '../proc.js';
 import { median } from '../stats.js';
 import { DirectPair } from './baseline.js';
 import { ConfabParticipant, type Participant } from './confab.js';
@@ -42,7 +43,6 @@ const profileDir = arg('profile');
  */
 const batchMs = Number(arg('batch') ?? 2);
 const sfuCore = 0;
-const clk = 100; // USER_HZ
 /** The generator's core above this share: its figures are not the SFU's. */
 const generatorBound = 85;
 const goals = { cpuPct: 60, lossPct: 1, addedP99: 15, perPacketRatio: 0.7 };
@@ -50,39 +50,6 @@ const goals = { cpuPct: 60, lossPct: 1, addedP99: 15, perPacketRatio: 0.7 };
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(f[11]) + Number(f[12])) * 1000) / clk;
-}
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) / 1024;
-}
-/** CPU ms per thread name, for `--threads`. */
-function threadCpuMs(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const name = tid === String(pid) ? `${comm} (main)` : comm;
-      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      out.set(name, (out.get(name) ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / clk);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
-function threadDiff(a: Map<string, number>, b: Map<string, number>): string {
-  return [...b]
-    .map(([name, ms]) => [name, ms - (a.get(name) ?? 0)] as const)
-    .filter(([, ms]) => ms > 0)
-    .sort((x, y) => y[1] - x[1])
-    .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
-    .join(', ');
-}
 
 /** Busy ms of each core (/proc/stat: all but idle and iowait). */
 function coreBusyMs(): number[] {
