@@ -106,6 +106,8 @@ export const focusMessageSchema = z.discriminatedUnion('type', [
     screenMaxBitrate: z.number().int().positive(),
     /** The most m-lines one endpoint's session may hold (its own four included: three sources and the media channel). */
     maxMlines: z.number().int().min(8).max(4096).optional(),
+    /** The most cameras forwarded to one receiver (`last_n`; -1: all of them). */
+    lastN: z.number().int().min(-1).max(4096).optional(),
   }),
   z.strictObject({ type: z.literal('allocate'), conference: id, endpoint: id, user: id }),
   z.strictObject({ type: z.literal('answer'), conference: id, endpoint: id, sdp }),

@@ -205,6 +205,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       videoMaxBitrate: settings.video_max_bitrate,
       screenMaxBitrate: settings.screenshare_max_bitrate,
       maxMlines: mlineLimit(settings.rtm_max_message_size),
+      lastN: settings.last_n,
       registry: metrics.registry,
       logger,
       // A local bridge that hangs is killed, and so restarted.

@@ -156,6 +156,7 @@ export class BridgeAgent {
     switch (m.type) {
       case 'welcome':
         if (m.maxMlines) this.media.setMaxMlines(m.maxMlines);
+        if (m.lastN !== undefined) this.media.setLastN(m.lastN);
         return this.media.setBitrates(m.videoMaxBitrate, m.screenMaxBitrate);
       case 'allocate':
         return this.media.allocate(m.conference, m.endpoint, m.user);

@@ -64,6 +64,8 @@ export interface EndpointContext {
   publicAddress?: string | undefined;
   /** The most m-lines one session may hold, its own four included (three sources and the media channel) (the focus's `maxMlines`). */
   maxMlines(): number;
+  /** The most cameras forwarded to it, by who spoke last (-1: all). */
+  lastN(): number;
   /** A message for the focus about this endpoint. */
   report(message: EndpointReport): void;
   /** A packet arrived on one of its own m-lines (the forwarder's hot path). */

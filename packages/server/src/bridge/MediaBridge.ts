@@ -56,6 +56,7 @@ export class MediaBridge {
   readonly #context: EndpointContext;
   readonly #config: ndc.RtcConfig;
   #maxMlines = defaultMaxMlines;
+  #lastN = -1;
 
   constructor(private readonly opts: MediaBridgeOptions) {
     this.#log = opts.logger.child({ module: 'bridge' });
@@ -67,6 +68,7 @@ export class MediaBridge {
       logger: this.#log,
       publicAddress: opts.publicAddress,
       maxMlines: () => this.#maxMlines,
+      lastN: () => this.#lastN,
       report: (message) => opts.onMessage(message),
       publish: (src, packet) => forwarder.publish(src, packet),
       feedback: (slot, packet) => forwarder.feedback(slot, packet),
@@ -107,6 +109,11 @@ export class MediaBridge {
    */
   setMaxMlines(max: number): void {
     this.#maxMlines = max;
+  }
+
+  /** `last_n`: the most cameras forwarded to each receiver (-1: all), from the focus. */
+  setLastN(n: number): void {
+    this.#lastN = n;
   }
 
   load(): BridgeLoad {

@@ -527,6 +527,16 @@ export const configSchema = z.strictObject({
     .meta({
       description: 'Most participants a group conference takes; one more is refused.',
     } satisfies KeyMeta),
+  last_n: z
+    .number()
+    .int()
+    .min(-1)
+    .max(1000)
+    .default(20)
+    .meta({
+      description:
+        'Most cameras forwarded to each participant of a group conference, chosen by who spoke most recently (the one on their stage always among them); the others show their name until they speak. -1: every camera.',
+    } satisfies KeyMeta),
   max_conferences_per_connection: z
     .number()
     .int()

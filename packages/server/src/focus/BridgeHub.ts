@@ -99,6 +99,8 @@ export interface BridgeHubOptions {
   screenMaxBitrate: number;
   /** The most m-lines a bridge gives one endpoint (`mlineLimit`). */
   maxMlines: number;
+  /** `last_n`: the most cameras each receiver is forwarded (-1: all). */
+  lastN?: number;
   registry: Registry;
   logger: Logger;
   /** How often the focus pings each bridge; one silent for 2.5 × this is taken as gone. */
@@ -319,6 +321,7 @@ export class BridgeHub {
           videoMaxBitrate: this.opts.videoMaxBitrate,
           screenMaxBitrate: this.opts.screenMaxBitrate,
           maxMlines: this.opts.maxMlines,
+          lastN: this.opts.lastN,
         });
         this.#log.info({ bridge: m.name, ice: m.ice }, 'bridge joined');
         this.#events?.bridgeJoined(link);
