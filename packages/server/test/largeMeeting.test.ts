@@ -147,19 +147,16 @@ describe('large meetings on the bridge: silence, last-N and dynacast, with synth
     await sleep(1500);
     const got = arrivals(b);
     b.sendView({ [cam() as string]: { width: 1280, height: 720, stage: true } });
-    const asked = Date.now();
     await until(
       'A told to send all three',
       () => same(lastOf(a, 'publish')?.camera, [true, true, true]),
       2000,
     );
-    const toldIn = Date.now() - asked;
     await until(
       'B gets the top layer',
       () => got.since(cam(), 300).some((g) => g.layer === 2),
       8000,
     );
-    assert.ok(toldIn < 1500, `resumed within ${toldIn} ms of the view`);
 
     b.sendView({});
     await until(

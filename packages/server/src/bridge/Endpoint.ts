@@ -429,7 +429,8 @@ export class Endpoint {
    * Dynacast: each of its own video sources is told (`publish`) to keep sending only the layers
    * some receiver's tile needs (`wants`), so that a layer nobody receives costs its publisher
    * nothing; a layer is resumed as soon as a receiver needs it and paused once none has for
-   * `dynacastPauseMs`. Run after every endpoint's allocation.
+   * `dynacastPauseMs`. Run after every endpoint's allocation, and for the publishers a
+   * receiver sees when its view changes.
    */
   dynacast(now = performance.now()): void {
     const channel = this.#channel;
@@ -489,6 +490,10 @@ export class Endpoint {
       return this.#refuse('bad_message', message.error.issues[0]?.message ?? 'invalid');
     this.#view = new Map(Object.entries(message.data.tiles));
     this.allocate();
+    // A layer this view needs is resumed at its publisher now, not at the next round.
+    const publishers = new Set<Endpoint>();
+    for (const slot of this.#slots) if (slot.source) publishers.add(slot.source.endpoint);
+    for (const ep of publishers) ep.dynacast();
   }
 
   #refuse(code: MediaChannelErrorCode, msg: string): void {
