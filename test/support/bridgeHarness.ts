@@ -36,15 +36,16 @@ export class FakeFocus {
     readonly server: Server,
     readonly url: string,
     readonly maxMlines: number | undefined,
+    readonly lastN: number | undefined,
   ) {}
 
-  /** `maxMlines` goes in the welcome (else the bridge's default). */
-  static async start(opts: { maxMlines?: number } = {}): Promise<FakeFocus> {
+  /** `maxMlines` and `lastN` go in the welcome (else the bridge's defaults). */
+  static async start(opts: { maxMlines?: number; lastN?: number } = {}): Promise<FakeFocus> {
     const server = createServer((_req, res) => res.writeHead(404).end());
     const wss = new WebSocketServer({ noServer: true });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    const focus = new FakeFocus(server, `ws://127.0.0.1:${port}`, opts.maxMlines);
+    const focus = new FakeFocus(server, `ws://127.0.0.1:${port}`, opts.maxMlines, opts.lastN);
     server.on('upgrade', (req, socket, head) => {
       if (req.url !== bridgeControlPath || req.headers.authorization !== `Bearer ${focus.secret}`) {
         socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
@@ -65,6 +66,7 @@ export class FakeFocus {
           videoMaxBitrate: 2_000_000,
           screenMaxBitrate: 2_500_000,
           ...(this.maxMlines ? { maxMlines: this.maxMlines } : {}),
+          ...(this.lastN !== undefined ? { lastN: this.lastN } : {}),
         });
       if (this.#takers.some((take) => take(m))) return;
       const w = this.#waiters.find((x) => x.match(m));
@@ -246,9 +248,15 @@ export function simulcastPacket(
 /**
  * A synthetic simulcast camera on one track: the three `syntheticLayers` under their own SSRCs
  * (lowest first), 20 frames a second with temporal layers TID 0, 2, 1, 2; each layer a keyframe
- * every 3 s and at its next frame after a PLI for its SSRC; NACKs answered. Returns the timer.
+ * every 3 s and at its next frame after a PLI for its SSRC; NACKs answered. A layer `sending`
+ * says is off sends nothing, and starts again with a keyframe (as Chromium does for an encoding
+ * set active again). Returns the timer.
  */
-export function syntheticSimulcast(track: ndc.Track, ssrcs: readonly number[]): NodeJS.Timeout {
+export function syntheticSimulcast(
+  track: ndc.Track,
+  ssrcs: readonly number[],
+  sending: () => readonly boolean[] = () => [],
+): NodeJS.Timeout {
   const fps = 20;
   const seqs = ssrcs.map(() => randomInt(0, 0xffff));
   const asked = ssrcs.map(() => false);
@@ -272,7 +280,12 @@ export function syntheticSimulcast(track: ndc.Track, ssrcs: readonly number[]): 
   return setInterval(() => {
     const tid = [0, 2, 1, 2][frame % 4] as number;
     const tl0 = Math.floor(frame / 4);
+    const on = sending();
     ssrcs.forEach((ssrc, layer) => {
+      if (on[layer] === false) {
+        asked[layer] = true; // a keyframe when it starts again
+        return;
+      }
       const spec = syntheticLayers[layer] ?? syntheticLayers[0];
       const key = asked[layer] === true || frame % (fps * 3) === 0;
       if (key) asked[layer] = false;
@@ -426,7 +439,12 @@ export class SyntheticPeer {
       this.mediaChannel = dc;
       dc.onMessage((data) => {
         const m = mediaChannelServerSchema.safeParse(JSON.parse(String(data)));
-        if (m.success) this.channelMessages.push(m.data);
+        if (!m.success) return;
+        this.channelMessages.push(m.data);
+        if (m.data.type === 'publish' && m.data.camera) {
+          const told = m.data.camera;
+          this.cameraSending = this.cameraSending.map((on, i) => told[i] ?? on);
+        }
       });
     });
     const a = new ndc.Audio('a', 'SendOnly');
@@ -549,6 +567,8 @@ export class SyntheticPeer {
 
   /** The audio level the synthetic microphone sends (0 loud … 127 silent). */
   level = 40;
+  /** Which of its simulcast camera's layers it sends (the bridge's `publish`: dynacast). */
+  cameraSending = [true, true, true];
 
   /** Sends the synthetic load of `syntheticMedia` on the upstream tracks (the camera as
    * `syntheticSimulcast` with the `simulcast` option). */
@@ -563,7 +583,7 @@ export class SyntheticPeer {
           } catch {}
           ts += 960;
         }, 20),
-        syntheticSimulcast(this.video, this.simulcastSsrcs),
+        syntheticSimulcast(this.video, this.simulcastSsrcs, () => this.cameraSending),
       );
       return;
     }
