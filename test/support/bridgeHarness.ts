@@ -36,15 +36,16 @@ export class FakeFocus {
     readonly server: Server,
     readonly url: string,
     readonly maxMlines: number | undefined,
+    readonly lastN: number | undefined,
   ) {}
 
-  /** `maxMlines` goes in the welcome (else the bridge's default). */
-  static async start(opts: { maxMlines?: number } = {}): Promise<FakeFocus> {
+  /** `maxMlines` and `lastN` go in the welcome (else the bridge's defaults). */
+  static async start(opts: { maxMlines?: number; lastN?: number } = {}): Promise<FakeFocus> {
     const server = createServer((_req, res) => res.writeHead(404).end());
     const wss = new WebSocketServer({ noServer: true });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    const focus = new FakeFocus(server, `ws://127.0.0.1:${port}`, opts.maxMlines);
+    const focus = new FakeFocus(server, `ws://127.0.0.1:${port}`, opts.maxMlines, opts.lastN);
     server.on('upgrade', (req, socket, head) => {
       if (req.url !== bridgeControlPath || req.headers.authorization !== `Bearer ${focus.secret}`) {
         socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
@@ -65,6 +66,7 @@ export class FakeFocus {
           videoMaxBitrate: 2_000_000,
           screenMaxBitrate: 2_500_000,
           ...(this.maxMlines ? { maxMlines: this.maxMlines } : {}),
+          ...(this.lastN !== undefined ? { lastN: this.lastN } : {}),
         });
       if (this.#takers.some((take) => take(m))) return;
       const w = this.#waiters.find((x) => x.match(m));
@@ -119,6 +121,10 @@ export async function startBridge(
   opts: {
     pinCpu?: number /** Write a V8 CPU profile of the bridge into this folder. */;
     profileDir?: string;
+    /** More options for the bridge's node (a `--require` a benchmark measures it with). */
+    nodeArgs?: string[];
+    /** More environment for the bridge process (not `CONFAB_*`: those are the config's). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<BridgeProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'confab-bridge-'));
@@ -126,6 +132,7 @@ export async function startBridge(
   writeFileSync(path.join(dir, 'confab.yaml'), 'bridge:\n  shared_secret: secret\n');
   const args = [
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
+    ...(opts.nodeArgs ?? []),
     confabBin,
     'bridge',
     '--config',
@@ -139,14 +146,16 @@ export async function startBridge(
     '--name',
     'bench',
   ];
-  const [cmd, argv] =
+  const pinned =
     opts.pinCpu === undefined
-      ? [process.execPath, args]
-      : ['taskset', ['-c', String(opts.pinCpu), process.execPath, ...args]];
+      ? [process.execPath, ...args]
+      : ['taskset', '-c', String(opts.pinCpu), process.execPath, ...args];
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CONFAB_')) env[k] = v;
-  const proc = spawn(cmd, argv, {
-    env: { ...env, CONFAB_LOG_LEVEL: 'warn' },
+  // The bridge dies with this process even when it exits without `stop()` (an aborted test or
+  // benchmark left bridges running); setpriv and taskset exec, so the pid is the bridge's.
+  const proc = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...pinned], {
+    env: { ...env, ...opts.env, CONFAB_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
