@@ -8,12 +8,18 @@
  * `rembBps` every second so that bandwidth estimates limit nothing.
  */
 import { randomInt } from 'node:crypto';
-import { type ForwardedStream, mediaChannelLabel, type ViewMessage } from '@confab/protocol';
+import {
+  type ForwardedStream,
+  mediaChannelLabel,
+  mediaChannelServerSchema,
+  type ViewMessage,
+} from '@confab/protocol';
 import ndc from 'node-datachannel';
 import { rembPacket } from '../../packages/server/src/bridge/rtp.js';
 import type { FakeFocus } from '../../test/support/bridgeHarness.js';
 import { Publisher } from './media.js';
 import { type Measure, Receiver, type StreamStats } from './receive.js';
+import { role, type Shape } from './shape.js';
 
 /** What receivers say they can take (REMB, bits/s): `--remb=BPS`, 10 Mbit/s unless given. */
 export const rembBps = Number(
@@ -62,6 +68,10 @@ export interface Participant {
   /** The media channel (Confab only) and the views sent on it. */
   readonly channelOpen?: boolean;
   readonly views?: number;
+  /** Streams the SFU offered this participant (Confab: its offer's `streams`). */
+  readonly offered?: number;
+  /** Videos the bridge says it forwards now (its `forwarded`; Confab only, once said). */
+  readonly forwarded?: number;
   /** Sends its REMB (`sendRembs`). */
   remb(): void;
   close(): void | Promise<void>;
@@ -78,22 +88,25 @@ export class ConfabParticipant implements Participant {
   #channel: ndc.DataChannel | undefined;
   #streams: Record<string, ForwardedStream> = {};
   #viewTimer: NodeJS.Timeout | undefined;
+  readonly #stage: number;
   views = 0;
   offers = 0;
+  forwarded: number | undefined;
   closed = false;
 
   constructor(
     readonly focus: FakeFocus,
     readonly conference: string,
     readonly index: number,
-    readonly participants: number,
-    sampled: boolean,
+    shape: Shape,
     measure: Measure,
   ) {
     const name = `p${index}`;
     this.name = name;
-    this.publisher = new Publisher(index, index < 2);
-    this.receiver = new Receiver(sampled, (index + 1) % participants, measure);
+    const r = role(shape, index);
+    this.#stage = r.stage;
+    this.publisher = new Publisher(index, r.talking, shape.video);
+    this.receiver = new Receiver(r.sampled, r.stage, measure);
     const pc = new ndc.PeerConnection(name, { iceServers: [], bindAddress: '127.0.0.1' });
     this.pc = pc;
     const a = new ndc.Audio('a', 'SendOnly');
@@ -119,8 +132,21 @@ export class ConfabParticipant implements Participant {
       this.#channel = dc;
       dc.onOpen(() => this.#view());
       dc.onMessage((msg) => {
-        if (typeof msg === 'string' && msg.includes('"error"'))
-          console.error(`${name}: media channel: ${msg}`);
+        if (typeof msg !== 'string') return;
+        // Nothing may throw in a native callback (that aborts the process).
+        let json: unknown;
+        try {
+          json = JSON.parse(msg);
+        } catch {
+          return;
+        }
+        const m = mediaChannelServerSchema.safeParse(json);
+        if (!m.success) return;
+        if (m.data.type === 'error') console.error(`${name}: media channel: ${msg}`);
+        else if (m.data.type === 'forwarded') this.forwarded = m.data.video.length;
+        // Dynacast: the bridge pauses the layers nobody receives, as a browser would obey.
+        else if (m.data.type === 'publish' && m.data.camera)
+          this.publisher.setActive(m.data.camera);
       });
       if (dc.isOpen()) this.#view();
     });
@@ -183,6 +209,10 @@ export class ConfabParticipant implements Participant {
     }
   }
 
+  get offered(): number {
+    return Object.keys(this.#streams).length;
+  }
+
   /** Whether the media channel is open (the bridge opened it). */
   get channelOpen(): boolean {
     return this.#channel?.isOpen() ?? false;
@@ -197,7 +227,7 @@ export class ConfabParticipant implements Participant {
   #view(): void {
     const dc = this.#channel;
     if (!dc?.isOpen() || this.closed) return;
-    const stage = `p${(this.index + 1) % this.participants}`;
+    const stage = `p${this.#stage}`;
     const tiles: ViewMessage['tiles'] = {};
     for (const [mid, s] of Object.entries(this.#streams)) {
       if (s.source !== 'camera') continue;

@@ -52,6 +52,8 @@ export class Measure {
 export class StreamStats {
   packets = 0;
   started = false;
+  /** Known once started: an audio stream (else video). */
+  audio = false;
   base = 0;
   maxExt = 0;
   received = 0;
@@ -101,6 +103,13 @@ export class Receiver {
     return n;
   }
 
+  /** Audio streams that have started. */
+  startedAudio(): number {
+    let n = 0;
+    for (const s of this.streams) if (s.started && s.audio) n++;
+    return n;
+  }
+
   packet(s: StreamStats, p: Buffer): void {
     const pt = p[1] ?? 0;
     if (pt >= 192 && pt <= 223) return; // RTCP
@@ -120,6 +129,7 @@ export class Receiver {
     if (!s.started) {
       if (layer !== audioLayer && !isVp8Keyframe(p)) return;
       s.started = true;
+      s.audio = layer === audioLayer;
       s.base = seq;
       s.maxExt = seq;
     } else {

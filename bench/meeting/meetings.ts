@@ -1,0 +1,145 @@
+/**
+ * A synthetic meeting set up on one SFU, not yet sending: the Confab bridge driven through the
+ * fake focus, or Janus's VideoRoom through its HTTP API, alone on `sfuCore`; the participants
+ * live in this process (bench/README.md "meeting").
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mlineLimit } from '../../packages/server/src/focus/index.js';
+import { FakeFocus, startBridge } from '../../test/support/bridgeHarness.js';
+import { startJanus } from '../bridge/janus.js';
+import { ConfabParticipant, type Participant } from './confab.js';
+import { JanusParticipant } from './janusPeers.js';
+import { LoopLagProbe } from './loopLag.js';
+import type { Measure } from './receive.js';
+import { role, type Shape } from './shape.js';
+
+export const sfuCore = 0;
+
+/** The m-line limit a real focus gives each endpoint with the default `rtm_max_message_size`. */
+export const focusMlineLimit = mlineLimit(65536);
+/** `last_n`'s default in the configuration: what a real focus tells its bridges. */
+export const defaultLastN = 20;
+
+export interface Meeting {
+  readonly sfu: 'confab' | 'janus';
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  readonly participants: Participant[];
+  /** Confab: the bridge's own event-loop delay. */
+  readonly loopLag?: LoopLagProbe;
+  /** Set when the SFU process ended before `stop()`: how. */
+  crashed(): string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface ConfabOptions {
+  profileDir?: string;
+  /** The welcome's `maxMlines` (default `focusMlineLimit`, as a real focus sends). */
+  maxMlines?: number;
+  /** The welcome's `lastN` (default `defaultLastN`). */
+  lastN?: number;
+  port?: number;
+}
+
+function watch(proc: ChildProcess): { crashed(): string | undefined; stopping(): void } {
+  let stopping = false;
+  let how: string | undefined;
+  proc.once('exit', (code, signal) => {
+    if (!stopping) how = `exited (${signal ?? `code ${code}`})`;
+  });
+  return {
+    crashed: () => how,
+    stopping: () => {
+      stopping = true;
+    },
+  };
+}
+
+/** Every participant joins one after another; resolves once all are connected. */
+export async function confabMeeting(
+  shape: Shape,
+  measure: Measure,
+  opts: ConfabOptions = {},
+): Promise<Meeting> {
+  const focus = await FakeFocus.start({
+    maxMlines: opts.maxMlines ?? focusMlineLimit,
+    lastN: opts.lastN ?? defaultLastN,
+  });
+  const loopLag = new LoopLagProbe();
+  const bridge = await startBridge(focus, opts.port ?? 10490, {
+    pinCpu: sfuCore,
+    ...(opts.profileDir ? { profileDir: opts.profileDir } : {}),
+    nodeArgs: loopLag.nodeArgs,
+    env: loopLag.env,
+  });
+  const w = watch(bridge.proc);
+  const peers: ConfabParticipant[] = [];
+  const stop = async () => {
+    w.stopping();
+    for (const p of peers) p.close();
+    await bridge.stop();
+    focus.close();
+  };
+  try {
+    for (let i = 0; i < shape.participants; i++) {
+      const p = new ConfabParticipant(focus, 'meeting', i, shape, measure);
+      peers.push(p);
+      await p.join();
+    }
+    for (const p of peers) await p.connected(30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    sfu: 'confab',
+    proc: bridge.proc,
+    pid: bridge.proc.pid as number,
+    participants: peers,
+    loopLag,
+    crashed: w.crashed,
+    stop,
+  };
+}
+
+export async function janusMeeting(shape: Shape, measure: Measure): Promise<Meeting> {
+  const janus = await startJanus(18090, sfuCore);
+  const w = watch(janus.proc);
+  const peers: JanusParticipant[] = [];
+  const admin = await janus.api.handle();
+  const stop = async () => {
+    w.stopping();
+    for (const p of peers) await p.close();
+    await admin.close();
+    await janus.stop();
+  };
+  try {
+    const room = 4444;
+    await admin.request({
+      request: 'create',
+      room,
+      publishers: shape.publishers + 1,
+      bitrate: 3_000_000,
+      videocodec: 'vp8',
+      audiocodec: 'opus',
+    });
+    for (let i = 0; i < shape.participants; i++) {
+      const p = new JanusParticipant(janus, room, i, shape, measure);
+      peers.push(p);
+      if (role(shape, i).publishes) await p.publish();
+    }
+    const feeds = peers.slice(0, shape.publishers).map((p) => p.feed as number);
+    for (const p of peers) await p.subscribe(feeds);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    sfu: 'janus',
+    proc: janus.proc,
+    pid: janus.proc.pid as number,
+    participants: peers,
+    crashed: w.crashed,
+    stop,
+  };
+}
