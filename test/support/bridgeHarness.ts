@@ -255,9 +255,15 @@ export function simulcastPacket(
 /**
  * A synthetic simulcast camera on one track: the three `syntheticLayers` under their own SSRCs
  * (lowest first), 20 frames a second with temporal layers TID 0, 2, 1, 2; each layer a keyframe
- * every 3 s and at its next frame after a PLI for its SSRC; NACKs answered. Returns the timer.
+ * every 3 s and at its next frame after a PLI for its SSRC; NACKs answered. A layer `sending`
+ * says is off sends nothing, and starts again with a keyframe (as Chromium does for an encoding
+ * set active again). Returns the timer.
  */
-export function syntheticSimulcast(track: ndc.Track, ssrcs: readonly number[]): NodeJS.Timeout {
+export function syntheticSimulcast(
+  track: ndc.Track,
+  ssrcs: readonly number[],
+  sending: () => readonly boolean[] = () => [],
+): NodeJS.Timeout {
   const fps = 20;
   const seqs = ssrcs.map(() => randomInt(0, 0xffff));
   const asked = ssrcs.map(() => false);
@@ -281,7 +287,12 @@ export function syntheticSimulcast(track: ndc.Track, ssrcs: readonly number[]): 
   return setInterval(() => {
     const tid = [0, 2, 1, 2][frame % 4] as number;
     const tl0 = Math.floor(frame / 4);
+    const on = sending();
     ssrcs.forEach((ssrc, layer) => {
+      if (on[layer] === false) {
+        asked[layer] = true; // a keyframe when it starts again
+        return;
+      }
       const spec = syntheticLayers[layer] ?? syntheticLayers[0];
       const key = asked[layer] === true || frame % (fps * 3) === 0;
       if (key) asked[layer] = false;
@@ -435,7 +446,12 @@ export class SyntheticPeer {
       this.mediaChannel = dc;
       dc.onMessage((data) => {
         const m = mediaChannelServerSchema.safeParse(JSON.parse(String(data)));
-        if (m.success) this.channelMessages.push(m.data);
+        if (!m.success) return;
+        this.channelMessages.push(m.data);
+        if (m.data.type === 'publish' && m.data.camera) {
+          const told = m.data.camera;
+          this.cameraSending = this.cameraSending.map((on, i) => told[i] ?? on);
+        }
       });
     });
     const a = new ndc.Audio('a', 'SendOnly');
@@ -558,6 +574,8 @@ export class SyntheticPeer {
 
   /** The audio level the synthetic microphone sends (0 loud … 127 silent). */
   level = 40;
+  /** Which of its simulcast camera's layers it sends (the bridge's `publish`: dynacast). */
+  cameraSending = [true, true, true];
 
   /** Sends the synthetic load of `syntheticMedia` on the upstream tracks (the camera as
    * `syntheticSimulcast` with the `simulcast` option). */
@@ -572,7 +590,7 @@ export class SyntheticPeer {
           } catch {}
           ts += 960;
         }, 20),
-        syntheticSimulcast(this.video, this.simulcastSsrcs),
+        syntheticSimulcast(this.video, this.simulcastSsrcs, () => this.cameraSending),
       );
       return;
     }

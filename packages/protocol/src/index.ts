@@ -61,16 +61,21 @@ export {
 } from './group.js';
 export { type HealthCheck, healthCheckSchema } from './health.js';
 export {
+  type ForwardedMessage,
+  forwardedMessageSchema,
   type MediaChannelClientMessage,
   type MediaChannelErrorCode,
   type MediaChannelServerMessage,
   maxMediaChannelMessage,
+  maxPublishEncodings,
   maxViewsPerSecond,
   maxViewTiles,
   mediaChannelClientSchema,
   mediaChannelErrorCodes,
   mediaChannelLabel,
   mediaChannelServerSchema,
+  type PublishMessage,
+  publishMessageSchema,
   type ViewMessage,
   type ViewTile,
   viewMessageSchema,

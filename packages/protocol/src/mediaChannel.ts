@@ -46,11 +46,9 @@ export type ViewTile = z.infer<typeof viewTileSchema>;
 export const viewMessageSchema = z.strictObject({
   type: z.literal('view'),
   /** By mid; a forwarded video whose mid is missing (or 0×0) is not shown: not sent. */
-  tiles: z
-    .record(mid, viewTileSchema)
-    .refine((t) => Object.keys(t).length <= maxViewTiles, {
-      message: `at most ${maxViewTiles} tiles`,
-    }),
+  tiles: z.record(mid, viewTileSchema).refine((t) => Object.keys(t).length <= maxViewTiles, {
+    message: `at most ${maxViewTiles} tiles`,
+  }),
 });
 export type ViewMessage = z.infer<typeof viewMessageSchema>;
 

@@ -175,7 +175,7 @@ describe('rtm/connect and the websocket', () => {
   test('a frame over rtm_max_message_size closes that socket with 1009, others go on', async () => {
     const c = await RtmClient.open(server.localUrl, users.alice?.token as string);
     const other = await RtmClient.open(server.localUrl, users.bob?.token as string);
-    c.raw(JSON.stringify({ type: 'ping', id: 1, pad: 'x'.repeat(70 * 1024) }));
+    c.raw(JSON.stringify({ type: 'ping', id: 1, pad: 'x'.repeat(260 * 1024) }));
     assert.equal((await c.closed).code, 1009);
     other.send({ type: 'ping' });
     await other.next((m) => m.type === 'pong');

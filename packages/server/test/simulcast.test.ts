@@ -157,23 +157,23 @@ describe('simulcast through the bridge, with synthetic publishers and receivers'
     b.mediaChannel?.sendMessage(
       `{"type":"view","tiles":{},"pad":"${'x'.repeat(maxMediaChannelMessage)}"}`,
     );
-    await until('five refusals', () => b.channelMessages.length >= 5);
-    assert.deepEqual(
-      b.channelMessages.map((m) => m.code),
-      ['bad_message', 'bad_message', 'bad_message', 'bad_message', 'payload_too_large'],
-    );
+    const refusals = () => b.channelMessages.flatMap((m) => (m.type === 'error' ? [m.code] : []));
+    await until('five refusals', () => refusals().length >= 5);
+    assert.deepEqual(refusals(), [
+      'bad_message',
+      'bad_message',
+      'bad_message',
+      'bad_message',
+      'payload_too_large',
+    ]);
     assert.ok(rec.countSince(500) > 3, 'the last good view still stands: video goes on');
     await sleep(1100);
     b.channelMessages.length = 0;
     for (let i = 0; i < maxViewsPerSecond + 5; i++)
       b.sendView({ [mid]: { width: 320, height: 180 } });
-    await until('refused past the rate', () => b.channelMessages.length >= 1);
+    await until('refused past the rate', () => refusals().length >= 1);
     await sleep(300);
-    assert.deepEqual(
-      b.channelMessages.map((m) => m.code),
-      ['rate_limited'],
-      'said once',
-    );
+    assert.deepEqual(refusals(), ['rate_limited'], 'said once');
     assert.ok(rec.countSince(500) > 3, 'and video goes on');
     const load = await new Promise((r) => {
       focus.take((m) => {

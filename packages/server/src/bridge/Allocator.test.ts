@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   type AllocatorState,
   allocate,
+  applyLastN,
   initialAllocatorState,
   type LayerInfo,
   raiseHoldMs,
@@ -276,6 +277,60 @@ test('any inputs: choices stay within the layers, hidden tiles get nothing, simu
             nonStage += t.layers[c.spatial]?.bitrate ?? 0;
         }
         assert.ok(nonStage <= estimate, 'simulcast thumbnails never exceed the estimate');
+      },
+    ),
+  );
+});
+
+test('last-N keeps the receiver stage and then the latest speakers, hiding the rest; screens are not counted', () => {
+  const tiles = [
+    tile('a', 320, { lastNRank: 2 }),
+    tile('b', 320, { lastNRank: 0 }),
+    tile('c', 320, { lastNRank: 3 }),
+    tile('d', 1280, { lastNRank: 5, stage: true }),
+    tile('s', 1280, { screen: true, lastNRank: 9 }),
+    tile('hidden', 0, { lastNRank: 1 }),
+  ];
+  const shown = (n: number) =>
+    applyLastN(tiles, n)
+      .filter((t) => t.width > 0)
+      .map((t) => t.key)
+      .sort();
+  assert.deepEqual(
+    shown(2),
+    ['b', 'd', 's'],
+    'the stage, then the latest speaker; a hidden tile takes no place',
+  );
+  assert.deepEqual(shown(3), ['a', 'b', 'd', 's']);
+  assert.deepEqual(shown(-1), ['a', 'b', 'c', 'd', 's'], '-1: all');
+  assert.deepEqual(shown(0), ['s'], '0: no camera at all');
+  // A cut tile gets nothing from the allocator, and needs nothing of its publisher.
+  const r = allocate(applyLastN(tiles, 2), 10_000_000, initialAllocatorState, 0);
+  assert.equal(spatial(r, 'c'), -1);
+  assert.equal(r.state.needs.get('c'), -1);
+  assert.equal(spatial(r, 'b'), 0);
+});
+
+test('last-N replacement: as the speaker order changes, the newest speaker comes in and the least recent goes', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 30 }),
+      fc.integer({ min: 1, max: 5 }),
+      (spoken, n) => {
+        // Eight cameras; `spoken` is who became the dominant speaker, in turn.
+        let order = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7'];
+        for (const s of spoken) {
+          const key = `k${s}`;
+          order = [key, ...order.filter((k) => k !== key)];
+          const kept = applyLastN(
+            order.map((k) => tile(k, 320, { lastNRank: order.indexOf(k) })),
+            n,
+          )
+            .filter((t) => t.width > 0)
+            .map((t) => t.key);
+          assert.ok(kept.includes(key), 'the one speaking now is forwarded');
+          assert.deepEqual(new Set(kept), new Set(order.slice(0, n)));
+        }
       },
     ),
   );

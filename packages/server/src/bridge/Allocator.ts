@@ -46,6 +46,8 @@ export interface TileInfo {
   screen: boolean;
   /** Lower is more recent among the dominant speakers; Infinity for someone not heard. */
   speakerRank: number;
+  /** Its publisher's place in the last-N order (`Conference.lastNRank`; lower comes first). */
+  lastNRank?: number;
 }
 
 /** A layer (-1: none) with its temporal layers up to `temporal`. */
@@ -211,6 +213,28 @@ export function allocate(
     allocated,
     wanted,
   };
+}
+
+/**
+ * Last-N: of the cameras the receiver shows, only the first `n` are forwarded (-1: all), its
+ * stage first, then by who spoke most recently, then by who joined first (`lastNRank`); the
+ * others count as not shown (width 0), so that they cost nothing, and they come back as their
+ * publishers speak. Screen shares are not counted and always kept. Returns the tiles with those
+ * past the cut hidden (new objects; the others as they were).
+ */
+export function applyLastN(tiles: readonly TileInfo[], n: number): TileInfo[] {
+  if (n < 0) return [...tiles];
+  const cameras = tiles
+    .filter((t) => !t.screen && t.width > 0)
+    .sort(
+      (a, b) =>
+        Number(b.stage) - Number(a.stage) ||
+        (a.lastNRank ?? Infinity) - (b.lastNRank ?? Infinity) ||
+        (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+  if (cameras.length <= n) return [...tiles];
+  const cut = new Set(cameras.slice(n).map((t) => t.key));
+  return tiles.map((t) => (cut.has(t.key) ? { ...t, width: 0, stage: false } : t));
 }
 
 /** The layer a tile needs: the narrowest that fills its width, else the widest (-1: hidden). */

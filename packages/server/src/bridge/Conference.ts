@@ -4,6 +4,7 @@ import { SpeakerDetector } from './SpeakerDetector.js';
 
 /** How many recent speakers rank ahead of those not heard (for the layers they get). */
 const maxSpeakerOrder = 8;
+const never = Number.POSITIVE_INFINITY;
 
 /**
  * The endpoints of one conference on this bridge (ids are the focus's), and who forwards what
@@ -12,8 +13,14 @@ const maxSpeakerOrder = 8;
 export class Conference {
   readonly speakers = new SpeakerDetector();
   readonly #endpoints = new Map<string, Endpoint>();
-  /** Endpoint ids of the latest dominant speakers, latest first. */
-  #speakerOrder: string[] = [];
+  /**
+   * Every endpoint id, the latest dominant speaker first, then the one before…, then those never
+   * heard in the order they joined (as Jitsi Videobridge orders its last-N), with each id's
+   * place; and how many at the front were heard.
+   */
+  #order: string[] = [];
+  readonly #place = new Map<string, number>();
+  #heard = 0;
 
   constructor(readonly id: string) {}
 
@@ -31,19 +38,39 @@ export class Conference {
 
   /** The detector named a new dominant speaker. */
   spoke(endpointId: string): void {
-    this.#speakerOrder = [endpointId, ...this.#speakerOrder.filter((id) => id !== endpointId)];
-    this.#speakerOrder.length = Math.min(this.#speakerOrder.length, maxSpeakerOrder);
+    const at = this.#place.get(endpointId);
+    if (at === undefined) return;
+    if (at >= this.#heard) this.#heard++;
+    this.#order = [endpointId, ...this.#order.filter((id) => id !== endpointId)];
+    this.#renumber();
   }
 
   /** 0 for the dominant speaker, 1 for the one before…; Infinity for someone not heard lately. */
   speakerRank(endpointId: string): number {
-    const i = this.#speakerOrder.indexOf(endpointId);
-    return i < 0 ? Number.POSITIVE_INFINITY : i;
+    const at = this.#place.get(endpointId) ?? never;
+    return at < this.#heard && at < maxSpeakerOrder ? at : never;
+  }
+
+  /**
+   * Its place in the last-N order: the latest speakers first, then those never heard by when
+   * they joined (0 first; Infinity: not in the conference).
+   */
+  lastNRank(endpointId: string): number {
+    return this.#place.get(endpointId) ?? never;
+  }
+
+  #renumber(): void {
+    this.#place.clear();
+    for (const [i, id] of this.#order.entries()) this.#place.set(id, i);
   }
 
   /** A new participant: it gets everyone's active streams in its first offer. */
   add(ep: Endpoint): void {
     this.#endpoints.set(ep.id, ep);
+    if (!this.#place.has(ep.id)) {
+      this.#place.set(ep.id, this.#order.length);
+      this.#order.push(ep.id);
+    }
     for (const other of this.#endpoints.values()) {
       if (other === ep) continue;
       for (const src of other.sources()) if (src.active) ep.attach(src);
@@ -70,7 +97,10 @@ export class Conference {
     for (const other of affected) other.negotiate();
     this.#endpoints.delete(id);
     this.speakers.remove(id);
-    this.#speakerOrder = this.#speakerOrder.filter((s) => s !== id);
+    const at = this.#place.get(id);
+    if (at !== undefined && at < this.#heard) this.#heard--;
+    this.#order = this.#order.filter((s) => s !== id);
+    this.#renumber();
   }
 
   /**

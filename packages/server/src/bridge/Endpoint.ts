@@ -10,6 +10,7 @@ import {
   maxViewsPerSecond,
   mediaChannelClientSchema,
   mediaChannelLabel,
+  type PublishMessage,
   type StreamSource,
   upstreamMids,
   type ViewTile,
@@ -19,6 +20,7 @@ import type { Logger } from '../logging/index.js';
 import {
   type AllocatorState,
   allocate,
+  applyLastN,
   initialAllocatorState,
   type TileInfo,
 } from './Allocator.js';
@@ -108,6 +110,8 @@ export class Endpoint {
    * undefined until its first `view` (then the bridge chooses: see `allocate`). */
   readonly #channel: ndc.DataChannel | undefined;
   #view: ReadonlyMap<string, ViewTile> | undefined;
+  /** The video mids it was last told are forwarded (`forwarded`), joined; undefined: not yet. */
+  #forwarded: string | undefined;
   #viewWindow = 0;
   #viewsInWindow = 0;
   /** The receiver's downstream estimate (REMB, bits/s) and when it came (Date.now()). */
@@ -163,6 +167,12 @@ export class Endpoint {
     let channel: ndc.DataChannel | undefined;
     if (safely(() => (channel = this.#pc.createDataChannel(mediaChannelLabel)))) {
       channel?.onMessage((data) => this.#onChannelMessage(data));
+      channel?.onOpen(() => {
+        // Told what it is forwarded from the start, and its own encodings from what is wanted.
+        this.#forwarded = undefined;
+        for (const src of this.#sources.values()) src.resetDynacast();
+        this.allocate();
+      });
     }
     this.#channel = channel;
   }
@@ -346,6 +356,7 @@ export class Endpoint {
         }
       }
     }
+    let shownTiles: TileInfo[] = [];
     for (const slot of this.#slots) {
       const src = slot.source;
       if (!src) continue;
@@ -354,7 +365,7 @@ export class Endpoint {
         continue;
       }
       const shown = view ? view.get(slot.mid) : undefined;
-      tiles.push({
+      shownTiles.push({
         key: slot.mid,
         layers: src.layers.map((l) => ({
           bitrate: l.bitrate,
@@ -367,8 +378,11 @@ export class Endpoint {
         stage: view ? shown?.stage === true : slot === stage,
         screen: src.source === 'screen',
         speakerRank: conf.speakerRank(src.endpoint.id),
+        lastNRank: conf.lastNRank(src.endpoint.id),
       });
     }
+    shownTiles = applyLastN(shownTiles, this.#ctx.lastN());
+    tiles.push(...shownTiles);
     const fresh = Date.now() - this.estimateAt < estimateFreshMs;
     const estimate = fresh ? Math.max(0, this.estimate - audio * audioBitrate) : Infinity;
     const congested = Date.now() - this.lossAt < congestionMs;
@@ -376,13 +390,16 @@ export class Endpoint {
     this.#allocation = result.state;
     let keyframes = false;
     let probeOn: Slot | undefined;
+    const forwarded: string[] = [];
     for (const slot of this.#slots) {
       const choice = result.choices.get(slot.mid);
       if (!choice || !slot.source) continue;
       if (slot.choose(choice.spatial, choice.temporal)) keyframes = true;
+      if (choice.spatial >= 0) forwarded.push(slot.mid);
       if (choice.spatial >= 0 && (!probeOn || view?.get(slot.mid)?.stage)) probeOn = slot;
     }
     if (keyframes) this.#requestKeyframes();
+    this.#tellForwarded(forwarded);
     // Short of what its tiles need, and not just lowered: probe for the difference (at most
     // as much again as it gets, and a megabit), 3 s at a time, at most every 10 s.
     const short = result.wanted - result.allocated;
@@ -406,6 +423,44 @@ export class Endpoint {
    */
   wants(slot: Slot): number {
     return this.#allocation.needs.get(slot.mid) ?? slot.target;
+  }
+
+  /**
+   * Dynacast: each of its own video sources is told (`publish`) to keep sending only the layers
+   * some receiver's tile needs (`wants`), so that a layer nobody receives costs its publisher
+   * nothing; a layer is resumed as soon as a receiver needs it and paused once none has for
+   * `dynacastPauseMs`. Run after every endpoint's allocation, and for the publishers a
+   * receiver sees when its view changes.
+   */
+  dynacast(now = performance.now()): void {
+    const channel = this.#channel;
+    if (this.closed || !channel?.isOpen()) return;
+    let message: PublishMessage | undefined;
+    for (const source of ['camera', 'screen'] as const) {
+      const src = this.#sources.get(source);
+      if (!src?.active) continue;
+      let highest = -1;
+      for (const slot of src.sinks) highest = Math.max(highest, slot.endpoint.wants(slot));
+      const next = src.dynacast(highest, now);
+      if (next) {
+        message ??= { type: 'publish' };
+        message[source] = next;
+      }
+    }
+    if (message) this.#send(message);
+  }
+
+  /** Tells the receiver which video mids it is forwarded, when that changed. */
+  #tellForwarded(mids: string[]): void {
+    const key = mids.join(' ');
+    if (key === this.#forwarded || !this.#channel?.isOpen()) return;
+    this.#forwarded = key;
+    this.#send({ type: 'forwarded', video: mids });
+  }
+
+  #send(message: MediaChannelServerMessage): void {
+    const channel = this.#channel;
+    if (channel?.isOpen()) safely(() => channel.sendMessage(JSON.stringify(message)));
   }
 
   #onChannelMessage(data: string | Buffer | ArrayBuffer): void {
@@ -435,12 +490,14 @@ export class Endpoint {
       return this.#refuse('bad_message', message.error.issues[0]?.message ?? 'invalid');
     this.#view = new Map(Object.entries(message.data.tiles));
     this.allocate();
+    // A layer this view needs is resumed at its publisher now, not at the next round.
+    const publishers = new Set<Endpoint>();
+    for (const slot of this.#slots) if (slot.source) publishers.add(slot.source.endpoint);
+    for (const ep of publishers) ep.dynacast();
   }
 
   #refuse(code: MediaChannelErrorCode, msg: string): void {
-    const reply: MediaChannelServerMessage = { type: 'error', code, msg: msg.slice(0, 512) };
-    const channel = this.#channel;
-    if (channel?.isOpen()) safely(() => channel.sendMessage(JSON.stringify(reply)));
+    this.#send({ type: 'error', code, msg: msg.slice(0, 512) });
   }
 
   /**

@@ -28,6 +28,8 @@ const congestionLoss = 13;
 const maxNackAnswers = 64;
 /** The most padding bytes in one packet (the RTP padding count is one byte). */
 const maxPadding = 255;
+/** The audio level (RFC 6464, dBov below full scale) of digital silence. */
+const silence = 127;
 /** What a publisher's microphone is counted at in its REMB. */
 const audioAllowance = 64_000;
 /**
@@ -48,7 +50,7 @@ export interface ForwarderOptions {
 
 /**
  * The bridge's per-packet path: a publisher's RTP sent on every open slot of its source,
- * rewritten for each receiver; video only from the layer the receiver's allocator chose (a
+ * rewritten for each receiver; audio unless it is silence (level 127); video only from the layer the receiver's allocator chose (a
  * switch waits for that layer's keyframe), without the temporal layers it does not get, and
  * without padding-only probes; its audio levels go to the conference's speaker detector, its
  * sender reports are passed on in each receiver's terms, upstream loss is NACKed. Receivers'
@@ -101,6 +103,13 @@ export class Forwarder {
       if (src.muted) return;
       const level = audioLevel(packet);
       if (level >= 0) src.endpoint.conference.speakers.level(src.endpoint.id, level);
+      if (level === silence) {
+        // Not forwarded (as Jitsi Videobridge does): in a large meeting most microphones send
+        // only this. The receivers' numbering closes up; their decoders treat the gap in
+        // timestamps as a pause in the talk (as after a DTX sender's silence).
+        for (const slot of src.sinks) slot.rewriter.drop(packet, now);
+        return;
+      }
       this.#audio(src, packet);
       return;
     }

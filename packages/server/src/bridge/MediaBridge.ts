@@ -88,6 +88,7 @@ export class MediaBridge {
     this.#allocations = setInterval(() => {
       const now = performance.now();
       for (const ep of this.#allEndpoints()) ep.allocate(now);
+      for (const ep of this.#allEndpoints()) ep.dynacast(now);
     }, allocationTickMs);
     this.#allocations.unref();
     let probedAt = performance.now();

@@ -9,6 +9,9 @@ import type { Slot } from './Slot.js';
 
 export { nackCacheSize } from './Layer.js';
 
+/** Dynacast: a layer no receiver has needed for this long is paused at its publisher. */
+export const dynacastPauseMs = 5000;
+
 export const kindOf = (s: StreamSource): 'audio' | 'video' =>
   s === 'microphone' ? 'audio' : 'video';
 
@@ -29,6 +32,10 @@ export class Source {
   /** The SSRC the bridge's own RTCP to this publisher comes from. */
   readonly localSsrc = randomInt(1, 0xffffffff);
   #simulcast = false;
+  /** Dynacast: what its publisher was last told to send, per layer, and when each was last
+   * needed (performance.now()). A publisher starts with every layer on. */
+  #sending: boolean[] = [];
+  #neededAt: number[] = [];
   #active = false;
   #muted = false;
   readonly #requestKeyframe = (layer: Layer): void => {
@@ -76,6 +83,31 @@ export class Source {
     const layer = new Layer(ssrc, 0, this.kind === 'video', this.#requestKeyframe);
     this.layers = [layer];
     return layer;
+  }
+
+  /**
+   * Dynacast: the layers to keep on when receivers need up to layer `highest` (-1: none):
+   * those up to it, and for `dynacastPauseMs` those above that were needed before. Returns the
+   * new list (lowest first, one per layer, at least one) when it differs from what the
+   * publisher was last told, else undefined.
+   */
+  dynacast(highest: number, now: number): boolean[] | undefined {
+    const count = Math.max(1, this.layers.length);
+    const next: boolean[] = [];
+    for (let i = 0; i < count; i++) {
+      if (i <= highest || this.#neededAt[i] === undefined) this.#neededAt[i] = now;
+      next.push(now - (this.#neededAt[i] ?? now) < dynacastPauseMs);
+    }
+    // Until told otherwise, a publisher sends every layer it has.
+    const told = this.#sending.length === count ? this.#sending : next.map(() => true);
+    if (told.every((on, i) => on === next[i])) return undefined;
+    this.#sending = next;
+    return next;
+  }
+
+  /** Its publisher's media channel (re)opened: it sends every layer until told otherwise. */
+  resetDynacast(): void {
+    this.#sending = this.#sending.map(() => true);
   }
 
   /** Asks for a keyframe on every layer (rate-limited per layer). */

@@ -417,10 +417,10 @@ export const configSchema = z.strictObject({
     .int()
     .min(1024)
     .max(16 * 1024 * 1024)
-    .default(65536)
+    .default(262144)
     .meta({
       description:
-        'Largest signaling WebSocket frame, in bytes; a larger one closes the socket (1009).',
+        'Largest signaling WebSocket frame, in bytes; a larger one closes the socket (1009). It also sets how many m-lines a group session may hold, since a client\'s answer must fit one frame: the default 256 KiB gives 400, room for 100 participants\' cameras and microphones.',
     } satisfies KeyMeta),
   rtm_message_rate: z
     .number()

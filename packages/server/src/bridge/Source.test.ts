@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { dynacastPauseMs, Source } from './Source.js';
+
+test('dynacast: layers above what receivers need are paused only after a while, and resumed at once', () => {
+  const src = new Source({} as never, 'camera', {} as never);
+  src.bindSimulcast([11, 22, 33]);
+  assert.equal(
+    src.dynacast(0, 0),
+    undefined,
+    'at first every layer is on, as the publisher starts',
+  );
+  assert.equal(src.dynacast(0, dynacastPauseMs - 1), undefined, 'not yet paused');
+  assert.deepEqual(src.dynacast(0, dynacastPauseMs), [true, false, false]);
+  assert.equal(src.dynacast(0, dynacastPauseMs + 500), undefined, 'told once');
+  assert.deepEqual(src.dynacast(2, dynacastPauseMs + 600), [true, true, true], 'resumed at once');
+  assert.equal(src.dynacast(-1, dynacastPauseMs + 700), undefined);
+  assert.deepEqual(
+    src.dynacast(-1, 2 * dynacastPauseMs + 600),
+    [false, false, false],
+    'nobody watches: no video at all',
+  );
+  src.resetDynacast();
+  assert.deepEqual(
+    src.dynacast(-1, 2 * dynacastPauseMs + 700),
+    [false, false, false],
+    'told again after its channel reopened',
+  );
+  const single = new Source({} as never, 'screen', {} as never);
+  assert.equal(single.dynacast(0, 0), undefined);
+  assert.deepEqual(single.dynacast(-1, dynacastPauseMs), [false], 'one layer: on or off');
+});

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { MediaChannelServerMessage } from '@confab/protocol';
+import {
+  type BridgeProcess,
+  FakeFocus,
+  layerMarkerOffset,
+  SyntheticPeer,
+  startBridge,
+} from '../../../test/support/bridgeHarness.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const bridgePort = 10465;
+
+async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(25);
+  }
+}
+
+const midOf = (receiver: SyntheticPeer, user: string, source: 'camera' | 'microphone') =>
+  Object.entries(receiver.streams).find(([, s]) => s.user === user && s.source === source)?.[0];
+
+/** Packets that arrived on each mid within the last `ms`, counted from now on. */
+function arrivals(peer: SyntheticPeer) {
+  const at: { mid: string; at: number; seq: number; layer: number }[] = [];
+  peer.onPacket = (mid, p) => {
+    if ((p[0] ?? 0) & 0x20) return; // the bridge's padding probes
+    at.push({ mid, at: Date.now(), seq: p.readUInt16BE(2), layer: p[layerMarkerOffset] ?? -1 });
+  };
+  return {
+    at,
+    since(mid: string | undefined, ms: number) {
+      const from = Date.now() - ms;
+      return at.filter((a) => a.mid === mid && a.at >= from);
+    },
+  };
+}
+
+const lastOf = <T extends MediaChannelServerMessage['type']>(peer: SyntheticPeer, type: T) =>
+  peer.channelMessages.filter((m) => m.type === type).at(-1) as
+    | Extract<MediaChannelServerMessage, { type: T }>
+    | undefined;
+
+describe('large meetings on the bridge: silence, last-N and dynacast, with synthetic peers', () => {
+  let focus: FakeFocus;
+  let bridge: BridgeProcess;
+  const peers: SyntheticPeer[] = [];
+
+  before(async () => {
+    focus = await FakeFocus.start({ lastN: 2 });
+    bridge = await startBridge(focus, bridgePort);
+  });
+  after(async () => {
+    for (const p of peers) p.close();
+    await bridge.stop();
+    focus.close();
+    // node-datachannel's threads keep the process alive (see bridgeMedia.test.ts).
+    setTimeout(() => process.exit(0), 1000).unref();
+  });
+
+  async function join(conference: string, name: string, simulcast = false) {
+    const p = await SyntheticPeer.join(focus, conference, name, { simulcast });
+    p.follow();
+    peers.push(p);
+    await p.connected();
+    return p;
+  }
+
+  test('silence (audio level 127) is not forwarded, and the receiver sees no gap when talk resumes', async () => {
+    const a = await join('s1', 'A');
+    const b = await join('s1', 'B');
+    a.level = 127;
+    a.publish();
+    const mic = () => midOf(b, 'A', 'microphone');
+    await until('A forwarded to B', () => mic() !== undefined);
+    const got = arrivals(b);
+    await sleep(1500);
+    assert.equal(got.since(mic(), 1500).length, 0, 'no silent packets forwarded');
+    a.level = 40;
+    await until('talk arrives', () => got.since(mic(), 500).length > 10);
+    a.level = 127;
+    await sleep(600);
+    a.level = 40;
+    const resumed = Date.now();
+    await until('talk again', () => got.since(mic(), Date.now() - resumed).length > 10);
+    const seqs = got.at.filter((x) => x.mid === mic()).map((x) => x.seq);
+    const steps = seqs.slice(1).map((s, i) => (s - (seqs[i] ?? 0)) & 0xffff);
+    assert.deepEqual([...new Set(steps)], [1], 'sequence numbers go on by one over the silence');
+  });
+
+  test('last-N: a receiver gets the two latest speakers of three cameras, and a new speaker takes the place of the least recent', async () => {
+    const [a, b, c] = [await join('n1', 'A'), await join('n1', 'B'), await join('n1', 'C')];
+    const d = await join('n1', 'D');
+    for (const p of [a, b, c]) {
+      p.level = 127;
+      p.publish();
+    }
+    const cams = () => ['A', 'B', 'C'].map((u) => midOf(d, u, 'camera'));
+    await until('three cameras offered to D', () => cams().every((m) => m !== undefined));
+    await until('D channel', () => d.mediaChannel?.isOpen() === true);
+    const [ma, mb, mc] = cams() as [string, string, string];
+    d.sendView({
+      [ma]: { width: 320, height: 180 },
+      [mb]: { width: 320, height: 180 },
+      [mc]: { width: 320, height: 180 },
+    });
+    const got = arrivals(d);
+    // Nobody has spoken: the first two to join.
+    await until('told A and B', () => sameSet(lastOf(d, 'forwarded')?.video, [ma, mb]));
+    await sleep(1000);
+    assert.ok(got.since(ma, 800).length > 5 && got.since(mb, 800).length > 5, 'A and B arrive');
+    assert.equal(got.since(mc, 800).length, 0, 'C, past last-N, does not');
+
+    c.level = 30; // C talks: the dominant speaker
+    await until('told C and A', () => sameSet(lastOf(d, 'forwarded')?.video, [mc, ma]), 10_000);
+    await until('C arrives', () => got.since(mc, 500).length > 5);
+    await sleep(1000);
+    assert.equal(got.since(mb, 800).length, 0, 'B, now the least recent, stops');
+    assert.ok(got.since(ma, 800).length > 5, 'A goes on');
+
+    // The receiver's stage is always forwarded, whoever spoke.
+    d.sendView({
+      [ma]: { width: 320, height: 180 },
+      [mb]: { width: 1280, height: 720, stage: true },
+      [mc]: { width: 320, height: 180 },
+    });
+    await until('told B (stage) and C', () => sameSet(lastOf(d, 'forwarded')?.video, [mb, mc]));
+    await until('B arrives again', () => got.since(mb, 500).length > 5);
+  });
+
+  test('dynacast: a layer no receiver needs is paused at its publisher, and resumed when one does', async () => {
+    const a = await join('d1', 'A', true);
+    const b = await join('d1', 'B');
+    a.publish();
+    const cam = () => midOf(b, 'A', 'camera');
+    await until('A forwarded to B', () => cam() !== undefined && b.mediaChannel?.isOpen() === true);
+    b.sendView({ [cam() as string]: { width: 320, height: 180 } });
+    // Every layer stays on for a while; then only what B's thumbnail takes.
+    await until(
+      'A told to keep only its lowest layer',
+      () => same(lastOf(a, 'publish')?.camera, [true, false, false]),
+      8000,
+    );
+    await sleep(1500);
+    const got = arrivals(b);
+    b.sendView({ [cam() as string]: { width: 1280, height: 720, stage: true } });
+    await until(
+      'A told to send all three',
+      () => same(lastOf(a, 'publish')?.camera, [true, true, true]),
+      2000,
+    );
+    await until(
+      'B gets the top layer',
+      () => got.since(cam(), 300).some((g) => g.layer === 2),
+      8000,
+    );
+
+    b.sendView({});
+    await until(
+      'nobody watches: A sends no video',
+      () => same(lastOf(a, 'publish')?.camera, [false, false, false]),
+      8000,
+    );
+  });
+});
+
+function same(a: readonly boolean[] | undefined, b: readonly boolean[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function sameSet(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && b.every((x) => a.includes(x));
+}
