@@ -4,6 +4,7 @@
  * live in this process (bench/README.md "meeting").
  */
 import type { ChildProcess } from 'node:child_process';
+import { configSchema } from '../../packages/server/src/config/schema.js';
 import { mlineLimit } from '../../packages/server/src/focus/index.js';
 import { FakeFocus, startBridge } from '../../test/support/bridgeHarness.js';
 import { startJanus } from '../bridge/janus.js';
@@ -15,10 +16,14 @@ import { role, type Shape } from './shape.js';
 
 export const sfuCore = 0;
 
-/** The m-line limit a real focus gives each endpoint with the default `rtm_max_message_size`. */
-export const focusMlineLimit = mlineLimit(65536);
+const defaults = configSchema.shape;
+/**
+ * The m-line limit a real focus gives each endpoint with the default `rtm_max_message_size`
+ * (256 KiB since main 24fd0e9: 400 m-lines; 64 KiB gave 102, ~49 publishers).
+ */
+export const focusMlineLimit = mlineLimit(defaults.rtm_max_message_size.parse(undefined));
 /** `last_n`'s default in the configuration: what a real focus tells its bridges. */
-export const defaultLastN = 20;
+export const defaultLastN = defaults.last_n.parse(undefined);
 
 export interface Meeting {
   readonly sfu: 'confab' | 'janus';

@@ -16,6 +16,7 @@ import { describe, f1, f2, type LiveOptions, type Result, report, runMeeting } f
 import {
   type ConfabOptions,
   confabMeeting,
+  defaultLastN,
   focusMlineLimit,
   janusMeeting,
   type Meeting,
@@ -38,7 +39,7 @@ const rounds = Math.max(1, Number(arg('rounds') ?? 1));
 const only = arg('sfu');
 /** `--steps=10,20,30`: find-max's meeting sizes (10, 20, … 100 unless given). */
 const steps = (arg('steps') ?? '10,20,30,40,50,60,70,80,90,100').split(',').map(Number);
-/** `--max-mlines=N`: the welcome's m-line limit (a real focus's by default: 102). */
+/** `--max-mlines=N`: the welcome's m-line limit (a real focus's with the default rtm_max_message_size). */
 const maxMlines = Number(arg('max-mlines') ?? focusMlineLimit);
 /** `--last-n=N`: the welcome's last-N (the configuration's default, 20; -1: all). */
 const lastN = arg('last-n');
@@ -145,7 +146,7 @@ async function findMaxMeeting(): Promise<void> {
   const [c, j] = [largest.confab?.n, largest.janus?.n];
   if (c !== undefined && j !== undefined)
     console.log(
-      `find-max confab/janus: ${c} / ${j} participants, ratio ${j ? f2(c / j) : 'n/a'} (goal ≥ ${goals.findMaxRatio}); m-line limit ${maxMlines} per receiver, last-N ${lastN ?? 'the default 20'}`,
+      `find-max confab/janus: ${c} / ${j} participants, ratio ${j ? f2(c / j) : 'n/a'} (goal ≥ ${goals.findMaxRatio}); m-line limit ${maxMlines} per receiver, last-N ${lastN ?? defaultLastN}`,
     );
 }
 
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
     ? `find-max, steps ${steps.join(', ')}`
     : `${participants} participants${publishers !== undefined ? ` (${publishers} publishing)` : ''}`;
   console.log(
-    `meeting benchmark: ${what} (${sampled} sampled), SFU on core 0, generator on core 1 (batching ${live.batchMs} ms); ${settleMs / 1000} s settling, ${windowMs / 1000} s windows; Confab's m-line limit ${maxMlines}, last-N ${lastN ?? 20}`,
+    `meeting benchmark: ${what} (${sampled} sampled), SFU on core 0, generator on core 1 (batching ${live.batchMs} ms); ${settleMs / 1000} s settling, ${windowMs / 1000} s windows; Confab's m-line limit ${maxMlines}, last-N ${lastN ?? defaultLastN}`,
   );
   if (findMax) await findMaxMeeting();
   else await rounded();
