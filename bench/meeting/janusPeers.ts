@@ -11,7 +11,13 @@ import { randomInt } from 'node:crypto';
 import ndc from 'node-datachannel';
 import { takeCandidates } from '../../packages/server/src/bridge/sdp.js';
 import { type Janus, type JanusHandle, janusAddress } from '../bridge/janus.js';
-import { type Participant, type ReceivedTrack, receiveOn, sendRembs } from './confab.js';
+import {
+  type Participant,
+  type ReceivedTrack,
+  receiveOn,
+  sendRembs,
+  videoSsrcs,
+} from './confab.js';
 import { Publisher } from './media.js';
 import { type Measure, Receiver } from './receive.js';
 import { role, type Shape } from './shape.js';
@@ -135,10 +141,11 @@ export class JanusParticipant implements Participant {
     if (!offer) throw new Error(`janus made ${this.name} no offer`);
     const pc = new ndc.PeerConnection(`${this.name}-sub`, config);
     this.pcs.push(pc);
+    const offered = videoSsrcs(offer);
     pc.onTrack((track) => {
       // Kept: node-datachannel closes a track whose JavaScript object was collected.
       this.#tracks.push(track);
-      this.#received.push(receiveOn(track, this.receiver));
+      this.#received.push(receiveOn(track, this.receiver, offered));
     });
     pc.setRemoteDescription(offer, 'offer');
     const answer = await gathered(pc);

@@ -8,6 +8,7 @@
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { coreBusyMs, cpuMs, peakRssMb, rssMb, threadCpuMs, threadDiff } from '../proc.js';
 import { DirectPair } from './baseline.js';
+import type { Participant } from './confab.js';
 import { layerSpecs } from './media.js';
 import { type Meeting, sfuCore } from './meetings.js';
 import { Measure } from './receive.js';
@@ -65,6 +66,8 @@ export interface Result {
   cpuPct: number;
   usPerPacket: number;
   packets: number;
+  /** Receivers that were not sampled did not count: their share is estimated. */
+  packetsEstimated: number;
   lossPct: number;
   lost: number;
   expected: number;
@@ -97,6 +100,36 @@ export interface LiveOptions {
   batchMs: number;
   threads?: boolean;
   timeline?: boolean;
+}
+
+/**
+ * Packets all receivers got since `totals0`: counted where they count (sampled, or
+ * `--count-all`), else the mean of the counting receivers that have the same role (publishing
+ * or not), whose streams are the same in number and kind. Returns how many were estimated.
+ */
+function packetsIn(
+  shape: Shape,
+  peers: readonly Participant[],
+  totals0: readonly number[],
+): { packets: number; estimated: number } {
+  const by = new Map<boolean, number[]>();
+  peers.forEach((p, i) => {
+    if (!p.receiver.counts) return;
+    const k = role(shape, i).publishes;
+    by.set(k, [...(by.get(k) ?? []), p.receiver.total - (totals0[i] ?? 0)]);
+  });
+  const all = [...by.values()].flat();
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  let packets = 0;
+  let estimated = 0;
+  peers.forEach((p, i) => {
+    if (p.receiver.counts) packets += p.receiver.total - (totals0[i] ?? 0);
+    else {
+      packets += mean(by.get(role(shape, i).publishes) ?? all);
+      estimated++;
+    }
+  });
+  return { packets: Math.round(packets), estimated };
 }
 
 function layerShare(counts: number[]): string {
@@ -215,7 +248,7 @@ export class LiveMeeting {
     const peers = meeting.participants;
     const pubs = this.#pubs;
     const sampledPeers = this.#sampled;
-    const total = () => peers.reduce((n, p) => n + p.receiver.total, 0);
+    const totals0 = peers.map((p) => p.receiver.total);
     const sentAll = () => pubs.reduce((n, p) => n + p.sent, 0);
     const streams = () => [...sampledPeers.flatMap((p) => p.receiver.streams)];
     for (const s of [...streams(), ...pair.receiver.streams]) s.mark();
@@ -231,10 +264,9 @@ export class LiveMeeting {
     const k0 = pubs.reduce((n, p) => n + p.keyframesSent, 0);
     const skipped0 = pubs.reduce((n, p) => n + p.skipped, 0);
     const wall0 = Date.now();
-    const [c0, g0, n0, s0, t0c] = [
+    const [c0, g0, s0, t0c] = [
       cpuMs(meeting.pid),
       cpuMs(process.pid),
-      total(),
       sentAll(),
       performance.now(),
     ];
@@ -272,10 +304,9 @@ export class LiveMeeting {
     const k1 = pubs.reduce((n, p) => n + p.keyframesSent, 0);
     const skipped1 = pubs.reduce((n, p) => n + p.skipped, 0);
     const alive = crashed === undefined;
-    const [c1, g1, n1, s1, t1c] = [
+    const [c1, g1, s1, t1c] = [
       alive ? cpuMs(meeting.pid) : c0,
       cpuMs(process.pid),
-      total(),
       sentAll(),
       performance.now(),
     ];
@@ -311,8 +342,10 @@ export class LiveMeeting {
       if (p.offered < s.audio + s.video) shortOffered++;
     });
     // Every receiver, sampled or not: how many of its streams carried packets at all.
-    const flowing = peers.map((p) => p.receiver.streams.filter((x) => x.packets > 0).length);
-    const flowingNote = `; every receiver: ${Math.min(...flowing)}-${Math.max(...flowing)} streams with packets (${peers.length} receivers)`;
+    const counted = peers.filter((p) => p.receiver.counts);
+    const flowing = counted.map((p) => p.receiver.streams.filter((x) => x.packets > 0).length);
+    const flowingNote = `; ${counted.length === peers.length ? 'every receiver' : `the ${counted.length} counting receivers`}: ${Math.min(...flowing)}-${Math.max(...flowing)} streams with packets`;
+    const { packets, estimated } = packetsIn(shape, peers, totals0);
     const fwd = peers.flatMap((p) => (p.forwarded === undefined ? [] : [p.forwarded]));
     const forwardedNote = fwd.length
       ? `; the bridge forwards ${Math.min(...fwd)}-${Math.max(...fwd)} videos to each receiver (its 'forwarded', ${fwd.length} receivers told)`
@@ -336,7 +369,6 @@ export class LiveMeeting {
     const lag2 = meeting.loopLag?.between(wall0, wall1);
 
     const seconds = (t1c - t0c) / 1000;
-    const packets = n1 - n0;
     const lost = Math.max(0, expected - received);
     const [p50, p99] = [measure.latency.quantile(0.5), measure.latency.quantile(0.99)];
     const [d50, d99] = [direct.latency.quantile(0.5), direct.latency.quantile(0.99)];
@@ -353,6 +385,7 @@ export class LiveMeeting {
       cpuPct: pct(c1 - c0, seconds * 1000),
       usPerPacket: ((c1 - c0) * 1000) / Math.max(1, packets),
       packets,
+      packetsEstimated: estimated,
       lossPct: pct(lost, expected),
       lost,
       expected,
@@ -411,7 +444,7 @@ export function describe(r: Result): string {
     (r.generatorBound ? ' GENERATOR-BOUND: these are not the SFU figures' : '') +
     (r.disturbed ? ` DISTURBED: other processes took over ${quietPct}% of a core` : '') +
     (r.crashed ? ` CRASHED: the SFU ${r.crashed}` : '');
-  return `CPU ${f1(r.cpuPct)}% of one core, ${f1(r.usPerPacket)} µs per forwarded packet (${r.packets} packets); loss ${f2(r.lossPct)}% (${r.lost} of ${r.expected}); latency p50 ${f2(r.p50)} ms p99 ${f2(r.p99)} ms, direct pair p50 ${f2(r.directP50)} p99 ${f2(r.directP99)}, added p50 ${f2(r.addedP50)} p99 ${f2(r.addedP99)} ms; peak RSS ${f1(r.peakRssMb)} MB; generator ${f1(r.generatorPct)}% of its core${bound}`;
+  return `CPU ${f1(r.cpuPct)}% of one core, ${f1(r.usPerPacket)} µs per forwarded packet (${r.packets} packets${r.packetsEstimated ? `, ${r.packetsEstimated} receivers' estimated` : ''}); loss ${f2(r.lossPct)}% (${r.lost} of ${r.expected}); latency p50 ${f2(r.p50)} ms p99 ${f2(r.p99)} ms, direct pair p50 ${f2(r.directP50)} p99 ${f2(r.directP99)}, added p50 ${f2(r.addedP50)} p99 ${f2(r.addedP99)} ms; peak RSS ${f1(r.peakRssMb)} MB; generator ${f1(r.generatorPct)}% of its core${bound}`;
 }
 
 export function report(name: string, r: Result): void {

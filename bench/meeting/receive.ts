@@ -90,6 +90,9 @@ export class Receiver {
     readonly m: Measure,
   ) {}
 
+  /** Whether its packets are counted (`countAll` in confab.ts: unsampled ones do not). */
+  counts = true;
+
   stream(): StreamStats {
     const s = new StreamStats();
     this.streams.push(s);

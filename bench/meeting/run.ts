@@ -133,7 +133,7 @@ async function findMaxMeeting(): Promise<void> {
     const b = largest[sfu];
     if (!b) return '';
     const why = b.failed
-      ? `; first failing step ${b.failedAt}: ${describe(b.failed)}${b.failed.generatorBound ? ' (that step was generator-bound: the SFU may hold more than this machine can load it with)' : ''}`
+      ? `; first failing step ${b.failedAt}: ${describe(b.failed)}${b.failed.generatorBound ? ' (that step was generator-bound: the SFU may hold more than this machine can load it with)' : ''}${b.failed.disturbed ? ' (that step was DISTURBED by other processes: not conclusive)' : ''}`
       : b.failedAt
         ? `; step ${b.failedAt} did not set up`
         : `; no step failed up to ${steps.at(-1)}`;
