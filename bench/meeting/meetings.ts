@@ -46,17 +46,41 @@ export interface ConfabOptions {
   port?: number;
 }
 
-function watch(proc: ChildProcess): { crashed(): string | undefined; stopping(): void } {
+/**
+ * The meeting once `join` has brought everyone in; if that fails, `stop` undoes what was built.
+ * An exit of the SFU's process before `stop()` is kept as its crash.
+ */
+async function assemble(
+  sfu: Meeting['sfu'],
+  proc: ChildProcess,
+  participants: Participant[],
+  join: () => Promise<void>,
+  stop: () => Promise<void>,
+  loopLag?: LoopLagProbe,
+): Promise<Meeting> {
   let stopping = false;
   let how: string | undefined;
   proc.once('exit', (code, signal) => {
     if (!stopping) how = `exited (${signal ?? `code ${code}`})`;
   });
+  const stopAll = async () => {
+    stopping = true;
+    await stop();
+  };
+  try {
+    await join();
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
   return {
+    sfu,
+    proc,
+    pid: proc.pid as number,
+    participants,
+    ...(loopLag ? { loopLag } : {}),
     crashed: () => how,
-    stopping: () => {
-      stopping = true;
-    },
+    stop: stopAll,
   };
 }
 
@@ -77,48 +101,28 @@ export async function confabMeeting(
     nodeArgs: loopLag.nodeArgs,
     env: loopLag.env,
   });
-  const w = watch(bridge.proc);
   const peers: ConfabParticipant[] = [];
-  const stop = async () => {
-    w.stopping();
-    for (const p of peers) p.close();
-    await bridge.stop();
-    focus.close();
-  };
-  try {
+  const join = async () => {
     for (let i = 0; i < shape.participants; i++) {
       const p = new ConfabParticipant(focus, 'meeting', i, shape, measure);
       peers.push(p);
       await p.join();
     }
     for (const p of peers) await p.connected(30_000);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return {
-    sfu: 'confab',
-    proc: bridge.proc,
-    pid: bridge.proc.pid as number,
-    participants: peers,
-    loopLag,
-    crashed: w.crashed,
-    stop,
   };
+  const stop = async () => {
+    for (const p of peers) p.close();
+    await bridge.stop();
+    focus.close();
+  };
+  return assemble('confab', bridge.proc, peers, join, stop, loopLag);
 }
 
 export async function janusMeeting(shape: Shape, measure: Measure): Promise<Meeting> {
   const janus = await startJanus(18090, sfuCore);
-  const w = watch(janus.proc);
   const peers: JanusParticipant[] = [];
   const admin = await janus.api.handle();
-  const stop = async () => {
-    w.stopping();
-    for (const p of peers) await p.close();
-    await admin.close();
-    await janus.stop();
-  };
-  try {
+  const join = async () => {
     const room = 4444;
     await admin.request({
       request: 'create',
@@ -135,16 +139,11 @@ export async function janusMeeting(shape: Shape, measure: Measure): Promise<Meet
     }
     const feeds = peers.slice(0, shape.publishers).map((p) => p.feed as number);
     for (const p of peers) await p.subscribe(feeds);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return {
-    sfu: 'janus',
-    proc: janus.proc,
-    pid: janus.proc.pid as number,
-    participants: peers,
-    crashed: w.crashed,
-    stop,
   };
+  const stop = async () => {
+    for (const p of peers) await p.close();
+    await admin.close();
+    await janus.stop();
+  };
+  return assemble('janus', janus.proc, peers, join, stop);
 }
