@@ -24,7 +24,7 @@ const shape: Shape = {
   participants: speakers + listeners,
   publishers: speakers,
   talkers: speakers,
-  video: false,
+  cameras: 0,
   sampled: Math.min(speakers + listeners, Number(arg('sampled') ?? 20)),
 };
 const opts = {

@@ -141,7 +141,7 @@ export class ConfabParticipant implements Participant {
     this.name = name;
     const r = role(shape, index);
     this.#stage = r.stage;
-    this.publisher = new Publisher(index, r.talking, shape.video);
+    this.publisher = new Publisher(index, r.talking, r.camera);
     this.receiver = new Receiver(r.sampled, r.stage, measure);
     const pc = new ndc.PeerConnection(name, { iceServers: [], bindAddress: '127.0.0.1' });
     this.pc = pc;

@@ -4,7 +4,7 @@
  * microphone alone in an audio-only shape, and one subscription to every other publisher's
  * feed, each with `substream` 2 for the participant on stage (the next in the ring) and 0 for
  * the others, `temporal` 2 (all temporal layers) for all, as the Confab participant asks with
- * its view; audio only (no video stream asked) when the shape has no video. A participant who
+ * its view; audio only (no video stream asked) from a publisher without a camera. A participant who
  * publishes nothing only subscribes.
  */
 import { randomInt } from 'node:crypto';
@@ -60,7 +60,7 @@ export class JanusParticipant implements Participant {
     this.name = `p${index}`;
     const r = role(shape, index);
     this.#stage = r.stage;
-    this.publisher = new Publisher(index, r.talking, shape.video);
+    this.publisher = new Publisher(index, r.talking, r.camera);
     this.receiver = new Receiver(r.sampled, r.stage, measure);
   }
 
@@ -79,7 +79,7 @@ export class JanusParticipant implements Participant {
     this.publisher.describe(a, v, this.name);
     const audio = pc.addTrack(a);
     // Without video the offer has the microphone only: Janus then forwards no camera.
-    const video = this.shape.video ? pc.addTrack(v) : audio;
+    const video = this.publisher.video ? pc.addTrack(v) : audio;
     this.#tracks.push(audio, video);
     this.publisher.attach(audio, video);
     pc.setLocalDescription();
@@ -93,7 +93,7 @@ export class JanusParticipant implements Participant {
         ptype: 'publisher',
         display: this.name,
         audio: true,
-        video: this.shape.video,
+        video: this.publisher.video,
       },
       { type: 'offer', sdp: offer.sdp },
     );
@@ -115,12 +115,16 @@ export class JanusParticipant implements Participant {
    * the one on stage) on one connection.
    */
   async subscribe(feeds: readonly number[]): Promise<void> {
-    const others: { feed: number; stage: boolean }[] = [];
+    const others: { feed: number; stage: boolean; camera: boolean }[] = [];
     const from = Math.max(0, this.#stage);
     for (let k = 0; k < feeds.length; k++) {
       const j = (from + k) % feeds.length;
       if (j === this.index) continue;
-      others.push({ feed: feeds[j] as number, stage: j === this.#stage });
+      others.push({
+        feed: feeds[j] as number,
+        stage: j === this.#stage,
+        camera: role(this.shape, j).camera,
+      });
     }
     const h = await this.janus.api.handle();
     this.handles.push(h);
@@ -128,8 +132,8 @@ export class JanusParticipant implements Participant {
       request: 'join',
       room: this.room,
       ptype: 'subscriber',
-      streams: others.flatMap(({ feed, stage }) =>
-        this.shape.video
+      streams: others.flatMap(({ feed, stage, camera }) =>
+        camera
           ? [
               { feed, mid: '0' },
               { feed, mid: '1', substream: stage ? 2 : 0, temporal: 2 },

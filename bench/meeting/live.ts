@@ -88,6 +88,8 @@ export interface Result {
   disturbed: boolean;
   /** Receivers the SFU offered fewer streams than the shape has (the m-line limit). */
   shortOffered: number;
+  /** Counting receivers that got packets on fewer streams than the SFU should forward them. */
+  starved: number;
   crashed: string | undefined;
   streams: string;
   layers: string;
@@ -192,7 +194,7 @@ export class LiveMeeting {
     const meeting = await setup(measure);
     const setupMs = performance.now() - t0;
     const direct = new Measure();
-    const pair = new DirectPair(shape.participants, direct, shape.video);
+    const pair = new DirectPair(shape.participants, direct, shape.cameras > 0);
     try {
       await pair.connected(10_000);
     } catch (err) {
@@ -344,7 +346,18 @@ export class LiveMeeting {
     // Every receiver, sampled or not: how many of its streams carried packets at all.
     const counted = peers.filter((p) => p.receiver.counts);
     const flowing = counted.map((p) => p.receiver.streams.filter((x) => x.packets > 0).length);
-    const flowingNote = `; ${counted.length === peers.length ? 'every receiver' : `the ${counted.length} counting receivers`}: ${Math.min(...flowing)}-${Math.max(...flowing)} streams with packets`;
+    // Receivers that got packets on fewer streams than they should: the bridge forwards the
+    // talkers' audio and the videos it says (`forwarded`); Janus forwards everything.
+    let starved = 0;
+    peers.forEach((p, i) => {
+      if (!p.receiver.counts) return;
+      const s = streamsFor(shape, i);
+      const talkers = Math.min(shape.talkers, shape.publishers) - (role(shape, i).talking ? 1 : 0);
+      const want =
+        meeting.sfu === 'confab' ? talkers + (p.forwarded ?? s.video) : s.audio + s.video;
+      if (p.receiver.streams.filter((x) => x.packets > 0).length < want) starved++;
+    });
+    const flowingNote = `; ${counted.length === peers.length ? 'every receiver' : `the ${counted.length} counting receivers`}: ${Math.min(...flowing)}-${Math.max(...flowing)} streams with packets, ${starved} with fewer than they should get`;
     const { packets, estimated } = packetsIn(shape, peers, totals0);
     const fwd = peers.flatMap((p) => (p.forwarded === undefined ? [] : [p.forwarded]));
     const forwardedNote = fwd.length
@@ -364,7 +377,7 @@ export class LiveMeeting {
     const views = peers.reduce((n, p) => n + (p.views ?? 0), 0);
     const viewNote =
       meeting.sfu === 'confab'
-        ? `; media channel open at ${channels}/${peers.length}, ${views} views sent; dynacast: ${layerChanges} layer pauses/resumes so far, ${shape.video ? `${activeLayers} of ${3 * shape.publishers} layers sending` : 'no video'}`
+        ? `; media channel open at ${channels}/${peers.length}, ${views} views sent; dynacast: ${layerChanges} layer pauses/resumes so far, ${shape.cameras ? `${activeLayers} of ${3 * Math.min(shape.cameras, shape.publishers)} layers sending` : 'no video'}`
         : '';
     const lag2 = meeting.loopLag?.between(wall0, wall1);
 
@@ -403,6 +416,7 @@ export class LiveMeeting {
       generatorBound: generatorPct > generatorBound,
       disturbed: other0 > quietPct || other1 > quietPct,
       shortOffered,
+      starved,
       crashed,
       streams: `${started}/${want} streams (audio ${startedAudio}/${wantAudio}) at ${sampledPeers.length} sampled receivers, joined and connected in ${(this.setupMs / 1000).toFixed(1)} s, streams ready ${(this.#readyMs / 1000).toFixed(1)} s later${flowingNote}${offeredNote}${forwardedNote}`,
       layers: `stage tiles ${layerShare(measure.stage)}; thumbnails ${layerShare(measure.thumbs)}`,

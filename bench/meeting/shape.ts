@@ -10,8 +10,8 @@ export interface Shape {
   publishers: number;
   /** Publishers 0 … talkers-1 talk (audio level 25-45); the others send silence marked 127. */
   talkers: number;
-  /** Publishers send the three camera layers as well as the microphone. */
-  video: boolean;
+  /** Publishers 0 … cameras-1 send the three camera layers as well as the microphone. */
+  cameras: number;
   /** Participants 0 … sampled-1 measure loss and latency; the others only count packets. */
   sampled: number;
 }
@@ -21,25 +21,33 @@ export function meetingShape(participants: number, sampled = 20): Shape {
     participants,
     publishers: participants,
     talkers: 2,
-    video: true,
+    cameras: participants,
     sampled: Math.min(participants, sampled),
   };
 }
 
-/** What participant `i` does: whether it publishes and talks, and whose camera it puts on stage. */
+/**
+ * What participant `i` does: whether it publishes (and a camera), talks, is sampled, and whose
+ * camera it puts on stage.
+ */
 export function role(shape: Shape, i: number) {
-  const n = Math.max(1, shape.publishers);
+  const cameras = Math.min(shape.cameras, shape.publishers);
   return {
     publishes: i < shape.publishers,
+    camera: i < cameras,
     talking: i < shape.talkers,
     sampled: i < shape.sampled,
-    /** The next publisher in the ring (a listener: publisher `i mod publishers`); -1: no video. */
-    stage: shape.video ? (i < shape.publishers ? (i + 1) % n : i % n) : -1,
+    /** The next camera in the ring (others: camera `i mod cameras`); -1: no cameras. */
+    stage: cameras > 0 ? (i < cameras ? (i + 1) % cameras : i % cameras) : -1,
   };
 }
 
 /** Streams a participant can receive: the other publishers' microphones and cameras. */
 export function streamsFor(shape: Shape, i: number): { audio: number; video: number } {
-  const others = shape.publishers - (i < shape.publishers ? 1 : 0);
-  return { audio: others, video: shape.video ? others : 0 };
+  const r = role(shape, i);
+  const cameras = Math.min(shape.cameras, shape.publishers);
+  return {
+    audio: shape.publishers - (r.publishes ? 1 : 0),
+    video: cameras - (r.camera ? 1 : 0),
+  };
 }
