@@ -372,7 +372,7 @@ export class LiveMeeting {
       .join('/');
     const retransmitted = pubs.reduce((n, p) => n + p.retransmitted, 0);
     const layerChanges = pubs.reduce((n, p) => n + p.layerChanges, 0);
-    const activeLayers = pubs.slice(0, -1).reduce((n, p) => n + p.activeLayers, 0);
+    const activeLayers = pubs.slice(0, -1).reduce((n, p) => n + (p.video ? p.activeLayers : 0), 0);
     const channels = peers.filter((p) => p.channelOpen).length;
     const views = peers.reduce((n, p) => n + (p.views ?? 0), 0);
     const viewNote =

@@ -179,9 +179,15 @@ async function rounded(): Promise<void> {
   // The room verdict (max_participants): everyone in, every receiver got what it should.
   if (confabs.length && participants >= 50) {
     const r = confabs.at(-1) as Result;
-    const ok = !r.crashed && r.starved === 0 && r.shortOffered === 0 && r.lossPct <= goals.lossPct;
+    // Falling behind: an event loop late by more than the meeting's whole latency budget.
+    const ok =
+      !r.crashed &&
+      r.starved === 0 &&
+      r.shortOffered === 0 &&
+      r.lossPct <= goals.lossPct &&
+      r.loopP99 <= goals.addedP99;
     console.log(
-      `room of ${participants} on one bridge: ${ok ? 'HOLDS' : 'DOES NOT HOLD'}: all ${participants} joined and connected; ${r.starved} receivers short of streams, ${r.shortOffered} offered fewer streams than the meeting has (m-line limit ${maxMlines}); loss ${f2(r.lossPct)}%; bridge event loop p99 ${f1(r.loopP99)} ms, max ${f1(r.loopMax)} ms; CPU ${f1(r.cpuPct)}% of one core${r.generatorBound ? ' [generator-bound]' : ''}${r.disturbed ? ' [disturbed]' : ''}${r.crashed ? ` [bridge ${r.crashed}]` : ''}`,
+      `room of ${participants} on one bridge: ${ok ? 'HOLDS' : 'DOES NOT HOLD'}: all ${participants} joined and connected; ${r.starved} receivers short of streams, ${r.shortOffered} offered fewer streams than the meeting has (m-line limit ${maxMlines}); loss ${f2(r.lossPct)}%; bridge event loop p99 ${f1(r.loopP99)} ms (≤ ${goals.addedP99}: not behind), max ${f1(r.loopMax)} ms; CPU ${f1(r.cpuPct)}% of one core${r.generatorBound ? ' [generator-bound]' : ''}${r.disturbed ? ' [disturbed]' : ''}${r.crashed ? ` [bridge ${r.crashed}]` : ''}`,
     );
   }
   const label =
