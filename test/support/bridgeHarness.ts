@@ -263,6 +263,7 @@ export function syntheticSimulcast(
   track: ndc.Track,
   ssrcs: readonly number[],
   sending: () => readonly boolean[] = () => [],
+  onRemb: (bitrate: number) => void = () => {},
 ): NodeJS.Timeout {
   const fps = 20;
   const seqs = ssrcs.map(() => randomInt(0, 0xffff));
@@ -270,7 +271,8 @@ export function syntheticSimulcast(
   const sent = new Map<string, Buffer>();
   track.onMessage((packet) => {
     for (const f of parseFeedback(packet)) {
-      if (f.kind === 'pli' || f.kind === 'fir') {
+      if (f.kind === 'remb') onRemb(f.bitrate);
+      else if (f.kind === 'pli' || f.kind === 'fir') {
         const i = ssrcs.indexOf(f.mediaSsrc);
         if (i >= 0) asked[i] = true;
       } else if (f.kind === 'nack')
@@ -576,6 +578,8 @@ export class SyntheticPeer {
   level = 40;
   /** Which of its simulcast camera's layers it sends (the bridge's `publish`: dynacast). */
   cameraSending = [true, true, true];
+  /** The last REMB the bridge sent its simulcast camera (bits/s; 0: none yet). */
+  remb = 0;
 
   /** Sends the synthetic load of `syntheticMedia` on the upstream tracks (the camera as
    * `syntheticSimulcast` with the `simulcast` option). */
@@ -590,7 +594,14 @@ export class SyntheticPeer {
           } catch {}
           ts += 960;
         }, 20),
-        syntheticSimulcast(this.video, this.simulcastSsrcs, () => this.cameraSending),
+        syntheticSimulcast(
+          this.video,
+          this.simulcastSsrcs,
+          () => this.cameraSending,
+          (bitrate) => {
+            this.remb = bitrate;
+          },
+        ),
       );
       return;
     }

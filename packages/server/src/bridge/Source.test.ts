@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dynacastPauseMs, Source } from './Source.js';
 
-test('dynacast: layers above what receivers need are paused only after a while, and resumed at once', () => {
+test('dynacast: a source nobody receives is paused only after a while, and resumed at once; layers are not told apart', () => {
   const src = new Source({} as never, 'camera', {} as never);
   src.bindSimulcast([11, 22, 33]);
   assert.equal(
@@ -10,19 +10,24 @@ test('dynacast: layers above what receivers need are paused only after a while, 
     undefined,
     'at first every layer is on, as the publisher starts',
   );
-  assert.equal(src.dynacast(0, dynacastPauseMs - 1), undefined, 'not yet paused');
-  assert.deepEqual(src.dynacast(0, dynacastPauseMs), [true, false, false]);
-  assert.equal(src.dynacast(0, dynacastPauseMs + 500), undefined, 'told once');
-  assert.deepEqual(src.dynacast(2, dynacastPauseMs + 600), [true, true, true], 'resumed at once');
-  assert.equal(src.dynacast(-1, dynacastPauseMs + 700), undefined);
-  assert.deepEqual(
-    src.dynacast(-1, 2 * dynacastPauseMs + 600),
-    [false, false, false],
-    'nobody watches: no video at all',
+  assert.equal(
+    src.dynacast(0, dynacastPauseMs + 1),
+    undefined,
+    'only its lowest layer needed: still all on (the REMB turns the others off)',
   );
+  assert.equal(src.dynacast(-1, dynacastPauseMs + 2), undefined, 'nobody: not paused at once');
+  assert.deepEqual(src.dynacast(-1, 2 * dynacastPauseMs + 1), [false, false, false]);
+  assert.equal(src.dynacast(-1, 2 * dynacastPauseMs + 500), undefined, 'told once');
+  assert.deepEqual(
+    src.dynacast(2, 2 * dynacastPauseMs + 600),
+    [true, true, true],
+    'resumed at once',
+  );
+  assert.equal(src.dynacast(-1, 2 * dynacastPauseMs + 700), undefined);
+  assert.deepEqual(src.dynacast(-1, 3 * dynacastPauseMs + 600), [false, false, false]);
   src.resetDynacast();
   assert.deepEqual(
-    src.dynacast(-1, 2 * dynacastPauseMs + 700),
+    src.dynacast(-1, 3 * dynacastPauseMs + 700),
     [false, false, false],
     'told again after its channel reopened',
   );

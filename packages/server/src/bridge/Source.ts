@@ -9,7 +9,7 @@ import type { Slot } from './Slot.js';
 
 export { nackCacheSize } from './Layer.js';
 
-/** Dynacast: a layer no receiver has needed for this long is paused at its publisher. */
+/** Dynacast: a source no receiver has needed for this long is paused at its publisher. */
 export const dynacastPauseMs = 5000;
 
 export const kindOf = (s: StreamSource): 'audio' | 'video' =>
@@ -32,10 +32,10 @@ export class Source {
   /** The SSRC the bridge's own RTCP to this publisher comes from. */
   readonly localSsrc = randomInt(1, 0xffffffff);
   #simulcast = false;
-  /** Dynacast: what its publisher was last told to send, per layer, and when each was last
-   * needed (performance.now()). A publisher starts with every layer on. */
+  /** Dynacast: what its publisher was last told to send, per layer, and when a receiver last
+   * needed it (performance.now()). A publisher starts with every layer on. */
   #sending: boolean[] = [];
-  #neededAt: number[] = [];
+  #neededAt: number | undefined;
   #active = false;
   #muted = false;
   readonly #requestKeyframe = (layer: Layer): void => {
@@ -86,21 +86,27 @@ export class Source {
   }
 
   /**
-   * Dynacast: the layers to keep on when receivers need up to layer `highest` (-1: none):
-   * those up to it, and for `dynacastPauseMs` those above that were needed before. Returns the
-   * new list (lowest first, one per layer, at least one) when it differs from what the
-   * publisher was last told, else undefined.
+   * Dynacast: what its publisher should send when receivers need up to layer `highest` (-1:
+   * none): every layer while any receiver needs any, none once nobody has for
+   * `dynacastPauseMs`. Returns the new list (lowest first, one per layer, at least one) when it
+   * differs from what the publisher was last told, else undefined.
+   *
+   * Whole sources, not layers: Chromium 156 re-initialises a simulcast camera's encoder on any
+   * change of an encoding's `active`, which gives every layer a keyframe and holds its frames
+   * for 200-260 ms (docs/architecture.md), so every receiver of that publisher would freeze at
+   * each pin or speaker change. A source nobody receives stalls nobody when it stops or starts.
+   * The layers above what receivers need go off through the publisher's REMB instead, which
+   * leaves no room for them (`Forwarder`): Chromium's bitrate allocator suspends a layer it
+   * cannot fund without touching the others.
    */
   dynacast(highest: number, now: number): boolean[] | undefined {
     const count = Math.max(1, this.layers.length);
-    const next: boolean[] = [];
-    for (let i = 0; i < count; i++) {
-      if (i <= highest || this.#neededAt[i] === undefined) this.#neededAt[i] = now;
-      next.push(now - (this.#neededAt[i] ?? now) < dynacastPauseMs);
-    }
+    if (highest >= 0 || this.#neededAt === undefined) this.#neededAt = now;
+    const on = now - this.#neededAt < dynacastPauseMs;
+    const next = Array.from({ length: count }, () => on);
     // Until told otherwise, a publisher sends every layer it has.
     const told = this.#sending.length === count ? this.#sending : next.map(() => true);
-    if (told.every((on, i) => on === next[i])) return undefined;
+    if (told.every((was, i) => was === next[i])) return undefined;
     this.#sending = next;
     return next;
   }

@@ -122,8 +122,16 @@ export function fakeCamera(): FakeStream {
 
 let nextSsrc = 1000;
 
+/** An encoding's parameters as the controllers set them (Chromium starts each active). */
+interface FakeEncoding {
+  maxBitrate?: number;
+  active?: boolean;
+}
+
 class FakeSender {
-  #params: { encodings: { maxBitrate?: number }[] } = { encodings: [{}] };
+  #params: { encodings: FakeEncoding[] } = { encodings: [{ active: true }] };
+  /** Every setParameters, in order (what the encodings became). */
+  readonly setLog: FakeEncoding[][] = [];
   /** The SSRC the browser chose for it, for good. */
   readonly ssrc = nextSsrc++;
   /** The SIM layers a local description gave it (then one encoding per layer). */
@@ -143,8 +151,11 @@ class FakeSender {
     return structuredClone(this.#params);
   }
 
-  async setParameters(params: { encodings: { maxBitrate?: number }[] }): Promise<void> {
+  async setParameters(params: { encodings: FakeEncoding[] }): Promise<void> {
+    if (params.encodings.length !== this.#params.encodings.length)
+      throw operationError('the number of encodings may not change');
     this.#params = structuredClone(params);
+    this.setLog.push(structuredClone(params.encodings));
   }
 
   setStreams(...streams: FakeStream[]): void {
@@ -169,7 +180,7 @@ class FakeSender {
       throw operationError(`Failed to add send stream ssrc: ${layers[1]}: other SSRCs mid-session`);
     if (!first || this.simulcast) return;
     this.simulcast = layers;
-    this.#params = { encodings: layers.map(() => ({})) };
+    this.#params = { encodings: layers.map(() => ({ active: true })) };
   }
 }
 

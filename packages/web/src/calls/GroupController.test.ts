@@ -408,7 +408,7 @@ for (const keepsSimulcast of [true, false]) {
     assert.equal(s?.ssrcs?.length, 1);
     assert.equal(s?.simulcast, undefined);
     const screen = m.rtc.last.transceivers.find((t) => t.mid === 's')?.sender;
-    assert.deepEqual(screen?.getParameters().encodings, [{ maxBitrate: 2_500_000 }]);
+    assert.deepEqual(screen?.getParameters().encodings, [{ maxBitrate: 2_500_000, active: true }]);
   });
 }
 
@@ -653,4 +653,187 @@ test('a camera that fills one layer (320x240), or none at the first answer, stay
   a.receive(bridgeOffer('e1', bobsStreams));
   await settle();
   assert.equal(a.answers()[0]?.sdp.mlines.find((l) => l.mid === 'v')?.simulcast, undefined);
+});
+
+test('forwarded: until the bridge first says, every video has its picture; then only the mids it names, and a picture comes back when its mid is named again; a new session starts over', async () => {
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', [...bobsStreams, ...carolsStreams]));
+  await settle();
+  const pictures = () =>
+    Object.fromEntries(
+      Object.entries(inGroup(m).media).map(([user, media]) => [user, media.forwarded.camera]),
+    );
+  assert.deepEqual(pictures(), { bob: true, carol: true }, 'an older bridge says nothing');
+  const { channel } = await mediaChannel(m);
+
+  const before = inGroup(m).media.carol;
+  channel.receive(JSON.stringify({ type: 'forwarded', video: ['f1'] }));
+  assert.deepEqual(pictures(), { bob: true, carol: false }, 'Carol is past the last-N');
+  assert.equal(inGroup(m).media.carol?.camera, before?.camera, 'her audio plays on, same stream');
+  assert.equal(inGroup(m).media.carol?.forwarded.screen, false);
+
+  channel.receive(JSON.stringify({ type: 'forwarded', video: ['f3'] }));
+  assert.deepEqual(pictures(), { bob: false, carol: true }, 'she spoke: her picture is back');
+  // The same set again changes nothing the screen sees.
+  const same = inGroup(m).media;
+  channel.receive(JSON.stringify({ type: 'forwarded', video: ['f3'] }));
+  assert.equal(inGroup(m).media.bob?.forwarded, same.bob?.forwarded);
+
+  // A microphone's mid named (it is no video) gives nobody a picture.
+  channel.receive(JSON.stringify({ type: 'forwarded', video: ['f0'] }));
+  assert.deepEqual(pictures(), { bob: false, carol: false });
+
+  m.receive(bridgeOffer('e2', [...bobsStreams, ...carolsStreams]));
+  await settle();
+  assert.deepEqual(pictures(), { bob: true, carol: true }, 'the new bridge has not said yet');
+});
+
+test('publish (dynacast): each camera encoding the bridge names is paused or resumed, lowest first; a source not named and an index past the end stay as they are; the screen has its own', async () => {
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const sender = (mid: string) => m.rtc.last.transceivers.find((t) => t.mid === mid)?.sender;
+  const active = (mid: string) =>
+    sender(mid)
+      ?.getParameters()
+      .encodings.map((e) => e.active);
+  const caps = () =>
+    sender('v')
+      ?.getParameters()
+      .encodings.map((e) => e.maxBitrate);
+  assert.deepEqual(active('v'), [true, true, true], 'all three until the bridge says');
+  const { channel } = await mediaChannel(m);
+  const publish = async (message: object) => {
+    channel.receive(JSON.stringify({ type: 'publish', ...message }));
+    await settle();
+  };
+
+  await publish({ camera: [true, false, false] });
+  assert.deepEqual(active('v'), [true, false, false], 'only thumbnails wanted');
+  assert.deepEqual(caps(), [150_000, 1_000_000, 1_000_000], 'the caps stay');
+
+  await publish({ screen: [false] });
+  assert.deepEqual(active('v'), [true, false, false], 'the camera was not named');
+
+  await publish({ camera: [false] });
+  assert.deepEqual(active('v'), [false, false, false], 'the rest of the list as it was');
+  await publish({ camera: [true, true] });
+  assert.deepEqual(active('v'), [true, true, false]);
+
+  // The screen, shared, starts paused as the bridge last said; resumed when it is wanted.
+  await m.groups.startScreenShare();
+  await settle();
+  assert.equal(sender('s')?.track !== null, true);
+  assert.deepEqual(active('s'), [false]);
+  await publish({ screen: [true] });
+  assert.deepEqual(active('s'), [true]);
+  assert.deepEqual(active('v'), [true, true, false]);
+
+  // The same again sets nothing.
+  const sets = sender('v')?.setLog.length;
+  await publish({ camera: [true, true, false] });
+  assert.equal(sender('v')?.setLog.length, sets);
+
+  // A new session: its bridge has not asked for anything yet, so everything sends.
+  m.receive(bridgeOffer('e2', bobsStreams));
+  await settle();
+  assert.deepEqual(active('v'), [true, true, true]);
+});
+
+test('publish on a camera of one stream: the encoding it has is paused; indexes past it are ignored', async () => {
+  const m = member();
+  (m.camera.getVideoTracks()[0] as FakeTrack).settings = { width: 320, height: 240 };
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const { channel } = await mediaChannel(m);
+  const active = () =>
+    m.rtc.last.transceivers
+      .find((t) => t.mid === 'v')
+      ?.sender.getParameters()
+      .encodings.map((e) => e.active);
+  channel.receive(JSON.stringify({ type: 'publish', camera: [false, true, true] }));
+  await settle();
+  assert.deepEqual(active(), [false], 'nobody watches: no video');
+  channel.receive(JSON.stringify({ type: 'publish', camera: [true] }));
+  await settle();
+  assert.deepEqual(active(), [true]);
+});
+
+test('a publish or forwarded that does not fit the schema is logged and dropped', async (t) => {
+  const warn = t.mock.method(console, 'warn', () => {});
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const { channel } = await mediaChannel(m);
+  channel.receive(JSON.stringify({ type: 'publish', camera: [false, false, false, false] }));
+  channel.receive(JSON.stringify({ type: 'publish', camera: [0] }));
+  channel.receive(JSON.stringify({ type: 'forwarded', video: 'f1' }));
+  channel.receive(JSON.stringify({ type: 'forwarded', video: [], extra: 1 }));
+  await settle();
+  assert.equal(warn.mock.callCount(), 4);
+  const v = m.rtc.last.transceivers.find((x) => x.mid === 'v')?.sender;
+  assert.deepEqual(
+    v?.getParameters().encodings.map((e) => e.active),
+    [true, true, true],
+  );
+  assert.equal(inGroup(m).media.bob?.forwarded.camera, true);
+});
+
+test('joined with camera and microphone off, nothing is put on the senders (no black frames, no silence) and the camera sends no encoding; turned on later, it sends as the bridge last wanted', async () => {
+  const m = member();
+  const [audio, video] = [m.camera.getAudioTracks()[0], m.camera.getVideoTracks()[0]] as [
+    FakeTrack,
+    FakeTrack,
+  ];
+  audio.enabled = false;
+  video.enabled = false;
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const sender = (mid: string) => m.rtc.last.transceivers.find((t) => t.mid === mid)?.sender;
+  const active = () =>
+    sender('v')
+      ?.getParameters()
+      .encodings.map((e) => e.active);
+  assert.equal(sender('a')?.track, null, 'no microphone track');
+  assert.equal(sender('v')?.track, null, 'no camera track');
+  assert.deepEqual(active(), [false, false, false], 'no padding either');
+  const v = m.answers()[0]?.sdp.mlines.find((l) => l.mid === 'v');
+  assert.equal(v?.simulcast?.length, 3, 'simulcast decided from the capture, off or not');
+
+  const { channel } = await mediaChannel(m);
+  channel.receive(JSON.stringify({ type: 'publish', camera: [true, false, true] }));
+  await settle();
+  assert.deepEqual(active(), [false, false, false], 'still off: nothing to send');
+
+  // "Camera" on: the track goes up with what the bridge last wanted.
+  video.enabled = true;
+  m.groups.updateLocalStream(m.camera as unknown as MediaStream);
+  await settle();
+  assert.equal(sender('v')?.track, video);
+  assert.equal(sender('a')?.track, null, 'the microphone stays off');
+  assert.deepEqual(active(), [true, false, true]);
+
+  // Off again mid-call: no track, no encoding; the microphone on.
+  video.enabled = false;
+  audio.enabled = true;
+  m.groups.updateLocalStream(m.camera as unknown as MediaStream);
+  await settle();
+  assert.equal(sender('v')?.track, null);
+  assert.equal(sender('a')?.track, audio);
+  assert.deepEqual(active(), [false, false, false]);
+
+  // A new camera from Settings, on: the last wish applies to it too.
+  const other = new FakeTrack('video');
+  m.groups.updateLocalStream({
+    getAudioTracks: () => [audio],
+    getVideoTracks: () => [other],
+  } as unknown as MediaStream);
+  await settle();
+  assert.equal(sender('v')?.track, other);
+  assert.deepEqual(active(), [true, false, true]);
 });

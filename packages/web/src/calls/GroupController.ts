@@ -19,14 +19,24 @@ import {
 } from '../media/simulcast.js';
 import type { CallControllerOptions } from './CallController.js';
 import { browserRtc, PeerLink, type Rtc } from './PeerLink.js';
-import { ViewSender, type ViewTiles } from './ViewSender.js';
+import { type BridgeMediaMessage, ViewSender, type ViewTiles } from './ViewSender.js';
 
 /** A participant's media as it arrives from the bridge. */
 export interface RemoteMedia {
   /** Camera and microphone, in one stream (for one <video> element). */
   camera: MediaStream | undefined;
   screen: MediaStream | undefined;
+  /**
+   * Whether each video's picture arrives now: it has a video track and the bridge forwards
+   * its mid (media channel `forwarded`; every slot until the bridge first says). One not
+   * forwarded is past this receiver's last-N, not shown, or paused on a congested link: its
+   * tile shows the participant's name instead of a frozen picture.
+   */
+  forwarded: { camera: boolean; screen: boolean };
 }
+
+/** The sources whose encodings the bridge may pause (dynacast). */
+type PublishedSource = 'camera' | 'screen';
 
 export type GroupState =
   | { phase: 'idle' }
@@ -107,7 +117,14 @@ export type GroupControllerOptions = Pick<
  *
  * The camera goes up in simulcast (`media/simulcast.ts`); the bridge chooses each receiver's
  * layer from the `view` this side sends on the media channel: which of the offered videos the
- * screen shows, and how large (`setView`).
+ * screen shows, and how large (`setView`). The bridge says on the same channel which videos it
+ * forwards here (`forwarded`, the others' tiles show names) and which of this side's own
+ * encodings anyone takes (`publish`, dynacast: the others are paused at the sender).
+ *
+ * A camera or microphone that is off (its track disabled) is not put on its sender at all:
+ * Chromium sends black frames and silence for a disabled track, and a participant who joins
+ * with both off should publish nothing (the bridge gives a source a slot at the others only at
+ * its first packet).
  */
 export class GroupController {
   #state: GroupState = { phase: 'idle' };
@@ -133,7 +150,19 @@ export class GroupController {
   #view: GroupView | undefined;
   /** The same view as JSON, so that the same one again costs nothing. */
   #viewJson = '';
-  readonly #views = new ViewSender(() => this.#tiles());
+  /** The video mids the bridge forwards here; undefined until it first says (then all are). */
+  #forwarded: ReadonlySet<string> | undefined;
+  /**
+   * Which of this side's own encodings the bridge wants, per source, lowest first (its
+   * `publish` messages merged); an encoding never named is wanted.
+   */
+  #wanted: Partial<Record<PublishedSource, boolean[]>> = {};
+  /** Sender parameters change one at a time: each set needs the transaction of its own get. */
+  #tuning: Promise<void> = Promise.resolve();
+  readonly #views = new ViewSender(
+    () => this.#tiles(),
+    (m) => this.#onBridgeMessage(m),
+  );
 
   readonly #rtc: Rtc;
   readonly #visibility: PageVisibility;
@@ -332,9 +361,9 @@ export class GroupController {
     await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
     const local = this.opts.localStream();
     for (const tx of pc.getTransceivers()) {
-      let track: MediaStreamTrack | null | undefined;
-      if (tx.mid === upstreamMids.audio) track = local?.getAudioTracks()[0] ?? null;
-      else if (tx.mid === upstreamMids.camera) track = local?.getVideoTracks()[0] ?? null;
+      let track: MediaStreamTrack | null;
+      if (tx.mid === upstreamMids.audio) track = live(local?.getAudioTracks()[0]);
+      else if (tx.mid === upstreamMids.camera) track = live(local?.getVideoTracks()[0]);
       else if (tx.mid === upstreamMids.screen) track = this.#screenTrack ?? null;
       else {
         const video = this.#streams[tx.mid ?? '']?.source !== 'microphone';
@@ -343,13 +372,15 @@ export class GroupController {
       }
       tx.direction = 'sendonly';
       if (tx.sender.track !== track) await tx.sender.replaceTrack(track);
-      if (track && local && track !== this.#screenTrack) tx.sender.setStreams?.(local);
+      if (local && tx.mid !== upstreamMids.screen) tx.sender.setStreams?.(local);
     }
     const answer = await pc.createAnswer();
+    // The camera's capture size decides simulcast even while it is off (its track disabled):
+    // the sender's encodings are fixed by this session's first answer.
     const sdp = this.#withSimulcast(answer.sdp ?? '', local?.getVideoTracks()[0]);
     await pc.setLocalDescription({ type: 'answer', sdp });
     this.#signal({ type: 'answer', sdp });
-    await this.#capBitrates(pc);
+    await this.#tune();
     this.#updateMedia();
     this.#views.changed(true);
   }
@@ -453,64 +484,133 @@ export class GroupController {
     const pc = this.#pc;
     const s = this.#state;
     if (!pc || (s.phase !== 'joining' && s.phase !== 'joined')) return;
-    const tracks: Record<string, { camera: MediaStreamTrack[]; screen: MediaStreamTrack[] }> = {};
+    interface Tracks {
+      camera: MediaStreamTrack[];
+      screen: MediaStreamTrack[];
+      forwarded: RemoteMedia['forwarded'];
+    }
+    const tracks: Record<string, Tracks> = {};
     for (const tx of pc.getTransceivers()) {
       const info = tx.mid ? this.#streams[tx.mid] : undefined;
-      if (!info || tx.currentDirection === 'inactive' || tx.currentDirection === 'stopped')
+      if (
+        !tx.mid ||
+        !info ||
+        tx.currentDirection === 'inactive' ||
+        tx.currentDirection === 'stopped'
+      )
         continue;
-      tracks[info.user] ??= { camera: [], screen: [] };
-      const entry = tracks[info.user] as { camera: MediaStreamTrack[]; screen: MediaStreamTrack[] };
+      const entry: Tracks = tracks[info.user] ?? {
+        camera: [],
+        screen: [],
+        forwarded: { camera: false, screen: false },
+      };
+      tracks[info.user] = entry;
       (info.source === 'screen' ? entry.screen : entry.camera).push(tx.receiver.track);
+      if (info.source !== 'microphone' && (this.#forwarded?.has(tx.mid) ?? true))
+        entry.forwarded[info.source] = true;
     }
     const media: Record<string, RemoteMedia> = {};
     for (const [user, t] of Object.entries(tracks)) {
       const old = s.media[user];
+      const forwarded =
+        old &&
+        old.forwarded.camera === t.forwarded.camera &&
+        old.forwarded.screen === t.forwarded.screen
+          ? old.forwarded
+          : t.forwarded;
       media[user] = {
         camera: this.#reuse(old?.camera, t.camera),
         screen: this.#reuse(old?.screen, t.screen),
+        forwarded,
       };
     }
     this.#patch({ media });
   }
 
+  /** The bridge's word on the media channel (already checked against the schema). */
+  #onBridgeMessage(m: BridgeMediaMessage): void {
+    if (m.type === 'forwarded') {
+      this.#forwarded = new Set(m.video);
+      this.#updateMedia();
+      return;
+    }
+    for (const source of ['camera', 'screen'] as const) {
+      const wanted = m[source];
+      if (!wanted) continue; // a source not named stays as it is
+      const merged = [...(this.#wanted[source] ?? [])];
+      for (const [i, on] of wanted.entries()) merged[i] = on;
+      this.#wanted[source] = merged;
+    }
+    void this.#tune();
+  }
+
+  /** Sets the senders' parameters (`#tuneSenders`) after whatever set them before. */
+  #tune(): Promise<void> {
+    const pc = this.#pc;
+    if (!pc) return this.#tuning;
+    this.#tuning = this.#tuning.then(() => this.#tuneSenders(pc)).catch(() => {});
+    return this.#tuning;
+  }
+
   /**
-   * The screen one encoding under `screenMaxBitrate`; the camera's simulcast layers each their
-   * own cap (`layerBitrates`: the top layer `videoMaxBitrate`, fixed ones under it), from the
-   * capture size, which decides how many layers Chromium fills.
+   * Each encoding's cap and whether it sends. Caps: the screen one encoding under
+   * `screenMaxBitrate`; the camera's simulcast layers each their own (`layerBitrates`: the top
+   * layer `videoMaxBitrate`, fixed ones under it), from the capture size, which decides how many
+   * layers Chromium fills. Active: what the bridge last wanted (`publish`; every encoding until
+   * it says), none while the sender has no track (a camera turned off: Chromium otherwise keeps
+   * sending padding on it for a few seconds). Chromium 156 pauses each SSRC of the munged
+   * simulcast on its own (docs/architecture.md).
    */
-  async #capBitrates(pc: RTCPeerConnection): Promise<void> {
+  async #tuneSenders(pc: RTCPeerConnection): Promise<void> {
     for (const tx of pc.getTransceivers()) {
-      if (tx.mid !== upstreamMids.camera && tx.mid !== upstreamMids.screen) continue;
+      const source: PublishedSource | undefined =
+        tx.mid === upstreamMids.camera
+          ? 'camera'
+          : tx.mid === upstreamMids.screen
+            ? 'screen'
+            : undefined;
+      if (!source) continue;
       const params = tx.sender.getParameters();
       const count = params.encodings?.length ?? 0;
       if (count === 0) continue;
       const settings = tx.sender.track?.getSettings?.();
       const caps =
-        tx.mid === upstreamMids.screen
+        source === 'screen'
           ? params.encodings.map(() => this.opts.screenMaxBitrate())
           : layerBitrates(count, settings, this.opts.videoMaxBitrate());
-      if (params.encodings.every((e, i) => e.maxBitrate === caps[i])) continue;
-      for (const [i, e] of params.encodings.entries()) e.maxBitrate = caps[i];
-      await tx.sender.setParameters(params).catch(() => {});
+      const wanted = this.#wanted[source] ?? [];
+      const active = params.encodings.map((_, i) => !!tx.sender.track && wanted[i] !== false);
+      if (params.encodings.every((e, i) => e.maxBitrate === caps[i] && e.active === active[i]))
+        continue;
+      for (const [i, e] of params.encodings.entries()) {
+        e.maxBitrate = caps[i];
+        e.active = active[i] ?? true;
+      }
+      await tx.sender.setParameters(params).catch((err: unknown) => {
+        console.warn(`group call: the ${source}'s encodings were not set`, err);
+      });
     }
   }
 
-  /** The camera or microphone changed (Settings): swap the tracks in place. */
+  /**
+   * The camera or microphone changed (Settings, or turned on or off): the senders carry the
+   * tracks that are on, swapped in place, and the bridge's last wish for the camera's
+   * encodings is applied to the new track.
+   */
   updateLocalStream(stream: MediaStream | undefined): void {
     const pc = this.#pc;
     if (!pc) return;
     for (const tx of pc.getTransceivers()) {
-      const track =
-        tx.mid === upstreamMids.audio
-          ? stream?.getAudioTracks()[0]
-          : tx.mid === upstreamMids.camera
-            ? stream?.getVideoTracks()[0]
-            : undefined;
-      if (track && tx.sender.track !== track)
-        tx.sender
-          .replaceTrack(track)
-          .then(() => this.#capBitrates(pc))
-          .catch(() => {});
+      if (tx.mid !== upstreamMids.audio && tx.mid !== upstreamMids.camera) continue;
+      if (tx.direction !== 'sendonly') continue; // not answered yet: the answer takes it
+      const track = live(
+        tx.mid === upstreamMids.audio ? stream?.getAudioTracks()[0] : stream?.getVideoTracks()[0],
+      );
+      if (tx.sender.track === track) continue;
+      tx.sender
+        .replaceTrack(track)
+        .then(() => this.#tune())
+        .catch(() => {});
     }
   }
 
@@ -554,7 +654,7 @@ export class GroupController {
     this.#screenTrack = track;
     const tx = this.#pc?.getTransceivers().find((t) => t.mid === upstreamMids.screen);
     await tx?.sender.replaceTrack(track);
-    if (this.#pc) await this.#capBitrates(this.#pc);
+    await this.#tune();
     this.#signal({ screenshare: { mid: upstreamMids.screen } });
     this.#patch({ sharing: true });
   }
@@ -565,7 +665,10 @@ export class GroupController {
     this.#screenTrack = undefined;
     track.stop();
     const tx = this.#pc?.getTransceivers().find((t) => t.mid === upstreamMids.screen);
-    tx?.sender.replaceTrack(null).catch(() => {});
+    tx?.sender
+      .replaceTrack(null)
+      .then(() => this.#tune())
+      .catch(() => {});
     this.#signal({ screenshare: null });
     this.#patch({ sharing: false });
   }
@@ -600,6 +703,9 @@ export class GroupController {
     this.#session = undefined;
     this.#streams = {};
     this.#simulcast = undefined;
+    // The next session's bridge says anew what it forwards and wants.
+    this.#forwarded = undefined;
+    this.#wanted = {};
     if (this.#screenTrack) {
       // A new session (the bridge moved, or a rejoin) starts without the screen.
       this.#screenTrack.stop();
@@ -607,6 +713,11 @@ export class GroupController {
       this.#patch({ sharing: false });
     }
   }
+}
+
+/** The track a sender carries: none for one that is off (disabled) or missing. */
+function live(track: MediaStreamTrack | undefined): MediaStreamTrack | null {
+  return track?.enabled ? track : null;
 }
 
 /** A CSS size × devicePixelRatio as the protocol takes it: whole pixels, at most 16384. */

@@ -1,5 +1,6 @@
 import {
   type MediaChannelClientMessage,
+  type MediaChannelServerMessage,
   maxMediaChannelMessage,
   maxViewsPerSecond,
   maxViewTiles,
@@ -9,6 +10,9 @@ import {
 
 /** The tiles of a `view`, by mid. */
 export type ViewTiles = ViewMessage['tiles'];
+
+/** What the bridge tells this client on the media channel (its errors are only logged). */
+export type BridgeMediaMessage = Exclude<MediaChannelServerMessage, { type: 'error' }>;
 
 /** How long the tiles' sizes must hold still before they are sent (a resize in progress). */
 export const viewDebounceMs = 250;
@@ -23,6 +27,9 @@ export const viewIntervalMs = 2000 / maxViewsPerSecond;
  * channel"): the tiles `compute` gives at the time of sending, when the channel opens, at once
  * when what is forwarded changed (`changed(true)`), and `viewDebounceMs` after the last change
  * of sizes otherwise; never one `view` the same as the last, nor two within `viewIntervalMs`.
+ * What the bridge says on the channel is checked against the protocol's schema: `forwarded`
+ * and `publish` go to `received`, its errors and anything that does not fit are logged and
+ * dropped.
  */
 export class ViewSender {
   #channel: RTCDataChannel | undefined;
@@ -34,14 +41,20 @@ export class ViewSender {
   #due = Number.POSITIVE_INFINITY;
 
   /** `compute`: the tiles to send now; undefined while the screen has not said what it shows. */
-  constructor(private readonly compute: () => ViewTiles | undefined) {}
+  constructor(
+    private readonly compute: () => ViewTiles | undefined,
+    private readonly received: (message: BridgeMediaMessage) => void = () => {},
+  ) {}
 
   /** The bridge's data channel of a new session: what it shows goes out once it is open. */
   attach(channel: RTCDataChannel): void {
     this.detach();
     this.#channel = channel;
     channel.onopen = () => this.changed(true);
-    channel.onmessage = (e: MessageEvent) => onBridgeMessage(e.data);
+    channel.onmessage = (e: MessageEvent) => {
+      const message = parseBridgeMessage(e.data);
+      if (message) this.received(message);
+    };
     if (channel.readyState === 'open') this.changed(true);
   }
 
@@ -113,8 +126,8 @@ function fit(tiles: ViewTiles): ViewTiles {
   return kept.length === entries.length ? tiles : Object.fromEntries(kept);
 }
 
-/** The bridge only ever answers with an error; anything else is a bridge of another version. */
-function onBridgeMessage(data: unknown): void {
+/** A bridge message as the schema takes it; an error or anything else is logged, not returned. */
+function parseBridgeMessage(data: unknown): BridgeMediaMessage | undefined {
   let parsed: unknown;
   try {
     parsed = typeof data === 'string' ? JSON.parse(data) : undefined;
@@ -122,6 +135,14 @@ function onBridgeMessage(data: unknown): void {
     parsed = undefined;
   }
   const message = mediaChannelServerSchema.safeParse(parsed);
-  if (!message.success) console.warn('media channel: unexpected message from the bridge', data);
-  else console.warn(`media channel: the bridge refused a view (${message.data.code})`);
+  if (!message.success) {
+    // A bridge of another version: what it says is dropped, the call goes on.
+    console.warn('media channel: unexpected message from the bridge', data);
+    return undefined;
+  }
+  if (message.data.type === 'error') {
+    console.warn(`media channel: the bridge refused a view (${message.data.code})`);
+    return undefined;
+  }
+  return message.data;
 }

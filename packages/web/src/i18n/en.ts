@@ -97,6 +97,8 @@ export const en = {
   'group.stagePinned': '{name} (pinned)',
   'group.pin': 'Pin {name}',
   'group.pinShort': 'Pin',
+  'group.gridView': 'Grid view',
+  'group.speaking': 'speaking',
   'group.waiting': 'Waiting for the host',
   'group.waitingLead':
     'You will join {name} as soon as someone from the organisation starts the call. Keep this page open.',

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import { t } from '../../i18n/index.js';
 import { canShareScreen } from '../../media/mediaSettings.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
@@ -11,18 +12,21 @@ export interface ScreenShareControl {
 
 /**
  * "Microphone", "Camera" (pressed = sending), "Share screen" / "Stop sharing" where the browser
- * can share a screen, "Settings" and "Hang up".
+ * can share a screen, a call's own controls (`children`: a group's "Grid view"), "Settings" and
+ * "Hang up".
  */
 export function CallControls({
   media,
   onHangUp,
   screen,
   onSettings,
+  children,
 }: {
   media: LocalMedia;
   onHangUp(): void;
   screen?: ScreenShareControl;
   onSettings?(): void;
+  children?: ReactNode;
 }) {
   return (
     <div className="call-controls">
@@ -37,6 +41,7 @@ export function CallControls({
           {t(screen.sharing ? 'call.stopSharing' : 'call.shareScreen')}
         </button>
       )}
+      {children}
       {onSettings && (
         <button type="button" className="secondary" onClick={onSettings}>
           {t('call.settings')}

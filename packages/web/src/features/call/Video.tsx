@@ -1,7 +1,16 @@
-import { useEffect, useRef } from 'react';
+import { type ReactNode, type RefObject, useEffect, useRef, useState } from 'react';
 import type { ShownTiles, TileOf } from '../group/ShownTiles.js';
 
-/** A video element showing a MediaStream; local previews are muted and mirrored. */
+/** How long a camera may show no new frame before its tile shows the placeholder instead. */
+export const stalledAfterMs = 2000;
+
+/**
+ * A video element showing a MediaStream; local previews are muted and mirrored. With a
+ * `placeholder`, that shows instead of the picture (over the element, which stays in place
+ * and goes on playing the sound) while there is none: no video track, not `forwarded`, or,
+ * with `watchFrames`, no frame for `stalledAfterMs` (a camera turned off sends nothing, and
+ * the element would hold its last frame).
+ */
 export function Video({
   stream,
   muted = false,
@@ -10,6 +19,9 @@ export function Video({
   label,
   sinkId,
   shows,
+  placeholder,
+  forwarded = true,
+  watchFrames = false,
 }: {
   stream: MediaStream | undefined;
   muted?: boolean;
@@ -20,8 +32,15 @@ export function Video({
   sinkId?: string | undefined;
   /** Whose video it is, for the group screen's report of what it shows (and how large). */
   shows?: { tiles: ShownTiles } & TileOf;
+  placeholder?: ReactNode;
+  /** The picture arrives (false: the bridge does not forward it now). */
+  forwarded?: boolean;
+  watchFrames?: boolean;
 }) {
   const ref = useRef<HTMLVideoElement>(null);
+  const hasVideo = (stream?.getVideoTracks().length ?? 0) > 0;
+  const arriving = useFramesArrive(ref, stream, watchFrames && hasVideo && forwarded);
+  const pictured = hasVideo && forwarded && (!watchFrames || arriving);
   const tiles = shows?.tiles;
   const user = shows?.user;
   const source = shows?.source;
@@ -43,13 +62,63 @@ export function Video({
     });
   }, [sinkId, muted]);
   return (
-    <video
-      ref={ref}
-      className={`${className ?? ''}${mirrored ? ' mirrored' : ''}`}
-      autoPlay
-      playsInline
-      muted={muted}
-      aria-label={label}
-    />
+    <>
+      <video
+        ref={ref}
+        className={`${className ?? ''}${mirrored ? ' mirrored' : ''}`}
+        autoPlay
+        playsInline
+        muted={muted}
+        aria-label={label}
+        data-picture={placeholder === undefined ? undefined : String(pictured)}
+      />
+      {placeholder !== undefined && !pictured && placeholder}
+    </>
   );
+}
+
+/**
+ * Whether the element presents frames: true from each frame on, false once `stalledAfterMs`
+ * pass without one (and until the first). Without requestVideoFrameCallback (older browsers)
+ * frames are taken to arrive.
+ */
+function useFramesArrive(
+  ref: RefObject<HTMLVideoElement | null>,
+  stream: MediaStream | undefined,
+  watch: boolean,
+): boolean {
+  const [arriving, setArriving] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!watch || !el || !stream) {
+      setArriving(false);
+      return;
+    }
+    if (typeof el.requestVideoFrameCallback !== 'function') {
+      setArriving(true);
+      return;
+    }
+    let last = Number.NEGATIVE_INFINITY;
+    let now = false;
+    const set = (on: boolean) => {
+      if (on === now) return;
+      now = on;
+      setArriving(on);
+    };
+    let handle = 0;
+    const onFrame = () => {
+      last = performance.now();
+      set(true);
+      handle = el.requestVideoFrameCallback(onFrame);
+    };
+    handle = el.requestVideoFrameCallback(onFrame);
+    const timer = setInterval(() => {
+      if (performance.now() - last > stalledAfterMs) set(false);
+    }, stalledAfterMs / 4);
+    return () => {
+      el.cancelVideoFrameCallback(handle);
+      clearInterval(timer);
+    };
+  }, [ref, stream, watch]);
+  return arriving;
 }

@@ -1,5 +1,5 @@
 import { roomNameMaxLength, roomNamePattern } from '@confab/protocol';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { type RefObject, useEffect, useMemo, useRef, useState } from 'react';
 import { navigate } from '../../app/router.js';
 import type { GroupController, GroupState } from '../../calls/GroupController.js';
 import { t } from '../../i18n/index.js';
@@ -8,6 +8,7 @@ import { CallControls, MediaToggles, SharingIndicator } from '../call/CallContro
 import { LocalPreview } from '../call/LocalPreview.js';
 import { Video } from '../call/Video.js';
 import { FormDialog } from '../common/FormDialog.js';
+import { type GroupLayout, gridFit, initialsOf, planGroupLayout } from './groupLayout.js';
 import { InviteActions } from './Invite.js';
 import { ShownTiles } from './ShownTiles.js';
 
@@ -129,13 +130,19 @@ export function GroupWaiting({
   );
 }
 
+/** The smallest tile of the grid, in CSS pixels: past it, the grid scrolls. */
+const minGridTile = 128;
+
 /**
- * In a group call: a tile per participant (name, owner mark, "Pin NAME"), the stage large with
- * the tiles in a strip under it, the participant list, and the call controls. The stage shows,
- * on this screen only, the pinned participant (their screen while they share one), else a
- * shared screen, else the latest dominant speaker with a camera. What is shown, and how large,
- * goes to the bridge (`GroupController.setView`), which sends each video at the layer that fits
- * and nothing for a tile out of sight.
+ * In a group call: a tile per participant (name, owner and guest marks, the speaker marked,
+ * "Pin NAME"), the participant list, and the call controls with "Grid view". Speaker view
+ * (the default) shows the stage large with the tiles in a strip under it; grid view shows
+ * every tile the same size, as large as lets them all fit (`gridFit`). The stage is chosen on
+ * this screen only (`planGroupLayout`): the pinned participant (their screen while they share
+ * one), else a shared screen, else the latest dominant speaker with a camera. What is shown,
+ * and how large, goes to the bridge (`GroupController.setView`), which sends each video at the
+ * layer that fits and nothing for a tile out of sight; a video it does not forward shows the
+ * participant's initials under the name instead of a frozen picture.
  */
 export function GroupCall({
   state,
@@ -154,6 +161,7 @@ export function GroupCall({
 }) {
   const sinkId = media.settings.speakerId ?? '';
   const [pinnedId, setPinnedId] = useState<string>();
+  const [layout, setLayout] = useState<GroupLayout>('speaker');
   const shown = useMemo(() => new ShownTiles((view) => groups.setView(view)), [groups]);
   useEffect(
     () => () => {
@@ -162,95 +170,134 @@ export function GroupCall({
     },
     [shown, groups],
   );
+  const tilesRef = useRef<HTMLUListElement>(null);
+  const box = useBoxSize(tilesRef);
   const others = state.participants.filter((p) => p.id !== selfId);
   const self = state.participants.find((p) => p.id === selfId);
-  const pinned = others.find((p) => p.id === pinnedId);
-  const sharer = others.find((p) => state.media[p.id]?.screen);
-  // The latest dominant speaker other than oneself (muted on stage: its tile plays it).
-  const speaking = state.speakers[0];
-  const speaker = state.speakers
-    .map((id) => others.find((p) => p.id === id))
-    .find((p) => p && state.media[p.id]?.camera);
-  const staged = pinned ?? sharer ?? speaker;
+  const byId = new Map(others.map((p) => [p.id, p]));
+  const plan = planGroupLayout({
+    others,
+    media: state.media,
+    speakers: state.speakers,
+    pinnedId,
+    layout,
+  });
+  const staged = plan.staged && byId.get(plan.staged.user);
   const stagedMedia = staged ? state.media[staged.id] : undefined;
-  const stageSource = stagedMedia?.screen ? 'screen' : 'camera';
-  // Screens not on the stage (someone else is pinned, or a second sharer) get a tile.
-  const screensInStrip = others.filter(
-    (p) => state.media[p.id]?.screen && !(p === staged && stageSource === 'screen'),
-  );
+  const stageSource = plan.staged?.source ?? 'camera';
+  // The latest dominant speaker (oneself too: the tile says so).
+  const speaking = state.speakers[0];
+  const fit =
+    layout === 'grid'
+      ? gridFit(plan.tiles.length + 1, box.width, box.height, box.gap, minGridTile)
+      : undefined;
   const name = state.group.replace(/^group\//, '');
   const isOwner = !!self?.owner;
   return (
     <section
-      className={`group-call${staged ? ' with-screen' : ''}`}
+      className={`group-call${plan.stageBox ? ' with-screen' : ''}${layout === 'grid' ? ' grid-view' : ''}`}
       aria-label={t('group.inCall', { name })}
     >
-      {staged && (
-        <Video
-          key={`${staged.id}/${stageSource}`}
-          stream={stageSource === 'screen' ? stagedMedia?.screen : stagedMedia?.camera}
-          muted
-          className={`group-screen${stageSource === 'camera' ? ' group-stage' : ''}`}
-          label={
-            stageSource === 'screen'
-              ? t('call.screenOf', { name: staged.name })
-              : staged === pinned
-                ? t('group.stagePinned', { name: staged.name })
-                : t('group.stage', { name: staged.name })
-          }
-          shows={{ tiles: shown, user: staged.id, source: stageSource, stage: true }}
-        />
+      {plan.stageBox && staged && (
+        <div className="group-stage-box">
+          <Video
+            key={`${staged.id}/${stageSource}`}
+            stream={stageSource === 'screen' ? stagedMedia?.screen : stagedMedia?.camera}
+            muted
+            className={`group-screen${stageSource === 'camera' ? ' group-stage' : ''}`}
+            label={
+              stageSource === 'screen'
+                ? t('call.screenOf', { name: staged.name })
+                : plan.staged?.pinned
+                  ? t('group.stagePinned', { name: staged.name })
+                  : t('group.stage', { name: staged.name })
+            }
+            shows={{ tiles: shown, user: staged.id, source: stageSource, stage: true }}
+            forwarded={stagedMedia?.forwarded[stageSource] ?? false}
+            watchFrames={stageSource === 'camera'}
+            placeholder={<NoPicture name={staged.name} withName />}
+          />
+        </div>
       )}
-      <ul className="tiles" aria-label={t('group.tiles')}>
-        <li className="tile self">
+      <ul
+        ref={tilesRef}
+        className="tiles"
+        aria-label={t('group.tiles')}
+        style={
+          fit ? { gridTemplateColumns: `repeat(${fit.columns}, ${fit.tileWidth}px)` } : undefined
+        }
+      >
+        <li className={`tile self${speaking && speaking === selfId ? ' speaking' : ''}`}>
           <Video
             stream={media.stream}
             muted
             mirrored
             className="tile-video"
             label={t('main.preview')}
+            forwarded={media.camOn}
+            placeholder={<NoPicture name={self?.name ?? t('group.you')} />}
           />
           <span className="tile-name">
             {t('group.you')}
-            <TileMarks owner={!!self?.owner} guest={false} />
+            <TileMarks
+              owner={!!self?.owner}
+              guest={false}
+              speaking={!!speaking && speaking === selfId}
+            />
           </span>
         </li>
-        {others.map((p) => (
-          <li key={p.id} className={`tile${p.id === speaking ? ' speaking' : ''}`} data-user={p.id}>
-            <Video
-              stream={state.media[p.id]?.camera}
-              className="tile-video"
-              label={p.name}
-              sinkId={sinkId}
-              shows={{ tiles: shown, user: p.id, source: 'camera' }}
-            />
-            <span className="tile-name">
-              {p.name}
-              <TileMarks owner={p.owner} guest={p.guest} />
-            </span>
-            <button
-              type="button"
-              className={`pin${p === pinned ? ' on' : ''}`}
-              aria-pressed={p === pinned}
-              aria-label={t('group.pin', { name: p.name })}
-              onClick={() => setPinnedId(p === pinned ? undefined : p.id)}
+        {plan.tiles.map(({ user, source, stage }) => {
+          const p = byId.get(user);
+          const m = state.media[user];
+          if (!p) return null;
+          if (source === 'screen')
+            return (
+              <li key={`${p.id}/screen`} className="tile screen-tile" data-user={p.id}>
+                <Video
+                  stream={m?.screen}
+                  muted
+                  className="tile-video"
+                  label={t('call.screenOf', { name: p.name })}
+                  shows={{ tiles: shown, user: p.id, source: 'screen', stage }}
+                  forwarded={m?.forwarded.screen ?? false}
+                  placeholder={<NoPicture name={p.name} />}
+                />
+                <span className="tile-name">{t('call.screenOf', { name: p.name })}</span>
+              </li>
+            );
+          const isPinned = p.id === pinnedId;
+          return (
+            <li
+              key={p.id}
+              className={`tile${p.id === speaking ? ' speaking' : ''}`}
+              data-user={p.id}
             >
-              {t('group.pinShort')}
-            </button>
-          </li>
-        ))}
-        {screensInStrip.map((p) => (
-          <li key={`${p.id}/screen`} className="tile screen-tile" data-user={p.id}>
-            <Video
-              stream={state.media[p.id]?.screen}
-              muted
-              className="tile-video"
-              label={t('call.screenOf', { name: p.name })}
-              shows={{ tiles: shown, user: p.id, source: 'screen' }}
-            />
-            <span className="tile-name">{t('call.screenOf', { name: p.name })}</span>
-          </li>
-        ))}
+              <Video
+                stream={m?.camera}
+                className="tile-video"
+                label={p.name}
+                sinkId={sinkId}
+                shows={{ tiles: shown, user: p.id, source: 'camera', stage }}
+                forwarded={m?.forwarded.camera ?? false}
+                watchFrames
+                placeholder={<NoPicture name={p.name} />}
+              />
+              <span className="tile-name">
+                {p.name}
+                <TileMarks owner={p.owner} guest={p.guest} speaking={p.id === speaking} />
+              </span>
+              <button
+                type="button"
+                className={`pin${isPinned ? ' on' : ''}`}
+                aria-pressed={isPinned}
+                aria-label={t('group.pin', { name: p.name })}
+                onClick={() => setPinnedId(isPinned ? undefined : p.id)}
+              >
+                {t('group.pinShort')}
+              </button>
+            </li>
+          );
+        })}
       </ul>
       <aside className="participants" aria-labelledby="participants-title">
         <h2 id="participants-title">
@@ -314,13 +361,31 @@ export function GroupCall({
           disabled: media.settings.audioOnly,
           toggle: () => (state.sharing ? groups.stopScreenShare() : void groups.startScreenShare()),
         }}
-      />
+      >
+        <button
+          type="button"
+          role="switch"
+          aria-checked={layout === 'grid'}
+          className={`switch${layout === 'grid' ? ' on' : ''}`}
+          onClick={() => setLayout(layout === 'grid' ? 'speaker' : 'grid')}
+        >
+          {t('group.gridView')}
+        </button>
+      </CallControls>
     </section>
   );
 }
 
-/** " · owner", " · guest" after a tile's name, each kept whole when a long caption wraps. */
-function TileMarks({ owner, guest }: { owner: boolean; guest: boolean }) {
+/** " · owner", " · guest", " · speaking" after a tile's name, each kept whole when it wraps. */
+function TileMarks({
+  owner,
+  guest,
+  speaking = false,
+}: {
+  owner: boolean;
+  guest: boolean;
+  speaking?: boolean;
+}) {
   return (
     <>
       {owner && (
@@ -335,6 +400,52 @@ function TileMarks({ owner, guest }: { owner: boolean; guest: boolean }) {
           <span className="tile-mark">· {t('group.guest')}</span>
         </>
       )}
+      {speaking && (
+        <>
+          {' '}
+          <span className="tile-mark speaking-mark">· {t('group.speaking')}</span>
+        </>
+      )}
     </>
   );
+}
+
+/**
+ * What a tile shows while its video has no picture (camera off, past the last-N, paused):
+ * the participant's initials, and on the stage their name too (a tile has its caption).
+ * Hidden from screen readers, which read the caption and the video's label.
+ */
+function NoPicture({ name, withName = false }: { name: string; withName?: boolean }) {
+  return (
+    <div className="no-picture" aria-hidden="true">
+      <span className="initials">{initialsOf(name)}</span>
+      {withName && <span className="no-picture-name">{name}</span>}
+    </div>
+  );
+}
+
+/** An element's content box and its grid's row gap, in CSS pixels, as they change. */
+function useBoxSize(ref: RefObject<HTMLElement | null>): {
+  width: number;
+  height: number;
+  gap: number;
+} {
+  const [size, setSize] = useState({ width: 0, height: 0, gap: 0 });
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(([entry]) => {
+      if (!entry) return;
+      const { width, height } = entry.contentRect;
+      const gap = Number.parseFloat(getComputedStyle(el).rowGap) || 0;
+      setSize((old) =>
+        old.width === width && old.height === height && old.gap === gap
+          ? old
+          : { width, height, gap },
+      );
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [ref]);
+  return size;
 }

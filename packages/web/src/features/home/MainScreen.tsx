@@ -99,7 +99,13 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
   }, [rtm]);
   // Settings changed during a call: new devices switch in place; audio only renegotiates.
   useEffect(() => calls.updateLocalStream(media.stream), [calls, media.stream]);
-  useEffect(() => groups.updateLocalStream(media.stream), [groups, media.stream]);
+  // Turning the camera or microphone on or off changes what a group sends too: a track that is
+  // off leaves its sender (GroupController), so the effect runs on those flags as well.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the flags are read through the tracks' `enabled`
+  useEffect(
+    () => groups.updateLocalStream(media.stream),
+    [groups, media.stream, media.camOn, media.micOn],
+  );
   useEffect(
     () => groups.setAudioOnly(media.settings.audioOnly),
     [groups, media.settings.audioOnly],
