@@ -316,8 +316,14 @@ export class LiveMeeting {
     const secs = Math.ceil(ms / 1000);
     const maxes = (m: Measure) =>
       [...m.maxBySecond.slice(0, secs)].map((x) => x.toFixed(0)).join(' ');
+    const loopMaxima = meeting.loopLag
+      ? `\n  ${name}'s event loop, longest delay per second (ms): ${meeting.loopLag
+          .maxima(wall0, wall1)
+          .map((x) => x.toFixed(0))
+          .join(' ')}`
+      : '';
     const timeline = this.opts.timeline
-      ? `\n  ${name} max latency per second (ms), via the SFU: ${maxes(measure)}\n  direct pair: ${maxes(direct)}`
+      ? `\n  ${name} max latency per second (ms), via the SFU: ${maxes(measure)}\n  direct pair: ${maxes(direct)}${loopMaxima}`
       : '';
     const threads =
       timeline +

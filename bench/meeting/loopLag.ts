@@ -57,6 +57,11 @@ export class LoopLagProbe {
     return out;
   }
 
+  /** The longest delay of each second reported in (fromMs, toMs], for `--timeline`. */
+  maxima(fromMs: number, toMs: number): number[] {
+    return this.#seconds(fromMs, toMs).map((s) => s.max);
+  }
+
   /** The delay over the seconds reported in (fromMs, toMs] (wall clock); NaN when none. */
   between(fromMs: number, toMs: number): LoopLag {
     const secs = this.#seconds(fromMs, toMs);
