@@ -7,7 +7,7 @@
  * the ratios. Goals from issue 23: ≤ 0.7× Janus's CPU, loss ≤ 0.5%.
  */
 import { execFileSync } from 'node:child_process';
-import { f1, f2, type Result, report, runMeeting } from '../meeting/live.js';
+import { f1, f2, type Result, runUndisturbed } from '../meeting/live.js';
 import { confabMeeting, janusMeeting } from '../meeting/meetings.js';
 import type { Shape } from '../meeting/shape.js';
 import { median } from '../stats.js';
@@ -32,6 +32,8 @@ const opts = {
   threads: process.argv.includes('--threads'),
   windowMs: Number(arg('window') ?? 20) * 1000,
   settleMs: Number(arg('settle') ?? 5) * 1000,
+  /** `--retries=N`: a run other processes disturbed is repeated up to N times (1). */
+  retries: Math.max(0, Number(arg('retries') ?? 1)),
 };
 
 async function main(): Promise<void> {
@@ -43,14 +45,14 @@ async function main(): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     const tag = rounds > 1 ? ` round ${round}` : '';
     if (only !== 'janus') {
-      const r = await runMeeting('confab', shape, (m) => confabMeeting(shape, m), opts);
-      report(`confab${tag}`, r);
-      runs.confab.push(r);
+      runs.confab.push(
+        await runUndisturbed(`confab${tag}`, shape, (m) => confabMeeting(shape, m), opts),
+      );
     }
     if (only !== 'confab') {
-      const r = await runMeeting('janus', shape, (m) => janusMeeting(shape, m), opts);
-      report(`janus${tag}`, r);
-      runs.janus.push(r);
+      runs.janus.push(
+        await runUndisturbed(`janus${tag}`, shape, (m) => janusMeeting(shape, m), opts),
+      );
     }
   }
   const med = (rs: Result[], k: keyof Result) => median(rs.map((r) => r[k] as number));

@@ -459,6 +459,24 @@ export async function runMeeting(
   }
 }
 
+/**
+ * `runMeeting`, repeated (at most `retries` times) while other processes disturbed it, so that
+ * a figure comes from an undisturbed run if the machine allows; each run is reported.
+ */
+export async function runUndisturbed(
+  name: string,
+  shape: Shape,
+  setup: (m: Measure) => Promise<Meeting>,
+  opts: LiveOptions & { windowMs: number; settleMs: number; retries: number },
+): Promise<Result> {
+  let r: Result | undefined;
+  for (let i = 0; i <= opts.retries && (!r || r.disturbed); i++) {
+    r = await runMeeting(name, shape, setup, opts);
+    report(`${name}${i > 0 ? ` (again, ${i})` : ''}`, r);
+  }
+  return r as Result;
+}
+
 export function describe(r: Result): string {
   const bound =
     (r.generatorBound ? ' GENERATOR-BOUND: these are not the SFU figures' : '') +

@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { median } from '../stats.js';
-import { describe, f1, f2, type LiveOptions, type Result, report, runMeeting } from './live.js';
+import { describe, f1, f2, type LiveOptions, type Result, runUndisturbed } from './live.js';
 import {
   type ConfabOptions,
   confabMeeting,
@@ -82,17 +82,8 @@ function shapeOf(n: number): Shape {
   return s;
 }
 
-/**
- * A run that other processes disturbed is repeated (at most `retries` times), so that each
- * round has an undisturbed run of each SFU if the machine allows; the medians use those.
- */
 async function attempt(sfu: Sfu, tag: string, shape: Shape): Promise<Result> {
-  let r: Result | undefined;
-  for (let i = 0; i <= retries && (!r || r.disturbed); i++) {
-    r = await runMeeting(sfu, shape, setups[sfu](shape), live);
-    report(`${sfu}${tag}${i > 0 ? ` (again, ${i})` : ''}`, r);
-  }
-  return r as Result;
+  return runUndisturbed(`${sfu}${tag}`, shape, setups[sfu](shape), { ...live, retries });
 }
 
 const holds = (r: Result) =>
