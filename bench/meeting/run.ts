@@ -178,7 +178,7 @@ async function rounded(): Promise<void> {
       r.lossPct <= goals.lossPct &&
       r.loopP99 <= goals.addedP99;
     console.log(
-      `room of ${participants} on one bridge: ${ok ? 'HOLDS' : 'DOES NOT HOLD'}: all ${participants} joined and connected; ${r.starved} receivers short of streams, ${r.shortOffered} offered fewer streams than the meeting has (m-line limit ${maxMlines}); loss ${f2(r.lossPct)}%; bridge event loop p99 ${f1(r.loopP99)} ms (≤ ${goals.addedP99}: not behind), max ${f1(r.loopMax)} ms; CPU ${f1(r.cpuPct)}% of one core${r.generatorBound ? ' [generator-bound]' : ''}${r.disturbed ? ' [disturbed]' : ''}${r.crashed ? ` [bridge ${r.crashed}]` : ''}`,
+      `room of ${participants} on one bridge: ${ok ? 'HOLDS' : 'DOES NOT HOLD'}: all ${participants} joined and connected; ${r.starved} receivers short of streams, ${r.shortOffered} offered fewer streams than the meeting has (m-line limit ${maxMlines}); loss ${f2(r.lossPct)}%; bridge event loop p99 ${f1(r.loopP99)} ms (limit ${goals.addedP99} ms: more is falling behind), max ${f1(r.loopMax)} ms; CPU ${f1(r.cpuPct)}% of one core${r.generatorBound ? ' [generator-bound]' : ''}${r.disturbed ? ' [disturbed]' : ''}${r.crashed ? ` [bridge ${r.crashed}]` : ''}`,
     );
   }
   const label =
