@@ -1,6 +1,6 @@
 /**
- * What a benchmark reads of a process from /proc: its CPU time, its CPU time per thread and its
- * peak resident memory.
+ * What a benchmark reads of a process from /proc: its CPU time, its CPU time per thread, its
+ * resident memory (now and peak), and how busy each core was.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -17,6 +17,25 @@ export function cpuMs(pid: number): number {
 export function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
+}
+
+/** Resident memory now in MB (`VmRSS`). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+/** Busy ms of each core (/proc/stat: all but idle and iowait). */
+export function coreBusyMs(): number[] {
+  const out: number[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const f = (m[2] ?? '').split(' ').map(Number);
+    const busy = f.reduce((a, b) => a + b, 0) - (f[3] ?? 0) - (f[4] ?? 0);
+    out[Number(m[1])] = (busy * 1000) / clk;
+  }
+  return out;
 }
 
 /** CPU ms per thread name (`/proc/PID/task/TID/stat`), for `--threads`. */

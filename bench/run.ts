@@ -15,12 +15,18 @@ const benches: Record<string, string> = {
   'call-setup': 'call-setup/run.ts',
   bridge: 'bridge/run.ts',
   meeting: 'meeting/run.ts',
+  'audio-room': 'audio-room/run.ts',
+  soak: 'soak/run.ts',
   failover: 'failover/run.ts',
 };
 /** Test hosts some benchmarks need inside their namespace (TESTING.md "Janus"). */
 const janusHost =
   'ip link add bench0 type veth peer name bench1 && ip addr add 198.18.0.1/32 dev bench0 && ip link set bench0 up && ip link set bench1 up && ';
-const hosts: Record<string, string> = { bridge: janusHost, meeting: janusHost };
+const hosts: Record<string, string> = {
+  bridge: janusHost,
+  meeting: janusHost,
+  'audio-room': janusHost,
+};
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));

@@ -63,12 +63,25 @@ loggers: { disable = "libjanus_jsonlog.so" }
     `general: {\n  base_path = "/janus"\n  http = true\n  port = ${httpPort}\n  ip = "127.0.0.1"\n  https = false\n}\nadmin: {\n  admin_http = false\n}\n`,
   );
   writeFileSync(path.join(dir, 'janus.plugin.videoroom.jcfg'), 'general: {\n}\n');
+  // `setpriv --pdeathsig`: Janus is killed with the benchmark even when that dies without
+  // stopping it (an uncaught error, SIGKILL); it was left running after an aborted run. setpriv
+  // and taskset exec, so the pid is Janus's own.
   const proc = spawn(
-    'taskset',
-    ['-c', String(pinCpu), 'janus', '-F', dir, '-C', path.join(dir, 'janus.jcfg')],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
+    'setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      '--',
+      'taskset',
+      '-c',
+      String(pinCpu),
+      'janus',
+      '-F',
+      dir,
+      '-C',
+      path.join(dir, 'janus.jcfg'),
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const api = new JanusApi(`http://127.0.0.1:${httpPort}/janus`);

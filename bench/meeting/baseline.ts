@@ -15,8 +15,9 @@ export class DirectPair {
   readonly #b: ndc.PeerConnection;
   readonly #tracks: ndc.Track[] = [];
 
-  constructor(index: number, measure: Measure) {
-    this.publisher = new Publisher(index, false);
+  /** `withVideo`: false sends the microphone only, as the audio room's speakers do. */
+  constructor(index: number, measure: Measure, withVideo = true) {
+    this.publisher = new Publisher(index, !withVideo, withVideo);
     this.receiver = new Receiver(true, -1, measure);
     const cfg: ndc.RtcConfig = { iceServers: [], bindAddress: '127.0.0.1' };
     const a = new ndc.PeerConnection('direct-send', cfg);

@@ -1,17 +1,26 @@
 /**
  * The same meeting participant on Janus's VideoRoom: a publisher peer connection whose offer
- * carries the three layers' SSRCs with `a=ssrc-group:SIM` (Janus's SSRC simulcast), and one
- * subscription to every other feed, each with `substream` 2 for the participant on stage (the
- * next in the ring) and 0 for the others, `temporal` 2 (all temporal layers) for all, as the
- * Confab participant asks with its view.
+ * carries the three layers' SSRCs with `a=ssrc-group:SIM` (Janus's SSRC simulcast), or the
+ * microphone alone in an audio-only shape, and one subscription to every other publisher's
+ * feed, each with `substream` 2 for the participant on stage (the next in the ring) and 0 for
+ * the others, `temporal` 2 (all temporal layers) for all, as the Confab participant asks with
+ * its view; audio only (no video stream asked) from a publisher without a camera. A participant who
+ * publishes nothing only subscribes.
  */
 import { randomInt } from 'node:crypto';
 import ndc from 'node-datachannel';
 import { takeCandidates } from '../../packages/server/src/bridge/sdp.js';
 import { type Janus, type JanusHandle, janusAddress } from '../bridge/janus.js';
-import { type Participant, type ReceivedTrack, receiveOn, sendRembs } from './confab.js';
+import {
+  type Participant,
+  type ReceivedTrack,
+  receiveOn,
+  sendRembs,
+  videoSsrcs,
+} from './confab.js';
 import { Publisher } from './media.js';
 import { type Measure, Receiver } from './receive.js';
+import { role, type Shape } from './shape.js';
 
 const config: ndc.RtcConfig = { iceServers: [], bindAddress: janusAddress };
 
@@ -38,19 +47,21 @@ export class JanusParticipant implements Participant {
   readonly #tracks: ndc.Track[] = [];
   readonly #received: ReceivedTrack[] = [];
   readonly #rembSsrc = randomInt(1, 0xffffffff);
+  readonly #stage: number;
   feed: number | undefined;
 
   constructor(
     readonly janus: Janus,
     readonly room: number,
     readonly index: number,
-    readonly participants: number,
-    sampled: boolean,
+    readonly shape: Shape,
     measure: Measure,
   ) {
     this.name = `p${index}`;
-    this.publisher = new Publisher(index, index < 2);
-    this.receiver = new Receiver(sampled, (index + 1) % participants, measure);
+    const r = role(shape, index);
+    this.#stage = r.stage;
+    this.publisher = new Publisher(index, r.talking, r.camera);
+    this.receiver = new Receiver(r.sampled, r.stage, measure);
   }
 
   /**
@@ -67,7 +78,8 @@ export class JanusParticipant implements Participant {
     v.addVP8Codec(96);
     this.publisher.describe(a, v, this.name);
     const audio = pc.addTrack(a);
-    const video = pc.addTrack(v);
+    // Without video the offer has the microphone only: Janus then forwards no camera.
+    const video = this.publisher.video ? pc.addTrack(v) : audio;
     this.#tracks.push(audio, video);
     this.publisher.attach(audio, video);
     pc.setLocalDescription();
@@ -81,7 +93,7 @@ export class JanusParticipant implements Participant {
         ptype: 'publisher',
         display: this.name,
         audio: true,
-        video: true,
+        video: this.publisher.video,
       },
       { type: 'offer', sdp: offer.sdp },
     );
@@ -98,12 +110,21 @@ export class JanusParticipant implements Participant {
     }
   }
 
-  /** Subscribes to the others' feeds (in ring order from the next one) on one connection. */
+  /**
+   * Subscribes to the other publishers' feeds (`feeds` by publisher index, in ring order from
+   * the one on stage) on one connection.
+   */
   async subscribe(feeds: readonly number[]): Promise<void> {
-    const others: { feed: number; stage: boolean }[] = [];
-    for (let k = 1; k < this.participants; k++) {
-      const feed = feeds[(this.index + k) % this.participants] as number;
-      others.push({ feed, stage: k === 1 });
+    const others: { feed: number; stage: boolean; camera: boolean }[] = [];
+    const from = Math.max(0, this.#stage);
+    for (let k = 0; k < feeds.length; k++) {
+      const j = (from + k) % feeds.length;
+      if (j === this.index) continue;
+      others.push({
+        feed: feeds[j] as number,
+        stage: j === this.#stage,
+        camera: role(this.shape, j).camera,
+      });
     }
     const h = await this.janus.api.handle();
     this.handles.push(h);
@@ -111,19 +132,24 @@ export class JanusParticipant implements Participant {
       request: 'join',
       room: this.room,
       ptype: 'subscriber',
-      streams: others.flatMap(({ feed, stage }) => [
-        { feed, mid: '0' },
-        { feed, mid: '1', substream: stage ? 2 : 0, temporal: 2 },
-      ]),
+      streams: others.flatMap(({ feed, stage, camera }) =>
+        camera
+          ? [
+              { feed, mid: '0' },
+              { feed, mid: '1', substream: stage ? 2 : 0, temporal: 2 },
+            ]
+          : [{ feed, mid: '0' }],
+      ),
     });
     const offer = joined.jsep?.sdp;
     if (!offer) throw new Error(`janus made ${this.name} no offer`);
     const pc = new ndc.PeerConnection(`${this.name}-sub`, config);
     this.pcs.push(pc);
+    const offered = videoSsrcs(offer);
     pc.onTrack((track) => {
       // Kept: node-datachannel closes a track whose JavaScript object was collected.
       this.#tracks.push(track);
-      this.#received.push(receiveOn(track, this.receiver));
+      this.#received.push(receiveOn(track, this.receiver, offered));
     });
     pc.setRemoteDescription(offer, 'offer');
     const answer = await gathered(pc);

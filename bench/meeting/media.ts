@@ -69,6 +69,8 @@ class Layer {
   keyIdx = 0;
   keyWanted = true;
   lastKeyAt = Number.NEGATIVE_INFINITY;
+  /** Paused by the SFU (dynacast): sends nothing until resumed, then a keyframe first. */
+  active = true;
   readonly ssrc = randomInt(1, 0xffffffff);
   readonly ring: Buffer[];
 
@@ -109,10 +111,14 @@ export class Publisher {
   readonly keyframesAsked = [0, 0, 0];
   retransmitted = 0;
 
-  /** `talking`: audio level ~25-45 dBov; else silence marked 127 (RFC 6464). */
+  /**
+   * `talking`: audio level ~25-45 dBov; else silence marked 127 (RFC 6464). `video`: false
+   * sends the microphone only (the camera off).
+   */
   constructor(
     readonly index: number,
     readonly talking: boolean,
+    readonly video = true,
   ) {
     this.layers = layerSpecs.map((spec, i) => new Layer(i, spec, index));
     const a = Buffer.alloc(20 + (talking ? talkBytes : silenceBytes) + trailerBytes);
@@ -158,6 +164,28 @@ export class Publisher {
     this.#running = false;
   }
 
+  /**
+   * Dynacast (the bridge's `publish`): which layers to keep sending, lowest first; a layer past
+   * the end stays as it is. A resumed layer starts with a keyframe, as Chromium's does.
+   */
+  setActive(layers: readonly boolean[]): void {
+    layers.forEach((on, i) => {
+      const l = this.layers[i];
+      if (!l || l.active === on) return;
+      l.active = on;
+      if (on) l.keyWanted = true;
+      this.layerChanges++;
+    });
+  }
+
+  /** Layers paused or resumed by the SFU so far. */
+  layerChanges = 0;
+
+  /** Video layers sending now. */
+  get activeLayers(): number {
+    return this.layers.filter((l) => l.active).length;
+  }
+
   /** Sends what is due by `now` (frames on all three layers, audio). */
   tick(now: number): void {
     if (!this.#running) return;
@@ -168,7 +196,7 @@ export class Publisher {
       this.#nextFrameAt += behind * frameMs;
     }
     while (this.#nextFrameAt <= now) {
-      this.#sendFrame(now);
+      if (this.video) this.#sendFrame(now);
       this.#nextFrameAt += frameMs;
     }
     if (now - this.#nextAudioAt > 100) {
@@ -198,6 +226,7 @@ export class Publisher {
     const ts = this.#videoTs;
     this.#videoTs = (ts + 90_000 / fps) >>> 0;
     for (const layer of this.layers) {
+      if (!layer.active) continue;
       const key = layer.keyWanted || now - layer.lastKeyAt >= keyframeIntervalMs;
       if (key) {
         layer.keyWanted = false;

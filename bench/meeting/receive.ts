@@ -52,6 +52,8 @@ export class Measure {
 export class StreamStats {
   packets = 0;
   started = false;
+  /** Known once started: an audio stream (else video). */
+  audio = false;
   base = 0;
   maxExt = 0;
   received = 0;
@@ -88,6 +90,9 @@ export class Receiver {
     readonly m: Measure,
   ) {}
 
+  /** Whether its packets are counted (`countAll` in confab.ts: unsampled ones do not). */
+  counts = true;
+
   stream(): StreamStats {
     const s = new StreamStats();
     this.streams.push(s);
@@ -98,6 +103,13 @@ export class Receiver {
   started(): number {
     let n = 0;
     for (const s of this.streams) if (s.started) n++;
+    return n;
+  }
+
+  /** Audio streams that have started. */
+  startedAudio(): number {
+    let n = 0;
+    for (const s of this.streams) if (s.started && s.audio) n++;
     return n;
   }
 
@@ -120,6 +132,7 @@ export class Receiver {
     if (!s.started) {
       if (layer !== audioLayer && !isVp8Keyframe(p)) return;
       s.started = true;
+      s.audio = layer === audioLayer;
       s.base = seq;
       s.maxExt = seq;
     } else {

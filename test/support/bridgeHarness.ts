@@ -121,6 +121,10 @@ export async function startBridge(
   opts: {
     pinCpu?: number /** Write a V8 CPU profile of the bridge into this folder. */;
     profileDir?: string;
+    /** More options for the bridge's node (a `--require` a benchmark measures it with). */
+    nodeArgs?: string[];
+    /** More environment for the bridge process (not `CONFAB_*`: those are the config's). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<BridgeProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'confab-bridge-'));
@@ -128,6 +132,7 @@ export async function startBridge(
   writeFileSync(path.join(dir, 'confab.yaml'), 'bridge:\n  shared_secret: secret\n');
   const args = [
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
+    ...(opts.nodeArgs ?? []),
     confabBin,
     'bridge',
     '--config',
@@ -141,14 +146,16 @@ export async function startBridge(
     '--name',
     'bench',
   ];
-  const [cmd, argv] =
+  const pinned =
     opts.pinCpu === undefined
-      ? [process.execPath, args]
-      : ['taskset', ['-c', String(opts.pinCpu), process.execPath, ...args]];
+      ? [process.execPath, ...args]
+      : ['taskset', '-c', String(opts.pinCpu), process.execPath, ...args];
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CONFAB_')) env[k] = v;
-  const proc = spawn(cmd, argv, {
-    env: { ...env, CONFAB_LOG_LEVEL: 'warn' },
+  // The bridge dies with this process even when it exits without `stop()` (an aborted test or
+  // benchmark left bridges running); setpriv and taskset exec, so the pid is the bridge's.
+  const proc = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...pinned], {
+    env: { ...env, ...opts.env, CONFAB_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
