@@ -15,7 +15,7 @@
  *
  * Usage: npm run bench -- room [--participants=100] [--window=20] [--fps=5] [--profile=DIR]
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,7 @@ const talkers = 2;
 const lastN = 20;
 const group = 'group/bench-room';
 const bridgePorts = '10440-10449';
-/** `--profile=DIR`: the server and its bridge write V8 CPU profiles there when they stop. */
+/** `--profile=DIR`: the server and its bridge write V8 CPU profiles of the window there. */
 const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.split('=')[1];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,7 +73,13 @@ const server = await startConfab({
   env: {
     CONFAB_BRIDGE_WORKERS: '1',
     NODE_OPTIONS: [...lag.nodeArgs, ...(profileDir ? ['--require', cpuProbe] : [])].join(' '),
-    ...(profileDir ? { BENCH_CPU_PROFILE_DIR: path.resolve(profileDir) } : {}),
+    ...(profileDir
+      ? {
+          BENCH_CPU_PROFILE_DIR: path.resolve(profileDir),
+          BENCH_CPU_PROFILE_FROM: path.join(dir, 'window'),
+          BENCH_CPU_PROFILE_MS: String(windowMs),
+        }
+      : {}),
     ...lag.env,
   },
 });
@@ -120,6 +126,7 @@ try {
   await sleep(5000);
 
   const before = peers.map((p) => new Map([...p.received].map(([mid, r]) => [mid, r.packets])));
+  writeFileSync(path.join(dir, 'window'), ''); // the profiles (--profile) start here
   const windowFrom = Date.now();
   const cpu2 = { focus: cpuMs(serverPid), bridge: cpuMs(bridgePid) };
   await sleep(windowMs);

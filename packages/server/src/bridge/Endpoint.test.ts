@@ -4,6 +4,7 @@ import ndc from 'node-datachannel';
 import { silentLogger } from '../logging/index.js';
 import { Conference } from './Conference.js';
 import { Endpoint, type EndpointReport } from './Endpoint.js';
+import { SdpQueue } from './SdpQueue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,6 +45,8 @@ function endpoint(conf: Conference, id: string, reports: EndpointReport[]): Endp
     {
       logger: silentLogger(),
       maxMlines: () => 16,
+      lastN: () => -1,
+      sdp: new SdpQueue(),
       report: (m) => reports.push(m),
       publish: () => {},
       feedback: () => {},

@@ -28,6 +28,7 @@ import type { Conference } from './Conference.js';
 import { checkNegotiation, type NegotiationState } from './NegotiationState.js';
 import { safely } from './native.js';
 import { audioLevelExtensionId } from './rtp.js';
+import type { SdpQueue } from './SdpQueue.js';
 import { Slot } from './Slot.js';
 import { Source } from './Source.js';
 import { announce, payloadTypes, simulcastGroups, takeCandidates } from './sdp.js';
@@ -75,6 +76,8 @@ export interface EndpointContext {
   maxMlines(): number;
   /** The most cameras forwarded to it, by who spoke last (-1: all). */
   lastN(): number;
+  /** Session-description work done a little at a time (`SdpQueue`). */
+  sdp: SdpQueue;
   /** A message for the focus about this endpoint. */
   report(message: EndpointReport): void;
   /** A packet arrived on one of its own m-lines (the forwarder's hot path). */
@@ -226,16 +229,22 @@ export class Endpoint {
   }
 
   /**
-   * Offers the session after `negotiateCoalesceMs`, with whatever else changed meanwhile (for
-   * changes from other endpoints' streams).
+   * Offers the session after `negotiateCoalesceMs`, with whatever else changed meanwhile, and
+   * in its turn in the bridge's `SdpQueue` (for changes from other endpoints' streams).
    */
   negotiateSoon(): void {
     if (this.closed || this.#soon) return;
     this.#soon = setTimeout(() => {
       this.#soon = undefined;
-      this.negotiate();
+      // With every other member's offer of the same change: a few at a time (`SdpQueue`).
+      this.#ctx.sdp.add(this.#key, () => this.negotiate());
     }, negotiateCoalesceMs);
     this.#soon.unref();
+  }
+
+  /** The key of its work in the bridge's `SdpQueue`. */
+  get #key(): string {
+    return `${this.conference.id}/${this.id}`;
   }
 
   /** Offers the session as it stands now, or once the offer that is out is answered. */
@@ -308,6 +317,8 @@ export class Endpoint {
     if (this.closed) return;
     this.#setState('closed');
     if (this.#soon) clearTimeout(this.#soon);
+    this.#ctx.sdp.drop(this.#key);
+    this.#ctx.sdp.drop(`${this.#key}/answer`);
     for (const src of this.#sources.values()) src.close();
     for (const slot of this.#slots) slot.source?.sinks.delete(slot);
     safely(() => this.#channel?.close());

@@ -4,6 +4,7 @@ import type { Logger } from '../logging/index.js';
 import { Conference } from './Conference.js';
 import { Endpoint, type EndpointContext, type EndpointReport } from './Endpoint.js';
 import { Forwarder } from './Forwarder.js';
+import { SdpQueue } from './SdpQueue.js';
 
 export interface MediaBridgeOptions {
   /** The address ICE binds and gathers on (`bridge.ice_address`). */
@@ -34,6 +35,8 @@ export interface BridgeLoad {
 const speakerTickMs = 300;
 /** Every endpoint chooses its layers again this often (and at once when what it shows changes). */
 const allocationTickMs = 500;
+/** Session-description work per turn of the event loop, at most about this long (ms). */
+const sdpBudgetMs = 5;
 /** Padding for bandwidth probes goes out in steps this far apart. */
 const probeTickMs = 20;
 
@@ -53,6 +56,7 @@ export class MediaBridge {
   readonly #allocations: NodeJS.Timeout;
   readonly #probes: NodeJS.Timeout;
   readonly #forwarder: Forwarder;
+  readonly #sdp: SdpQueue;
   readonly #context: EndpointContext;
   readonly #config: ndc.RtcConfig;
   #maxMlines = defaultMaxMlines;
@@ -64,7 +68,11 @@ export class MediaBridge {
       onFirstPacket: (src) => src.endpoint.conference.setActive(src, true),
     });
     this.#forwarder = forwarder;
+    this.#sdp = new SdpQueue(sdpBudgetMs, (err) =>
+      this.#log.warn({ err }, 'session description work failed'),
+    );
     this.#context = {
+      sdp: this.#sdp,
       logger: this.#log,
       publicAddress: opts.publicAddress,
       maxMlines: () => this.#maxMlines,
@@ -147,9 +155,13 @@ export class MediaBridge {
   }
 
   /** The client's answer; false for an unknown endpoint. */
+  /**
+   * The client's answer, set in its turn (`SdpQueue`: a room's answers come together); false
+   * for an unknown endpoint.
+   */
   answer(conferenceId: string, endpointId: string, sdp: string): boolean {
     const ep = this.#endpoint(conferenceId, endpointId);
-    ep?.answer(sdp);
+    if (ep) this.#sdp.add(`${conferenceId}/${endpointId}/answer`, () => ep.answer(sdp));
     return ep !== undefined;
   }
 
@@ -203,6 +215,7 @@ export class MediaBridge {
   }
 
   close(): void {
+    this.#sdp.close();
     clearInterval(this.#reports);
     clearInterval(this.#speakers);
     clearInterval(this.#allocations);
