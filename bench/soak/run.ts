@@ -7,7 +7,7 @@
  * Goal from issue 23 for a 2-hour run: no crash, RSS drift ≤ 10% after a 10-minute warm-up.
  */
 import { execFileSync } from 'node:child_process';
-import { f1, f2, LiveMeeting, quietPct, type Result, sleep } from '../meeting/live.js';
+import { f1, f2, LiveMeeting, type Result, sleep } from '../meeting/live.js';
 import { confabMeeting } from '../meeting/meetings.js';
 import { meetingShape } from '../meeting/shape.js';
 
@@ -54,7 +54,9 @@ async function main(): Promise<void> {
       rows.push(r);
       const flags =
         (r.generatorBound ? ' GENERATOR-BOUND' : '') +
-        (r.disturbed ? ` DISTURBED (others over ${quietPct}% of a core)` : '') +
+        (r.disturbed
+          ? ` DISTURBED (others took ${f1(r.otherPct[0])}% of core 0, ${f1(r.otherPct[1])}% of core 1)`
+          : '') +
         (r.crashed ? ` CRASHED: the bridge ${r.crashed}` : '');
       console.log(
         `minute ${minute}: RSS ${f1(r.rssMb)} MB (peak ${f1(r.peakRssMb)}), bridge event loop p99 ${f1(r.loopP99)} ms max ${f1(r.loopMax)}, CPU ${f1(r.cpuPct)}%, loss ${f2(r.lossPct)}% (${r.lost} of ${r.expected}), added p99 ${f2(r.addedP99)} ms, ${r.packets} packets, generator ${f1(r.generatorPct)}%${flags}`,
