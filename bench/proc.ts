@@ -64,3 +64,12 @@ export function threadDiff(a: Map<string, number>, b: Map<string, number>): stri
     .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
     .join(', ');
 }
+
+/** The ids of a process's children (the children file of each of its tasks in /proc). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`))
+    for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' '))
+      if (child.trim()) out.push(Number(child));
+  return out;
+}

@@ -15,6 +15,7 @@ const benches: Record<string, string> = {
   'call-setup': 'call-setup/run.ts',
   bridge: 'bridge/run.ts',
   meeting: 'meeting/run.ts',
+  room: 'room/run.ts',
   'audio-room': 'audio-room/run.ts',
   soak: 'soak/run.ts',
   failover: 'failover/run.ts',

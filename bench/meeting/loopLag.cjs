@@ -1,7 +1,8 @@
 /**
  * Loaded into the Confab bridge process by benchmarks (`node --require`), so that the bridge's
  * own event-loop delay can be read without a change to the bridge: each second it appends one
- * JSON line to the file named by `BENCH_LOOP_LAG_FILE` (wall-clock ms, that second's sample
+ * JSON line to the file named by `BENCH_LOOP_LAG_FILE` (wall-clock ms, the process id (several
+ * processes may share the file: a server and the bridge it starts), that second's sample
  * count, its histogram's percentiles and max in ms, and the process's RSS and heap in MB), then
  * starts the histogram afresh (`loopLag.ts` merges the seconds).
  * One small synchronous append a second; the timer is unref'd and never keeps the bridge alive.
@@ -22,6 +23,7 @@ if (file) {
     const m = process.memoryUsage();
     const line = {
       t: Date.now(),
+      pid: process.pid,
       count: h.count,
       pcts: [...h.percentiles].map(([p, v]) => [p, ms(v)]),
       max: ms(h.max),

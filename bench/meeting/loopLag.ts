@@ -13,6 +13,7 @@ const probe = fileURLToPath(new URL('./loopLag.cjs', import.meta.url));
 
 interface Second {
   t: number;
+  pid?: number;
   count: number;
   /** [percentile 0-100, delay ms], ascending. */
   pcts: [number, number][];
@@ -39,7 +40,7 @@ export class LoopLagProbe {
     return { BENCH_LOOP_LAG_FILE: this.file };
   }
 
-  #seconds(fromMs: number, toMs: number): Second[] {
+  #seconds(fromMs: number, toMs: number, pid?: number): Second[] {
     let text = '';
     try {
       text = readFileSync(this.file, 'utf8');
@@ -51,7 +52,7 @@ export class LoopLagProbe {
       if (!line) continue;
       try {
         const s = JSON.parse(line) as Second;
-        if (s.t > fromMs && s.t <= toMs + 500) out.push(s);
+        if (s.t > fromMs && s.t <= toMs + 500 && (pid === undefined || s.pid === pid)) out.push(s);
       } catch {}
     }
     return out;
@@ -62,9 +63,12 @@ export class LoopLagProbe {
     return this.#seconds(fromMs, toMs).map((s) => s.max);
   }
 
-  /** The delay over the seconds reported in (fromMs, toMs] (wall clock); NaN when none. */
-  between(fromMs: number, toMs: number): LoopLag {
-    const secs = this.#seconds(fromMs, toMs);
+  /**
+   * The delay over the seconds reported in (fromMs, toMs] (wall clock), of process `pid` when
+   * several write to the file; NaN when none.
+   */
+  between(fromMs: number, toMs: number, pid?: number): LoopLag {
+    const secs = this.#seconds(fromMs, toMs, pid);
     const total = secs.reduce((n, s) => n + s.count, 0);
     const at = (q: number) => {
       const values = [...new Set(secs.flatMap((s) => s.pcts.map(([, v]) => v)))].sort(

@@ -20,10 +20,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { importJWK, type JWK, SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { openDatabase } from '../../packages/server/src/storage/index.js';
 import { startConfab } from '../../test/support/confabProcess.js';
+import { seedUsers, tokenMinter } from '../directory.js';
 import { median, percentile } from '../stats.js';
 import { GcTrace, traceGcPreload } from './gcTrace.js';
 
@@ -119,16 +118,7 @@ async function measure(
 const dir = mkdtempSync(path.join(tmpdir(), 'confab-bench-signaling-'));
 const seedDir = path.join(dir, 'seed');
 mkdirSync(seedDir, { recursive: true, mode: 0o700 });
-{
-  const db = openDatabase(seedDir);
-  const insert = db.prepare(
-    "INSERT INTO users (id, username, display_name, mail, job_title, password_hash, search_text, created_at, updated_at) VALUES (?, ?, ?, '', '', 'x', ?, 0, 0)",
-  );
-  db.transaction(() => {
-    for (let i = 0; i < sessions; i++) insert.run(`user-${i}`, `user${i}`, `User ${i}`, `user${i}`);
-  })();
-  db.close();
-}
+seedUsers(seedDir, sessions);
 
 interface Result {
   rounds: Rounds;
@@ -175,21 +165,9 @@ async function runConfab(round: number, latencies: number[]): Promise<Result> {
   };
 
   try {
-    const stored = JSON.parse(
-      readFileSync(path.join(dataDir, 'identity/signing-keys.json'), 'utf8'),
-    ) as { keys: { kid: string; alg: string; jwk: JWK }[] };
-    const es = stored.keys.find((k) => k.alg === 'ES256') as { kid: string; jwk: JWK };
-    const key = await importJWK(es.jwk, 'ES256');
-    const now = Math.floor(Date.now() / 1000);
+    const mint = await tokenMinter(dataDir, server.url);
     const connectUrl = async (i: number) => {
-      const token = await new SignJWT({ scope: 'kopano/kwm kopano/gc', client_id: 'bench' })
-        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: es.kid })
-        .setIssuer(server.url)
-        .setAudience(`${server.url}/api`)
-        .setSubject(`user-${i}`)
-        .setIssuedAt(now)
-        .setExpirationTime(now + 3600)
-        .sign(key);
+      const token = await mint(i);
       const res = await fetch(new URL('/api/kwm/v2/rtm/connect', server.localUrl), {
         method: 'POST',
         headers: { authorization: `Bearer ${token}` },

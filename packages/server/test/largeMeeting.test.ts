@@ -141,9 +141,8 @@ describe('large meetings on the bridge: silence, last-N and dynacast, with synth
     // A thumbnail only: room for the lowest layer (and the microphone), and nothing paused.
     await until('A asked for its lowest layer only', () => a.remb > 0 && a.remb < 400_000, 8000);
     await sleep(5500);
-    assert.equal(
-      lastOf(a, 'publish'),
-      undefined,
+    assert.ok(
+      !a.channelMessages.some((m) => m.type === 'publish' && m.camera?.includes(false)),
       'no encoding switched off: that re-keys them all',
     );
     const got = arrivals(b);
@@ -167,7 +166,7 @@ describe('large meetings on the bridge: silence, last-N and dynacast, with synth
     await until(
       'shown again: A sends again',
       () => same(lastOf(a, 'publish')?.camera, [true, true, true]),
-      3000,
+      10_000,
     );
     await until('and B gets it', () => got.since(cam(), 300).some((g) => g.layer === 0), 8000);
   });

@@ -303,7 +303,7 @@ test('last-N keeps the receiver stage and then the latest speakers, hiding the r
   );
   assert.deepEqual(shown(3), ['a', 'b', 'd', 's']);
   assert.deepEqual(shown(-1), ['a', 'b', 'c', 'd', 's'], '-1: all');
-  assert.deepEqual(shown(0), ['s'], '0: no camera at all');
+  assert.deepEqual(shown(0), ['d', 's'], '0: no camera but the stage');
   // A cut tile gets nothing from the allocator, and needs nothing of its publisher.
   const r = allocate(applyLastN(tiles, 2), 10_000_000, initialAllocatorState, 0);
   assert.equal(spatial(r, 'c'), -1);
@@ -334,4 +334,35 @@ test('last-N replacement: as the speaker order changes, the newest speaker comes
       },
     ),
   );
+});
+
+test('last-N: the stage is kept even at 0, and a camera that sends nothing takes no place', () => {
+  const tiles = [
+    tile('off1', 320, { lastNRank: 0, silent: true }),
+    tile('off2', 320, { lastNRank: 1, silent: true }),
+    tile('live', 320, { lastNRank: 2 }),
+    tile('later', 320, { lastNRank: 3 }),
+    tile('stage', 1280, { lastNRank: 4, stage: true }),
+  ];
+  const shown = (n: number) =>
+    applyLastN(tiles, n)
+      .filter((t) => t.width > 0)
+      .map((t) => t.key)
+      .sort();
+  assert.deepEqual(
+    shown(0),
+    ['off1', 'off2', 'stage'],
+    '0: only the stage (the silent ones get nothing anyway)',
+  );
+  assert.deepEqual(
+    shown(2),
+    ['live', 'off1', 'off2', 'stage'],
+    'the recent speakers whose cameras are off leave room for one that is on',
+  );
+});
+
+test('a shown tile whose source has sent nothing yet needs its first layer, so that nobody pauses it', () => {
+  const r = allocate([tile('new', 320, { layers: [] })], 10_000_000, initialAllocatorState, 0);
+  assert.equal(r.state.needs.get('new'), 0);
+  assert.equal(spatial(r, 'new'), -1, 'nothing to forward yet');
 });

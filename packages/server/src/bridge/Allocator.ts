@@ -48,6 +48,9 @@ export interface TileInfo {
   speakerRank: number;
   /** Its publisher's place in the last-N order (`Conference.lastNRank`; lower comes first). */
   lastNRank?: number;
+  /** It sends nothing although nobody told it to stop (a camera turned off): it takes no place
+   * in last-N. */
+  silent?: boolean;
 }
 
 /** A layer (-1: none) with its temporal layers up to `temporal`. */
@@ -219,28 +222,34 @@ export function allocate(
  * Last-N: of the cameras the receiver shows, only the first `n` are forwarded (-1: all), its
  * stage first, then by who spoke most recently, then by who joined first (`lastNRank`); the
  * others count as not shown (width 0), so that they cost nothing, and they come back as their
- * publishers speak. Screen shares are not counted and always kept. Returns the tiles with those
- * past the cut hidden (new objects; the others as they were).
+ * publishers speak. The stage is always kept, even at `n` 0. A camera that sends nothing of its
+ * own accord (`silent`: turned off) takes no place. Screen shares are not counted and always
+ * kept. Returns the tiles with those past the cut hidden (new objects; the others as they were).
  */
 export function applyLastN(tiles: readonly TileInfo[], n: number): TileInfo[] {
   if (n < 0) return [...tiles];
   const cameras = tiles
-    .filter((t) => !t.screen && t.width > 0)
+    .filter((t) => !t.screen && !t.silent && t.width > 0)
     .sort(
       (a, b) =>
         Number(b.stage) - Number(a.stage) ||
         (a.lastNRank ?? Infinity) - (b.lastNRank ?? Infinity) ||
         (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
     );
-  if (cameras.length <= n) return [...tiles];
-  const cut = new Set(cameras.slice(n).map((t) => t.key));
+  const keep = Math.max(n, cameras.filter((t) => t.stage).length);
+  if (cameras.length <= keep) return [...tiles];
+  const cut = new Set(cameras.slice(keep).map((t) => t.key));
   return tiles.map((t) => (cut.has(t.key) ? { ...t, width: 0, stage: false } : t));
 }
 
-/** The layer a tile needs: the narrowest that fills its width, else the widest (-1: hidden). */
+/**
+ * The layer a tile needs: the narrowest that fills its width, else the widest (-1: hidden). A
+ * shown tile whose source has sent nothing yet needs its first layer (so that nobody pauses it).
+ */
 export function needOf(tile: TileInfo): number {
   if (tile.width <= 0) return -1;
   const n = tile.layers.length;
+  if (n === 0) return 0;
   for (let i = 0; i < n; i++) {
     const w = tile.layers[i]?.width || nominalWidth(i, n);
     if (w >= tile.width * widthSlack) return i;

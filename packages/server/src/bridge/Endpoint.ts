@@ -379,6 +379,7 @@ export class Endpoint {
         screen: src.source === 'screen',
         speakerRank: conf.speakerRank(src.endpoint.id),
         lastNRank: conf.lastNRank(src.endpoint.id),
+        silent: !src.paused && !src.layers.some((l) => l.active(now)),
       });
     }
     shownTiles = applyLastN(shownTiles, this.#ctx.lastN());
@@ -426,11 +427,11 @@ export class Endpoint {
   }
 
   /**
-   * Dynacast: each of its own video sources is told (`publish`) to keep sending only the layers
-   * some receiver's tile needs (`wants`), so that a layer nobody receives costs its publisher
-   * nothing; a layer is resumed as soon as a receiver needs it and paused once none has for
-   * `dynacastPauseMs`. Run after every endpoint's allocation, and for the publishers a
-   * receiver sees when its view changes.
+   * Dynacast: each of its own video sources is told (`publish`) whether any receiver's tile
+   * needs it (`wants`), so that one nobody receives costs its publisher nothing: it is resumed
+   * as soon as a receiver needs it and paused once none has for `dynacastPauseMs` (whole
+   * sources only: see `Source.dynacast`). Run after every endpoint's allocation, and for the
+   * publishers whose need a receiver's new view changed.
    */
   dynacast(now = performance.now()): void {
     const channel = this.#channel;
@@ -489,10 +490,16 @@ export class Endpoint {
     if (!message.success)
       return this.#refuse('bad_message', message.error.issues[0]?.message ?? 'invalid');
     this.#view = new Map(Object.entries(message.data.tiles));
+    const before = this.#allocation.needs;
     this.allocate();
-    // A layer this view needs is resumed at its publisher now, not at the next round.
+    // A publisher this view now needs (or no longer does) is told now, not at the next round.
+    const after = this.#allocation.needs;
     const publishers = new Set<Endpoint>();
-    for (const slot of this.#slots) if (slot.source) publishers.add(slot.source.endpoint);
+    for (const slot of this.#slots) {
+      const src = slot.source;
+      if (src && (before.get(slot.mid) ?? -1) !== (after.get(slot.mid) ?? -1))
+        publishers.add(src.endpoint);
+    }
     for (const ep of publishers) ep.dynacast();
   }
 

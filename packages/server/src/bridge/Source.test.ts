@@ -5,11 +5,7 @@ import { dynacastPauseMs, Source } from './Source.js';
 test('dynacast: a source nobody receives is paused only after a while, and resumed at once; layers are not told apart', () => {
   const src = new Source({} as never, 'camera', {} as never);
   src.bindSimulcast([11, 22, 33]);
-  assert.equal(
-    src.dynacast(0, 0),
-    undefined,
-    'at first every layer is on, as the publisher starts',
-  );
+  assert.deepEqual(src.dynacast(0, 0), [true, true, true], 'told at first what to send');
   assert.equal(
     src.dynacast(0, dynacastPauseMs + 1),
     undefined,
@@ -31,7 +27,24 @@ test('dynacast: a source nobody receives is paused only after a while, and resum
     [false, false, false],
     'told again after its channel reopened',
   );
-  const single = new Source({} as never, 'screen', {} as never);
-  assert.equal(single.dynacast(0, 0), undefined);
-  assert.deepEqual(single.dynacast(-1, dynacastPauseMs), [false], 'one layer: on or off');
+  assert.ok(src.paused);
+  src.bindSimulcast([44, 55]);
+  assert.deepEqual(
+    src.dynacast(-1, 3 * dynacastPauseMs + 800),
+    [false, false],
+    'other layers: told again',
+  );
+
+  const screen = new Source({} as never, 'screen', {} as never);
+  screen.setActive(true);
+  assert.deepEqual(screen.dynacast(0, 0), [true]);
+  assert.deepEqual(screen.dynacast(-1, dynacastPauseMs), [false], 'one layer: on or off');
+  screen.setActive(false);
+  screen.setActive(true); // shared again, long after
+  assert.deepEqual(
+    screen.dynacast(-1, 10 * dynacastPauseMs),
+    [true],
+    'a new share is not paused by the last one: on until nobody has needed it for a while',
+  );
+  assert.equal(screen.paused, false);
 });

@@ -32,9 +32,9 @@ export class Source {
   /** The SSRC the bridge's own RTCP to this publisher comes from. */
   readonly localSsrc = randomInt(1, 0xffffffff);
   #simulcast = false;
-  /** Dynacast: what its publisher was last told to send, per layer, and when a receiver last
-   * needed it (performance.now()). A publisher starts with every layer on. */
-  #sending: boolean[] = [];
+  /** Dynacast: what its publisher was last told to send, per encoding (undefined: not known,
+   * so the next round tells it), and when a receiver last needed it (performance.now()). */
+  #sending: boolean[] | undefined;
   #neededAt: number | undefined;
   #active = false;
   #muted = false;
@@ -104,16 +104,22 @@ export class Source {
     if (highest >= 0 || this.#neededAt === undefined) this.#neededAt = now;
     const on = now - this.#neededAt < dynacastPauseMs;
     const next = Array.from({ length: count }, () => on);
-    // Until told otherwise, a publisher sends every layer it has.
-    const told = this.#sending.length === count ? this.#sending : next.map(() => true);
-    if (told.every((was, i) => was === next[i])) return undefined;
+    // Told whenever what it sends is not known (a new or restarted source, a reopened channel,
+    // another number of layers): telling it again what it does changes nothing at the client.
+    const told = this.#sending;
+    if (told?.length === count && told.every((was, i) => was === next[i])) return undefined;
     this.#sending = next;
     return next;
   }
 
-  /** Its publisher's media channel (re)opened: it sends every layer until told otherwise. */
+  /** Dynacast told its publisher to send none of it (it is quiet because nobody watches). */
+  get paused(): boolean {
+    return this.#sending?.every((on) => !on) === true;
+  }
+
+  /** Its publisher's media channel (re)opened: it is told again what to send. */
   resetDynacast(): void {
-    this.#sending = this.#sending.map(() => true);
+    this.#sending = undefined;
   }
 
   /** Asks for a keyframe on every layer (rate-limited per layer). */
@@ -134,6 +140,9 @@ export class Source {
   setActive(active: boolean): boolean {
     if (this.#active === active) return false;
     this.#active = active;
+    // A share started again is needed from its start, not paused by the last one's history.
+    this.#neededAt = undefined;
+    this.#sending = undefined;
     return true;
   }
 

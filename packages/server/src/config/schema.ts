@@ -420,7 +420,7 @@ export const configSchema = z.strictObject({
     .default(262144)
     .meta({
       description:
-        'Largest signaling WebSocket frame, in bytes; a larger one closes the socket (1009). It also sets how many m-lines a group session may hold, since a client\'s answer must fit one frame: the default 256 KiB gives 400, room for 100 participants\' cameras and microphones.',
+        "Largest signaling WebSocket frame, in bytes; a larger one closes the socket (1009). It also sets how many m-lines a group session may hold, since a client's answer must fit one frame: the default 256 KiB gives 400, room for 100 participants' cameras and microphones.",
     } satisfies KeyMeta),
   rtm_message_rate: z
     .number()
@@ -535,7 +535,7 @@ export const configSchema = z.strictObject({
     .default(20)
     .meta({
       description:
-        'Most cameras forwarded to each participant of a group conference, chosen by who spoke most recently (the one on their stage always among them); the others show their name until they speak. -1: every camera.',
+        'Most cameras forwarded to each participant of a group conference: the one on their stage first (always, even at 0), then by who spoke most recently; the others show their name until they speak. Cameras that are off take no place. -1: every camera.',
     } satisfies KeyMeta),
   max_conferences_per_connection: z
     .number()
