@@ -13,11 +13,12 @@
  * cameras), the focus's and the bridge's event-loop delay (p50/p99/max) during the joins and
  * during a quiet window, their CPU and peak RSS, and any error the server logged.
  *
- * Usage: npm run bench -- room [--participants=100] [--window=20] [--fps=5]
+ * Usage: npm run bench -- room [--participants=100] [--window=20] [--fps=5] [--profile=DIR]
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SyntheticPeer } from '../../test/support/bridgeHarness.js';
 import { startConfab } from '../../test/support/confabProcess.js';
 import { RtmClient } from '../../test/support/rtmClient.js';
@@ -26,6 +27,8 @@ import { seedUsers, tokenMinter } from '../directory.js';
 import { LoopLagProbe } from '../meeting/loopLag.js';
 import { childPids, cpuMs, peakRssMb } from '../proc.js';
 import { percentile } from '../stats.js';
+
+const cpuProbe = fileURLToPath(new URL('../cpuProfile.cjs', import.meta.url));
 
 const arg = (name: string, dflt: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
@@ -36,6 +39,8 @@ const talkers = 2;
 const lastN = 20;
 const group = 'group/bench-room';
 const bridgePorts = '10440-10449';
+/** `--profile=DIR`: the server and its bridge write V8 CPU profiles there when they stop. */
+const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.split('=')[1];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const f1 = (n: number) => n.toFixed(1);
@@ -65,7 +70,12 @@ const server = await startConfab({
     '',
   ].join('\n'),
   pinCpu: 0,
-  env: { CONFAB_BRIDGE_WORKERS: '1', NODE_OPTIONS: lag.nodeArgs.join(' '), ...lag.env },
+  env: {
+    CONFAB_BRIDGE_WORKERS: '1',
+    NODE_OPTIONS: [...lag.nodeArgs, ...(profileDir ? ['--require', cpuProbe] : [])].join(' '),
+    ...(profileDir ? { BENCH_CPU_PROFILE_DIR: path.resolve(profileDir) } : {}),
+    ...lag.env,
+  },
 });
 const peers: SyntheticPeer[] = [];
 const clients: RtmClient[] = [];
@@ -90,6 +100,10 @@ try {
     peers.push(peer);
     await peer.connected(60_000);
     joinMs.push(performance.now() - started);
+    if ((i + 1) % 10 === 0)
+      console.log(
+        `  ${i + 1} joined, the last in ${f1(joinMs.at(-1) ?? 0)} ms; CPU so far focus ${f1((cpuMs(serverPid) - cpu0.focus) / 1000)} s, bridge ${f1((cpuMs(bridgePid) - cpu0.bridge) / 1000)} s`,
+      );
     peer.level = i < talkers ? 40 : 127;
     peer.publish({ fps, perFrame: 1 });
   }
@@ -160,6 +174,12 @@ try {
     videoOk === participants &&
     errors.length === 0;
   console.log(`max_participants ${participants}: ${holds ? 'holds' : 'DOES NOT HOLD'}`);
+} catch (err) {
+  console.log(`room: ${(err as Error).message}; ${peers.length} joined`);
+  const warnings = server.logs.filter((l) => l.level >= 40);
+  console.log(`  the server's last warnings (${warnings.length}):`);
+  for (const l of warnings.slice(-15)) console.log(`  ${JSON.stringify(l).slice(0, 300)}`);
+  process.exitCode = 1;
 } finally {
   for (const p of peers) p.close();
   for (const c of clients) await c.close().catch(() => {});

@@ -10,6 +10,7 @@ function endpoint(id: string): Endpoint {
     closed: false,
     sources: () => [][Symbol.iterator](),
     negotiate() {},
+    negotiateSoon() {},
     close() {},
   } as unknown as Endpoint;
 }

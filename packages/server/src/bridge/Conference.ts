@@ -94,7 +94,7 @@ export class Conference {
       }
     }
     ep.close();
-    for (const other of affected) other.negotiate();
+    for (const other of affected) other.negotiateSoon();
     this.#endpoints.delete(id);
     this.speakers.remove(id);
     const at = this.#place.get(id);
@@ -122,7 +122,7 @@ export class Conference {
       if (other === src.endpoint || other.closed) continue;
       if (active) other.attach(src);
       else other.detach(src);
-      other.negotiate();
+      other.negotiateSoon();
     }
   }
 

@@ -43,6 +43,13 @@ type Unaddressed<T> = T extends unknown ? Omit<T, 'conference' | 'endpoint'> : n
 /** The peer connection states the focus hears of (libdatachannel also has `new`). */
 const reported: ReadonlySet<string> = new Set<string>(endpointStates);
 
+/**
+ * Changes that others' streams bring (one starting, stopping or leaving) wait this long before
+ * they are offered, so that what comes together goes in one offer: a participant's microphone
+ * and camera start within milliseconds of each other, and each offer of a large room's session
+ * (200 m-lines at 100 participants) costs the bridge and every client several milliseconds.
+ */
+export const negotiateCoalesceMs = 100;
 /** An endpoint whose session is full asks the focus for a new one again after this long. */
 const renewRetryMs = 20_000;
 /** The client's candidates held until the first answer is set, and the bridge's own kept. */
@@ -90,6 +97,8 @@ export class Endpoint {
   readonly #slots: Slot[] = [];
   #nextMid = 0;
   #state: NegotiationState = 'stable';
+  /** A `negotiateSoon` waiting. */
+  #soon: NodeJS.Timeout | undefined;
   /** Whether its slots can send, read by each slot per packet (`Slot.open`), written here. */
   readonly #link = { connected: false, answered: 0 };
   /** An answer was set: the client's candidates can go in. */
@@ -216,8 +225,25 @@ export class Endpoint {
     for (const slot of src.sinks) if (slot.endpoint === this) return this.#free(slot);
   }
 
+  /**
+   * Offers the session after `negotiateCoalesceMs`, with whatever else changed meanwhile (for
+   * changes from other endpoints' streams).
+   */
+  negotiateSoon(): void {
+    if (this.closed || this.#soon) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      this.negotiate();
+    }, negotiateCoalesceMs);
+    this.#soon.unref();
+  }
+
   /** Offers the session as it stands now, or once the offer that is out is answered. */
   negotiate(): void {
+    if (this.#soon) {
+      clearTimeout(this.#soon); // this offer has what it was waiting for
+      this.#soon = undefined;
+    }
     if (this.#state === 'closed' || this.#state === 'answer_then_offer') return;
     if (this.#state === 'awaiting_answer') return this.#setState('answer_then_offer');
     this.#setState('awaiting_answer');
@@ -281,6 +307,7 @@ export class Endpoint {
   close(): void {
     if (this.closed) return;
     this.#setState('closed');
+    if (this.#soon) clearTimeout(this.#soon);
     for (const src of this.#sources.values()) src.close();
     for (const slot of this.#slots) slot.source?.sinks.delete(slot);
     safely(() => this.#channel?.close());

@@ -126,7 +126,7 @@ export class Forwarder {
     if (keyframe) vp8KeyframeSize(packet, d, layer);
     const padding = isPaddingOnly(packet);
     if (!padding) layer.packet(packet.length, d.tid, now);
-    this.#video(src, layer, packet, keyframe, padding, d.tid, now);
+    this.#video(src, layer, packet, keyframe, padding, d.tid, now, layer.loss?.late === true);
   }
 
   #audio(src: Source, packet: Buffer): void {
@@ -149,6 +149,7 @@ export class Forwarder {
     padding: boolean,
     tid: number,
     now: number,
+    late: boolean,
   ): void {
     let out: Buffer | undefined;
     for (const slot of src.sinks) {
@@ -157,6 +158,12 @@ export class Forwarder {
       if (slot.layer !== layer) {
         // The chosen layer starts at its keyframe: nothing before it can be decoded.
         if (slot.target !== layer.index || !keyframe) continue;
+        if (late) {
+          // A keyframe's first packet sent again: the rest of that frame came before it and
+          // was not forwarded here, so the receiver could not decode it. Wait for another.
+          layer.keyframes.request();
+          continue;
+        }
         slot.layer = layer;
         slot.munger?.switchSource();
       }

@@ -23,3 +23,17 @@ test('lost upstream packets are asked for at once, again after the retry interva
   assert.deepEqual(wrap.packet(2, 9, 2), [], 'a new SSRC starts afresh');
   assert.deepEqual(wrap.packet(2, 12, 3), [10, 11], 'and has its own gaps');
 });
+
+test('a packet older than the newest is late (a retransmission or reordered), the next newer one is not', () => {
+  const t = new LossTracker();
+  t.packet(1, 10, 0);
+  assert.equal(t.late, false);
+  t.packet(1, 12, 1);
+  assert.equal(t.late, false);
+  t.packet(1, 11, 2);
+  assert.equal(t.late, true, 'the missing one, sent again');
+  t.packet(1, 12, 3);
+  assert.equal(t.late, true, 'a duplicate');
+  t.packet(1, 13, 4);
+  assert.equal(t.late, false);
+});

@@ -9,6 +9,8 @@
 const none: readonly number[] = Object.freeze([]);
 
 export class LossTracker {
+  /** The last packet noted came after a newer one (a retransmission, or reordered). */
+  late = false;
   #ssrc: number | undefined;
   #highest: number | undefined;
   readonly #missing = new Map<number, { since: number; asked: number; at: number }>();
@@ -30,9 +32,11 @@ export class LossTracker {
     const high = this.#highest;
     if (high === undefined) {
       this.#highest = seq;
+      this.late = false;
       return none;
     }
     const d = (seq - high) & 0xffff;
+    this.late = d === 0 || d >= 0x8000;
     if (d === 0) return none;
     if (d < 0x8000) {
       if (d - 1 > this.window) this.#missing.clear();
