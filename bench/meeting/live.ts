@@ -86,6 +86,8 @@ export interface Result {
   generatorBound: boolean;
   /** Other processes took more than `quietPct` of either core in the window. */
   disturbed: boolean;
+  /** What other processes took of the SFU's core and of the generator's, % of one core. */
+  otherPct: [number, number];
   /** Receivers the SFU offered fewer streams than the shape has (the m-line limit). */
   shortOffered: number;
   /** Counting receivers that got packets on fewer streams than the SFU should forward them. */
@@ -421,6 +423,7 @@ export class LiveMeeting {
       generatorPct,
       generatorBound: generatorPct > generatorBound,
       disturbed: other0 > quietPct || other1 > quietPct,
+      otherPct: [other0, other1],
       shortOffered,
       starved,
       crashed,

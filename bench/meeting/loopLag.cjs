@@ -5,10 +5,10 @@
  * processes may share the file: a server and the bridge it starts), that second's sample
  * count, its histogram's percentiles and max in ms, and the process's RSS and heap in MB), then
  * starts the histogram afresh (`loopLag.ts` merges the seconds).
- * One small synchronous append a second; the timer is unref'd and never keeps the bridge alive.
+ * One small asynchronous append a second; the timer is unref'd and never keeps the bridge alive.
  */
 'use strict';
-const { appendFileSync } = require('node:fs');
+const { appendFile } = require('node:fs');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
 const file = process.env.BENCH_LOOP_LAG_FILE;
@@ -31,10 +31,8 @@ if (file) {
       heapMb: Math.round(m.heapUsed / 1e5) / 10,
     };
     h.reset();
-    try {
-      appendFileSync(file, `${JSON.stringify(line)}\n`);
-    } catch {
-      // the benchmark removed its folder: nothing to report to
-    }
+    // Asynchronous: a write that waits on a busy disk must not stall the loop it measures. A
+    // failed one (the benchmark removed its folder) is dropped.
+    appendFile(file, `${JSON.stringify(line)}\n`, () => {});
   }, 1000).unref();
 }

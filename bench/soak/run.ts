@@ -7,7 +7,7 @@
  * Goal from issue 23 for a 2-hour run: no crash, RSS drift ≤ 10% after a 10-minute warm-up.
  */
 import { execFileSync } from 'node:child_process';
-import { f1, f2, LiveMeeting, quietPct, type Result, sleep } from '../meeting/live.js';
+import { f1, f2, LiveMeeting, type Result, sleep } from '../meeting/live.js';
 import { confabMeeting } from '../meeting/meetings.js';
 import { meetingShape } from '../meeting/shape.js';
 
@@ -54,8 +54,11 @@ async function main(): Promise<void> {
       rows.push(r);
       const flags =
         (r.generatorBound ? ' GENERATOR-BOUND' : '') +
-        (r.disturbed ? ` DISTURBED (others over ${quietPct}% of a core)` : '') +
-        (r.crashed ? ` CRASHED: the bridge ${r.crashed}` : '');
+        (r.disturbed
+          ? ` DISTURBED (others took ${f1(r.otherPct[0])}% of core 0, ${f1(r.otherPct[1])}% of core 1)`
+          : '') +
+        (r.crashed ? ` CRASHED: the bridge ${r.crashed}` : '') +
+        (r.packets === 0 ? ' NOTHING FORWARDED' : '');
       console.log(
         `minute ${minute}: RSS ${f1(r.rssMb)} MB (peak ${f1(r.peakRssMb)}), bridge event loop p99 ${f1(r.loopP99)} ms max ${f1(r.loopMax)}, CPU ${f1(r.cpuPct)}%, loss ${f2(r.lossPct)}% (${r.lost} of ${r.expected}), added p99 ${f2(r.addedP99)} ms, ${r.packets} packets, generator ${f1(r.generatorPct)}%${flags}`,
       );
@@ -81,8 +84,9 @@ async function main(): Promise<void> {
       : Number.NaN;
   const lags = rows.map((r) => r.loopP99).filter(Number.isFinite);
   const bound = rows.filter((r) => r.generatorBound || r.disturbed).length;
+  const silent = rows.filter((r) => r.packets === 0).length;
   console.log(
-    `soak summary: ${rows.length} of ${minutes} minutes, ${crashes ? `${crashes} CRASH` : 'no crash'}; RSS ${f1(rows[0]?.rssMb ?? Number.NaN)} MB after minute 1, ${f1(first)} MB after the warm-up (minute ${Math.max(1, warmup)}), ${f1(last)} MB at the end: drift ${f1(drift)}% (goal ≤ ${goals.driftPct}% over 2 hours), slope after the warm-up ${f1(perHour)} MB/hour; bridge event loop p99 per minute ${f1(Math.min(...lags))}-${f1(Math.max(...lags))} ms; loss ${f2((100 * lost) / Math.max(1, expected))}% (${lost} of ${expected}); ${bound} minutes generator-bound or disturbed`,
+    `soak summary: ${rows.length} of ${minutes} minutes, ${crashes ? `${crashes} CRASH` : 'no crash'}, ${silent} minutes with nothing forwarded; RSS ${f1(rows[0]?.rssMb ?? Number.NaN)} MB after minute 1, ${f1(first)} MB after the warm-up (minute ${Math.max(1, warmup)}), ${f1(last)} MB at the end: drift ${f1(drift)}% (goal ≤ ${goals.driftPct}% over 2 hours), slope after the warm-up ${f1(perHour)} MB/hour; bridge event loop p99 per minute ${f1(Math.min(...lags))}-${f1(Math.max(...lags))} ms; loss ${f2((100 * lost) / Math.max(1, expected))}% (${lost} of ${expected}); ${bound} minutes generator-bound or disturbed`,
   );
   process.exit(crashes ? 1 : 0);
 }
