@@ -105,11 +105,15 @@ export class Forwarder {
       if (level >= 0) src.endpoint.conference.speakers.level(src.endpoint.id, level);
       if (level === silence) {
         // Not forwarded (as Jitsi Videobridge does): in a large meeting most microphones send
-        // only this. The receivers' numbering closes up; their decoders treat the gap in
-        // timestamps as a pause in the talk (as after a DTX sender's silence).
-        for (const slot of src.sinks) slot.rewriter.drop(packet, now);
+        // only this. The receivers' numbering closes up, the same for all of them, so it is
+        // done once here: later packets come numbered as if the silent ones had not been sent.
+        // Their decoders treat the gap in timestamps as a pause in the talk (as after a DTX
+        // sender's silence).
+        src.silenced = (src.silenced + 1) & 0xffff;
         return;
       }
+      if (src.silenced !== 0)
+        packet.writeUInt16BE((packet.readUInt16BE(2) - src.silenced) & 0xffff, 2);
       this.#audio(src, packet);
       return;
     }

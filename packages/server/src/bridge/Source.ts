@@ -29,6 +29,9 @@ export class Source {
   readonly kind: 'audio' | 'video';
   /** Lowest first. Replaced whole when the client's answer lists other SSRCs. */
   layers: Layer[] = [];
+  /** A microphone's silent packets not forwarded so far (mod 2^16): what its later packets'
+   * sequence numbers are moved back by before they are rewritten for each receiver. */
+  silenced = 0;
   /** The SSRC the bridge's own RTCP to this publisher comes from. */
   readonly localSsrc = randomInt(1, 0xffffffff);
   #simulcast = false;
