@@ -690,3 +690,48 @@ function receiverReport(sender: number, media: number, fraction: number): Buffer
   b[12] = fraction & 0xff;
   return b;
 }
+
+/** Waits until `ok()` holds, polling every 25 ms; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * A test file's bridge with synthetic peers: a fake focus and a bridge process started in the
+ * suite's `before` and stopped in its `after` with every peer `join` made. Call it inside a
+ * `describe`; `join` gives a connected peer that answers all its offers.
+ */
+export function syntheticBridge(
+  hooks: { before(fn: () => Promise<void>): void; after(fn: () => Promise<void>): void },
+  port: number,
+  focusOptions: Parameters<typeof FakeFocus.start>[0] = {},
+) {
+  const state = {
+    focus: undefined as unknown as FakeFocus,
+    bridge: undefined as unknown as BridgeProcess,
+    peers: [] as SyntheticPeer[],
+    async join(conference: string, name: string, simulcast = false): Promise<SyntheticPeer> {
+      const p = await SyntheticPeer.join(state.focus, conference, name, { simulcast });
+      p.follow();
+      state.peers.push(p);
+      await p.connected();
+      return p;
+    },
+  };
+  hooks.before(async () => {
+    state.focus = await FakeFocus.start(focusOptions);
+    state.bridge = await startBridge(state.focus, port);
+  });
+  hooks.after(async () => {
+    for (const p of state.peers) p.close();
+    await state.bridge.stop();
+    state.focus.close();
+    // node-datachannel's threads keep the process alive (see bridgeMedia.test.ts).
+    setTimeout(() => process.exit(0), 1000).unref();
+  });
+  return state;
+}

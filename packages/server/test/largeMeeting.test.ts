@@ -2,23 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MediaChannelServerMessage } from '@confab/protocol';
 import {
-  type BridgeProcess,
-  FakeFocus,
   layerMarkerOffset,
-  SyntheticPeer,
-  startBridge,
+  type SyntheticPeer,
+  syntheticBridge,
+  until,
 } from '../../../test/support/bridgeHarness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bridgePort = 10465;
-
-async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(25);
-  }
-}
 
 const midOf = (receiver: SyntheticPeer, user: string, source: 'camera' | 'microphone') =>
   Object.entries(receiver.streams).find(([, s]) => s.user === user && s.source === source)?.[0];
@@ -45,29 +36,8 @@ const lastOf = <T extends MediaChannelServerMessage['type']>(peer: SyntheticPeer
     | undefined;
 
 describe('large meetings on the bridge: silence, last-N and dynacast, with synthetic peers', () => {
-  let focus: FakeFocus;
-  let bridge: BridgeProcess;
-  const peers: SyntheticPeer[] = [];
-
-  before(async () => {
-    focus = await FakeFocus.start({ lastN: 2 });
-    bridge = await startBridge(focus, bridgePort);
-  });
-  after(async () => {
-    for (const p of peers) p.close();
-    await bridge.stop();
-    focus.close();
-    // node-datachannel's threads keep the process alive (see bridgeMedia.test.ts).
-    setTimeout(() => process.exit(0), 1000).unref();
-  });
-
-  async function join(conference: string, name: string, simulcast = false) {
-    const p = await SyntheticPeer.join(focus, conference, name, { simulcast });
-    p.follow();
-    peers.push(p);
-    await p.connected();
-    return p;
-  }
+  const room = syntheticBridge({ before, after }, bridgePort, { lastN: 2 });
+  const { join } = room;
 
   test('silence (audio level 127) is not forwarded, and the receiver sees no gap when talk resumes', async () => {
     const a = await join('s1', 'A');

@@ -2,23 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { maxMediaChannelMessage, maxViewsPerSecond } from '@confab/protocol';
 import {
-  type BridgeProcess,
-  FakeFocus,
   layerMarkerOffset,
-  SyntheticPeer,
-  startBridge,
+  type SyntheticPeer,
+  syntheticBridge,
+  until,
 } from '../../../test/support/bridgeHarness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bridgePort = 10475;
-
-async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(25);
-  }
-}
 
 /** What a receiver got of one forwarded video: per packet its layer, sequence and PictureID. */
 function recorder(peer: SyntheticPeer, mid: () => string | undefined) {
@@ -54,29 +45,8 @@ function recorder(peer: SyntheticPeer, mid: () => string | undefined) {
 }
 
 describe('simulcast through the bridge, with synthetic publishers and receivers', () => {
-  let focus: FakeFocus;
-  let bridge: BridgeProcess;
-  const peers: SyntheticPeer[] = [];
-
-  before(async () => {
-    focus = await FakeFocus.start();
-    bridge = await startBridge(focus, bridgePort);
-  });
-  after(async () => {
-    for (const p of peers) p.close();
-    await bridge.stop();
-    focus.close();
-    // node-datachannel's threads keep the process alive (see bridgeMedia.test.ts).
-    setTimeout(() => process.exit(0), 1000).unref();
-  });
-
-  async function join(conference: string, name: string, simulcast = false) {
-    const p = await SyntheticPeer.join(focus, conference, name, { simulcast });
-    p.follow();
-    peers.push(p);
-    await p.connected();
-    return p;
-  }
+  const room = syntheticBridge({ before, after }, bridgePort);
+  const { join, peers } = room;
   const cameraOf = (receiver: SyntheticPeer, user: string) =>
     Object.entries(receiver.streams).find(([, s]) => s.user === user && s.source === 'camera')?.[0];
 
@@ -176,7 +146,7 @@ describe('simulcast through the bridge, with synthetic publishers and receivers'
     assert.deepEqual(refusals(), ['rate_limited'], 'said once');
     assert.ok(rec.countSince(500) > 3, 'and video goes on');
     const load = await new Promise((r) => {
-      focus.take((m) => {
+      room.focus.take((m) => {
         if (m.type !== 'load') return false;
         r(m);
         return true;
