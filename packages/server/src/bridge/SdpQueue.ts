@@ -18,6 +18,7 @@ export class SdpQueue {
   constructor(
     readonly budgetMs = 5,
     private readonly onError: (err: unknown) => void = () => {},
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   get pending(): number {
@@ -44,7 +45,7 @@ export class SdpQueue {
 
   #turn(): void {
     this.#scheduled = undefined;
-    const until = performance.now() + this.budgetMs;
+    const until = this.now() + this.budgetMs;
     for (const [key, job] of this.#jobs) {
       this.#jobs.delete(key);
       try {
@@ -52,7 +53,7 @@ export class SdpQueue {
       } catch (err) {
         this.onError(err);
       }
-      if (performance.now() >= until) break;
+      if (this.now() >= until) break;
     }
     if (this.#jobs.size > 0 && !this.#closed) this.#scheduled = setImmediate(() => this.#turn());
   }
