@@ -6,21 +6,19 @@
  */
 export interface BenchProbe {
   now(): number;
-  /**
-   * Clicks the button whose text is `name` (the first, in document order); when, or NaN. If
-   * the click made a peer connection ("Accept" does), its steps go to `steps`.
-   */
+  /** Clicks the button whose text is `name` (the first, in document order); when, or NaN. */
   press(name: string): number;
-  /** The pressed connection's signaling, ICE and connection states, as `state@ms after the press`. */
-  steps: string[];
   /**
    * Takes the count of decoded video frames of every inbound stream of every open peer
    * connection of the page now, then waits (at most 15 s) until `streams` inbound video
    * streams, of any connection, old or new, have decoded a frame beyond it. `firstFrames` then
-   * resolves with when each did, in order (fewer on timeout).
+   * resolves with when each did, in order (fewer on timeout). Meanwhile `steps` gathers, for
+   * the trace, when each connection (by its index) changed signaling, ICE or connection state,
+   * and when each stream's first packet and first decoded frame came.
    */
   arm(streams: number): Promise<void>;
   firstFrames: Promise<number[]> | undefined;
+  steps: { what: string; at: number }[];
   /**
    * For each remote camera tile (`ul.tiles li[data-user]`) that presented a frame before
    * `from`, the longest time in [from, to] without a newly presented frame on its video
@@ -39,16 +37,38 @@ export function installBenchProbe(): void {
   };
   const now = () => performance.timeOrigin + performance.now();
 
-  const decodedNow = async (): Promise<Map<string, number>> => {
-    const frames = new Map<string, number>();
+  /** Decoded frames and received packets of each inbound video stream, by `pc/stats id`. */
+  const inboundNow = async () => {
+    const streams = new Map<string, { frames: number; packets: number }>();
     for (const [i, pc] of (w.__confabPeerConnections ?? []).entries()) {
       if (pc.connectionState === 'closed') continue;
       (await pc.getStats()).forEach((s: { type: string; kind?: string; id: string }) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video')
-          frames.set(`${i}/${s.id}`, (s as { framesDecoded?: number }).framesDecoded ?? 0);
+        if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+        const { framesDecoded, packetsReceived } = s as {
+          framesDecoded?: number;
+          packetsReceived?: number;
+        };
+        streams.set(`pc${i}/${s.id}`, {
+          frames: framesDecoded ?? 0,
+          packets: packetsReceived ?? 0,
+        });
       });
     }
-    return frames;
+    return streams;
+  };
+
+  /** Marks the state changes of each connection not yet watched in `steps` (`new` ones too). */
+  const watched = new WeakSet<RTCPeerConnection>();
+  const watchConnections = (steps: { what: string; at: number }[], fresh = true) => {
+    for (const [i, pc] of (w.__confabPeerConnections ?? []).entries()) {
+      if (watched.has(pc) || pc.connectionState === 'closed') continue;
+      watched.add(pc);
+      const mark = (what: string) => steps.push({ what: `pc${i}:${what}`, at: now() });
+      if (fresh) mark('new');
+      pc.addEventListener('signalingstatechange', () => mark(pc.signalingState));
+      pc.addEventListener('iceconnectionstatechange', () => mark(`ice-${pc.iceConnectionState}`));
+      pc.addEventListener('connectionstatechange', () => mark(`pc-${pc.connectionState}`));
+    }
   };
 
   // Presented frames per remote camera tile, kept for a minute.
@@ -76,28 +96,35 @@ export function installBenchProbe(): void {
     press(name) {
       const button = [...document.querySelectorAll('button')].find((b) => b.textContent === name);
       if (!button) return Number.NaN;
-      const pcs = w.__confabPeerConnections ?? [];
-      const before = pcs.length;
       const at = now();
       button.click();
-      const pc = pcs.length > before ? pcs.at(-1) : undefined;
-      const steps: string[] = [];
-      this.steps = steps;
-      const mark = (what: string) => steps.push(`${what}@${Math.round(now() - at)}`);
-      pc?.addEventListener('signalingstatechange', () => mark(`signaling:${pc.signalingState}`));
-      pc?.addEventListener('iceconnectionstatechange', () => mark(`ice:${pc.iceConnectionState}`));
-      pc?.addEventListener('connectionstatechange', () => mark(`pc:${pc.connectionState}`));
+      // A connection the click made ("Accept" makes one) gets its first events watched.
+      watchConnections(this.steps);
       return at;
     },
     steps: [],
     async arm(streams) {
-      const base = await decodedNow();
+      const steps: { what: string; at: number }[] = [];
+      this.steps = steps;
+      watchConnections(steps, false);
+      const base = await inboundNow();
       const deadline = now() + 15_000;
       this.firstFrames = new Promise((resolve) => {
         const first = new Map<string, number>();
+        const packets = new Set<string>();
         const tick = async () => {
-          for (const [key, n] of await decodedNow())
-            if (!first.has(key) && n > (base.get(key) ?? 0)) first.set(key, now());
+          watchConnections(steps);
+          for (const [key, n] of await inboundNow()) {
+            const was = base.get(key);
+            if (!packets.has(key) && n.packets > (was?.packets ?? 0)) {
+              packets.add(key);
+              steps.push({ what: `${key}:first-packet`, at: now() });
+            }
+            if (!first.has(key) && n.frames > (was?.frames ?? 0)) {
+              first.set(key, now());
+              steps.push({ what: `${key}:first-frame`, at: now() });
+            }
+          }
           if (first.size >= streams || now() > deadline) resolve([...first.values()]);
           else setTimeout(tick, 10);
         };

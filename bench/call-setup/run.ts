@@ -12,7 +12,8 @@
  * and gaps on the tiles' video elements, so the figures hold whether a room of two goes through
  * the bridge or peer to peer. Goals: p50 ≤ 500 ms and p95 ≤ 1 s.
  * Usage: npm run bench -- call-setup [--joins=20] [--case=one-to-one,room-of-two,room-of-three]
- *   [--trace] (each join's figures; for one-to-one, Bob's connection steps too)
+ *   [--trace] (each join's figures, and the pages' connection events and first packets and
+ *   frames in ms after the press)
  */
 import type { Browser, Page } from 'playwright-core';
 import {
@@ -92,6 +93,18 @@ async function untilDecoded(page: Page, pressed: number, streams: number): Promi
   return times.length >= streams ? Math.max(...times) - pressed : Number.NaN;
 }
 
+/** For --trace: each page's connection events and first packets and frames, ms after `pressed`. */
+async function steps(users: Record<string, User>, pressed: number): Promise<string> {
+  const lines: string[] = [];
+  for (const [name, u] of Object.entries(users)) {
+    const marks = await probe(u.page, (b) => b.steps);
+    lines.push(
+      `  ${name}: ${marks.map((m) => `${m.what}@${Math.round(m.at - pressed)}`).join(' ')}`,
+    );
+  }
+  return lines.join('\n');
+}
+
 async function oneToOne(alice: User, bob: User) {
   const callee: number[] = [];
   const caller: number[] = [];
@@ -104,12 +117,10 @@ async function oneToOne(alice: User, bob: User) {
     const pressed = await probe(bob.page, (b) => b.press('Accept'));
     callee.push(await untilDecoded(bob.page, pressed, 1));
     caller.push(await untilDecoded(alice.page, pressed, 1));
-    if (trace) {
-      const steps = await probe(bob.page, (b) => b.steps);
+    if (trace)
       console.log(
-        `one-to-one ${i + 1}: ${steps.join(' ')} bob-decodes@${ms(callee.at(-1))} alice-decodes@${ms(caller.at(-1))}`,
+        `one-to-one ${i + 1}: Bob decodes @${ms(callee.at(-1))}, Alice @${ms(caller.at(-1))}\n${await steps({ bob, alice }, pressed)}`,
       );
-    }
     await alice.page.mouse.move(300, 200);
     await alice.page.getByRole('button', { name: 'Hang up' }).click();
     await bob.page.getByRole('status').filter({ hasText: 'Call ended' }).waitFor();
@@ -134,7 +145,7 @@ async function roomOfTwo(alice: User, bob: User) {
     first.push(await untilDecoded(alice.page, pressed, 1));
     if (trace)
       console.log(
-        `room of two ${i + 1}: bob-decodes@${ms(second.at(-1))} alice-decodes@${ms(first.at(-1))}`,
+        `room of two ${i + 1}: Bob decodes @${ms(second.at(-1))}, Alice @${ms(first.at(-1))}\n${await steps({ bob, alice }, pressed)}`,
       );
     await Promise.all([hangUpRoom(alice.page), hangUpRoom(bob.page)]);
   }
@@ -183,7 +194,7 @@ async function roomOfThree(alice: User, bob: User, carol: User) {
     for (const u of [alice, bob]) tileFrames += await probe(u.page, (b) => b.tileFrames());
     if (trace)
       console.log(
-        `room of three ${i + 1}: carol-decodes-both@${ms(carolBoth)} longest gap at alice ${ms(atAlice)}, at bob ${ms(atBob)} (${ms(steady.at(-1))} in the second before)`,
+        `room of three ${i + 1}: Carol decodes both @${ms(carolBoth)}; longest gap at Alice ${ms(atAlice)}, at Bob ${ms(atBob)} (${ms(steady.at(-1))} in the second before)\n${await steps({ carol }, pressed)}`,
       );
     await Promise.all([alice, bob, carol].map((u) => hangUpRoom(u.page)));
   }
