@@ -180,6 +180,8 @@ test('join, welcome, the bridge’s offer answered with camera and microphone; a
       group: room,
       state: undefined,
       v: 20180703,
+      // It can go peer to peer in a room of two.
+      data: { p2p: true },
       id: 1,
     },
   );
@@ -335,7 +337,7 @@ test('after signaling comes back the member joins again naming its session; the 
   m.groups.reconnected();
   const again = m.sent.at(-1);
   assert.equal(again?.subtype, 'webrtc_group');
-  assert.deepEqual(again?.data, { session: 'e1' });
+  assert.deepEqual(again?.data, { p2p: true, session: 'e1' });
 
   m.receive(
     groupChannelMessage({ channel, group: room, data: { muted: { by: 'bob', name: 'BOB' } } }),
