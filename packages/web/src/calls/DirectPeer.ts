@@ -114,7 +114,7 @@ export class DirectPeer {
 
   /** Up for `directSettleMs`: the bridge need not carry this side's media any more. */
   get settled(): boolean {
-    return this.connected && performance.now() - (this.#connectedSince ?? 0) >= directSettleMs;
+    return this.connected && Date.now() - (this.#connectedSince ?? 0) >= directSettleMs;
   }
 
   get failed(): boolean {
@@ -214,7 +214,7 @@ export class DirectPeer {
     const state = this.link.pc.connectionState;
     if (state === 'connected') {
       this.link.clearTimer('connect');
-      this.#connectedSince ??= performance.now();
+      this.#connectedSince ??= Date.now();
       if (!this.#reported) {
         this.#reported = 'connected';
         this.opts.report('connected');

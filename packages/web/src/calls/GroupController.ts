@@ -568,14 +568,14 @@ export class GroupController {
     this.#leaving?.close();
     this.#leaving = peer;
     const user = peer.pair.peer;
-    const started = performance.now();
+    const started = Date.now();
     const baseline = this.#bridgeReceived(user);
     const check = async () => {
       if (this.#leaving !== peer) return;
       const now = await this.#bridgeReceived(user);
       const before = await baseline;
       if (this.#leaving !== peer) return;
-      if (now > before || performance.now() - started >= phaseOutMs) {
+      if (now > before || Date.now() - started >= phaseOutMs) {
         this.#leaving = undefined;
         this.#updateMedia();
         setTimeout(() => peer.close(), closeAfterSwitchMs);
