@@ -51,8 +51,15 @@ export function Video({
     return tiles.observe(el, { user, source, ...(stage ? { stage } : {}) });
   }, [tiles, user, source, stage]);
   useEffect(() => {
-    if (ref.current && ref.current.srcObject !== (stream ?? null))
-      ref.current.srcObject = stream ?? null;
+    const el = ref.current;
+    if (!el) return;
+    if (el.srcObject !== (stream ?? null)) el.srcObject = stream ?? null;
+    // An element that leaves the page still holding the camera's stream makes Chromium drop
+    // that camera's frames for every sink, a new call's sender too, for ~2 s (the self view
+    // moves between screens as a call starts): let go of the stream on the way out.
+    return () => {
+      el.srcObject = null;
+    };
   }, [stream]);
   useEffect(() => {
     const el = ref.current as (HTMLVideoElement & { setSinkId?(id: string): Promise<void> }) | null;
