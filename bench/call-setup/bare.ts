@@ -7,6 +7,8 @@
  * Usage: node --import tsx bench/call-setup/bare.ts [--calls=N] [--track=reuse|clone|fresh]
  *   [--bitrate] (setParameters maxBitrate after negotiation, as CallController does)
  *   [--preview] (the camera also plays in a video element, as the app's self view)
+ *   [--swap=keep|detach|clear] (each call moves the self view to a new element, the old one
+ *   removed still holding the stream, or emptied first) [--twice] (moves it again after addTrack)
  *   [--gap=MS] (pause between calls) [--y4m=FILE] (--use-file-for-fake-video-capture)
  * (inside `unshare -n`).
  */
@@ -25,6 +27,8 @@ const setBitrate = process.argv.includes('--bitrate');
 /** How each call swaps the self view: 'keep' one element, 'detach' it or 'clear' it first. */
 const swap = opt('swap') ?? 'keep';
 const preview = process.argv.includes('--preview') || swap !== 'keep';
+/** With --twice, the self view moves again once the tracks are added, as the app's does. */
+const twice = swap !== 'keep' && process.argv.includes('--twice');
 const extraArgs = (opt('args') ?? '').split(',').filter(Boolean);
 
 const pageScript = `(() => {
@@ -68,6 +72,8 @@ const pageScript = `(() => {
       this.firstDecoded = undefined;
       this.firstSource = undefined;
       for (const t of await this.tracks(mode)) pc.addTrack(t, this.stream);
+      // The app's caller moves its self view twice: ringing, then in the call.
+      if (${twice}) this.swapPreview('${swap}');
       const poll = async () => {
         if (pc.connectionState === 'closed') return;
         (await pc.getStats()).forEach((s) => {
@@ -158,7 +164,7 @@ const summary = (xs: (number | undefined)[]) => {
   return `p50 ${percentile(s, 50).toFixed(0)} ms, p95 ${percentile(s, 95).toFixed(0)} ms, max ${(s.at(-1) ?? Number.NaN).toFixed(0)} ms`;
 };
 console.log(
-  `bare RTCPeerConnection, ${calls} calls, track ${trackMode}${setBitrate ? ', setParameters' : ''}${preview ? `, self view ${swap}` : ''}${y4m ? `, y4m ${y4m}` : ''}:`,
+  `bare RTCPeerConnection, ${calls} calls, track ${trackMode}${setBitrate ? ', setParameters' : ''}${preview ? `, self view ${swap}${twice ? ' twice' : ''}` : ''}${y4m ? `, y4m ${y4m}` : ''}:`,
 );
 console.log(`callee decodes caller: ${summary(rows.map((r) => r.callee))}`);
 console.log(`caller decodes callee: ${summary(rows.map((r) => r.caller))}`);
