@@ -233,7 +233,7 @@ describe('rooms of two run peer to peer', () => {
     for (const who of ['alice', 'bob'] as const) {
       await page(who).goto('/meet/r/group/firewall');
       await page(who).evaluate(
-        ([low, high]) => {
+        ({ low, high }) => {
           const blocked = (c: string | undefined) => {
             const port = Number(c?.split(' ')[5]);
             return !!c && !(port >= low && port < high);
@@ -244,7 +244,7 @@ describe('rooms of two run peer to peer', () => {
             c?: RTCIceCandidateInit | null,
           ) {
             if (c?.candidate && blocked(c.candidate)) return Promise.resolve();
-            return add.call(this, c ?? undefined);
+            return (add as (c?: RTCIceCandidateInit) => Promise<void>).call(this, c ?? undefined);
           } as typeof add;
           const setRemote = RTCPeerConnection.prototype.setRemoteDescription;
           RTCPeerConnection.prototype.setRemoteDescription = function (
@@ -255,10 +255,13 @@ describe('rooms of two run peer to peer', () => {
               ?.split('\r\n')
               .filter((l) => !(l.startsWith('a=candidate:') && blocked(l.slice(2))))
               .join('\r\n');
-            return setRemote.call(this, { type: d.type, ...(sdp ? { sdp } : {}) });
+            return (setRemote as (d: RTCSessionDescriptionInit) => Promise<void>).call(this, {
+              type: d.type,
+              ...(sdp ? { sdp } : {}),
+            });
           } as typeof setRemote;
         },
-        [bridgePort, bridgePort + 10],
+        { low: bridgePort, high: bridgePort + 10 },
       );
       await page(who).getByRole('button', { name: 'Join call' }).click();
     }
