@@ -16,6 +16,7 @@ const benches: Record<string, string> = {
   bridge: 'bridge/run.ts',
   meeting: 'meeting/run.ts',
   room: 'room/run.ts',
+  pair: 'pair/run.ts',
   'audio-room': 'audio-room/run.ts',
   soak: 'soak/run.ts',
   failover: 'failover/run.ts',

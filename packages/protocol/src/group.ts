@@ -66,6 +66,31 @@ export type ModeratedBy = z.output<typeof moderatedBySchema>;
 const mediaFailed = z.object({ code: z.literal('media_failed') });
 
 /**
+ * What a client says it can do in its `webrtc_group` join (Confab's addition to kwm's group
+ * messages, docs/protocol.md "Peer-to-peer rooms of two"): `data.p2p: true`, it connects
+ * directly to the other member of a room of two when the focus says so. A client that does not
+ * say so (kwmjs) keeps its room on the bridge.
+ */
+export const groupJoinDataSchema = z.object({
+  /** The session (endpoint) it still holds, to carry on after a signaling drop. */
+  session: z.string().max(64).optional(),
+  p2p: z.boolean().optional(),
+});
+export type GroupJoinData = z.output<typeof groupJoinDataSchema>;
+
+/**
+ * The focus tells both members of a room of two to connect directly: `pair` names this direct
+ * connection (its signals carry it), `initiator` makes the offer (kwm's rule: the greater user
+ * id). `null`: the room goes (back) to the bridge.
+ */
+export const directPairSchema = z.object({
+  pair: z.string(),
+  peer: z.string(),
+  initiator: z.boolean(),
+});
+export type DirectPair = z.output<typeof directPairSchema>;
+
+/**
  * Every `data` of a group `webrtc_channel` from the server (docs/protocol.md "Group calls"),
  * each told apart by its one key. Parsed in this order: the join reply (members and pipeline)
  * first.
@@ -84,6 +109,8 @@ export const groupChannelPayloadSchema = z.union([
   z.object({ replaced: z.literal(true) }),
   z.object({ muted: moderatedBySchema }),
   z.object({ removed: moderatedBySchema }),
+  /** Connect directly to the other member (a room of two), or `null`: back to the bridge. */
+  z.object({ p2p: z.union([directPairSchema, z.null()]) }),
   /** The bridge's dominant speaker changed. */
   z.object({ speaker: z.string() }),
   /** The bridge failed this member's session; a new one (a new offer) follows. */
@@ -117,17 +144,40 @@ export type PipelineCandidate = z.output<typeof pipelineCandidateSchema>;
 export const fromPipelineSignalSchema = z.union([pipelineOfferSchema, pipelineCandidateSchema]);
 export type FromPipelineSignal = z.output<typeof fromPipelineSignalSchema>;
 
+const iceCandidateSchema = z.strictObject({
+  candidate: z.string().max(1024),
+  sdpMid: z.string().max(64).nullish(),
+  sdpMLineIndex: z.number().int().min(0).max(1024).nullish(),
+  usernameFragment: z.string().max(256).nullish(),
+});
+
+/** The id of a direct pair, as the focus names it. */
+const pairIdSchema = z.string().min(1).max(64);
+
+/**
+ * What a member of a direct pair signals to the other (`webrtc_signal` with `target` the other
+ * member's id, in the group channel), relayed by the focus as it is: the direct connection's
+ * descriptions and candidates (null at the end of gathering), and its own media: whether it
+ * shares its screen (on the direct connection's third m-line) and whether it takes video.
+ */
+export const directSignalSchema = z.union([
+  z.strictObject({
+    p2p: pairIdSchema,
+    type: z.enum(['offer', 'answer']),
+    sdp: z.string().min(1).max(200_000),
+  }),
+  z.strictObject({ p2p: pairIdSchema, candidate: iceCandidateSchema.nullable() }),
+  z.strictObject({
+    p2p: pairIdSchema,
+    media: z.strictObject({ screen: z.boolean(), video: z.boolean() }),
+  }),
+]);
+export type DirectSignal = z.output<typeof directSignalSchema>;
+
 /** What a client may signal to the pipeline peer (`webrtc_signal` data). */
 export const pipelineSignalSchema = z.union([
   z.strictObject({ type: z.literal('answer'), sdp: z.string().min(1).max(200_000) }),
-  z.strictObject({
-    candidate: z.strictObject({
-      candidate: z.string().max(1024),
-      sdpMid: z.string().max(64).nullish(),
-      sdpMLineIndex: z.number().int().min(0).max(1024).nullish(),
-      usernameFragment: z.string().max(256).nullish(),
-    }),
-  }),
+  z.strictObject({ candidate: iceCandidateSchema }),
   z.strictObject({ renegotiate: z.literal(true) }),
   // kwmjs's answerer announces itself so when its peer connection is made (simple-peer).
   z.strictObject({ renegotiate: z.literal(true), noop: z.literal(true) }),
@@ -138,5 +188,9 @@ export const pipelineSignalSchema = z.union([
   z.strictObject({ remove: z.strictObject({ user: z.string().min(1).max(256) }) }),
   // A participant the owner muted turns its microphone on again.
   z.strictObject({ unmute: z.literal(true) }),
+  // How this member's direct connection of a room of two is doing.
+  z.strictObject({
+    p2p: z.strictObject({ pair: pairIdSchema, state: z.enum(['connected', 'failed']) }),
+  }),
 ]);
 export type PipelineSignal = z.output<typeof pipelineSignalSchema>;

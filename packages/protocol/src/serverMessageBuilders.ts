@@ -1,5 +1,6 @@
 import type { RtmErrorCode } from './errors.js';
 import {
+  type DirectSignal,
   type FromPipelineSignal,
   type GroupChannelData,
   type GroupChannelPayload,
@@ -272,6 +273,32 @@ export function pipelineSignalMessage(f: {
     hash: f.hash,
     state: pipelinePeerId,
     pcid: f.session,
+    v: webrtcVersion,
+    data: f.data,
+  };
+}
+
+/**
+ * A signal from one member of a direct pair to the other, relayed by the focus in the group
+ * channel; `state` is the pair's id.
+ */
+export function directSignalMessage(f: {
+  source: string;
+  target: string;
+  channel: string;
+  group: string;
+  hash: string;
+  data: DirectSignal;
+}): SignalMessage {
+  return {
+    type: 'webrtc',
+    subtype: 'webrtc_signal',
+    source: f.source,
+    target: f.target,
+    channel: f.channel,
+    group: f.group,
+    hash: f.hash,
+    state: f.data.p2p,
     v: webrtcVersion,
     data: f.data,
   };

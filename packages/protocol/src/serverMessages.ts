@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { rtmErrorCodes } from './errors.js';
-import { fromPipelineSignalSchema, groupChannelPayloadSchema, pipelinePeerId } from './group.js';
+import {
+  type DirectSignal,
+  directSignalSchema,
+  fromPipelineSignalSchema,
+  groupChannelPayloadSchema,
+  pipelinePeerId,
+} from './group.js';
 import { callAnswerSchema } from './rtm.js';
 
 /**
@@ -106,7 +112,7 @@ export const signalMessageSchema = z.object({
   source: z.string(),
   target: z.string(),
   channel: z.string(),
-  /** Group signals only (from the pipeline peer). */
+  /** Group signals only (from the pipeline peer, or the other member of a direct pair). */
   group: z.string().optional(),
   hash: z.string(),
   state: z.string(),
@@ -166,6 +172,12 @@ export function pipelineSignalOf(
 ): z.output<typeof fromPipelineSignalSchema> | undefined {
   if (message.source !== pipelinePeerId) return undefined;
   return fromPipelineSignalSchema.safeParse(message.data).data;
+}
+
+/** A signal from the other member of this client's direct pair, with its `data` parsed. */
+export function directSignalOf(message: SignalMessage): DirectSignal | undefined {
+  if (message.source === pipelinePeerId || !message.group) return undefined;
+  return directSignalSchema.safeParse(message.data).data;
 }
 
 /**

@@ -537,6 +537,13 @@ export const configSchema = z.strictObject({
       description:
         'Most cameras forwarded to each participant of a group conference: the one on their stage first (always, even at 0), then by who spoke most recently; the others show their name until they speak. Cameras that are off take no place. -1: every camera.',
     } satisfies KeyMeta),
+  p2p: z
+    .boolean()
+    .default(true)
+    .meta({
+      description:
+        'A group room of exactly two, both on clients that can (the web app; not kwmjs), runs peer to peer: their media goes directly between them (TURN when needed) and not through the bridge, which keeps their sessions for the move back when a third joins or the direct connection fails. false: every room goes through the bridge.',
+    } satisfies KeyMeta),
   max_conferences_per_connection: z
     .number()
     .int()

@@ -1,12 +1,15 @@
 import {
   type BridgeOffer,
   type ChannelMessage,
+  directSignalMessage,
+  directSignalSchema,
   type EndpointState,
   type FromPipelineSignal,
   type GroupChannelData,
   type GroupChannelPayload,
   type GroupParticipant,
   groupChannelMessage,
+  groupJoinDataSchema,
   groupJoinedMessage,
   groupWaitingMessage,
   type PipelineOffer,
@@ -34,6 +37,10 @@ export interface ConferenceOptions {
   /** The focus's index: told of every member and connection that comes and goes. */
   index: ConferenceIndex;
   maxParticipants: number;
+  /** `p2p`: a room of two whose members' clients can runs peer to peer. */
+  p2p: boolean;
+  /** How long a room back to two after it was larger waits before it goes direct again. */
+  p2pSettleMs: number;
   emptyTimeoutMs: number;
   /** `call_reconnect_grace` (ms), for members whose signaling dropped. */
   reconnectGraceMs: number;
@@ -48,9 +55,23 @@ export interface Waiting {
   msg: WebrtcClientMessage;
 }
 
-/** The session (endpoint) a rejoining client says it still holds: `webrtc_group`'s `data.session`. */
-const sessionOf = (msg: WebrtcClientMessage): unknown =>
-  (msg.data as { session?: unknown } | undefined)?.session;
+/**
+ * `webrtc_group`'s `data`: the session (endpoint) a rejoining client says it still holds, and
+ * whether it can go peer to peer. Read leniently (kwm's clients send no data at all there).
+ */
+const joinDataOf = (msg: WebrtcClientMessage) => groupJoinDataSchema.safeParse(msg.data).data;
+
+/** The direct pair of a room of two: its id (in its signals) and its two members. */
+interface DirectPair {
+  id: string;
+  a: Participant;
+  b: Participant;
+  /** The members whose client said its direct connection is up. */
+  connected: Set<string>;
+}
+
+/** The key of two users' pair, the same either way round. */
+const pairKey = (a: string, b: string): string => (a < b ? `${a}\n${b}` : `${b}\n${a}`);
 
 /**
  * One group room's conference (the focus's room): its members, the guests waiting for it to
@@ -75,6 +96,14 @@ export class Conference {
   /** The user the bridge last named the dominant speaker. */
   #speaker: string | undefined;
   #emptyTimer: NodeJS.Timeout | undefined;
+  /** The room of two's direct pair, from the focus's word to connect until it ends. */
+  #direct: DirectPair | undefined;
+  /** Pairs of users whose direct connection failed here: they stay on the bridge. */
+  readonly #directFailed = new Set<string>();
+  /** Waits before a room back to two goes direct again (`p2pSettleMs`). */
+  #directTimer: NodeJS.Timeout | undefined;
+  /** The room had more than two members since it was last direct. */
+  #wasLarger = false;
   /** Someone joined (guests only waiting do not start it). */
   #started = false;
   #closed = false;
@@ -111,9 +140,14 @@ export class Conference {
     return this.#waiting.size;
   }
 
-  /** Timers running: the away members' graces and the empty timeout. */
+  /** Timers running: the away members' graces, the empty timeout, the direct settle. */
   get activeTimers(): number {
-    return this.#away.pending + (this.#emptyTimer ? 1 : 0);
+    return this.#away.pending + (this.#emptyTimer ? 1 : 0) + (this.#directTimer ? 1 : 0);
+  }
+
+  /** Runs peer to peer: a direct pair whose connection a member said is up. */
+  get direct(): boolean {
+    return (this.#direct?.connected.size ?? 0) > 0;
   }
 
   member(user: string): Participant | undefined {
@@ -128,7 +162,7 @@ export class Conference {
   mayResume(member: Participant, msg: WebrtcClientMessage): boolean {
     return (
       this.#away.isAway(member) &&
-      (sessionOf(msg) === member.endpoint ||
+      (joinDataOf(msg)?.session === member.endpoint ||
         (msg.hash !== '' &&
           this.opts.hash.verify(msg.hash, member.user, pipelinePeerId, this.channel)))
     );
@@ -181,6 +215,7 @@ export class Conference {
       existing && !wasAway ? existing.joinedAt : Date.now(),
     );
     member.muted = existing?.muted ?? false;
+    member.p2p = joinDataOf(msg)?.p2p === true;
     this.#members.set(member.user, member);
     this.opts.index.user(this, member.user, true);
     this.opts.index.connection(this, member.conn, true);
@@ -193,6 +228,7 @@ export class Conference {
       { group: this.group, user: member.user, endpoint: member.endpoint },
       'joined conference',
     );
+    this.#considerDirect();
   }
 
   /**
@@ -269,18 +305,14 @@ export class Conference {
 
   /** A member's `webrtc_signal` to the pipeline: relayed to the bridge, or an owner's order. */
   signal(member: Participant, msg: WebrtcClientMessage): void {
-    if (msg.target !== pipelinePeerId)
-      throw new Refusal(
-        'access_restricted',
-        `in a group, signals go to the pipeline (${pipelinePeerId})`,
-      );
     if (!this.opts.hash.verify(msg.hash, member.user, pipelinePeerId, this.channel))
       throw new Refusal('access_restricted', 'wrong hash for this group');
+    if (msg.target !== pipelinePeerId) return this.#directSignal(member, msg);
     const parsed = pipelineSignalSchema.safeParse(msg.data);
     if (!parsed.success)
       throw new Refusal(
         'bad_message',
-        'pipeline signals carry {type: "answer", sdp}, {candidate}, {renegotiate: true}, {screenshare}, {mute}, {remove}, {unmute} or {noop: true}',
+        'pipeline signals carry {type: "answer", sdp}, {candidate}, {renegotiate: true}, {screenshare}, {mute}, {remove}, {unmute}, {p2p: {pair, state}} or {noop: true}',
       );
     const bridge = this.#bridge;
     if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
@@ -321,6 +353,133 @@ export class Conference {
     } else if ('mute' in data) this.#mute(member, data.mute.user);
     else if ('remove' in data) this.#remove(member, data.remove.user);
     else if ('unmute' in data) this.#setMuted(member, false);
+    else if ('p2p' in data) this.#directState(member, data.p2p.pair, data.p2p.state);
+  }
+
+  /**
+   * A signal from a member of the direct pair to the other, relayed as it is. One for a pair
+   * that has ended (it crossed the focus's word) is dropped; one to anyone but the other member
+   * of this member's pair is refused.
+   */
+  #directSignal(member: Participant, msg: WebrtcClientMessage): void {
+    const d = this.#direct;
+    const peer = d?.a === member ? d.b : d?.b === member ? d.a : undefined;
+    const current = peer?.user === msg.target;
+    if (!current && !this.#members.has(msg.target ?? ''))
+      throw new Refusal(
+        'access_restricted',
+        `in a group, signals go to the pipeline (${pipelinePeerId}) or to the other member of a direct pair`,
+      );
+    const parsed = directSignalSchema.safeParse(msg.data);
+    if (!parsed.success)
+      throw new Refusal(
+        'bad_message',
+        'direct signals carry {p2p: pair, type, sdp}, {p2p: pair, candidate} or {p2p: pair, media: {screen, video}}',
+      );
+    if (!d || !peer || !current || parsed.data.p2p !== d.id) return;
+    this.opts.state.deliver(
+      peer.conn,
+      directSignalMessage({
+        source: member.user,
+        target: peer.user,
+        channel: this.channel,
+        group: this.group,
+        hash: this.opts.hash.of(peer.user, pipelinePeerId, this.channel),
+        data: parsed.data,
+      }),
+    );
+  }
+
+  /** A member says how its direct connection is doing; a failed one keeps the pair on the bridge. */
+  #directState(member: Participant, pair: string, state: 'connected' | 'failed'): void {
+    const d = this.#direct;
+    if (!d || d.id !== pair || (d.a !== member && d.b !== member)) return;
+    if (state === 'connected') {
+      if (d.connected.size === 0)
+        this.#log.info({ group: this.group, conference: this.id }, 'room of two is peer to peer');
+      d.connected.add(member.user);
+      return;
+    }
+    this.#directFailed.add(pairKey(d.a.user, d.b.user));
+    this.#log.info(
+      { group: this.group, conference: this.id, user: member.user },
+      'direct connection failed: the room of two stays on the bridge',
+    );
+    this.#endDirect();
+  }
+
+  /**
+   * After every join and leave: a room of exactly two whose clients both can (and whose pair
+   * has not failed here) goes direct, at once when it reached two from one, after
+   * `p2pSettleMs` when it was larger; any other room ends its direct pair.
+   */
+  #considerDirect(): void {
+    clearTimeout(this.#directTimer);
+    this.#directTimer = undefined;
+    const members = [...this.#members.values()];
+    if (members.length > 2) this.#wasLarger = true;
+    const [a, b] = members;
+    const eligible =
+      this.opts.p2p &&
+      !this.#closed &&
+      members.length === 2 &&
+      a?.p2p === true &&
+      b?.p2p === true &&
+      !this.#directFailed.has(pairKey(a.user, b.user));
+    const d = this.#direct;
+    if (eligible && d && ((d.a === a && d.b === b) || (d.a === b && d.b === a))) return;
+    this.#endDirect();
+    if (!eligible || !a || !b) return;
+    if (!this.#wasLarger) return this.#startDirect(a, b);
+    this.#directTimer = setTimeout(() => {
+      this.#directTimer = undefined;
+      if (this.#members.get(a.user) === a && this.#members.get(b.user) === b && this.size === 2)
+        this.#startDirect(a, b);
+    }, this.opts.p2pSettleMs);
+    this.#directTimer.unref();
+  }
+
+  /** Tells both members to connect directly; the greater user id offers (kwm's rule). */
+  #startDirect(a: Participant, b: Participant): void {
+    this.#wasLarger = false;
+    const d: DirectPair = { id: newId(), a, b, connected: new Set() };
+    this.#direct = d;
+    for (const [m, peer] of [
+      [a, b],
+      [b, a],
+    ] as const)
+      this.opts.state.deliver(
+        m.conn,
+        this.#channelMessage({
+          p2p: { pair: d.id, peer: peer.user, initiator: m.user > peer.user },
+        }),
+      );
+    this.#log.debug({ group: this.group, pair: d.id }, 'room of two: connect directly');
+  }
+
+  /**
+   * The direct pair ends (a third joined, one left, or it failed): its members still here are
+   * told `{p2p: null}` and send to the bridge again, which still holds each one's mute (told
+   * again here, so that a client that ignored the order is not heard through the bridge either).
+   */
+  #endDirect(): void {
+    const d = this.#direct;
+    if (!d) return;
+    this.#direct = undefined;
+    const ended = this.#channelMessage({ p2p: null });
+    for (const m of [d.a, d.b]) {
+      if (this.#members.get(m.user) !== m) continue;
+      this.opts.state.deliver(m.conn, ended);
+      if (m.muted)
+        this.#bridge?.send({
+          type: 'mute',
+          conference: this.id,
+          endpoint: m.endpoint,
+          muted: true,
+        });
+    }
+    if (d.connected.size > 0)
+      this.#log.info({ group: this.group, conference: this.id }, 'room back on the bridge');
   }
 
   /** A screen-share change or renegotiation, within the user's budget. */
@@ -384,6 +543,7 @@ export class Conference {
     if (this.#owner === member.user) this.#owner = this.#longestRegistered();
     this.#announce(undefined);
     this.#log.debug({ group: this.group, user: member.user }, 'left conference');
+    this.#considerDirect();
     if (this.#members.size > 0) return;
     if (this.opts.emptyTimeoutMs <= 0) return this.#closeIfIdle();
     this.#emptyTimer = setTimeout(() => {
@@ -447,6 +607,9 @@ export class Conference {
     this.#closed = true;
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = undefined;
+    clearTimeout(this.#directTimer);
+    this.#directTimer = undefined;
+    this.#direct = undefined;
     this.#away.close();
     const closed = this.#channelMessage({ closed: { code: 'unavailable' } });
     for (const { conn } of this.#waiting.values()) conn.send(closed);

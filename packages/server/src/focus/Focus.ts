@@ -17,6 +17,10 @@ export interface FocusOptions {
   hash: PairHash;
   hub: BridgeHub;
   maxParticipants: number;
+  /** `p2p`: rooms of two run peer to peer (docs/protocol.md "Peer-to-peer rooms of two"). */
+  p2p: boolean;
+  /** How long a room back to two waits before it goes direct again (default 3 s). */
+  p2pSettleMs?: number;
   emptyTimeoutMs: number;
   /**
    * `call_reconnect_grace`: how long a member whose signaling connection dropped stays in the
@@ -42,6 +46,13 @@ export interface FocusOptions {
  * loop of them must not be free.
  */
 export const sessionChangeLimit = { burst: 10, perSecond: 1 / 3 };
+
+/**
+ * A room back to two after it was larger waits this long before it goes direct again, so that
+ * someone leaving and joining again (a reload) does not move everyone twice. A room that
+ * reaches two from one goes direct at once.
+ */
+export const p2pSettleMs = 3000;
 
 /**
  * The conference focus (Jicofo's role), as a thin manager of `Conference`s: one per group room,
@@ -72,6 +83,8 @@ export class Focus implements BridgeEvents {
       hub: opts.hub,
       index: this.#index,
       maxParticipants: opts.maxParticipants,
+      p2p: opts.p2p,
+      p2pSettleMs: opts.p2pSettleMs ?? p2pSettleMs,
       emptyTimeoutMs: opts.emptyTimeoutMs,
       reconnectGraceMs: opts.reconnectGraceMs,
       takeChange: (group, user) => this.#changesOf(group, user).take(),
@@ -86,6 +99,16 @@ export class Focus implements BridgeEvents {
       collect() {
         let n = 0;
         for (const c of index.all()) if (c.started) n++;
+        this.set(n);
+      },
+    });
+    new Gauge({
+      name: 'confab_conferences_p2p',
+      help: 'Group conferences of two running peer to peer (their media not on any bridge)',
+      registers: [opts.registry],
+      collect() {
+        let n = 0;
+        for (const c of index.all()) if (c.direct) n++;
         this.set(n);
       },
     });

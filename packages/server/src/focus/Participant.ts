@@ -22,6 +22,8 @@ export class Participant {
   offer: PipelineOffer | undefined;
   /** Its endpoint is on the conference's bridge (allocated and not yet released). */
   allocated = false;
+  /** Its client can connect directly to the other member of a room of two (`data.p2p`). */
+  p2p = false;
   /** When its endpoint was last replaced after failing (the bridge said its connection failed). */
   #restarts: number[] = [];
   /**

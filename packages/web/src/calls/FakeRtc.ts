@@ -106,6 +106,15 @@ export class FakeStream {
     return [...this.tracks];
   }
 
+  addTrack(track: FakeTrack): void {
+    if (!this.tracks.some((t) => t.id === track.id)) this.tracks.push(track);
+  }
+
+  removeTrack(track: FakeTrack): void {
+    const i = this.tracks.indexOf(track);
+    if (i >= 0) this.tracks.splice(i, 1);
+  }
+
   getAudioTracks(): FakeTrack[] {
     return this.tracks.filter((t) => t.kind === 'audio');
   }

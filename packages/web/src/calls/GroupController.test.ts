@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  type DirectSignal,
+  directSignalMessage,
   errorMessage,
   type ForwardedStream,
   groupChannelMessage,
@@ -180,6 +182,8 @@ test('join, welcome, the bridge’s offer answered with camera and microphone; a
       group: room,
       state: undefined,
       v: 20180703,
+      // It can go peer to peer in a room of two.
+      data: { p2p: true },
       id: 1,
     },
   );
@@ -335,7 +339,7 @@ test('after signaling comes back the member joins again naming its session; the 
   m.groups.reconnected();
   const again = m.sent.at(-1);
   assert.equal(again?.subtype, 'webrtc_group');
-  assert.deepEqual(again?.data, { session: 'e1' });
+  assert.deepEqual(again?.data, { p2p: true, session: 'e1' });
 
   m.receive(
     groupChannelMessage({ channel, group: room, data: { muted: { by: 'bob', name: 'BOB' } } }),
@@ -836,4 +840,176 @@ test('joined with camera and microphone off, nothing is put on the senders (no b
   await settle();
   assert.equal(sender('v')?.track, other);
   assert.deepEqual(active(), [true, false, true]);
+});
+
+/** The focus pairs Alice with Bob (a room of two). */
+const pairWithBob = (initiator: boolean) =>
+  groupChannelMessage({
+    channel,
+    group: room,
+    data: { p2p: { pair: 'p1', peer: 'bob', initiator } },
+  });
+
+/** A direct signal from Bob, relayed by the focus. */
+const fromBob = (data: DirectSignal) =>
+  directSignalMessage({
+    source: 'bob',
+    target: 'alice',
+    channel,
+    group: room,
+    hash: 'group-hash',
+    data,
+  });
+
+/** What Alice sent Bob directly, in order. */
+const toBob = (m: Member) =>
+  m.sent.filter((s) => s.subtype === 'webrtc_signal' && s.target === 'bob').map((s) => s.data);
+
+const reports = (m: Member) =>
+  m.sent
+    .filter((s) => s.subtype === 'webrtc_signal' && s.target === pipelinePeerId)
+    .map((s) => (s.data as { p2p?: unknown }).p2p)
+    .filter(Boolean);
+
+/** The tracks Alice's upstream mids on the bridge carry now. */
+const upstream = (m: Member) =>
+  Object.fromEntries(
+    (m.rtc.pcs[0]?.getTransceivers() ?? [])
+      .filter((t) => t.mid === 'a' || t.mid === 'v')
+      .map((t) => [t.mid, t.sender.track]),
+  );
+
+test('a room of two: the initiator offers three m-lines to the other member, reports connected, stops sending to the bridge once settled, and sends there again when the focus ends the pair', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const [mic, cam] = [m.camera.getAudioTracks()[0], m.camera.getVideoTracks()[0]];
+  assert.deepEqual(upstream(m), { a: mic, v: cam });
+
+  m.receive(pairWithBob(true));
+  await settle();
+  const direct = m.rtc.last;
+  assert.notEqual(direct, m.rtc.pcs[0], 'a second peer connection');
+  const offer = toBob(m).find((d) => (d as { type?: string }).type === 'offer') as {
+    p2p: string;
+    sdp: string;
+  };
+  assert.equal(offer.p2p, 'p1');
+  assert.deepEqual(
+    readFakeSdp(offer.sdp).mlines.map((l) => [l.kind, l.dir]),
+    [
+      ['audio', 'sendrecv'],
+      ['video', 'sendrecv'],
+      ['video', 'sendrecv'],
+    ],
+  );
+  assert.deepEqual(toBob(m).at(0), { p2p: 'p1', media: { screen: false, video: true } });
+  assert.deepEqual(
+    direct.getTransceivers().map((x) => x.sender.track),
+    [mic, cam, null],
+    'microphone and camera on the direct connection, no screen',
+  );
+  // Bob answers; the connection comes up: told to the focus, media still on the bridge.
+  m.receive(
+    fromBob({
+      p2p: 'p1',
+      type: 'answer',
+      sdp: fakeSdp([
+        { mid: '0', kind: 'audio', dir: 'sendrecv' },
+        { mid: '1', kind: 'video', dir: 'sendrecv' },
+        { mid: '2', kind: 'video', dir: 'sendrecv' },
+      ]),
+    }),
+  );
+  await settle();
+  direct.setIceState('connected');
+  await settle();
+  assert.deepEqual(reports(m), [{ pair: 'p1', state: 'connected' }]);
+  assert.deepEqual(upstream(m), { a: mic, v: cam }, 'the bridge still carries it until settled');
+  t.mock.timers.tick(1000);
+  await settle();
+  assert.deepEqual(upstream(m), { a: null, v: null }, 'nothing to the bridge once settled');
+  const s = inGroup(m);
+  assert.equal(s.direct, true);
+  assert.deepEqual(
+    s.media.bob?.camera?.getTracks(),
+    direct
+      .getTransceivers()
+      .slice(0, 2)
+      .map((x) => x.receiver.track),
+    "Bob's tile shows the direct tracks",
+  );
+  // A signal of another pair is not for this one.
+  m.receive(fromBob({ p2p: 'p0', media: { screen: true, video: true } }));
+
+  // The focus ends the pair (a third joined): the bridge carries Alice again at once.
+  m.receive(groupChannelMessage({ channel, group: room, data: { p2p: null } }));
+  await settle();
+  assert.deepEqual(upstream(m), { a: mic, v: cam });
+  assert.equal(direct.closed, false, 'the direct connection stays while the bridge catches up');
+  // No frame of Bob's through the bridge here: it gives up waiting after 1.5 s, closes 2 s later.
+  for (let i = 0; i < 40; i++) {
+    t.mock.timers.tick(100);
+    await settle();
+  }
+  assert.equal(direct.closed, true);
+  assert.equal(inGroup(m).direct, false);
+});
+
+test('the member who is not the initiator answers the direct offer with its microphone and camera', async () => {
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  m.receive(pairWithBob(false));
+  await settle();
+  const direct = m.rtc.last;
+  assert.equal(toBob(m).filter((d) => (d as { type?: string }).type === 'offer').length, 0);
+  m.receive(
+    fromBob({
+      p2p: 'p1',
+      type: 'offer',
+      sdp: fakeSdp([
+        { mid: '0', kind: 'audio', dir: 'sendrecv' },
+        { mid: '1', kind: 'video', dir: 'sendrecv' },
+        { mid: '2', kind: 'video', dir: 'sendrecv' },
+      ]),
+    }),
+  );
+  await settle();
+  const answer = toBob(m).find((d) => (d as { type?: string }).type === 'answer') as {
+    sdp: string;
+  };
+  assert.ok(answer, 'the answerer answers');
+  assert.deepEqual(
+    direct.getTransceivers().map((x) => x.sender.track),
+    [m.camera.getAudioTracks()[0], m.camera.getVideoTracks()[0], null],
+  );
+  m.groups.leave();
+  assert.equal(direct.closed, true, 'leaving closes the direct connection too');
+});
+
+test('a direct connection that is not up within 10 s is reported failed and closed; the room stays on the bridge', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  m.receive(pairWithBob(true));
+  await settle();
+  const direct = m.rtc.last;
+  t.mock.timers.tick(9_000);
+  await settle();
+  assert.deepEqual(reports(m), []);
+  t.mock.timers.tick(1_000);
+  await settle();
+  assert.deepEqual(reports(m), [{ pair: 'p1', state: 'failed' }]);
+  assert.equal(direct.closed, true);
+  assert.deepEqual(upstream(m), {
+    a: m.camera.getAudioTracks()[0],
+    v: m.camera.getVideoTracks()[0],
+  });
+  assert.equal(inGroup(m).direct, false);
 });

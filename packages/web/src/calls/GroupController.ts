@@ -1,5 +1,7 @@
 import {
   type ChannelMessage,
+  type DirectPair,
+  directSignalOf,
   type ForwardedStream,
   type GroupParticipant,
   mediaChannelLabel,
@@ -18,6 +20,7 @@ import {
   type SimulcastSsrcs,
 } from '../media/simulcast.js';
 import type { CallControllerOptions } from './CallController.js';
+import { DirectPeer, type DirectSignalBody, type DirectTracks } from './DirectPeer.js';
 import { browserRtc, PeerLink, type Rtc } from './PeerLink.js';
 import { type BridgeMediaMessage, ViewSender, type ViewTiles } from './ViewSender.js';
 
@@ -54,6 +57,11 @@ export type GroupState =
       mutedBy: string | undefined;
       /** A guest held by the server until a registered user starts the room. */
       waiting: boolean;
+      /**
+       * A room of two that runs peer to peer: the other member's media comes over the direct
+       * connection, and this side sends nothing to the bridge.
+       */
+      direct: boolean;
     }
   | {
       phase: 'failed';
@@ -164,6 +172,14 @@ export class GroupController {
     (m) => this.#onBridgeMessage(m),
   );
 
+  /** The direct connection of a room of two, from the focus's word until it ends. */
+  #direct: DirectPeer | undefined;
+  /**
+   * A direct connection on its way out (the room moved to the bridge): its media is still shown
+   * until the bridge's arrives, then it closes.
+   */
+  #leaving: DirectPeer | undefined;
+
   readonly #rtc: Rtc;
   readonly #visibility: PageVisibility;
 
@@ -209,7 +225,7 @@ export class GroupController {
   }
 
   join(group: string): void {
-    this.#closePeer();
+    this.#closeAll();
     // A new call's screen says anew what it shows.
     this.#view = undefined;
     this.#viewJson = '';
@@ -223,11 +239,15 @@ export class GroupController {
       speakers: [],
       mutedBy: undefined,
       waiting: false,
+      direct: false,
     });
     this.#sendJoin(group);
   }
 
-  /** `session`: the one this client still holds, so that the server lets it carry on. */
+  /**
+   * `session`: the one this client still holds, so that the server lets it carry on. `p2p`:
+   * this client connects directly to the other member of a room of two when told to.
+   */
   #sendJoin(group: string, session?: string): void {
     this.#joinId = this.opts.send({
       type: 'webrtc',
@@ -236,7 +256,7 @@ export class GroupController {
       group,
       state: crypto.randomUUID(),
       v: webrtcVersion,
-      ...(session ? { data: { session } } : {}),
+      data: { p2p: true, ...(session ? { session } : {}) },
     });
   }
 
@@ -253,7 +273,7 @@ export class GroupController {
         data: { accept: false, reason: 'hangup' },
       });
     }
-    this.#closePeer();
+    this.#closeAll();
     this.#set({ phase: 'idle' });
   }
 
@@ -271,7 +291,7 @@ export class GroupController {
     if (message.type === 'error') {
       const s = this.#state;
       if (s.phase !== 'joining' && s.phase !== 'joined') return;
-      this.#closePeer();
+      this.#closeAll();
       // The code says why; the message is for people (and may change).
       const full = message.error.code === 'conference_full';
       this.#set({
@@ -285,6 +305,12 @@ export class GroupController {
     if (message.type !== 'webrtc') return;
     if (message.subtype === 'webrtc_channel') this.#onChannel(message);
     else if (message.subtype === 'webrtc_signal') {
+      const direct = directSignalOf(message);
+      if (direct) {
+        if (direct.p2p === this.#direct?.pair.pair && message.source === this.#direct.pair.peer)
+          this.#direct.handle(direct);
+        return;
+      }
       const data = pipelineSignalOf(message);
       if (!data) return;
       if ('type' in data) this.#queue(() => this.#onOffer(data));
@@ -312,12 +338,12 @@ export class GroupController {
     }
     // The server took this member out: its media kept failing.
     if ('failed' in data) {
-      this.#closePeer();
+      this.#closeAll();
       this.#set({ phase: 'failed', group: s.group, reason: 'media' });
       return;
     }
     if ('replaced' in data || 'removed' in data) {
-      this.#closePeer();
+      this.#closeAll();
       this.#set({
         phase: 'failed',
         group: s.group,
@@ -330,6 +356,7 @@ export class GroupController {
       this.opts.onMutedByOwner();
       this.#patch({ mutedBy: data.muted.name });
     }
+    if ('p2p' in data) this.#onDirect(data.p2p);
     if ('speaker' in data) {
       const speaker = data.speaker;
       this.#patch({ speakers: [speaker, ...s.speakers.filter((u) => u !== speaker)].slice(0, 8) });
@@ -361,11 +388,8 @@ export class GroupController {
     await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
     const local = this.opts.localStream();
     for (const tx of pc.getTransceivers()) {
-      let track: MediaStreamTrack | null;
-      if (tx.mid === upstreamMids.audio) track = live(local?.getAudioTracks()[0]);
-      else if (tx.mid === upstreamMids.camera) track = live(local?.getVideoTracks()[0]);
-      else if (tx.mid === upstreamMids.screen) track = this.#screenTrack ?? null;
-      else {
+      const track = this.#upstreamTrack(tx.mid);
+      if (track === undefined) {
         const video = this.#streams[tx.mid ?? '']?.source !== 'microphone';
         tx.direction = video && this.opts.audioOnly() ? 'inactive' : 'recvonly';
         continue;
@@ -406,7 +430,8 @@ export class GroupController {
     return munged.sdp;
   }
 
-  #createPeer(): RTCPeerConnection {
+  /** `kwm.webrtc.config` with the TURN server, for the bridge and for a direct connection. */
+  #config(): RTCConfiguration {
     const config: RTCConfiguration = {
       ...this.opts.rtcConfig(),
       bundlePolicy: 'max-bundle',
@@ -418,6 +443,175 @@ export class GroupController {
         { urls: this.#turn.uris, username: this.#turn.username, credential: this.#turn.password },
       ];
     }
+    return config;
+  }
+
+  /**
+   * What the bridge's upstream mid carries: the microphone, camera (each only while on) and
+   * screen, or nothing at all while the room's direct connection has settled (the bridge then
+   * carries nothing of this side). Undefined: not an upstream mid.
+   */
+  #upstreamTrack(
+    mid: string | null,
+    local = this.opts.localStream(),
+  ): MediaStreamTrack | null | undefined {
+    let track: MediaStreamTrack | null;
+    if (mid === upstreamMids.audio) track = live(local?.getAudioTracks()[0]);
+    else if (mid === upstreamMids.camera) track = live(local?.getVideoTracks()[0]);
+    else if (mid === upstreamMids.screen) track = this.#screenTrack ?? null;
+    else return undefined;
+    return this.#direct?.settled ? null : track;
+  }
+
+  /** What the direct connection sends: as to the bridge, no video to a side that takes none. */
+  #directTracks(peer: DirectPeer, local = this.opts.localStream()): DirectTracks {
+    const video = peer.peerMedia.video;
+    return {
+      audio: live(local?.getAudioTracks()[0]),
+      camera: video ? live(local?.getVideoTracks()[0]) : null,
+      screen: video ? (this.#screenTrack ?? null) : null,
+    };
+  }
+
+  /**
+   * The focus's word for a room of two: connect directly to `pair.peer`, or (`null`) back to the
+   * bridge. A direct connection that ends goes out gently (`#phaseOut`); the bridge's session
+   * stays all along, so that the way back is only a swap of tracks.
+   */
+  #onDirect(pair: DirectPair | null): void {
+    if (pair && this.#direct?.pair.pair === pair.pair) return;
+    if (this.#direct) this.#phaseOut(this.#direct);
+    this.#direct = undefined;
+    if (!pair) return this.#directChanged();
+    const s = this.#state;
+    if (s.phase !== 'joining' && s.phase !== 'joined') return;
+    const peer: DirectPeer = new DirectPeer(
+      {
+        rtc: this.#rtc,
+        config: this.#config(),
+        pair,
+        signal: (data) => this.#directSignal(peer, data),
+        report: (state) => this.#signal({ p2p: { pair: pair.pair, state } }),
+        changed: () => {
+          if (peer === this.#direct || peer === this.#leaving) this.#directChanged();
+        },
+        videoMaxBitrate: this.opts.videoMaxBitrate,
+        screenMaxBitrate: this.opts.screenMaxBitrate,
+      },
+      { audio: null, camera: null, screen: null },
+    );
+    this.#direct = peer;
+    peer.setOutgoing(this.#directTracks(peer));
+    peer.setMedia(this.#directMedia());
+  }
+
+  #directMedia(): { screen: boolean; video: boolean } {
+    return { screen: this.#screenTrack !== undefined, video: !this.#audioOnly };
+  }
+
+  #directSignal(peer: DirectPeer, data: DirectSignalBody): void {
+    const s = this.#state;
+    if (s.phase !== 'joining' && s.phase !== 'joined') return;
+    this.opts.send({
+      type: 'webrtc',
+      subtype: 'webrtc_signal',
+      target: peer.pair.peer,
+      group: s.group,
+      channel: this.#channel,
+      hash: this.#hash,
+      v: webrtcVersion,
+      data: { p2p: peer.pair.pair, ...data },
+    });
+  }
+
+  /**
+   * After anything about the direct connection changed: a failed one is dropped (the bridge
+   * carries the room again), the senders on both paths carry what they should, and the tiles
+   * show the path that delivers.
+   */
+  #directChanged(): void {
+    const d = this.#direct;
+    if (d?.failed) {
+      this.#direct = undefined;
+      d.close();
+    }
+    if (this.#direct) {
+      this.#direct.setOutgoing(this.#directTracks(this.#direct));
+      this.#direct.setMedia(this.#directMedia());
+    }
+    this.#applyUpstream();
+    this.#updateMedia();
+  }
+
+  /** The bridge's upstream senders carry what `#upstreamTrack` says. */
+  #applyUpstream(local = this.opts.localStream()): void {
+    const pc = this.#pc;
+    if (!pc) return;
+    for (const tx of pc.getTransceivers()) {
+      if (tx.direction !== 'sendonly') continue; // not answered yet: the answer takes it
+      const track = this.#upstreamTrack(tx.mid, local);
+      if (track === undefined || tx.sender.track === track) continue;
+      tx.sender
+        .replaceTrack(track)
+        .then(() => this.#tune())
+        .catch(() => {});
+    }
+  }
+
+  /**
+   * The room moved to the bridge: this side sends there again at once, while the direct
+   * connection keeps delivering the other's media until the bridge does (its first frame or
+   * packet from that member, or `phaseOutMs`); it closes a moment later, once the other side
+   * has had the same chance.
+   */
+  #phaseOut(peer: DirectPeer): void {
+    this.#leaving?.close();
+    this.#leaving = peer;
+    const user = peer.pair.peer;
+    const started = Date.now();
+    const baseline = this.#bridgeReceived(user);
+    const check = async () => {
+      if (this.#leaving !== peer) return;
+      const now = await this.#bridgeReceived(user);
+      const before = await baseline;
+      if (this.#leaving !== peer) return;
+      if (now > before || Date.now() - started >= phaseOutMs) {
+        this.#leaving = undefined;
+        this.#updateMedia();
+        setTimeout(() => peer.close(), closeAfterSwitchMs);
+        return;
+      }
+      setTimeout(check, 100);
+    };
+    setTimeout(check, 100);
+  }
+
+  /** Frames decoded and audio packets received from `user` through the bridge so far. */
+  async #bridgeReceived(user: string): Promise<number> {
+    const pc = this.#pc;
+    if (!pc) return 0;
+    let n = 0;
+    for (const tx of pc.getTransceivers()) {
+      const info = tx.mid ? this.#streams[tx.mid] : undefined;
+      if (info?.user !== user || info.source === 'screen') continue;
+      const stats = await tx.receiver.getStats?.().catch(() => undefined);
+      stats?.forEach((r: { type: string; framesDecoded?: number; packetsReceived?: number }) => {
+        if (r.type === 'inbound-rtp')
+          n += info.source === 'camera' ? (r.framesDecoded ?? 0) : (r.packetsReceived ?? 0);
+      });
+    }
+    return n;
+  }
+
+  /** The direct connection whose media the tiles show now, if any. */
+  #shownDirect(): DirectPeer | undefined {
+    if (this.#direct?.flowing) return this.#direct;
+    if (this.#leaving && !this.#leaving.closed && this.#leaving.connected) return this.#leaving;
+    return undefined;
+  }
+
+  #createPeer(): RTCPeerConnection {
+    const config = this.#config();
     const link: PeerLink = new PeerLink(this.#rtc, config, {
       icecandidate: (c) => {
         if (c) this.#signal({ candidate: c.toJSON() });
@@ -483,14 +677,14 @@ export class GroupController {
   #updateMedia(): void {
     const pc = this.#pc;
     const s = this.#state;
-    if (!pc || (s.phase !== 'joining' && s.phase !== 'joined')) return;
+    if (s.phase !== 'joining' && s.phase !== 'joined') return;
     interface Tracks {
       camera: MediaStreamTrack[];
       screen: MediaStreamTrack[];
       forwarded: RemoteMedia['forwarded'];
     }
     const tracks: Record<string, Tracks> = {};
-    for (const tx of pc.getTransceivers()) {
+    for (const tx of pc?.getTransceivers() ?? []) {
       const info = tx.mid ? this.#streams[tx.mid] : undefined;
       if (
         !tx.mid ||
@@ -509,6 +703,18 @@ export class GroupController {
       if (info.source !== 'microphone' && (this.#forwarded?.has(tx.mid) ?? true))
         entry.forwarded[info.source] = true;
     }
+    // A room of two that runs direct: the other member's media comes from there.
+    const direct = this.#shownDirect();
+    if (direct) {
+      const r = direct.remote();
+      const video = !this.#audioOnly;
+      const screen = video && direct.peerMedia.screen;
+      tracks[direct.pair.peer] = {
+        camera: [r.audio, video ? r.camera : null].filter((t): t is MediaStreamTrack => !!t),
+        screen: screen && r.screen ? [r.screen] : [],
+        forwarded: { camera: video, screen },
+      };
+    }
     const media: Record<string, RemoteMedia> = {};
     for (const [user, t] of Object.entries(tracks)) {
       const old = s.media[user];
@@ -524,7 +730,7 @@ export class GroupController {
         forwarded,
       };
     }
-    this.#patch({ media });
+    this.#patch({ media, direct: direct !== undefined });
   }
 
   /** The bridge's word on the media channel (already checked against the schema). */
@@ -598,20 +804,8 @@ export class GroupController {
    * encodings is applied to the new track.
    */
   updateLocalStream(stream: MediaStream | undefined): void {
-    const pc = this.#pc;
-    if (!pc) return;
-    for (const tx of pc.getTransceivers()) {
-      if (tx.mid !== upstreamMids.audio && tx.mid !== upstreamMids.camera) continue;
-      if (tx.direction !== 'sendonly') continue; // not answered yet: the answer takes it
-      const track = live(
-        tx.mid === upstreamMids.audio ? stream?.getAudioTracks()[0] : stream?.getVideoTracks()[0],
-      );
-      if (tx.sender.track === track) continue;
-      tx.sender
-        .replaceTrack(track)
-        .then(() => this.#tune())
-        .catch(() => {});
-    }
+    if (this.#direct) this.#direct.setOutgoing(this.#directTracks(this.#direct, stream));
+    this.#applyUpstream(stream);
   }
 
   /** The owner's powers: the focus refuses them from anyone else. */
@@ -636,6 +830,9 @@ export class GroupController {
     if (on === this.#audioOnly) return;
     this.#audioOnly = on;
     if (this.#pc) this.#signal({ renegotiate: true });
+    // The direct connection needs no new negotiation: the other side stops sending video.
+    this.#direct?.setMedia(this.#directMedia());
+    this.#updateMedia();
   }
 
   async startScreenShare(): Promise<void> {
@@ -653,8 +850,9 @@ export class GroupController {
     track.addEventListener('ended', () => this.stopScreenShare());
     this.#screenTrack = track;
     const tx = this.#pc?.getTransceivers().find((t) => t.mid === upstreamMids.screen);
-    await tx?.sender.replaceTrack(track);
+    if (tx) await tx.sender.replaceTrack(this.#upstreamTrack(tx.mid) ?? null);
     await this.#tune();
+    this.#directChanged();
     this.#signal({ screenshare: { mid: upstreamMids.screen } });
     this.#patch({ sharing: true });
   }
@@ -671,6 +869,7 @@ export class GroupController {
       .catch(() => {});
     this.#signal({ screenshare: null });
     this.#patch({ sharing: false });
+    this.#directChanged();
   }
 
   #signal(data: Record<string, unknown>): void {
@@ -689,13 +888,34 @@ export class GroupController {
   }
 
   /** The same MediaStream while its tracks stay the same, so <video> elements are not reset. */
+  /**
+   * The same MediaStream while its tracks stay the same, so <video> elements are not reset;
+   * other tracks are swapped into it in place (the new ones first), so that a tile whose media
+   * moves between the bridge and a direct connection goes on without `emptied` or a reload.
+   */
   #reuse(old: MediaStream | undefined, tracks: MediaStreamTrack[]): MediaStream | undefined {
     if (tracks.length === 0) return undefined;
-    const have = old?.getTracks() ?? [];
-    if (old && have.length === tracks.length && tracks.every((t) => have.includes(t))) return old;
-    return this.#rtc.createMediaStream(tracks);
+    if (!old) return this.#rtc.createMediaStream(tracks);
+    const same = (have: MediaStreamTrack[]) =>
+      have.length === tracks.length && tracks.every((t) => have.includes(t));
+    const have = old.getTracks();
+    if (same(have)) return old;
+    for (const t of tracks) if (!have.includes(t)) old.addTrack(t);
+    for (const t of have) if (!tracks.includes(t)) old.removeTrack(t);
+    // A stream takes no second track of the same id (one path's track named like the other's).
+    return same(old.getTracks()) ? old : this.#rtc.createMediaStream(tracks);
   }
 
+  /** Leaves the room's media: the bridge's session and any direct connection. */
+  #closeAll(): void {
+    this.#closePeer();
+    this.#direct?.close();
+    this.#direct = undefined;
+    this.#leaving?.close();
+    this.#leaving = undefined;
+  }
+
+  /** Closes the bridge's session (a new one follows, or the call ended). */
   #closePeer(): void {
     this.#views.detach();
     this.#link?.close();
@@ -714,6 +934,11 @@ export class GroupController {
     }
   }
 }
+
+/** How long a direct connection on its way out waits for the bridge's media at most. */
+const phaseOutMs = 1500;
+/** How long after the tiles switched to the bridge the old direct connection closes. */
+const closeAfterSwitchMs = 2000;
 
 /** The track a sender carries: none for one that is off (disabled) or missing. */
 function live(track: MediaStreamTrack | undefined): MediaStreamTrack | null {
