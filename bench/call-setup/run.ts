@@ -84,7 +84,7 @@ async function openRoom(page: Page, room: string) {
 
 async function joinRoom(page: Page) {
   await probe(page, (b) => b.press('Join call'));
-  await page.getByRole('region', { name: /^Group call / }).waitFor();
+  await page.getByRole('region', { name: /^Group call / }).waitFor({ timeout: timeoutMs });
 }
 
 async function hangUpRoom(page: Page) {
@@ -109,6 +109,36 @@ async function steps(users: Record<string, User>, pressed: number): Promise<stri
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * Runs one join of a room case. One that throws (a page that never gets into its room) is
+ * logged with what the pages show, its figures count as missed (`figures` padded to `count`
+ * with NaN), and the next join starts from the rooms' landing pages again.
+ */
+async function attempt(
+  label: string,
+  users: User[],
+  figures: number[][],
+  count: number,
+  join: () => Promise<void>,
+) {
+  try {
+    await join();
+  } catch (err) {
+    const shown = await Promise.all(
+      users.map((u) =>
+        u.page
+          .evaluate(() => document.body.innerText.replace(/\s+/g, ' ').slice(0, 120))
+          .catch(() => '?'),
+      ),
+    );
+    const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    console.log(
+      `${label}: failed, ${why}; the pages show ${shown.map((t) => `"${t}"`).join(', ')}`,
+    );
+    for (const f of figures) while (f.length < count) f.push(Number.NaN);
+  }
 }
 
 async function oneToOne(alice: User, bob: User) {
@@ -141,19 +171,21 @@ async function roomOfTwo(alice: User, bob: User) {
   const first: number[] = [];
   const second: number[] = [];
   for (let i = 0; i < joins; i++) {
-    const room = `group/bench-two-${i}`;
-    await Promise.all([openRoom(alice.page, room), openRoom(bob.page, room)]);
-    await joinRoom(alice.page);
-    await sleep(settleMs); // Alice is in the room, on her own, before Bob comes.
-    for (const u of [alice, bob]) await probe(u.page, (b) => b.arm(1));
-    const pressed = await probe(bob.page, (b) => b.press('Join call'));
-    second.push(await untilDecoded(bob.page, pressed, 1));
-    first.push(await untilDecoded(alice.page, pressed, 1));
-    if (trace)
-      console.log(
-        `room of two ${i + 1}: Bob decodes @${ms(second.at(-1))}, Alice @${ms(first.at(-1))}\n${await steps({ bob, alice }, pressed)}`,
-      );
-    await Promise.all([hangUpRoom(alice.page), hangUpRoom(bob.page)]);
+    await attempt(`room of two ${i + 1}`, [alice, bob], [first, second], i + 1, async () => {
+      const room = `group/bench-two-${i}`;
+      await Promise.all([openRoom(alice.page, room), openRoom(bob.page, room)]);
+      await joinRoom(alice.page);
+      await sleep(settleMs); // Alice is in the room, on her own, before Bob comes.
+      for (const u of [alice, bob]) await probe(u.page, (b) => b.arm(1));
+      const pressed = await probe(bob.page, (b) => b.press('Join call'));
+      second.push(await untilDecoded(bob.page, pressed, 1));
+      first.push(await untilDecoded(alice.page, pressed, 1));
+      if (trace)
+        console.log(
+          `room of two ${i + 1}: Bob decodes @${ms(second.at(-1))}, Alice @${ms(first.at(-1))}\n${await steps({ bob, alice }, pressed)}`,
+        );
+      await Promise.all([hangUpRoom(alice.page), hangUpRoom(bob.page)]);
+    });
   }
   return [
     { what: 'room of two, the joiner (Bob decodes Alice) after "Join call"', values: second },
@@ -168,41 +200,49 @@ async function roomOfThree(alice: User, bob: User, carol: User) {
   const steady: number[] = [];
   let tileFrames = 0;
   for (let i = 0; i < joins; i++) {
-    const room = `group/bench-three-${i}`;
-    await Promise.all([alice, bob, carol].map((u) => openRoom(u.page, room)));
-    await joinRoom(alice.page);
-    await sleep(1000);
-    for (const u of [alice, bob]) await probe(u.page, (b) => b.arm(1));
-    const bobPressed = await probe(bob.page, (b) => b.press('Join call'));
-    await untilDecoded(bob.page, bobPressed, 1);
-    await untilDecoded(alice.page, bobPressed, 1);
-    await sleep(settleMs); // The two see each other steadily before Carol comes.
-    await probe(carol.page, (b) => b.arm(2));
-    const pressed = await probe(carol.page, (b) => b.press('Join call'));
-    const carolBoth = await untilDecoded(carol.page, pressed, 2);
-    both.push(carolBoth);
-    const end = pressed + Math.max(switchWindowMs, (carolBoth || timeoutMs) + 3000);
-    await sleep(end - Date.now());
-    const longest = async (u: User, from: number, to: number) => {
-      const perTile = await probe(u.page, (b, w) => b.longestGaps(w[0], w[1]), [from, to]);
-      const values = Object.values(perTile);
-      return values.length ? Math.max(...values) : Number.NaN;
-    };
-    const atAlice = await longest(alice, pressed, end);
-    const atBob = await longest(bob, pressed, end);
-    gaps.push(Math.max(atAlice, atBob));
-    steady.push(
-      Math.max(
-        await longest(alice, pressed - 1000, pressed),
-        await longest(bob, pressed - 1000, pressed),
-      ),
+    await attempt(
+      `room of three ${i + 1}`,
+      [alice, bob, carol],
+      [both, gaps, steady],
+      i + 1,
+      async () => {
+        const room = `group/bench-three-${i}`;
+        await Promise.all([alice, bob, carol].map((u) => openRoom(u.page, room)));
+        await joinRoom(alice.page);
+        await sleep(settleMs);
+        for (const u of [alice, bob]) await probe(u.page, (b) => b.arm(1));
+        const bobPressed = await probe(bob.page, (b) => b.press('Join call'));
+        await untilDecoded(bob.page, bobPressed, 1);
+        await untilDecoded(alice.page, bobPressed, 1);
+        await sleep(settleMs); // The two see each other steadily before Carol comes.
+        await probe(carol.page, (b) => b.arm(2));
+        const pressed = await probe(carol.page, (b) => b.press('Join call'));
+        const carolBoth = await untilDecoded(carol.page, pressed, 2);
+        both.push(carolBoth);
+        const end = pressed + Math.max(switchWindowMs, (carolBoth || timeoutMs) + 3000);
+        await sleep(end - Date.now());
+        const longest = async (u: User, from: number, to: number) => {
+          const perTile = await probe(u.page, (b, w) => b.longestGaps(w[0], w[1]), [from, to]);
+          const values = Object.values(perTile);
+          return values.length ? Math.max(...values) : Number.NaN;
+        };
+        const atAlice = await longest(alice, pressed, end);
+        const atBob = await longest(bob, pressed, end);
+        gaps.push(Math.max(atAlice, atBob));
+        steady.push(
+          Math.max(
+            await longest(alice, pressed - 1000, pressed),
+            await longest(bob, pressed - 1000, pressed),
+          ),
+        );
+        for (const u of [alice, bob]) tileFrames += await probe(u.page, (b) => b.tileFrames());
+        if (trace)
+          console.log(
+            `room of three ${i + 1}: Carol decodes both @${ms(carolBoth)}; longest gap at Alice ${ms(atAlice)}, at Bob ${ms(atBob)} (${ms(steady.at(-1))} in the second before)\n${await steps({ carol }, pressed)}`,
+          );
+        await Promise.all([alice, bob, carol].map((u) => hangUpRoom(u.page)));
+      },
     );
-    for (const u of [alice, bob]) tileFrames += await probe(u.page, (b) => b.tileFrames());
-    if (trace)
-      console.log(
-        `room of three ${i + 1}: Carol decodes both @${ms(carolBoth)}; longest gap at Alice ${ms(atAlice)}, at Bob ${ms(atBob)} (${ms(steady.at(-1))} in the second before)\n${await steps({ carol }, pressed)}`,
-      );
-    await Promise.all([alice, bob, carol].map((u) => hangUpRoom(u.page)));
   }
   if (tileFrames === 0)
     console.log('room of three: no tile presented a frame (requestVideoFrameCallback silent)');
