@@ -9,6 +9,7 @@
  */
 import {
   addUser,
+  bridgeForwardedPackets,
   bridgePids,
   type ConfabProcess,
   joinGroupByLink,
@@ -23,14 +24,7 @@ import { cpuMs } from '../proc.js';
 const seconds = Number(process.argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 20);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function forwarded(server: ConfabProcess): Promise<number> {
-  const text = await (await fetch(`${server.localUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith('confab_bridge_forwarded_packets_total'))
-      sum += Number(line.split(' ').at(-1));
-  return sum;
-}
+const forwarded = (server: ConfabProcess) => bridgeForwardedPackets(server.localUrl);
 
 async function room(p2p: boolean): Promise<{ cpu: number; packets: number }> {
   const server = await startConfab({

@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import {
   addUser,
   audioFlow,
+  bridgeForwardedPackets,
   type ConfabProcess,
   joinGroupByLink,
   launchBrowser,
@@ -68,14 +69,7 @@ async function waitBridgeOnly(page: Page, who: string): Promise<void> {
 }
 
 /** The bridge's forwarded packets, as its last load report to the focus says (every 2 s). */
-async function forwarded(server: ConfabProcess): Promise<number> {
-  const text = await (await fetch(`${server.localUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith('confab_bridge_forwarded_packets_total'))
-      sum += Number(line.split(' ').at(-1));
-  return sum;
-}
+const forwarded = (server: ConfabProcess) => bridgeForwardedPackets(server.localUrl);
 
 /**
  * Marks the page (a reload would lose the mark) and watches its video elements: every

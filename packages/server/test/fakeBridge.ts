@@ -129,12 +129,14 @@ export function pipelineSignal(
   });
 }
 
-export function join(client: RtmClient, group: string): number {
+/** `webrtc_group`; `data` as the client gives it (the web app's `{p2p: true}`, say). */
+export function join(client: RtmClient, group: string, data?: unknown): number {
   return client.send({
     type: 'webrtc',
     subtype: 'webrtc_group',
     target: group,
     group,
     state: 's1',
+    ...(data === undefined ? {} : { data }),
   });
 }

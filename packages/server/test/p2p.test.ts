@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ServerMessage } from '@confab/protocol';
 import { type LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
-import { channelOf, FakeBridge, isError, pipelineSignal } from './fakeBridge.js';
+import { channelOf, FakeBridge, isError, join, pipelineSignal } from './fakeBridge.js';
 import type { TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
 
@@ -14,17 +14,9 @@ interface Pair {
   initiator: boolean;
 }
 
-/** `webrtc_group` as the web app sends it: it can go peer to peer. */
-function joinCapable(client: RtmClient, group: string, p2p = true): number {
-  return client.send({
-    type: 'webrtc',
-    subtype: 'webrtc_group',
-    target: group,
-    group,
-    state: 's1',
-    ...(p2p ? { data: { p2p: true } } : {}),
-  });
-}
+/** `webrtc_group` as the web app sends it (it can go peer to peer), or as kwmjs does. */
+const joinCapable = (client: RtmClient, group: string, p2p = true) =>
+  join(client, group, p2p ? { p2p: true } : undefined);
 
 /** The channel's hash, from the join reply. */
 async function hashOf(client: RtmClient, group: string): Promise<string> {

@@ -13,6 +13,7 @@ export { chromiumArgs, chromiumPath, launchBrowser, openUser, type User } from '
 export {
   audioFlow,
   audioFrom,
+  bridgeForwardedPackets,
   countDecodingVideoStreams,
   pollUntil,
   type RtpTotals,

@@ -175,3 +175,13 @@ export async function audioFlow(page: Page, name: string, ms = 2500) {
   const after = await audioFrom(page, name);
   return { packets: after.packets - before.packets, energy: after.energy - before.energy };
 }
+
+/** The packets the bridges last reported forwarding (`/metrics`, a load report every 2 s). */
+export async function bridgeForwardedPackets(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith('confab_bridge_forwarded_packets_total'))
+      sum += Number(line.split(' ').at(-1));
+  return sum;
+}
