@@ -37,13 +37,27 @@ export function installBenchProbe(): void {
   };
   const now = () => performance.timeOrigin + performance.now();
 
-  /** Decoded frames and received packets of each inbound video stream, by `pc/stats id`. */
-  const inboundNow = async () => {
+  /**
+   * Decoded frames and received packets of each inbound video stream, by `pc/stats id`, and
+   * (for the trace) the keyframes and packets each outbound video stream has sent.
+   */
+  const inboundNow = async (outbound?: Map<string, { frames: number; packets: number }>) => {
     const streams = new Map<string, { frames: number; packets: number }>();
     for (const [i, pc] of (w.__confabPeerConnections ?? []).entries()) {
       if (pc.connectionState === 'closed') continue;
       (await pc.getStats()).forEach((s: { type: string; kind?: string; id: string }) => {
-        if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+        if (s.kind !== 'video') return;
+        if (s.type === 'outbound-rtp' && outbound) {
+          const { keyFramesEncoded, packetsSent } = s as {
+            keyFramesEncoded?: number;
+            packetsSent?: number;
+          };
+          outbound.set(`pc${i}/${s.id}`, {
+            frames: keyFramesEncoded ?? 0,
+            packets: packetsSent ?? 0,
+          });
+        }
+        if (s.type !== 'inbound-rtp') return;
         const { framesDecoded, packetsReceived } = s as {
           framesDecoded?: number;
           packetsReceived?: number;
@@ -107,14 +121,28 @@ export function installBenchProbe(): void {
       const steps: { what: string; at: number }[] = [];
       this.steps = steps;
       watchConnections(steps, false);
-      const base = await inboundNow();
+      const sentBase = new Map<string, { frames: number; packets: number }>();
+      const base = await inboundNow(sentBase);
       const deadline = now() + 15_000;
       this.firstFrames = new Promise((resolve) => {
         const first = new Map<string, number>();
         const packets = new Set<string>();
+        const sent = new Map<string, { frames: number; packets: number }>();
+        const sending = new Set<string>();
         const tick = async () => {
           watchConnections(steps);
-          for (const [key, n] of await inboundNow()) {
+          const outbound = new Map<string, { frames: number; packets: number }>();
+          const inbound = await inboundNow(outbound);
+          for (const [key, n] of outbound) {
+            const was = sent.get(key) ?? sentBase.get(key) ?? { frames: 0, packets: 0 };
+            if (n.packets > (sentBase.get(key)?.packets ?? 0) && !sending.has(key)) {
+              sending.add(key);
+              steps.push({ what: `${key}:first-sent`, at: now() });
+            }
+            if (n.frames > was.frames) steps.push({ what: `${key}:keyframe-sent`, at: now() });
+            sent.set(key, n);
+          }
+          for (const [key, n] of inbound) {
             const was = base.get(key);
             if (!packets.has(key) && n.packets > (was?.packets ?? 0)) {
               packets.add(key);

@@ -331,7 +331,7 @@ export function syntheticSimulcast(
  */
 export function syntheticMedia(
   audio: { track: ndc.Track; ssrc: number; level: () => number },
-  video: { track: ndc.Track; ssrc: number },
+  video: { track: ndc.Track; ssrc: number; asked?: () => void },
   opts: { fps?: number; perFrame?: number } = {},
 ): NodeJS.Timeout[] {
   const fps = opts.fps ?? 20;
@@ -344,8 +344,10 @@ export function syntheticMedia(
   const sent = new Map<number, Buffer>();
   video.track.onMessage((packet) => {
     for (const f of parseFeedback(packet)) {
-      if (f.kind === 'pli' || f.kind === 'fir') asked = true;
-      else if (f.kind === 'nack')
+      if (f.kind === 'pli' || f.kind === 'fir') {
+        asked = true;
+        video.asked?.();
+      } else if (f.kind === 'nack')
         for (const seq of f.lost) {
           const again = sent.get(seq);
           if (again)
@@ -580,6 +582,8 @@ export class SyntheticPeer {
   cameraSending = [true, true, true];
   /** The last REMB the bridge sent its simulcast camera (bits/s; 0: none yet). */
   remb = 0;
+  /** PLIs and FIRs that came for its camera (without simulcast). */
+  keyframeRequests = 0;
 
   /** Sends the synthetic load of `syntheticMedia` on the upstream tracks (the camera as
    * `syntheticSimulcast` with the `simulcast` option). */
@@ -608,7 +612,13 @@ export class SyntheticPeer {
     this.#timers.push(
       ...syntheticMedia(
         { track: this.audio, ssrc: this.audioSsrc, level: () => this.level },
-        { track: this.video, ssrc: this.videoSsrc },
+        {
+          track: this.video,
+          ssrc: this.videoSsrc,
+          asked: () => {
+            this.keyframeRequests++;
+          },
+        },
         opts,
       ),
     );

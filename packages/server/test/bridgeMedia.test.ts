@@ -8,6 +8,7 @@ import {
   FakeFocus,
   SyntheticPeer,
   startBridge,
+  until,
 } from '../../../test/support/bridgeHarness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,6 +121,32 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
     assert.ok(slow.answeredAt && slow.bridgeCandidateAt, 'answered, and got a bridge candidate');
     assert.ok(slow.bridgeCandidateAt >= slow.answeredAt, 'the candidate came after the answer');
     slow.close();
+  });
+
+  test("a joiner's keyframe is asked for once its connection is up, not before: one that never connects costs the publisher none", async () => {
+    const pub = await join('keyframes', 'kim');
+    pub.publish();
+    await sleep(500);
+    const alone = pub.keyframeRequests;
+    // A receiver whose answer comes late: its slot for kim exists from its offer on, but a
+    // keyframe sent now would be lost to it (and hold the one it needs behind the gate).
+    const late = await SyntheticPeer.join(focus, 'keyframes', 'lou', { answerDelayMs: 1500 });
+    late.follow();
+    peers.push(late);
+    const kimAtLou = () => midOf(late, 'kim', 'camera');
+    assert.ok(kimAtLou(), "lou's offer names kim's camera");
+    await sleep(1000);
+    assert.equal(pub.keyframeRequests, alone, 'no keyframe asked for a receiver not yet up');
+    let first: Buffer | undefined;
+    late.onPacket = (mid, p) => {
+      if (mid === kimAtLou()) first ??= Buffer.from(p);
+    };
+    await late.connected(30_000);
+    await until('kim is asked for a keyframe', () => pub.keyframeRequests > alone);
+    await until("lou gets kim's camera", () => first !== undefined);
+    // The first packet forwarded is a keyframe's first (the VP8 payload's P bit clear).
+    assert.equal((first?.[13] ?? 1) & 0x01, 0, 'the stream starts at a keyframe');
+    late.close();
   });
 
   test('packets lost on the way to a receiver are sent again when it NACKs them, from the cache', async () => {

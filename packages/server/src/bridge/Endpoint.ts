@@ -358,13 +358,18 @@ export class Endpoint {
     track.onMessage((packet) => ctx.feedback(slot, packet));
   }
 
-  /** Every video slot waiting for its chosen layer's keyframe asks for one. */
+  /**
+   * Every video slot waiting for its chosen layer's keyframe asks for one, once it can take it
+   * (connected and negotiated): a keyframe sent before then is lost to it, and its request
+   * would hold the one it needs (`KeyframeGate`). Asked again when it connects, at each
+   * answer and at each new layer choice.
+   */
   #requestKeyframes(): void {
     for (const slot of this.#slots) {
       const src = slot.source;
-      if (!src || slot.kind !== 'video' || slot.target < 0) continue;
+      if (!src || slot.kind !== 'video' || slot.target < 0 || !slot.open) continue;
       const target = src.layers[slot.target];
-      if (slot.layer !== target) target?.keyframes.request();
+      if (slot.layer !== target) target?.keyframes.request(true);
     }
   }
 
@@ -574,11 +579,12 @@ export class Endpoint {
     const pc = this.#pc;
     pc.onStateChange((state) => {
       const connected = state === 'connected';
-      if (connected && !this.#link.connected) {
+      const was = this.#link.connected;
+      this.#link.connected = connected;
+      if (connected && !was) {
         this.allocate();
         this.#requestKeyframes();
       }
-      this.#link.connected = connected;
       if (!this.closed && reported.has(state))
         this.#report({ type: 'endpoint_state', state: state as EndpointState });
     });

@@ -127,7 +127,10 @@ export class Forwarder {
     }
     const d = readVp8Descriptor(packet, this.#d);
     const keyframe = d.frameStart && d.header >= 0 && ((packet[d.header] ?? 1) & 0x01) === 0;
-    if (keyframe) vp8KeyframeSize(packet, d, layer);
+    if (keyframe) {
+      vp8KeyframeSize(packet, d, layer);
+      layer.keyframes.received();
+    }
     const padding = isPaddingOnly(packet);
     if (!padding) layer.packet(packet.length, d.tid, now);
     this.#video(src, layer, packet, keyframe, padding, d.tid, now, layer.loss?.late === true);

@@ -23,3 +23,32 @@ test('receivers asking at once cost the publisher one keyframe; one asking later
   t.mock.timers.tick(1000);
   assert.equal(sent, 3, 'closing drops what waits');
 });
+
+test('a receiver that has just become able to take the layer waits only a short gap once the last request was answered', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  let sent = 0;
+  const gate = new KeyframeGate(() => sent++, 500, Date.now, 100);
+  gate.request(true);
+  assert.equal(sent, 1);
+  t.mock.timers.tick(150);
+  gate.request(true);
+  assert.equal(sent, 1, 'no keyframe came since the last request: it is on its way, so wait');
+  t.mock.timers.tick(349);
+  assert.equal(sent, 1);
+  t.mock.timers.tick(1);
+  assert.equal(sent, 2, 'unanswered, the interval applies');
+  gate.received();
+  t.mock.timers.tick(50);
+  gate.request(true);
+  assert.equal(sent, 2, 'answered, but within the short gap');
+  t.mock.timers.tick(50);
+  assert.equal(sent, 3, 'sent when the short gap is over, not the whole interval');
+  gate.received();
+  t.mock.timers.tick(200);
+  gate.request();
+  assert.equal(sent, 3, "a receiver's own PLI keeps the whole interval, answered or not");
+  gate.request(true);
+  assert.equal(sent, 4, 'a new receiver brings the waiting request forward');
+  t.mock.timers.tick(1000);
+  assert.equal(sent, 4, 'and it is not sent twice');
+});
