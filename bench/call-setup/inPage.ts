@@ -9,14 +9,19 @@ export interface BenchProbe {
   /** Clicks the button whose text is `name` (the first, in document order); when, or NaN. */
   press(name: string): number;
   /**
-   * Takes the count of decoded video frames of every inbound stream of every open peer
-   * connection of the page now, then waits (at most 15 s) until `streams` inbound video
-   * streams, of any connection, old or new, have decoded a frame beyond it. `firstFrames` then
-   * resolves with when each did, in order (fewer on timeout). Meanwhile `steps` gathers, for
-   * the trace, when each connection (by its index) changed signaling, ICE or connection state,
-   * and when each stream's first packet and first decoded frame came.
+   * Waits (at most 15 s after `from`) until the remote videos of `streams` people (camera tiles, by their
+   * `data-user`; a one-to-one call's remote video as one) have each shown a frame since
+   * `from`. `firstFrames` then resolves with when each did, in order (fewer on timeout):
+   * the first presented frame's `presentationTime` (requestVideoFrameCallback), which the
+   * compositor stamps, so a busy page's main thread does not make it later than it was, and no
+   * polling loads the page meanwhile. With `poll` (the trace), `steps` also gathers when each
+   * connection (by its index) changed signaling, ICE or connection state, and from `getStats`
+   * every 10 ms each stream's first packet and first decoded frame, and each outbound video
+   * stream's first packet and keyframes: that polling costs the pages and makes joins slower.
    */
-  arm(streams: number): Promise<void>;
+  arm(streams: number, poll?: boolean): Promise<void>;
+  /** Frames from this moment on count: when it was armed, just before the press. */
+  from: number;
   firstFrames: Promise<number[]> | undefined;
   steps: { what: string; at: number }[];
   /**
@@ -39,14 +44,25 @@ export function installBenchProbe(): void {
 
   /**
    * Decoded frames and received packets of each inbound video stream, by `pc/stats id`, and
-   * (for the trace) the keyframes and packets each outbound video stream has sent.
+   * (for the trace) the keyframes and packets each outbound video stream has sent. `at` is when
+   * the browser took the figures (the report's own timestamp, on this clock): a poll can take
+   * 30-200 ms on this loaded machine before the page has its answer, and the connections are
+   * asked at once, not one after another.
    */
-  const inboundNow = async (outbound?: Map<string, { frames: number; packets: number }>) => {
-    const streams = new Map<string, { frames: number; packets: number }>();
-    for (const [i, pc] of (w.__confabPeerConnections ?? []).entries()) {
-      if (pc.connectionState === 'closed') continue;
-      (await pc.getStats()).forEach((s: { type: string; kind?: string; id: string }) => {
+  type Counts = { frames: number; packets: number; at: number };
+  const inboundNow = async (outbound?: Map<string, Counts>) => {
+    const streams = new Map<string, Counts>();
+    const pcs = [...(w.__confabPeerConnections ?? []).entries()].filter(
+      ([, pc]) => pc.connectionState !== 'closed',
+    );
+    const reports = await Promise.all(pcs.map(([, pc]) => pc.getStats()));
+    const taken = now();
+    for (const [n, report] of reports.entries()) {
+      const i = pcs[n]?.[0] ?? n;
+      report.forEach((s: { type: string; kind?: string; id: string; timestamp: number }) => {
         if (s.kind !== 'video') return;
+        // Chromium's stats timestamps are on the Unix epoch, as `now()`; anything else: now.
+        const at = Math.abs(s.timestamp - taken) < 10_000 ? Math.min(s.timestamp, taken) : taken;
         if (s.type === 'outbound-rtp' && outbound) {
           const { keyFramesEncoded, packetsSent } = s as {
             keyFramesEncoded?: number;
@@ -55,6 +71,7 @@ export function installBenchProbe(): void {
           outbound.set(`pc${i}/${s.id}`, {
             frames: keyFramesEncoded ?? 0,
             packets: packetsSent ?? 0,
+            at,
           });
         }
         if (s.type !== 'inbound-rtp') return;
@@ -65,6 +82,7 @@ export function installBenchProbe(): void {
         streams.set(`pc${i}/${s.id}`, {
           frames: framesDecoded ?? 0,
           packets: packetsReceived ?? 0,
+          at,
         });
       });
     }
@@ -105,6 +123,39 @@ export function installBenchProbe(): void {
     }
   }, 50);
 
+  /** Frames the page's remote videos presented (requestVideoFrameCallback), by whose they are. */
+  const remoteFrames: { key: string; at: number }[] = [];
+  const remoteTracks = () => {
+    const ids = new Set<string>();
+    for (const pc of w.__confabPeerConnections ?? [])
+      for (const r of pc.getReceivers()) if (r.track?.kind === 'video') ids.add(r.track.id);
+    return ids;
+  };
+  const hookedRemote = new WeakSet<HTMLVideoElement>();
+  const hookRemote = (video: HTMLVideoElement) => {
+    if (hookedRemote.has(video)) return;
+    hookedRemote.add(video);
+    const onFrame = (_t: number, meta: { presentationTime: number }) => {
+      const stream = video.srcObject;
+      const track = stream instanceof MediaStream ? stream.getVideoTracks()[0] : undefined;
+      const tile = video.closest('[data-user]');
+      if (track && !tile?.classList.contains('screen-tile') && remoteTracks().has(track.id)) {
+        remoteFrames.push({
+          key: tile?.getAttribute('data-user') ?? 'remote',
+          at: performance.timeOrigin + meta.presentationTime,
+        });
+        if (remoteFrames.length > 5000) remoteFrames.splice(0, 1000);
+      }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  };
+  const scan = () => {
+    for (const v of document.querySelectorAll('video')) hookRemote(v);
+  };
+  new MutationObserver(scan).observe(document, { childList: true, subtree: true });
+  scan();
+
   w.__bench = {
     now,
     press(name) {
@@ -117,49 +168,61 @@ export function installBenchProbe(): void {
       return at;
     },
     steps: [],
-    async arm(streams) {
+    async arm(streams, poll = false) {
       const steps: { what: string; at: number }[] = [];
       this.steps = steps;
-      watchConnections(steps, false);
-      const sentBase = new Map<string, { frames: number; packets: number }>();
-      const base = await inboundNow(sentBase);
-      const deadline = now() + 15_000;
+      this.from = now();
+      let armed = true;
       this.firstFrames = new Promise((resolve) => {
-        const first = new Map<string, number>();
-        const packets = new Set<string>();
-        const sent = new Map<string, { frames: number; packets: number }>();
-        const sending = new Set<string>();
-        const tick = async () => {
-          watchConnections(steps);
-          const outbound = new Map<string, { frames: number; packets: number }>();
-          const inbound = await inboundNow(outbound);
-          for (const [key, n] of outbound) {
-            const was = sent.get(key) ?? sentBase.get(key) ?? { frames: 0, packets: 0 };
-            if (n.packets > (sentBase.get(key)?.packets ?? 0) && !sending.has(key)) {
-              sending.add(key);
-              steps.push({ what: `${key}:first-sent`, at: now() });
-            }
-            if (n.frames > was.frames) steps.push({ what: `${key}:keyframe-sent`, at: now() });
-            sent.set(key, n);
-          }
-          for (const [key, n] of inbound) {
-            const was = base.get(key);
-            if (!packets.has(key) && n.packets > (was?.packets ?? 0)) {
-              packets.add(key);
-              steps.push({ what: `${key}:first-packet`, at: now() });
-            }
-            if (!first.has(key) && n.frames > (was?.frames ?? 0)) {
-              first.set(key, now());
-              steps.push({ what: `${key}:first-frame`, at: now() });
-            }
-          }
-          if (first.size >= streams || now() > deadline) resolve([...first.values()]);
-          else setTimeout(tick, 10);
+        const check = () => {
+          const first = new Map<string, number>();
+          for (const f of remoteFrames)
+            if (f.at >= this.from && !first.has(f.key)) first.set(f.key, f.at);
+          if (first.size >= streams || now() > this.from + 15_000) {
+            armed = false;
+            resolve([...first.values()]);
+          } else setTimeout(check, 10);
         };
-        void tick();
+        check();
       });
+      if (!poll) return;
+      watchConnections(steps, false);
+      const sentBase = new Map<string, Counts>();
+      const base = await inboundNow(sentBase);
+      const packets = new Set<string>();
+      const decoded = new Set<string>();
+      const sent = new Map<string, Counts>();
+      const sending = new Set<string>();
+      const tick = async () => {
+        watchConnections(steps);
+        const outbound = new Map<string, Counts>();
+        const inbound = await inboundNow(outbound);
+        for (const [key, n] of outbound) {
+          const was = sent.get(key) ?? sentBase.get(key) ?? { frames: 0, packets: 0, at: 0 };
+          if (n.packets > (sentBase.get(key)?.packets ?? 0) && !sending.has(key)) {
+            sending.add(key);
+            steps.push({ what: `${key}:first-sent`, at: n.at });
+          }
+          if (n.frames > was.frames) steps.push({ what: `${key}:keyframe-sent`, at: n.at });
+          sent.set(key, n);
+        }
+        for (const [key, n] of inbound) {
+          const was = base.get(key);
+          if (!packets.has(key) && n.packets > (was?.packets ?? 0)) {
+            packets.add(key);
+            steps.push({ what: `${key}:first-packet`, at: n.at });
+          }
+          if (!decoded.has(key) && n.frames > (was?.frames ?? 0)) {
+            decoded.add(key);
+            steps.push({ what: `${key}:first-frame`, at: n.at });
+          }
+        }
+        if (armed) setTimeout(tick, 10);
+      };
+      void tick();
     },
     firstFrames: undefined,
+    from: Number.POSITIVE_INFINITY,
     longestGaps(from, to) {
       const gaps: Record<string, number> = {};
       for (const [user, times] of presented) {

@@ -149,7 +149,8 @@ async function oneToOne(alice: User, bob: User) {
     await idle(bob.page, 'Bob Builder');
     await startCallFromContacts(alice.page, 'Bob Builder');
     await bob.page.getByRole('dialog').getByRole('button', { name: 'Accept' }).waitFor();
-    for (const u of [alice, bob]) await probe(u.page, (b) => b.arm(1));
+    for (const u of [alice, bob])
+      await probe(u.page, (b, [t]) => b.arm(1, t === 1), [trace ? 1 : 0, 0]);
     const pressed = await probe(bob.page, (b) => b.press('Accept'));
     callee.push(await untilDecoded(bob.page, pressed, 1));
     caller.push(await untilDecoded(alice.page, pressed, 1));
@@ -176,7 +177,8 @@ async function roomOfTwo(alice: User, bob: User) {
       await Promise.all([openRoom(alice.page, room), openRoom(bob.page, room)]);
       await joinRoom(alice.page);
       await sleep(settleMs); // Alice is in the room, on her own, before Bob comes.
-      for (const u of [alice, bob]) await probe(u.page, (b) => b.arm(1));
+      for (const u of [alice, bob])
+        await probe(u.page, (b, [t]) => b.arm(1, t === 1), [trace ? 1 : 0, 0]);
       const pressed = await probe(bob.page, (b) => b.press('Join call'));
       second.push(await untilDecoded(bob.page, pressed, 1));
       first.push(await untilDecoded(alice.page, pressed, 1));
@@ -210,12 +212,13 @@ async function roomOfThree(alice: User, bob: User, carol: User) {
         await Promise.all([alice, bob, carol].map((u) => openRoom(u.page, room)));
         await joinRoom(alice.page);
         await sleep(settleMs);
-        for (const u of [alice, bob]) await probe(u.page, (b) => b.arm(1));
+        for (const u of [alice, bob])
+          await probe(u.page, (b, [t]) => b.arm(1, t === 1), [trace ? 1 : 0, 0]);
         const bobPressed = await probe(bob.page, (b) => b.press('Join call'));
         await untilDecoded(bob.page, bobPressed, 1);
         await untilDecoded(alice.page, bobPressed, 1);
         await sleep(settleMs); // The two see each other steadily before Carol comes.
-        await probe(carol.page, (b) => b.arm(2));
+        await probe(carol.page, (b, [t]) => b.arm(2, t === 1), [trace ? 1 : 0, 0]);
         const pressed = await probe(carol.page, (b) => b.press('Join call'));
         const carolBoth = await untilDecoded(carol.page, pressed, 2);
         both.push(carolBoth);
