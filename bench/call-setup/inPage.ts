@@ -106,10 +106,27 @@ export function installBenchProbe(): void {
   // Presented frames per remote camera tile, kept for a minute.
   const presented = new Map<string, number[]>();
   const hooked = new WeakSet<HTMLVideoElement>();
+  /** For the trace: when a remote camera tile's video changed stream, or lost its video. */
+  const tileEvents: { what: string; at: number }[] = [];
+  const tileShows = new Map<string, string>();
   setInterval(() => {
     for (const li of document.querySelectorAll('ul.tiles li[data-user]:not(.screen-tile)')) {
       const video = li.querySelector('video');
       const user = li.getAttribute('data-user');
+      if (user) {
+        const src = video?.srcObject;
+        const track = src instanceof MediaStream ? src.getVideoTracks()[0] : undefined;
+        const pcs = w.__confabPeerConnections ?? [];
+        const owner = pcs.findIndex((pc) => pc.getReceivers().some((r) => r.track === track));
+        const shows = track
+          ? `track-${track.id.slice(0, 6)}-pc${owner}${pcs[owner]?.connectionState === 'closed' ? '(closed)' : ''}${track.muted ? '-muted' : ''}`
+          : 'no-video';
+        if (tileShows.get(user) !== shows) {
+          tileShows.set(user, shows);
+          tileEvents.push({ what: `tile-${user.slice(0, 6)}:${shows}`, at: now() });
+          if (tileEvents.length > 200) tileEvents.shift();
+        }
+      }
       if (!video || !user || hooked.has(video)) continue;
       hooked.add(video);
       const onFrame = (t: number) => {
@@ -191,6 +208,7 @@ export function installBenchProbe(): void {
       const base = await inboundNow(sentBase);
       const packets = new Set<string>();
       const decoded = new Set<string>();
+      const lastDecode = new Map<string, Counts>();
       const sent = new Map<string, Counts>();
       const sending = new Set<string>();
       const tick = async () => {
@@ -216,8 +234,13 @@ export function installBenchProbe(): void {
             decoded.add(key);
             steps.push({ what: `${key}:first-frame`, at: n.at });
           }
+          // A stream that decodes again after a pause of more than 250 ms.
+          const last = lastDecode.get(key);
+          if (last && n.frames > last.frames && n.at - last.at > 250)
+            steps.push({ what: `${key}:decodes-after-${Math.round(n.at - last.at)}ms`, at: n.at });
+          if (!last || n.frames > last.frames) lastDecode.set(key, n);
         }
-        if (armed) setTimeout(tick, 10);
+        if (armed || now() < this.from + 6000) setTimeout(tick, 10);
       };
       void tick();
     },
@@ -230,13 +253,23 @@ export function installBenchProbe(): void {
         if (before === undefined) continue;
         let last = before;
         let longest = 0;
+        let at = before;
         for (const t of times) {
           if (t < from || t > to) continue;
-          longest = Math.max(longest, t - last);
+          if (t - last > longest) {
+            longest = t - last;
+            at = last;
+          }
           last = t;
         }
-        gaps[user] = Math.max(longest, to - last);
+        if (to - last > longest) {
+          longest = to - last;
+          at = last;
+        }
+        gaps[user] = longest;
+        this.steps.push({ what: `gap-${user.slice(0, 6)}-${Math.round(longest)}ms-from`, at });
       }
+      this.steps.push(...tileEvents.filter((e) => e.at >= from - 1000 && e.at <= to));
       return gaps;
     },
     tileFrames: () => [...presented.values()].reduce((n, times) => n + times.length, 0),

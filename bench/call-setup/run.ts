@@ -103,7 +103,7 @@ async function untilDecoded(page: Page, pressed: number, streams: number): Promi
 async function steps(users: Record<string, User>, pressed: number): Promise<string> {
   const lines: string[] = [];
   for (const [name, u] of Object.entries(users)) {
-    const marks = await probe(u.page, (b) => b.steps);
+    const marks = (await probe(u.page, (b) => b.steps)).sort((x, y) => x.at - y.at);
     lines.push(
       `  ${name}: ${marks.map((m) => `${m.what}@${Math.round(m.at - pressed)}`).join(' ')}`,
     );
@@ -218,6 +218,8 @@ async function roomOfThree(alice: User, bob: User, carol: User) {
         await untilDecoded(bob.page, bobPressed, 1);
         await untilDecoded(alice.page, bobPressed, 1);
         await sleep(settleMs); // The two see each other steadily before Carol comes.
+        // With --trace, the first two's connections are watched over the switch too.
+        if (trace) for (const u of [alice, bob]) await probe(u.page, (b) => b.arm(0, true));
         await probe(carol.page, (b, [t]) => b.arm(2, t === 1), [trace ? 1 : 0, 0]);
         const pressed = await probe(carol.page, (b) => b.press('Join call'));
         const carolBoth = await untilDecoded(carol.page, pressed, 2);
@@ -241,7 +243,7 @@ async function roomOfThree(alice: User, bob: User, carol: User) {
         for (const u of [alice, bob]) tileFrames += await probe(u.page, (b) => b.tileFrames());
         if (trace)
           console.log(
-            `room of three ${i + 1}: Carol decodes both @${ms(carolBoth)}; longest gap at Alice ${ms(atAlice)}, at Bob ${ms(atBob)} (${ms(steady.at(-1))} in the second before)\n${await steps({ carol }, pressed)}`,
+            `room of three ${i + 1}: Carol decodes both @${ms(carolBoth)}; longest gap at Alice ${ms(atAlice)}, at Bob ${ms(atBob)} (${ms(steady.at(-1))} in the second before)\n${await steps({ carol, alice, bob }, pressed)}`,
           );
         await Promise.all([alice, bob, carol].map((u) => hangUpRoom(u.page)));
       },

@@ -67,6 +67,8 @@ export class FakeTrack {
   stopped = false;
   enabled = true;
   contentHint = '';
+  /** A remote track's muted flag, as a test sets it (a browser's unmutes at its first media). */
+  muted: boolean | undefined;
   /** What getSettings() gives (the fake camera's 640x480 unless a test says otherwise). */
   settings: MediaTrackSettings = { width: 640, height: 480 };
   readonly #ended = new Set<() => void>();
@@ -75,6 +77,10 @@ export class FakeTrack {
 
   stop(): void {
     this.stopped = true;
+  }
+
+  get readyState(): MediaStreamTrackState {
+    return this.stopped ? 'ended' : 'live';
   }
 
   getSettings(): MediaTrackSettings {
@@ -202,7 +208,12 @@ function operationError(what: string): Error {
 class FakeTransceiver {
   mid: string | null = null;
   currentDirection: RTCRtpTransceiverDirection | null = null;
-  readonly receiver: { track: FakeTrack };
+  readonly receiver: {
+    track: FakeTrack;
+    /** What its `inbound-rtp` stats say, as a test sets them. */
+    inbound: { framesDecoded: number; packetsReceived: number };
+    getStats(): Promise<Map<string, object>>;
+  };
   /** Made for a remote offer's m-line, not by addTrack or addTransceiver. */
   fromRemote = false;
   /** Made by addTrack: the only kind a remote offer's new m-line may take (JSEP 5.10). */
@@ -220,7 +231,12 @@ class FakeTransceiver {
     readonly sender: FakeSender,
   ) {
     this.#direction = direction;
-    this.receiver = { track: new FakeTrack(kind) };
+    const receiver = {
+      track: new FakeTrack(kind),
+      inbound: { framesDecoded: 0, packetsReceived: 0 },
+      getStats: async () => new Map([['in', { type: 'inbound-rtp', ...receiver.inbound }]]),
+    };
+    this.receiver = receiver;
   }
 
   get direction(): RTCRtpTransceiverDirection {

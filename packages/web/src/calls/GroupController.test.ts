@@ -958,6 +958,75 @@ test('a room of two: the initiator offers three m-lines to the other member, rep
   assert.equal(inGroup(m).direct, false);
 });
 
+test("back on the bridge, Bob's tile keeps the direct video until his video comes through the bridge (his audio there is not enough), and every camera encoding the bridge paused meanwhile goes again", async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const m = member();
+  joined(m);
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  const bridge = m.rtc.pcs[0];
+  const bridgeSide = (mid: string) => bridge?.transceivers.find((x) => x.mid === mid);
+  const { channel: media } = await mediaChannel(m);
+  m.receive(pairWithBob(true));
+  await settle();
+  const direct = m.rtc.last;
+  m.receive(
+    fromBob({
+      p2p: 'p1',
+      type: 'answer',
+      sdp: fakeSdp([
+        { mid: '0', kind: 'audio', dir: 'sendrecv' },
+        { mid: '1', kind: 'video', dir: 'sendrecv' },
+        { mid: '2', kind: 'video', dir: 'sendrecv' },
+      ]),
+    }),
+  );
+  await settle();
+  direct.setIceState('connected');
+  const directTracks = direct
+    .getTransceivers()
+    .slice(0, 2)
+    .map((x) => x.receiver.track);
+  // Bob's video arrives directly.
+  (directTracks[1] as FakeTrack).muted = false;
+  t.mock.timers.tick(1000);
+  await settle();
+  // Nothing goes to the bridge now; it pauses the camera's encodings nobody takes (dynacast).
+  media.receive(JSON.stringify({ type: 'publish', camera: [false, false, false] }));
+  await settle();
+  const active = () =>
+    bridgeSide('v')
+      ?.sender.getParameters()
+      .encodings.map((e) => e.active);
+  assert.deepEqual(active(), [false, false, false]);
+
+  m.receive(groupChannelMessage({ channel, group: room, data: { p2p: null } }));
+  await settle();
+  assert.deepEqual(active(), [true, true, true], 'every encoding goes until the bridge says');
+  const shown = () => inGroup(m).media.bob?.camera?.getTracks();
+  (bridgeSide('f0')?.receiver as { inbound: { packetsReceived: number } }).inbound.packetsReceived =
+    50;
+  for (let i = 0; i < 5; i++) {
+    t.mock.timers.tick(100);
+    await settle();
+  }
+  assert.deepEqual(
+    shown(),
+    directTracks,
+    'his audio through the bridge: the tile keeps the direct video',
+  );
+  (bridgeSide('f1')?.receiver as { inbound: { framesDecoded: number } }).inbound.framesDecoded = 1;
+  for (let i = 0; i < 2; i++) {
+    t.mock.timers.tick(100);
+    await settle();
+  }
+  assert.deepEqual(
+    shown(),
+    [bridgeSide('f0')?.receiver.track, bridgeSide('f1')?.receiver.track],
+    'his video through the bridge: the tile shows the bridge',
+  );
+});
+
 test('the member who is not the initiator answers the direct offer with its microphone and camera', async () => {
   const m = member();
   joined(m);

@@ -480,7 +480,13 @@ export class GroupController {
    */
   #onDirect(pair: DirectPair | null): void {
     if (pair && this.#direct?.pair.pair === pair.pair) return;
-    if (this.#direct) this.#phaseOut(this.#direct);
+    if (this.#direct) {
+      // Back to the bridge: what it paused (dynacast) while this side sent it nothing was no
+      // one's choice; every encoding goes until it says again, so that the others' first
+      // pictures through it need no round of `publish` first.
+      if (this.#direct.settled) this.#wanted = {};
+      this.#phaseOut(this.#direct);
+    }
     this.#direct = undefined;
     if (!pair) return this.#directChanged();
     const s = this.#state;
@@ -569,10 +575,15 @@ export class GroupController {
     this.#leaving = peer;
     const user = peer.pair.peer;
     const started = Date.now();
-    const baseline = this.#bridgeReceived(user);
+    // The switch waits for what the direct path shows: the other's video when it came that
+    // way (its audio through the bridge comes sooner, and would leave the tile without
+    // pictures until the video does), else its audio.
+    const camera = peer.remote().camera;
+    const video = camera?.muted === false && camera.readyState === 'live';
+    const baseline = this.#bridgeReceived(user, video);
     const check = async () => {
       if (this.#leaving !== peer) return;
-      const now = await this.#bridgeReceived(user);
+      const now = await this.#bridgeReceived(user, video);
       const before = await baseline;
       if (this.#leaving !== peer) return;
       if (now > before || Date.now() - started >= phaseOutMs) {
@@ -586,14 +597,18 @@ export class GroupController {
     setTimeout(check, 100);
   }
 
-  /** Frames decoded and audio packets received from `user` through the bridge so far. */
-  async #bridgeReceived(user: string): Promise<number> {
+  /**
+   * Frames decoded (`video`: only those) and audio packets received from `user` through the
+   * bridge so far.
+   */
+  async #bridgeReceived(user: string, video: boolean): Promise<number> {
     const pc = this.#pc;
     if (!pc) return 0;
     let n = 0;
     for (const tx of pc.getTransceivers()) {
       const info = tx.mid ? this.#streams[tx.mid] : undefined;
       if (info?.user !== user || info.source === 'screen') continue;
+      if (video && info.source !== 'camera') continue;
       const stats = await tx.receiver.getStats?.().catch(() => undefined);
       stats?.forEach((r: { type: string; framesDecoded?: number; packetsReceived?: number }) => {
         if (r.type === 'inbound-rtp')
