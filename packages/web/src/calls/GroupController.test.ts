@@ -1004,8 +1004,12 @@ test("back on the bridge, Bob's tile keeps the direct video until his video come
   await settle();
   assert.deepEqual(active(), [true, true, true], 'every encoding goes until the bridge says');
   const shown = () => inGroup(m).media.bob?.camera?.getTracks();
-  (bridgeSide('f0')?.receiver as { inbound: { packetsReceived: number } }).inbound.packetsReceived =
-    50;
+  const inbound = (mid: string) => {
+    const rx = bridgeSide(mid)?.receiver;
+    assert.ok(rx, `a bridge receiver on ${mid}`);
+    return rx.inbound;
+  };
+  inbound('f0').packetsReceived = 50;
   for (let i = 0; i < 5; i++) {
     t.mock.timers.tick(100);
     await settle();
@@ -1015,7 +1019,7 @@ test("back on the bridge, Bob's tile keeps the direct video until his video come
     directTracks,
     'his audio through the bridge: the tile keeps the direct video',
   );
-  (bridgeSide('f1')?.receiver as { inbound: { framesDecoded: number } }).inbound.framesDecoded = 1;
+  inbound('f1').framesDecoded = 1;
   for (let i = 0; i < 2; i++) {
     t.mock.timers.tick(100);
     await settle();
