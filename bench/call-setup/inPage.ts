@@ -140,6 +140,32 @@ export function installBenchProbe(): void {
     }
   }, 50);
 
+  // For the trace: when the page sent and handled each signaling message (its type).
+  const wsLog: { what: string; at: number }[] = [];
+  const label = (data: unknown) => {
+    try {
+      const m = JSON.parse(String(data)) as { type?: string; subtype?: string; data?: object };
+      const detail = m.data && typeof m.data === 'object' ? Object.keys(m.data)[0] : undefined;
+      return [m.subtype ?? m.type, detail].filter(Boolean).join('/');
+    } catch {
+      return '?';
+    }
+  };
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        wsLog.push({ what: `ws-in:${label(e.data)}`, at: now() });
+        if (wsLog.length > 500) wsLog.splice(0, 100);
+      });
+    }
+    override send(data: Parameters<WebSocket['send']>[0]): void {
+      wsLog.push({ what: `ws-out:${label(data)}`, at: now() });
+      super.send(data);
+    }
+  };
+
   /** Frames the page's remote videos presented (requestVideoFrameCallback), by whose they are. */
   const remoteFrames: { key: string; at: number }[] = [];
   const remoteTracks = () => {
@@ -203,6 +229,10 @@ export function installBenchProbe(): void {
         check();
       });
       if (!poll) return;
+      const since = now();
+      const copyWs = () => {
+        for (const e of wsLog) if (e.at >= since && !steps.includes(e)) steps.push(e);
+      };
       watchConnections(steps, false);
       const sentBase = new Map<string, Counts>();
       const base = await inboundNow(sentBase);
@@ -240,6 +270,7 @@ export function installBenchProbe(): void {
             steps.push({ what: `${key}:decodes-after-${Math.round(n.at - last.at)}ms`, at: n.at });
           if (!last || n.frames > last.frames) lastDecode.set(key, n);
         }
+        copyWs();
         if (armed || now() < this.from + 6000) setTimeout(tick, 10);
       };
       void tick();

@@ -1064,6 +1064,55 @@ test('the member who is not the initiator answers the direct offer with its micr
   assert.equal(direct.closed, true, 'leaving closes the direct connection too');
 });
 
+test("the joiner of a room of two answers the bridge's first offer once the direct connection is up, or after a second without it", async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const bridgeAnswers = (m: Member) =>
+    m.sent.filter(
+      (s) =>
+        s.subtype === 'webrtc_signal' &&
+        s.target === pipelinePeerId &&
+        (s.data as { type?: string }).type === 'answer',
+    ).length;
+  const directAnswer = fromBob({
+    p2p: 'p1',
+    type: 'answer',
+    sdp: fakeSdp([
+      { mid: '0', kind: 'audio', dir: 'sendrecv' },
+      { mid: '1', kind: 'video', dir: 'sendrecv' },
+      { mid: '2', kind: 'video', dir: 'sendrecv' },
+    ]),
+  });
+
+  // The focus's word for the pair comes before the bridge's offer (as a join into a room of one).
+  const m = member();
+  joined(m);
+  m.receive(pairWithBob(true));
+  await settle();
+  const direct = m.rtc.last;
+  m.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  assert.equal(bridgeAnswers(m), 0, 'the direct connection negotiates first');
+  m.receive(directAnswer);
+  await settle();
+  direct.setIceState('connected');
+  await settle();
+  assert.equal(bridgeAnswers(m), 1, 'answered once the direct connection is up');
+
+  // Without a direct connection coming up, the bridge's offer waits a second at most.
+  const late = member();
+  joined(late);
+  late.receive(pairWithBob(true));
+  await settle();
+  late.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  t.mock.timers.tick(999);
+  await settle();
+  assert.equal(bridgeAnswers(late), 0);
+  t.mock.timers.tick(1);
+  await settle();
+  assert.equal(bridgeAnswers(late), 1, 'answered after a second');
+});
+
 test('a direct connection that is not up within 10 s is reported failed and closed; the room stays on the bridge', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   const m = member();

@@ -179,6 +179,8 @@ export class GroupController {
    * until the bridge's arrives, then it closes.
    */
   #leaving: DirectPeer | undefined;
+  /** Bridge offers waiting for the direct connection to come up first (`#directFirst`). */
+  readonly #directWaiters = new Set<() => void>();
 
   readonly #rtc: Rtc;
   readonly #visibility: PageVisibility;
@@ -313,7 +315,12 @@ export class GroupController {
       }
       const data = pipelineSignalOf(message);
       if (!data) return;
-      if ('type' in data) this.#queue(() => this.#onOffer(data));
+      if ('type' in data)
+        this.#queue(async () => {
+          if (data.session !== this.#session) await this.#directFirst();
+          const s = this.#state;
+          if (s.phase === 'joining' || s.phase === 'joined') await this.#onOffer(data);
+        });
       else {
         // The bridge's candidates come after our answer (offers carry none), for this session.
         const { candidate, session } = data;
@@ -511,6 +518,34 @@ export class GroupController {
     peer.setMedia(this.#directMedia());
   }
 
+  /**
+   * Before a new bridge session is answered: a direct connection on its way up gets there
+   * first, or fails, or `directFirstMs` pass. The browser negotiates one connection at a time
+   * (measured here: the bridge's answer, with its three simulcast encoders, held the direct
+   * offer and answer back by 100-170 ms each, and the first pictures of a room of two with
+   * them); the bridge's session is the fallback and its media would only be shown until the
+   * direct path's.
+   */
+  #directFirst(): Promise<void> {
+    const ready = () => {
+      const d = this.#direct;
+      return !d || d.connected || d.failed || d.closed;
+    };
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#directWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (ready()) done();
+      };
+      const timer = setTimeout(done, directFirstMs);
+      this.#directWaiters.add(check);
+    });
+  }
+
   #directMedia(): { screen: boolean; video: boolean } {
     return { screen: this.#screenTrack !== undefined, video: !this.#audioOnly };
   }
@@ -541,6 +576,7 @@ export class GroupController {
       this.#direct = undefined;
       d.close();
     }
+    for (const check of [...this.#directWaiters]) check();
     if (this.#direct) {
       this.#direct.setOutgoing(this.#directTracks(this.#direct));
       this.#direct.setMedia(this.#directMedia());
@@ -928,6 +964,7 @@ export class GroupController {
     this.#direct = undefined;
     this.#leaving?.close();
     this.#leaving = undefined;
+    for (const check of [...this.#directWaiters]) check();
   }
 
   /** Closes the bridge's session (a new one follows, or the call ended). */
@@ -952,6 +989,8 @@ export class GroupController {
 
 /** How long a direct connection on its way out waits for the bridge's media at most. */
 const phaseOutMs = 1500;
+/** How long a new bridge session's answer waits for a direct connection on its way up. */
+export const directFirstMs = 1000;
 /** How long after the tiles switched to the bridge the old direct connection closes. */
 const closeAfterSwitchMs = 2000;
 
