@@ -132,6 +132,17 @@ describe('large meetings on the bridge: silence, last-N and dynacast, with synth
     );
     await sleep(500);
     assert.equal(got.since(cam(), 400).length, 0, 'and none arrives');
+    // A publisher that sends again on its own while nobody watches (the web app does, back from
+    // a direct pair whose bridge session carried nothing) is told again to stop.
+    const publishes = () => a.channelMessages.filter((m) => m.type === 'publish').length;
+    const told = publishes();
+    a.cameraSending = [true, true, true];
+    await until(
+      'told again to send nothing',
+      () => publishes() > told && same(lastOf(a, 'publish')?.camera, [false, false, false]),
+      8000,
+    );
+    assert.deepEqual(a.cameraSending, [false, false, false]);
     b.sendView({ [cam() as string]: { width: 320, height: 180 } });
     await until(
       'shown again: A sends again',

@@ -30,6 +30,8 @@ const maxNackAnswers = 64;
 const maxPadding = 255;
 /** The audio level (RFC 6464, dBov below full scale) of digital silence. */
 const silence = 127;
+/** Video from a source dynacast paused this long ago: its publisher sends anyway, tell it again. */
+const pausedResendMs = 1000;
 /** What a publisher's microphone is counted at in its REMB. */
 const audioAllowance = 64_000;
 /**
@@ -118,6 +120,7 @@ export class Forwarder {
       return;
     }
     layer.cache?.put(packet);
+    if (now - src.pausedSince > pausedResendMs) src.resetDynacast();
     // Lost on the way here: the publisher is asked to send it again (its retransmission is
     // forwarded like any packet, filling the receivers' gap).
     const lost = layer.loss?.packet(layer.ssrc, packet.readUInt16BE(2), now);

@@ -51,4 +51,10 @@ test('a receiver that has just become able to take the layer waits only a short 
   assert.equal(sent, 4, 'a new receiver brings the waiting request forward');
   t.mock.timers.tick(1000);
   assert.equal(sent, 4, 'and it is not sent twice');
+  gate.request();
+  assert.equal(sent, 5, 'a quiet interval later, at once');
+  gate.request();
+  gate.received();
+  t.mock.timers.tick(1000);
+  assert.equal(sent, 5, 'a keyframe that comes answers the waiting request too');
 });

@@ -3,13 +3,13 @@
  * join, a burst of loss) cost the publisher one keyframe, and a request that comes too soon is
  * not dropped but sent when the interval is over.
  *
- * A receiver that has just become able to take the layer (its connection is up, its answer
- * set, or its layer choice changed) asks with `soon`: when the last request was answered (a
+ * A receiver that has just become able to take the layer (its connection is up, or an answer
+ * set) asks with `soon`: when the last request was answered (a
  * keyframe of the layer came after it), it need not wait out the whole interval, only
  * `soonGapMs`. Measured here: a joiner's connection came up ~300 ms after its slots were made,
  * and a request made for them then held its first picture until the interval was over.
- * Receivers' own PLIs and FIRs (loss) keep the full interval: a lossy link must not turn its
- * publisher into a keyframe stream.
+ * Receivers' own PLIs and FIRs (loss) and layer switches keep the full interval: a lossy link
+ * or a receiver's view messages must not turn its publisher into a keyframe stream.
  */
 export class KeyframeGate {
   #lastAt = Number.NEGATIVE_INFINITY;
@@ -44,9 +44,14 @@ export class KeyframeGate {
     this.#timer.unref();
   }
 
-  /** A keyframe of the layer arrived: the last request is answered. */
+  /**
+   * A keyframe of the layer arrived: the last request is answered, and so is any waiting one
+   * (every receiver waiting for a keyframe of this layer starts at this one).
+   */
   received(): void {
     this.#answered = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
   close(): void {

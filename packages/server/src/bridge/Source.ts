@@ -112,8 +112,16 @@ export class Source {
     const told = this.#sending;
     if (told?.length === count && told.every((was, i) => was === next[i])) return undefined;
     this.#sending = next;
+    this.pausedSince = on ? Number.POSITIVE_INFINITY : now;
     return next;
   }
+
+  /**
+   * When dynacast told its publisher to send none of it (performance.now(); infinity while it
+   * sends). Its video still arriving a second later means the publisher sends anyway (the web
+   * app turns every encoding on when it comes back from a direct pair): it is told again.
+   */
+  pausedSince = Number.POSITIVE_INFINITY;
 
   /** Dynacast told its publisher to send none of it (it is quiet because nobody watches). */
   get paused(): boolean {
@@ -123,6 +131,7 @@ export class Source {
   /** Its publisher's media channel (re)opened: it is told again what to send. */
   resetDynacast(): void {
     this.#sending = undefined;
+    this.pausedSince = Number.POSITIVE_INFINITY;
   }
 
   /** Asks for a keyframe on every layer (rate-limited per layer). */
@@ -145,7 +154,7 @@ export class Source {
     this.#active = active;
     // A share started again is needed from its start, not paused by the last one's history.
     this.#neededAt = undefined;
-    this.#sending = undefined;
+    this.resetDynacast();
     return true;
   }
 
