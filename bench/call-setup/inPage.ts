@@ -214,14 +214,15 @@ export function installBenchProbe(): void {
     async arm(streams, poll = false) {
       const steps: { what: string; at: number }[] = [];
       this.steps = steps;
-      this.from = now();
+      const from = now();
+      this.from = from;
       let armed = true;
       this.firstFrames = new Promise((resolve) => {
         const check = () => {
           const first = new Map<string, number>();
           for (const f of remoteFrames)
-            if (f.at >= this.from && !first.has(f.key)) first.set(f.key, f.at);
-          if (first.size >= streams || now() > this.from + 15_000) {
+            if (f.at >= from && !first.has(f.key)) first.set(f.key, f.at);
+          if (first.size >= streams || now() > from + 15_000) {
             armed = false;
             resolve([...first.values()]);
           } else setTimeout(check, 10);
@@ -271,7 +272,7 @@ export function installBenchProbe(): void {
           if (!last || n.frames > last.frames) lastDecode.set(key, n);
         }
         copyWs();
-        if (armed || now() < this.from + 6000) setTimeout(tick, 10);
+        if (armed || now() < from + 6000) setTimeout(tick, 10);
       };
       void tick();
     },

@@ -8,13 +8,14 @@
  * 3. a room of three: Alice and Bob are in a room, Carol opens its link; from Carol's "Join call"
  *    until she decodes the first frames of both others, and the longest time Alice's and Bob's
  *    remote tiles go without a new frame over that switch from two to three.
- * First frames are counted over every peer connection of the page (`window.__confabPeerConnections`)
- * and gaps on the tiles' video elements, so the figures hold whether a room of two goes through
- * the bridge or peer to peer. Goals: p50 ≤ 500 ms and p95 ≤ 1 s.
+ * First frames are the remote videos' first presented frames (requestVideoFrameCallback), per
+ * person, whichever connection the track came on, and gaps are measured on the tiles' video
+ * elements, so the figures hold whether a room of two goes through the bridge or peer to peer.
+ * Goals: p50 ≤ 500 ms and p95 ≤ 1 s.
  * Usage: npm run bench -- call-setup [--joins=20] [--case=one-to-one,room-of-two,room-of-three]
  *   [--settle=1000] (ms those in a room wait before the next joins)
- *   [--trace] (each join's figures, and the pages' connection events and first packets and
- *   frames in ms after the press)
+ *   [--trace] (each join's figures, and the pages' connection events, signaling messages and,
+ *   from getStats polled every 10 ms, first packets and frames, in ms after the press)
  */
 import type { Browser, Page } from 'playwright-core';
 import {

@@ -1111,6 +1111,19 @@ test("the joiner of a room of two answers the bridge's first offer once the dire
   t.mock.timers.tick(1);
   await settle();
   assert.equal(bridgeAnswers(late), 1, 'answered after a second');
+
+  // Left and joined again while the offer waited: that offer was the call left's.
+  const again = member();
+  joined(again);
+  again.receive(pairWithBob(true));
+  await settle();
+  again.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  again.groups.leave();
+  again.groups.join(room);
+  t.mock.timers.tick(1000);
+  await settle();
+  assert.equal(bridgeAnswers(again), 0, 'the call left answers nothing in the next');
 });
 
 test('a direct connection that is not up within 10 s is reported failed and closed; the room stays on the bridge', async (t) => {

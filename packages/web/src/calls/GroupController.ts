@@ -179,6 +179,13 @@ export class GroupController {
    * until the bridge's arrives, then it closes.
    */
   #leaving: DirectPeer | undefined;
+  /** Counts joins and leaves: work queued for one call is dropped in the next. */
+  #call = 0;
+  /**
+   * The bridge's upstream senders were emptied for a settled direct connection: what the bridge
+   * paused meanwhile (dynacast) was nobody's choice, undone when they carry media again.
+   */
+  #upstreamIdle = false;
   /** Bridge offers waiting for the direct connection to come up first (`#directFirst`). */
   readonly #directWaiters = new Set<() => void>();
 
@@ -228,6 +235,7 @@ export class GroupController {
 
   join(group: string): void {
     this.#closeAll();
+    this.#call++;
     // A new call's screen says anew what it shows.
     this.#view = undefined;
     this.#viewJson = '';
@@ -276,6 +284,7 @@ export class GroupController {
       });
     }
     this.#closeAll();
+    this.#call++;
     this.#set({ phase: 'idle' });
   }
 
@@ -315,13 +324,14 @@ export class GroupController {
       }
       const data = pipelineSignalOf(message);
       if (!data) return;
-      if ('type' in data)
+      if ('type' in data) {
+        const call = this.#call;
         this.#queue(async () => {
           if (data.session !== this.#session) await this.#directFirst();
-          const s = this.#state;
-          if (s.phase === 'joining' || s.phase === 'joined') await this.#onOffer(data);
+          // Not for a call left (or another joined) while it waited.
+          if (call === this.#call) await this.#onOffer(data);
         });
-      else {
+      } else {
         // The bridge's candidates come after our answer (offers carry none), for this session.
         const { candidate, session } = data;
         this.#queue(async () => {
@@ -467,7 +477,9 @@ export class GroupController {
     else if (mid === upstreamMids.camera) track = live(local?.getVideoTracks()[0]);
     else if (mid === upstreamMids.screen) track = this.#screenTrack ?? null;
     else return undefined;
-    return this.#direct?.settled ? null : track;
+    if (!this.#direct?.settled) return track;
+    this.#upstreamIdle = true;
+    return null;
   }
 
   /** What the direct connection sends: as to the bridge, no video to a side that takes none. */
@@ -487,13 +499,7 @@ export class GroupController {
    */
   #onDirect(pair: DirectPair | null): void {
     if (pair && this.#direct?.pair.pair === pair.pair) return;
-    if (this.#direct) {
-      // Back to the bridge: what it paused (dynacast) while this side sent it nothing was no
-      // one's choice; every encoding goes until it says again, so that the others' first
-      // pictures through it need no round of `publish` first.
-      if (this.#direct.settled) this.#wanted = {};
-      this.#phaseOut(this.#direct);
-    }
+    if (this.#direct) this.#phaseOut(this.#direct);
     this.#direct = undefined;
     if (!pair) return this.#directChanged();
     const s = this.#state;
@@ -581,6 +587,14 @@ export class GroupController {
       this.#direct.setOutgoing(this.#directTracks(this.#direct));
       this.#direct.setMedia(this.#directMedia());
     }
+    if (this.#upstreamIdle && !this.#direct?.settled) {
+      // Back to the bridge (the pair ended, failed or dropped): every camera encoding goes
+      // until the bridge says again, so that the others' first pictures through it need no
+      // round of `publish` first. One nobody takes is paused again (the bridge tells a source
+      // that sends while paused).
+      this.#upstreamIdle = false;
+      this.#wanted = {};
+    }
     this.#applyUpstream();
     this.#updateMedia();
   }
@@ -613,9 +627,11 @@ export class GroupController {
     const started = Date.now();
     // The switch waits for what the direct path shows: the other's video when it came that
     // way (its audio through the bridge comes sooner, and would leave the tile without
-    // pictures until the video does), else its audio.
+    // pictures until the video does), else its audio. (A camera the other turned off while
+    // direct may still look unmuted here: then the switch comes at `phaseOutMs`, with the
+    // direct path's audio going on until then.)
     const camera = peer.remote().camera;
-    const video = camera?.muted === false && camera.readyState === 'live';
+    const video = !this.#audioOnly && camera?.muted === false && camera.readyState === 'live';
     const baseline = this.#bridgeReceived(user, video);
     const check = async () => {
       if (this.#leaving !== peer) return;
@@ -964,6 +980,7 @@ export class GroupController {
     this.#direct = undefined;
     this.#leaving?.close();
     this.#leaving = undefined;
+    this.#upstreamIdle = false;
     for (const check of [...this.#directWaiters]) check();
   }
 
