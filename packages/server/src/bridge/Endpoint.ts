@@ -297,7 +297,7 @@ export class Endpoint {
       for (const candidate of this.#held.candidates)
         this.#report({ type: 'candidate', candidate, mid: this.#held.mid });
     }
-    this.#requestKeyframes();
+    this.#requestKeyframes(true);
     if (again) this.negotiate();
   }
 
@@ -361,17 +361,18 @@ export class Endpoint {
   /**
    * Every video slot waiting for its chosen layer's keyframe asks for one, once it can take it
    * (connected and negotiated): a keyframe sent before then is lost to it, and its request
-   * would hold the one it needs (`KeyframeGate`). Asked again when it connects, at each
-   * answer and at each new layer choice, all with the gate's short gap (which the gate allows
-   * a layer once a second, so a receiver's view messages cannot make its publishers send
+   * would hold the one it needs (`KeyframeGate`). Asked again when it connects and at each
+   * answer (`opened`: those wait only the gate's short gap; both come at most as often as
+   * connections and renegotiations, which the focus rate-limits), and at each new layer
+   * choice (the whole interval: a receiver's view messages must not make its publishers send
    * keyframes at their pace).
    */
-  #requestKeyframes(): void {
+  #requestKeyframes(opened = false): void {
     for (const slot of this.#slots) {
       const src = slot.source;
       if (!src || slot.kind !== 'video' || slot.target < 0 || !slot.open) continue;
       const target = src.layers[slot.target];
-      if (slot.layer !== target) target?.keyframes.request(true);
+      if (slot.layer !== target) target?.keyframes.request(opened);
     }
   }
 
@@ -585,7 +586,7 @@ export class Endpoint {
       this.#link.connected = connected;
       if (connected && !was) {
         this.allocate();
-        this.#requestKeyframes();
+        this.#requestKeyframes(true);
       }
       if (!this.closed && reported.has(state))
         this.#report({ type: 'endpoint_state', state: state as EndpointState });

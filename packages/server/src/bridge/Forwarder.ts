@@ -30,10 +30,7 @@ const maxNackAnswers = 64;
 const maxPadding = 255;
 /** The audio level (RFC 6464, dBov below full scale) of digital silence. */
 const silence = 127;
-/**
- * Video from a source dynacast paused this long ago, and still coming twice as long after: its
- * publisher sends anyway and nobody chose it meanwhile, so it is told again.
- */
+/** Video from a source dynacast paused this long ago: its publisher sends anyway, tell it again. */
 const pausedResendMs = 1000;
 /** What a publisher's microphone is counted at in its REMB. */
 const audioAllowance = 64_000;
@@ -123,11 +120,7 @@ export class Forwarder {
       return;
     }
     layer.cache?.put(packet);
-    if (now - src.pausedSince > pausedResendMs) {
-      // Paused a while ago and sending anyway: told again once it has gone on for the grace.
-      if (src.sendingPaused === Number.POSITIVE_INFINITY) src.sendingPaused = now;
-      else if (now - src.sendingPaused > pausedResendMs * 2) src.resetDynacast();
-    }
+    if (now - src.pausedSince > pausedResendMs) src.resetDynacast();
     // Lost on the way here: the publisher is asked to send it again (its retransmission is
     // forwarded like any packet, filling the receivers' gap).
     const lost = layer.loss?.packet(layer.ssrc, packet.readUInt16BE(2), now);

@@ -113,19 +113,15 @@ export class Source {
     if (told?.length === count && told.every((was, i) => was === next[i])) return undefined;
     this.#sending = next;
     this.pausedSince = on ? Number.POSITIVE_INFINITY : now;
-    this.sendingPaused = Number.POSITIVE_INFINITY;
     return next;
   }
 
   /**
    * When dynacast told its publisher to send none of it (performance.now(); infinity while it
-   * sends), and when its video was first seen again after that. Video that keeps coming for
-   * `Forwarder`'s grace means the publisher sends anyway (the web app turns every encoding on
-   * when it comes back from a direct pair) and nobody has wanted it meanwhile: it is told
-   * again. The grace lets receivers choose a source that has just come back first.
+   * sends). Its video still arriving a second later means the publisher sends anyway (the web
+   * app turns every encoding on when it comes back from a direct pair): it is told again.
    */
   pausedSince = Number.POSITIVE_INFINITY;
-  sendingPaused = Number.POSITIVE_INFINITY;
 
   /** Dynacast told its publisher to send none of it (it is quiet because nobody watches). */
   get paused(): boolean {
@@ -136,7 +132,6 @@ export class Source {
   resetDynacast(): void {
     this.#sending = undefined;
     this.pausedSince = Number.POSITIVE_INFINITY;
-    this.sendingPaused = Number.POSITIVE_INFINITY;
   }
 
   /** Asks for a keyframe on every layer (rate-limited per layer). */
