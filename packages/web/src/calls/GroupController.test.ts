@@ -865,6 +865,18 @@ const fromBob = (data: DirectSignal) =>
 const toBob = (m: Member) =>
   m.sent.filter((s) => s.subtype === 'webrtc_signal' && s.target === 'bob').map((s) => s.data);
 
+/** Bob's description of the pair `p1`'s direct connection: its three sendrecv m-lines. */
+const directDescription = (type: 'offer' | 'answer') =>
+  fromBob({
+    p2p: 'p1',
+    type,
+    sdp: fakeSdp([
+      { mid: '0', kind: 'audio', dir: 'sendrecv' },
+      { mid: '1', kind: 'video', dir: 'sendrecv' },
+      { mid: '2', kind: 'video', dir: 'sendrecv' },
+    ]),
+  });
+
 const reports = (m: Member) =>
   m.sent
     .filter((s) => s.subtype === 'webrtc_signal' && s.target === pipelinePeerId)
@@ -912,17 +924,7 @@ test('a room of two: the initiator offers three m-lines to the other member, rep
     'microphone and camera on the direct connection, no screen',
   );
   // Bob answers; the connection comes up: told to the focus, media still on the bridge.
-  m.receive(
-    fromBob({
-      p2p: 'p1',
-      type: 'answer',
-      sdp: fakeSdp([
-        { mid: '0', kind: 'audio', dir: 'sendrecv' },
-        { mid: '1', kind: 'video', dir: 'sendrecv' },
-        { mid: '2', kind: 'video', dir: 'sendrecv' },
-      ]),
-    }),
-  );
+  m.receive(directDescription('answer'));
   await settle();
   direct.setIceState('connected');
   await settle();
@@ -970,17 +972,7 @@ test("back on the bridge, Bob's tile keeps the direct video until his video come
   m.receive(pairWithBob(true));
   await settle();
   const direct = m.rtc.last;
-  m.receive(
-    fromBob({
-      p2p: 'p1',
-      type: 'answer',
-      sdp: fakeSdp([
-        { mid: '0', kind: 'audio', dir: 'sendrecv' },
-        { mid: '1', kind: 'video', dir: 'sendrecv' },
-        { mid: '2', kind: 'video', dir: 'sendrecv' },
-      ]),
-    }),
-  );
+  m.receive(directDescription('answer'));
   await settle();
   direct.setIceState('connected');
   const directTracks = direct
@@ -1040,17 +1032,7 @@ test('the member who is not the initiator answers the direct offer with its micr
   await settle();
   const direct = m.rtc.last;
   assert.equal(toBob(m).filter((d) => (d as { type?: string }).type === 'offer').length, 0);
-  m.receive(
-    fromBob({
-      p2p: 'p1',
-      type: 'offer',
-      sdp: fakeSdp([
-        { mid: '0', kind: 'audio', dir: 'sendrecv' },
-        { mid: '1', kind: 'video', dir: 'sendrecv' },
-        { mid: '2', kind: 'video', dir: 'sendrecv' },
-      ]),
-    }),
-  );
+  m.receive(directDescription('offer'));
   await settle();
   const answer = toBob(m).find((d) => (d as { type?: string }).type === 'answer') as {
     sdp: string;
@@ -1073,15 +1055,7 @@ test("the joiner of a room of two answers the bridge's first offer once the dire
         s.target === pipelinePeerId &&
         (s.data as { type?: string }).type === 'answer',
     ).length;
-  const directAnswer = fromBob({
-    p2p: 'p1',
-    type: 'answer',
-    sdp: fakeSdp([
-      { mid: '0', kind: 'audio', dir: 'sendrecv' },
-      { mid: '1', kind: 'video', dir: 'sendrecv' },
-      { mid: '2', kind: 'video', dir: 'sendrecv' },
-    ]),
-  });
+  const directAnswer = directDescription('answer');
 
   // The focus's word for the pair comes before the bridge's offer (as a join into a room of one).
   const m = member();
