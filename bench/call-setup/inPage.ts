@@ -231,8 +231,13 @@ export function installBenchProbe(): void {
       });
       if (!poll) return;
       const since = now();
+      const copied = new Set<{ what: string; at: number }>();
       const copyWs = () => {
-        for (const e of wsLog) if (e.at >= since && !steps.includes(e)) steps.push(e);
+        for (const e of wsLog)
+          if (e.at >= since && !copied.has(e)) {
+            copied.add(e);
+            steps.push(e);
+          }
       };
       watchConnections(steps, false);
       const sentBase = new Map<string, Counts>();
