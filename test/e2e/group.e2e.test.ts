@@ -5,7 +5,6 @@ import {
   addUser,
   type ConfabProcess,
   countDecodingVideoStreams,
-  joinGroupByLink,
   joinGroupFromNewCall,
   launchBrowser,
   openUser,
@@ -105,8 +104,36 @@ describe('group calls through the focus and a bridge', () => {
     assert.equal(await metric('confab_conference_participants'), 3);
   });
 
-  test('a fourth who joins late by link gets a picture of everyone; one who leaves disappears for the others', async () => {
-    await joinGroupByLink(page('dave'), 'group/test');
+  test('a fourth who opens the link is connected to the bridge on the landing page, unlisted, with no media either way; "Join call" gets a picture of everyone on that connection; one who leaves disappears for the others', async () => {
+    // The prejoin: on the landing page Dave's bridge connection comes up ahead of the press.
+    await page('dave').goto('/meet/r/group/test');
+    await page('dave').getByRole('button', { name: 'Join call' }).waitFor();
+    const rtp = () =>
+      page('dave').evaluate(async () => {
+        const pcs = (window as unknown as { __confabPeerConnections: RTCPeerConnection[] })
+          .__confabPeerConnections;
+        let sent = 0;
+        let received = 0;
+        for (const pc of pcs)
+          (await pc.getStats()).forEach(
+            (r: { type: string; packetsSent?: number; packetsReceived?: number }) => {
+              if (r.type === 'outbound-rtp') sent += r.packetsSent ?? 0;
+              if (r.type === 'inbound-rtp') received += r.packetsReceived ?? 0;
+            },
+          );
+        return { pcs: pcs.map((pc) => pc.connectionState), sent, received };
+      });
+    await pollUntil(rtp, (r) => r.pcs.includes('connected'), 30_000, "Dave's prejoin connected");
+    await new Promise((r) => setTimeout(r, 1500));
+    const landing = await rtp();
+    assert.deepEqual(landing, { pcs: ['connected'], sent: 0, received: 0 }, 'no media either way');
+    assert.equal((await participantNames(page('alice'))).length, 3, 'Dave is not listed');
+    assert.equal(await metric('confab_conference_participants'), 3);
+
+    await page('dave').getByRole('button', { name: 'Join call' }).click();
+    await page('dave')
+      .getByRole('region', { name: /^Group call / })
+      .waitFor();
     assert.ok(
       (await waitForDecodingVideo(page('dave'), 3, 90_000)) >= 3,
       'Dave decodes three videos',
@@ -116,6 +143,7 @@ describe('group calls through the focus and a bridge', () => {
       'Alice decodes Dave too',
     );
     await tilesShowing('dave', 3);
+    assert.deepEqual((await rtp()).pcs, ['connected'], 'on the prejoin’s connection');
 
     await page('carol').mouse.move(100, 100);
     await page('carol').getByRole('button', { name: 'Hang up' }).click();

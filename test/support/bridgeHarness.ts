@@ -395,6 +395,8 @@ export interface PeerOptions {
   answerDelayMs?: number;
   /** Publishes its camera as three simulcast layers (`a=ssrc-group:SIM` in its answers). */
   simulcast?: boolean;
+  /** A prejoin's endpoint: allocated `held` (forwarded nothing until the focus's `admit`). */
+  held?: boolean;
 }
 
 /**
@@ -527,10 +529,19 @@ export class SyntheticPeer {
     opts: PeerOptions = {},
   ): Promise<SyntheticPeer> {
     const peer = new SyntheticPeer(focus, conference, endpoint, opts);
-    focus.send({ type: 'allocate', conference, endpoint, user: endpoint });
+    focus.send({
+      type: 'allocate',
+      conference,
+      endpoint,
+      user: endpoint,
+      ...(opts.held ? { held: true } : {}),
+    });
     await peer.takeOffer();
     return peer;
   }
+
+  /** Offers the bridge made it. */
+  offers = 0;
 
   /** Answers the next offer the bridge makes for this endpoint. */
   async takeOffer(timeoutMs = 10_000): Promise<void> {
@@ -540,6 +551,7 @@ export class SyntheticPeer {
     );
     if (m.type !== 'offer') return;
     this.streams = m.streams;
+    this.offers++;
     this.firstOffer ??= m.sdp;
     this.pc.setRemoteDescription(m.sdp, 'offer');
   }

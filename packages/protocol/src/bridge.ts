@@ -109,7 +109,19 @@ export const focusMessageSchema = z.discriminatedUnion('type', [
     /** The most cameras forwarded to one receiver (`last_n`; -1: all of them). */
     lastN: z.number().int().min(-1).max(4096).optional(),
   }),
-  z.strictObject({ type: z.literal('allocate'), conference: id, endpoint: id, user: id }),
+  /**
+   * `held`: a prejoin's endpoint, negotiated with the others' streams but forwarded nothing and
+   * publishing nothing until `admit`.
+   */
+  z.strictObject({
+    type: z.literal('allocate'),
+    conference: id,
+    endpoint: id,
+    user: id,
+    held: z.boolean().optional(),
+  }),
+  /** A held endpoint's user joined: it receives and publishes from now on. */
+  z.strictObject({ type: z.literal('admit'), conference: id, endpoint: id }),
   z.strictObject({ type: z.literal('answer'), conference: id, endpoint: id, sdp }),
   candidateMessage,
   z.strictObject({ type: z.literal('renegotiate'), conference: id, endpoint: id }),

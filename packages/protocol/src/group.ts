@@ -75,6 +75,12 @@ export const groupJoinDataSchema = z.object({
   /** The session (endpoint) it still holds, to carry on after a signaling drop. */
   session: z.string().max(64).optional(),
   p2p: z.boolean().optional(),
+  /**
+   * Not a join yet: the client is on the room's landing page and asks for a bridge session
+   * ahead (docs/protocol.md "Prejoin"). It is not listed, gets no media and sends none until it
+   * joins naming that session.
+   */
+  prejoin: z.boolean().optional(),
 });
 export type GroupJoinData = z.output<typeof groupJoinDataSchema>;
 
@@ -105,6 +111,12 @@ export const groupChannelPayloadSchema = z.union([
   z.object({ group: groupChannelDataSchema }),
   /** A guest held until a registered user starts the room. */
   z.object({ waiting: z.literal(true) }),
+  /**
+   * The reply to a prejoin: the bridge session held for this connection (its offer follows), or
+   * `null`: it ended (expired, the conference closed or moved, the connection to the bridge
+   * failed); the join then goes the ordinary way.
+   */
+  z.object({ prejoined: z.union([z.object({ session: z.string() }), z.null()]) }),
   /** The same user joined from another connection: this one is out. */
   z.object({ replaced: z.literal(true) }),
   z.object({ muted: moderatedBySchema }),

@@ -127,6 +127,7 @@ export {
   goodbyeMessage,
   groupChannelMessage,
   groupJoinedMessage,
+  groupPrejoinedMessage,
   groupWaitingMessage,
   hangupMessage,
   helloMessage,

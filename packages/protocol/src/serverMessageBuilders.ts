@@ -212,6 +212,33 @@ export function groupJoinedMessage(f: {
   });
 }
 
+/**
+ * The reply to a prejoin (`webrtc_group` with `data.prejoin`): the session held on the bridge,
+ * with the hash its pipeline signals carry, and nobody's name.
+ */
+export function groupPrejoinedMessage(f: {
+  reply_to: number;
+  channel: string;
+  group: string;
+  hash: string;
+  state: string;
+  transaction?: string | undefined;
+  session: string;
+}): ChannelMessage {
+  return defined({
+    type: 'webrtc',
+    subtype: 'webrtc_channel',
+    reply_to: f.reply_to,
+    channel: f.channel,
+    group: f.group,
+    hash: f.hash,
+    state: f.state,
+    v: webrtcVersion,
+    transaction: f.transaction || undefined,
+    data: { prejoined: { session: f.session } },
+  });
+}
+
 /** The reply to a guest's `webrtc_group` before the room started: held, without a hash. */
 export function groupWaitingMessage(f: {
   reply_to: number;

@@ -219,6 +219,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       maxParticipants: settings.max_participants,
       p2p: settings.p2p,
       emptyTimeoutMs: settings.conference_empty_timeout * 1000,
+      prejoinTimeoutMs: settings.prejoin_timeout * 1000,
       reconnectGraceMs: settings.call_reconnect_grace * 1000,
       allowGuestOnlyChannels: guestPolicy.guestOnlyRooms,
       joinLimits: {

@@ -149,6 +149,39 @@ describe('the bridge with synthetic peers: loss repair, speaker, mute, malformed
     late.close();
   });
 
+  test("a prejoin's held endpoint is negotiated with the others' streams but gets none of their packets and starts no stream of its own; admitted, it gets them at once without a new offer", async () => {
+    const pub = await join('held', 'pia');
+    pub.publish();
+    await sleep(500);
+    const asked = pub.keyframeRequests;
+    const held = await SyntheticPeer.join(focus, 'held', 'hal', { held: true });
+    held.follow();
+    peers.push(held);
+    await held.connected(30_000);
+    const piaAtHal = midOf(held, 'pia', 'camera');
+    assert.ok(piaAtHal && midOf(held, 'pia', 'microphone'), "hal's offer names pia's streams");
+    held.publish();
+    await sleep(1500);
+    let packets = 0;
+    for (const r of held.received.values()) packets += r.packets;
+    assert.equal(packets, 0, 'nothing forwarded to a held endpoint');
+    assert.equal(midOf(pub, 'hal', 'camera'), undefined, "hal's media starts no stream at pia");
+    assert.equal(pub.keyframeRequests, asked, 'no keyframe asked for a held receiver');
+    const offers = held.offers;
+
+    let first: Buffer | undefined;
+    held.onPacket = (mid, p) => {
+      if (mid === piaAtHal) first ??= Buffer.from(p);
+    };
+    focus.send({ type: 'admit', conference: 'held', endpoint: 'hal' });
+    await until("hal gets pia's camera once admitted", () => first !== undefined);
+    assert.equal((first?.[13] ?? 1) & 0x01, 0, 'the stream starts at a keyframe');
+    assert.equal(held.offers, offers, 'no new offer was needed');
+    await until("pia is offered hal's camera", () => midOf(pub, 'hal', 'camera') !== undefined);
+    held.close();
+    pub.close();
+  });
+
   test('packets lost on the way to a receiver are sent again when it NACKs them, from the cache', async () => {
     const relay = await lossyRelay(9);
     const alice = await join('nack', 'alice');

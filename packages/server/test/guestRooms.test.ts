@@ -90,6 +90,34 @@ describe('guests in rooms: only their own room, never the first, held until the 
     await john.close();
   });
 
+  test('a guest prejoins only a room that has started; one whose room empties before its join waits without its session', async () => {
+    const room = 'group/public/early';
+    const g = await open((await guest(room, 'Early')).accessToken);
+    join(g, room, { prejoin: true });
+    await g.next(isError('create_restricted'));
+    assert.equal(bridge.received.filter((m) => m.type === 'allocate').length, 0);
+
+    const alice = await open(users.alice?.token as string);
+    join(alice, room);
+    await alice.next(withGroup(room));
+    await bridge.next((m) => m.type === 'allocate' && m.user === users.alice?.id);
+    join(g, room, { prejoin: true });
+    const reply = (await g.next(
+      (m) => channelOf(room)(m) && !!(m.data as { prejoined?: unknown }).prejoined,
+    )) as LooseWebrtcFrame;
+    const session = (reply.data as { prejoined: { session: string } }).prejoined.session;
+    const held = await bridge.next<'allocate'>((m) => m.type === 'allocate' && m.held === true);
+    assert.equal(held.endpoint, session);
+
+    // Alice leaves before the guest presses "Join call": it waits, its session released.
+    await alice.close();
+    join(g, room, { session });
+    await g.next(waiting(room));
+    await bridge.next((m) => m.type === 'release' && m.endpoint === session);
+    await g.close();
+    bridge.received.length = 0;
+  });
+
   test('a waiting guest who hangs up or disconnects is no longer let in', async () => {
     const room = 'group/public/leavers';
     const hangs = await open((await guest(room, 'Hangs Up')).accessToken);

@@ -159,7 +159,10 @@ export class BridgeAgent {
         if (m.lastN !== undefined) this.media.setLastN(m.lastN);
         return this.media.setBitrates(m.videoMaxBitrate, m.screenMaxBitrate);
       case 'allocate':
-        return this.media.allocate(m.conference, m.endpoint, m.user);
+        return this.media.allocate(m.conference, m.endpoint, m.user, m.held === true);
+      case 'admit':
+        if (!this.media.admit(m.conference, m.endpoint)) unknown(m.conference, m.endpoint);
+        return;
       case 'answer':
         if (!this.media.answer(m.conference, m.endpoint, m.sdp)) unknown(m.conference, m.endpoint);
         return;

@@ -102,8 +102,18 @@ export class Endpoint {
   #state: NegotiationState = 'stable';
   /** A `negotiateSoon` waiting. */
   #soon: NodeJS.Timeout | undefined;
-  /** Whether its slots can send, read by each slot per packet (`Slot.open`), written here. */
+  /**
+   * Whether its slots can send, read by each slot per packet (`Slot.open`), written here:
+   * `connected` only while the peer connection is and the endpoint is not held.
+   */
   readonly #link = { connected: false, answered: 0 };
+  #pcConnected = false;
+  /**
+   * A prejoin's endpoint (its user is still on the room's landing page): negotiated like any
+   * other, with a slot for every active stream, but nothing is forwarded to it, what it sends
+   * starts no stream, and its tiles want nothing of the publishers, until `admit`.
+   */
+  #onHold: boolean;
   /** An answer was set: the client's candidates can go in. */
   #remoteSet = false;
   readonly #pendingCandidates: [string, string][] = [];
@@ -150,7 +160,9 @@ export class Endpoint {
     readonly user: string,
     config: ndc.RtcConfig,
     ctx: EndpointContext,
+    held = false,
   ) {
+    this.#onHold = held;
     this.#ctx = ctx;
     this.#log = ctx.logger;
     this.#pc = new ndc.PeerConnection(`${conference.id}/${id}`, config);
@@ -195,6 +207,27 @@ export class Endpoint {
 
   get closed(): boolean {
     return this.#state === 'closed';
+  }
+
+  /** A prejoin's endpoint, not yet admitted. */
+  get held(): boolean {
+    return this.#onHold;
+  }
+
+  /**
+   * Its user joined: from now on it is forwarded what it receives and what it sends starts its
+   * streams. Its slots open at once when its connection is up (the prejoin's answer negotiated
+   * them), with its keyframes asked for, and the publishers it now wants are told at once.
+   */
+  admit(): void {
+    if (!this.#onHold || this.closed) return;
+    this.#onHold = false;
+    this.#link.connected = this.#pcConnected;
+    this.allocate();
+    if (this.#pcConnected) this.#requestKeyframes(true);
+    const publishers = new Set<Endpoint>();
+    for (const slot of this.#slots) if (slot.source) publishers.add(slot.source.endpoint);
+    for (const ep of publishers) ep.dynacast();
   }
 
   source(source: StreamSource): Source | undefined {
@@ -469,6 +502,7 @@ export class Endpoint {
    * or not shown): what the publisher is asked to keep sending (its REMB).
    */
   wants(slot: Slot): number {
+    if (this.#onHold) return -1;
     return this.#allocation.needs.get(slot.mid) ?? slot.target;
   }
 
@@ -582,9 +616,10 @@ export class Endpoint {
     const pc = this.#pc;
     pc.onStateChange((state) => {
       const connected = state === 'connected';
-      const was = this.#link.connected;
-      this.#link.connected = connected;
-      if (connected && !was) {
+      const was = this.#pcConnected;
+      this.#pcConnected = connected;
+      this.#link.connected = connected && !this.#onHold;
+      if (connected && !was && !this.#onHold) {
         this.allocate();
         this.#requestKeyframes(true);
       }

@@ -372,7 +372,8 @@ export class Forwarder {
     let rate = cap;
     for (const slot of src.sinks) {
       const ep = slot.endpoint;
-      if (Number.isFinite(ep.estimate) && now - ep.estimateAt < estimateFreshMs)
+      // A held receiver gets nothing, so its estimate says nothing of what fits.
+      if (!ep.held && Number.isFinite(ep.estimate) && now - ep.estimateAt < estimateFreshMs)
         rate = Math.min(rate, ep.estimate);
     }
     return Math.max(rate, Math.min(cap, rembFloor));

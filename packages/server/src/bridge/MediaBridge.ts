@@ -65,7 +65,10 @@ export class MediaBridge {
   constructor(private readonly opts: MediaBridgeOptions) {
     this.#log = opts.logger.child({ module: 'bridge' });
     const forwarder = new Forwarder({
-      onFirstPacket: (src) => src.endpoint.conference.setActive(src, true),
+      // A held (prejoin) endpoint's packets start nothing: its user has not joined.
+      onFirstPacket: (src) => {
+        if (!src.endpoint.held) src.endpoint.conference.setActive(src, true);
+      },
     });
     this.#forwarder = forwarder;
     this.#sdp = new SdpQueue(sdpBudgetMs, (err) =>
@@ -142,16 +145,29 @@ export class MediaBridge {
     return [...this.#conferences.keys()];
   }
 
-  /** A new participant: its endpoint gets an offer with everyone else's streams. */
-  allocate(conferenceId: string, endpointId: string, user: string): void {
+  /**
+   * A new participant: its endpoint gets an offer with everyone else's streams. `held`: a
+   * prejoin's, which takes and gives nothing until `admit`.
+   */
+  allocate(conferenceId: string, endpointId: string, user: string, held = false): void {
     let conf = this.#conferences.get(conferenceId);
     if (!conf) {
       conf = new Conference(conferenceId);
       this.#conferences.set(conferenceId, conf);
     }
     if (conf.endpoint(endpointId)) return;
-    conf.add(new Endpoint(conf, endpointId, user, this.#config, this.#context));
-    this.#log.debug({ conference: conferenceId, endpoint: endpointId, user }, 'endpoint allocated');
+    conf.add(new Endpoint(conf, endpointId, user, this.#config, this.#context, held));
+    this.#log.debug(
+      { conference: conferenceId, endpoint: endpointId, user, held },
+      'endpoint allocated',
+    );
+  }
+
+  /** A held endpoint's user joined; false for an unknown endpoint. */
+  admit(conferenceId: string, endpointId: string): boolean {
+    const ep = this.#endpoint(conferenceId, endpointId);
+    ep?.admit();
+    return ep !== undefined;
   }
 
   /** The client's answer; false for an unknown endpoint. */

@@ -574,6 +574,16 @@ export const configSchema = z.strictObject({
       description:
         'Group joins one user may make per minute (a client carrying on its session after a drop is not counted); more are refused with `too_many_conferences`.',
     } satisfies KeyMeta),
+  prejoin_timeout: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(300)
+    .meta({
+      description:
+        "Seconds a group room's landing page may hold a session on the bridge ahead of \"Join call\" (the prejoin: connected and negotiated, not listed, no media either way until the join). Past it the session ends and the join goes the ordinary way. 0: no prejoins (each is refused with `create_restricted`).",
+    } satisfies KeyMeta),
   conference_empty_timeout: z
     .number()
     .int()

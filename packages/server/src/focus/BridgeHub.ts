@@ -60,15 +60,15 @@ export class BridgeLink {
     return n;
   }
 
-  /** Orders an endpoint for `user` (its offer follows). */
-  allocate(conference: string, endpoint: string, user: string): void {
+  /** Orders an endpoint for `user` (its offer follows); `held`: a prejoin's (`admit` later). */
+  allocate(conference: string, endpoint: string, user: string, held = false): void {
     let eps = this.#placed.get(conference);
     if (!eps) {
       eps = new Set();
       this.#placed.set(conference, eps);
     }
     eps.add(endpoint);
-    this.#send({ type: 'allocate', conference, endpoint, user });
+    this.#send({ type: 'allocate', conference, endpoint, user, ...(held ? { held } : {}) });
   }
 
   release(conference: string, endpoint: string): void {

@@ -11,6 +11,7 @@ import {
   groupChannelMessage,
   groupJoinDataSchema,
   groupJoinedMessage,
+  groupPrejoinedMessage,
   groupWaitingMessage,
   type PipelineOffer,
   pipelinePeerId,
@@ -44,6 +45,8 @@ export interface ConferenceOptions {
   emptyTimeoutMs: number;
   /** `call_reconnect_grace` (ms), for members whose signaling dropped. */
   reconnectGraceMs: number;
+  /** How long a prejoin's session is held for a join that does not come. */
+  prejoinTimeoutMs: number;
   /** Takes one screen-share change or renegotiation from the user's budget; false when spent. */
   takeChange(group: string, user: string): boolean;
   logger: Logger;
@@ -59,7 +62,22 @@ export interface Waiting {
  * `webrtc_group`'s `data`: the session (endpoint) a rejoining client says it still holds, and
  * whether it can go peer to peer. Read leniently (kwm's clients send no data at all there).
  */
-const joinDataOf = (msg: WebrtcClientMessage) => groupJoinDataSchema.safeParse(msg.data).data;
+export const joinDataOf = (msg: WebrtcClientMessage) =>
+  groupJoinDataSchema.safeParse(msg.data).data;
+
+/**
+ * A prejoin: a connection on the room's landing page holding a session on the bridge ahead of
+ * its join (docs/protocol.md "Prejoin"). Not a member: not listed, forwarded nothing, and what
+ * its client sends starts no stream, until the join that names its session.
+ */
+interface Prejoin {
+  conn: string;
+  user: string;
+  endpoint: string;
+  /** The bridge's last offer, until its answer came: taken on by the member it becomes. */
+  offer: PipelineOffer | undefined;
+  timer: NodeJS.Timeout;
+}
 
 /** The direct pair of a room of two: its id (in its signals) and its two members. */
 interface DirectPair {
@@ -92,6 +110,8 @@ export class Conference {
   readonly #waiting = new Map<string, Waiting>();
   /** Members whose signaling dropped, waited for until they come back or leave. */
   readonly #away: ReconnectGrace<Participant>;
+  /** Prejoins by connection id. */
+  readonly #prejoins = new Map<string, Prejoin>();
   #owner: string | undefined;
   /** The user the bridge last named the dominant speaker. */
   #speaker: string | undefined;
@@ -140,9 +160,26 @@ export class Conference {
     return this.#waiting.size;
   }
 
-  /** Timers running: the away members' graces, the empty timeout, the direct settle. */
+  get prejoinCount(): number {
+    return this.#prejoins.size;
+  }
+
+  /** The session `conn`'s prejoin holds here, if it has one. */
+  prejoinSession(connId: string): string | undefined {
+    return this.#prejoins.get(connId)?.endpoint;
+  }
+
+  /**
+   * Timers running: the away members' graces, the empty timeout, the direct settle, the
+   * prejoins' expiries.
+   */
   get activeTimers(): number {
-    return this.#away.pending + (this.#emptyTimer ? 1 : 0) + (this.#directTimer ? 1 : 0);
+    return (
+      this.#away.pending +
+      (this.#emptyTimer ? 1 : 0) +
+      (this.#directTimer ? 1 : 0) +
+      this.#prejoins.size
+    );
   }
 
   /** Runs peer to peer: a direct pair whose connection a member said is up. */
@@ -191,6 +228,12 @@ export class Conference {
     this.#emptyTimer = undefined;
     // A conference whose bridge was lost waits for the next one (`place`).
     this.#bridge ??= this.opts.hub.pick();
+    // The connection's prejoin: its session carries on when the join names it (and is still on
+    // this conference's bridge: `place` ends prejoins), else it is released.
+    const pre = this.#takePrejoin(conn.id);
+    const adopted =
+      pre && this.#bridge && joinDataOf(msg)?.session === pre.endpoint ? pre : undefined;
+    if (pre && !adopted) this.#bridge?.release(this.id, pre.endpoint);
     if (!this.#started) {
       this.#started = true;
       this.#log.info(
@@ -213,6 +256,7 @@ export class Conference {
       guest,
       // A second tab carries on the first's membership; a fresh page after a drop is new.
       existing && !wasAway ? existing.joinedAt : Date.now(),
+      adopted?.endpoint,
     );
     member.muted = existing?.muted ?? false;
     member.p2p = joinDataOf(msg)?.p2p === true;
@@ -223,7 +267,8 @@ export class Conference {
 
     this.#welcome(conn, msg, member);
     this.#announce(member.user);
-    if (this.#bridge) this.#allocate(this.#bridge, member);
+    if (this.#bridge && adopted) this.#admit(this.#bridge, member, adopted.offer);
+    else if (this.#bridge) this.#allocate(this.#bridge, member);
     this.#log.debug(
       { group: this.group, user: member.user, endpoint: member.endpoint },
       'joined conference',
@@ -240,6 +285,8 @@ export class Conference {
     if (!this.#waiting.has(conn.id) && this.#waiting.size >= this.opts.maxParticipants)
       throw new Refusal('create_restricted', 'too many guests are waiting for this room to start');
     this.#waiting.set(conn.id, { conn, msg });
+    // A guest whose room emptied between its prejoin and its join waits without the session.
+    this.endPrejoin(conn.id, true);
     conn.send(
       groupWaitingMessage({
         reply_to: msg.id,
@@ -252,6 +299,135 @@ export class Conference {
       { group: this.group, user: conn.userId },
       'guest waiting for the room to start',
     );
+  }
+
+  /**
+   * A prejoin (the focus checked it may join): a session on the bridge held for `conn` while
+   * its user is on the room's landing page, allocated `held` so that it is negotiated with
+   * everyone's streams but forwarded nothing and publishing nothing; replied to with the
+   * session and the hash its pipeline signals carry, and nobody's name. The join that names the
+   * session takes it on (`join`), so that the press of "Join call" costs neither a first
+   * negotiation nor ICE and DTLS. One per connection here (a second replaces the first), at most
+   * `maxParticipants` per conference, each for `prejoinTimeoutMs`.
+   */
+  prejoin(conn: Connection, msg: WebrtcClientMessage): void {
+    const earlier = this.#takePrejoin(conn.id);
+    if (earlier) this.#bridge?.release(this.id, earlier.endpoint);
+    if (this.#prejoins.size >= this.opts.maxParticipants)
+      throw new Refusal('conference_full', 'as many are about to join this room as may');
+    this.#bridge ??= this.opts.hub.pick();
+    const bridge = this.#bridge;
+    if (!bridge) throw new Refusal('server_error', 'no media bridge is available');
+    const p: Prejoin = {
+      conn: conn.id,
+      user: conn.userId,
+      endpoint: newId(),
+      offer: undefined,
+      timer: setTimeout(() => this.endPrejoin(p.conn, true), this.opts.prejoinTimeoutMs),
+    };
+    p.timer.unref();
+    this.#prejoins.set(conn.id, p);
+    conn.send(
+      groupPrejoinedMessage({
+        reply_to: msg.id,
+        channel: this.channel,
+        group: this.group,
+        hash: this.opts.hash.of(conn.userId, pipelinePeerId, this.channel),
+        state: msg.state,
+        transaction: msg.transaction,
+        session: p.endpoint,
+      }),
+    );
+    bridge.allocate(this.id, p.endpoint, conn.userId, true);
+    this.#log.debug({ group: this.group, user: conn.userId, endpoint: p.endpoint }, 'prejoin');
+  }
+
+  /**
+   * Ends `connId`'s prejoin here (its client left the landing page, hung up, went away, or it
+   * expired): its session is released and, with `tell`, its client hears `{prejoined: null}`.
+   * False when it had none.
+   */
+  endPrejoin(connId: string, tell: boolean): boolean {
+    const p = this.#takePrejoin(connId);
+    if (!p) return false;
+    this.#bridge?.release(this.id, p.endpoint);
+    if (tell) this.opts.state.deliver(p.conn, this.#channelMessage({ prejoined: null }));
+    this.#closeIfIdle();
+    return true;
+  }
+
+  #takePrejoin(connId: string): Prejoin | undefined {
+    const p = this.#prejoins.get(connId);
+    if (!p) return undefined;
+    this.#prejoins.delete(connId);
+    clearTimeout(p.timer);
+    return p;
+  }
+
+  /**
+   * A prejoin's `webrtc_signal` to the pipeline: its answer and candidates reach the bridge;
+   * anything else needs the join first.
+   */
+  prejoinSignal(conn: Connection, msg: WebrtcClientMessage): void {
+    const p = this.#prejoins.get(conn.id);
+    if (!p) throw new Refusal('access_restricted', 'this connection is not in that group');
+    if (!this.opts.hash.verify(msg.hash, p.user, pipelinePeerId, this.channel))
+      throw new Refusal('access_restricted', 'wrong hash for this group');
+    if (msg.target !== pipelinePeerId)
+      throw new Refusal('access_restricted', 'a prejoin signals only to the pipeline');
+    const parsed = pipelineSignalSchema.safeParse(msg.data);
+    if (!parsed.success)
+      throw new Refusal('bad_message', 'a prejoin signals {type: "answer", sdp} or {candidate}');
+    const data = parsed.data;
+    const bridge = this.#bridge;
+    const ids = { conference: this.id, endpoint: p.endpoint };
+    if ('noop' in data && !('renegotiate' in data)) return;
+    if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
+    if ('type' in data) {
+      p.offer = undefined;
+      bridge.send({ type: 'answer', ...ids, sdp: data.sdp });
+    } else if ('candidate' in data)
+      bridge.send({
+        type: 'candidate',
+        ...ids,
+        candidate: data.candidate.candidate,
+        mid: data.candidate.sdpMid ?? '',
+      });
+    else throw new Refusal('access_restricted', 'join the conference first');
+  }
+
+  /** The bridge's message about a prejoin's endpoint: relayed to its client, or it ends. */
+  #prejoinMessage(p: Prejoin, message: EndpointMessage): void {
+    switch (message.type) {
+      case 'offer': {
+        const offer: PipelineOffer = {
+          type: 'offer',
+          sdp: message.sdp,
+          streams: message.streams,
+          session: p.endpoint,
+        };
+        p.offer = offer;
+        return this.#signalTo(p.conn, p.user, p.endpoint, offer);
+      }
+      case 'candidate':
+        return this.#signalTo(p.conn, p.user, p.endpoint, {
+          candidate: { candidate: message.candidate, sdpMid: message.mid },
+          session: p.endpoint,
+        });
+      case 'endpoint_state':
+        if (message.state === 'failed' || message.state === 'closed') this.endPrejoin(p.conn, true);
+        return;
+      case 'endpoint_full':
+        this.endPrejoin(p.conn, true);
+        return;
+      case 'speaker':
+        return;
+    }
+  }
+
+  #prejoinByEndpoint(endpoint: string): Prejoin | undefined {
+    for (const p of this.#prejoins.values()) if (p.endpoint === endpoint) return p;
+    return undefined;
   }
 
   /** The guests waiting, in the order they came, taken off the list (to be admitted). */
@@ -567,9 +743,18 @@ export class Conference {
     else member.allocated = false;
   }
 
-  /** Nobody in, nobody waiting and no empty timeout running: the conference is over. */
+  /**
+   * Nobody in, nobody waiting or about to join (a prejoin) and no empty timeout running: the
+   * conference is over.
+   */
   #closeIfIdle(): void {
-    if (this.#members.size > 0 || this.#waiting.size > 0 || this.#emptyTimer) return;
+    if (
+      this.#members.size > 0 ||
+      this.#waiting.size > 0 ||
+      this.#prejoins.size > 0 ||
+      this.#emptyTimer
+    )
+      return;
     this.close();
   }
 
@@ -584,6 +769,19 @@ export class Conference {
   #allocate(bridge: BridgeLink, member: Participant): void {
     member.allocating();
     bridge.allocate(this.id, member.endpoint, member.user);
+    if (member.muted)
+      bridge.send({ type: 'mute', conference: this.id, endpoint: member.endpoint, muted: true });
+  }
+
+  /**
+   * Takes a prejoin's held endpoint on for the member it became: the bridge admits it (it is
+   * forwarded the streams it was negotiated with, and its own start), muted as it was; an
+   * offer the prejoin had not answered stays the member's.
+   */
+  #admit(bridge: BridgeLink, member: Participant, offer: PipelineOffer | undefined): void {
+    member.allocating();
+    member.offer = offer;
+    bridge.send({ type: 'admit', conference: this.id, endpoint: member.endpoint });
     if (member.muted)
       bridge.send({ type: 'mute', conference: this.id, endpoint: member.endpoint, muted: true });
   }
@@ -611,6 +809,13 @@ export class Conference {
     this.#directTimer = undefined;
     this.#direct = undefined;
     this.#away.close();
+    // Prejoins end with it (the bridge's `expire` drops their sessions too).
+    const ended = this.#channelMessage({ prejoined: null });
+    for (const p of this.#prejoins.values()) {
+      clearTimeout(p.timer);
+      this.opts.state.deliver(p.conn, ended);
+    }
+    this.#prejoins.clear();
     const closed = this.#channelMessage({ closed: { code: 'unavailable' } });
     for (const { conn } of this.#waiting.values()) conn.send(closed);
     this.#waiting.clear();
@@ -676,14 +881,18 @@ export class Conference {
    * endpoint) is the pcid, so a new session is a new connection to it as to the web app.
    */
   #signalMember(m: Participant, data: FromPipelineSignal): void {
+    this.#signalTo(m.conn, m.user, m.endpoint, data);
+  }
+
+  #signalTo(conn: string, user: string, endpoint: string, data: FromPipelineSignal): void {
     this.opts.state.deliver(
-      m.conn,
+      conn,
       pipelineSignalMessage({
-        target: m.user,
+        target: user,
         channel: this.channel,
         group: this.group,
-        hash: this.opts.hash.of(m.user, pipelinePeerId, this.channel),
-        session: m.endpoint,
+        hash: this.opts.hash.of(user, pipelinePeerId, this.channel),
+        session: endpoint,
         data,
       }),
     );
@@ -697,7 +906,11 @@ export class Conference {
   /** The bridge's message about one member's endpoint; one of another endpoint is stale. */
   bridgeMessage(message: EndpointMessage): void {
     const m = this.#byEndpoint(message.endpoint);
-    if (!m) return;
+    if (!m) {
+      const p = this.#prejoinByEndpoint(message.endpoint);
+      if (p) this.#prejoinMessage(p, message);
+      return;
+    }
     switch (message.type) {
       case 'offer':
         return this.#bridgeOffer(m, message);
@@ -745,6 +958,12 @@ export class Conference {
    * the member leaves the conference with `{failed: {code: "media_failed"}}`.
    */
   bridgeEndpointBroken(endpoint: string, why: string): void {
+    const p = this.#prejoinByEndpoint(endpoint);
+    if (p) {
+      this.#log.info({ group: this.group, user: p.user, why }, 'prejoin session broken');
+      this.endPrejoin(p.conn, true);
+      return;
+    }
     const m = this.#byEndpoint(endpoint);
     if (!m || !this.#bridge) return;
     // Told in the group channel, not as an error frame: kwm clients (Kopano Meet) take an error
@@ -792,7 +1011,15 @@ export class Conference {
    * and so a new offer, which the client takes as a new session; with none it waits.
    */
   place(bridge: BridgeLink | undefined): void {
+    // Prejoins' sessions were on the lost bridge: they end, and those clients join the
+    // ordinary way. (Taken off first, so that the new bridge is told to release nothing.)
+    const ended = this.#channelMessage({ prejoined: null });
+    for (const p of [...this.#prejoins.values()]) {
+      this.#takePrejoin(p.conn);
+      this.opts.state.deliver(p.conn, ended);
+    }
     this.#bridge = bridge;
+    if (this.#members.size === 0) return this.#closeIfIdle();
     if (!bridge) return;
     for (const m of this.#members.values()) {
       m.moved();

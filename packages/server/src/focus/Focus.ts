@@ -9,7 +9,7 @@ import {
   type SignalingState,
 } from '../signaling/index.js';
 import type { BridgeEvents, BridgeHub, BridgeLink, EndpointMessage } from './BridgeHub.js';
-import { Conference, type ConferenceOptions } from './Conference.js';
+import { Conference, type ConferenceOptions, joinDataOf } from './Conference.js';
 import { ConferenceIndex } from './ConferenceIndex.js';
 
 export interface FocusOptions {
@@ -21,6 +21,8 @@ export interface FocusOptions {
   p2p: boolean;
   /** How long a room back to two waits before it goes direct again (default 3 s). */
   p2pSettleMs?: number;
+  /** `prejoin_timeout`: how long a prejoin's session waits for its join (0: no prejoins). */
+  prejoinTimeoutMs?: number;
   emptyTimeoutMs: number;
   /**
    * `call_reconnect_grace`: how long a member whose signaling connection dropped stays in the
@@ -55,6 +57,13 @@ export const sessionChangeLimit = { burst: 10, perSecond: 1 / 3 };
 export const p2pSettleMs = 3000;
 
 /**
+ * `prejoin_timeout`'s default: a prejoin's session on the bridge is held this long for its join
+ * (the landing page left open); then it ends (`{prejoined: null}`) and the join goes the
+ * ordinary way.
+ */
+export const prejoinTimeoutMs = 5 * 60_000;
+
+/**
  * The conference focus (Jicofo's role), as a thin manager of `Conference`s: one per group room,
  * started by the first registered user to join (secure domain). It decides who may join (the
  * room name, the limits, guests waiting for a registered user), routes members' messages and
@@ -70,6 +79,8 @@ export class Focus implements BridgeEvents {
   readonly #changes = new Map<string, { bucket: TokenBucket; usedAt: number }>();
   #changesPrunedAt = 0;
   readonly #joinRate: MemoryRateLimiter;
+  /** The conference each connection's prejoin is in (one per connection). */
+  readonly #prejoined = new Map<string, Conference>();
   readonly #conference: ConferenceOptions;
   readonly #log: Logger;
   #closed = false;
@@ -87,6 +98,7 @@ export class Focus implements BridgeEvents {
       p2pSettleMs: opts.p2pSettleMs ?? p2pSettleMs,
       emptyTimeoutMs: opts.emptyTimeoutMs,
       reconnectGraceMs: opts.reconnectGraceMs,
+      prejoinTimeoutMs: opts.prejoinTimeoutMs ?? prejoinTimeoutMs,
       takeChange: (group, user) => this.#changesOf(group, user).take(),
       logger: this.#log,
     };
@@ -130,6 +142,8 @@ export class Focus implements BridgeEvents {
         case 'webrtc_group':
           return this.#join(conn, msg);
         case 'webrtc_signal': {
+          const prejoined = this.#index.byGroup(msg.group);
+          if (prejoined?.prejoinSession(conn.id)) return prejoined.prejoinSignal(conn, msg);
           const [conf, member] = this.#memberOf(conn, msg);
           return conf.signal(member, msg);
         }
@@ -149,6 +163,8 @@ export class Focus implements BridgeEvents {
    * the reconnect grace (then leave), or leave at once without one.
    */
   connectionClosed(conn: Connection): void {
+    this.#prejoined.get(conn.id)?.endPrejoin(conn.id, false);
+    this.#prejoined.delete(conn.id);
     if (conn.guestPath !== undefined) this.#index.byGroup(conn.guestPath)?.stopWaiting(conn.id);
     for (const conf of this.#index.ofConnection(conn.id)) conf.connectionClosed(conn);
   }
@@ -214,10 +230,14 @@ export class Focus implements BridgeEvents {
       );
     if (!msg.state) throw new Refusal('bad_message', 'webrtc_group needs a state');
     if (this.#closed) throw new Refusal('server_error', 'the server is shutting down');
+    const data = joinDataOf(msg);
+    if (data?.prejoin === true) return this.#prejoin(conn, msg, group);
     let conf = this.#index.byGroup(group);
     const existing = conf?.member(conn.userId);
     if (conf && existing && conf.mayResume(existing, msg)) return conf.resume(conn, msg, existing);
-    if (!admitted && !this.#joinRate.hit(conn.userId).allowed)
+    // A join taking on its prejoin's session was counted at the prejoin.
+    const adopting = data?.session !== undefined && conf?.prejoinSession(conn.id) === data.session;
+    if (!admitted && !adopting && !this.#joinRate.hit(conn.userId).allowed)
       throw new Refusal(
         'too_many_conferences',
         `at most ${this.opts.joinLimits.perMinute} group joins a minute`,
@@ -234,6 +254,38 @@ export class Focus implements BridgeEvents {
     conf ??= new Conference(group, this.#conference);
     conf.join(conn, msg);
     if (!guest) this.#admitWaiting(conf);
+  }
+
+  /**
+   * A prejoin (docs/protocol.md "Prejoin"): whoever may join the room now may hold a session on
+   * its bridge ahead, one per connection (another, here or in another room, replaces it),
+   * counted in `group_join_rate` as a join. A guest only once the room has started (before, it
+   * would wait anyway), and nobody in a full room or one they are in.
+   */
+  #prejoin(conn: Connection, msg: WebrtcClientMessage, group: string): void {
+    if (this.#conference.prejoinTimeoutMs <= 0)
+      throw new Refusal('create_restricted', 'prejoins are turned off (prejoin_timeout: 0)');
+    let conf = this.#index.byGroup(group);
+    if (conf?.member(conn.userId)?.conn === conn.id)
+      throw new Refusal('bad_message', 'this connection is in that conference already');
+    if (conn.guestPath !== undefined && !conf?.size && !this.opts.allowGuestOnlyChannels)
+      throw new Refusal('create_restricted', 'a guest prejoins only a room that has started');
+    if (conf && conf.size >= this.opts.maxParticipants)
+      throw new Refusal('conference_full', 'the conference is full');
+    if (conf && conf.prejoinCount >= this.opts.maxParticipants && !conf.prejoinSession(conn.id))
+      throw new Refusal('conference_full', 'as many are about to join this room as may');
+    if (!conf?.bridge && !this.opts.hub.pick())
+      throw new Refusal('server_error', 'no media bridge is available');
+    if (!this.#joinRate.hit(conn.userId).allowed)
+      throw new Refusal(
+        'too_many_conferences',
+        `at most ${this.opts.joinLimits.perMinute} group joins a minute`,
+      );
+    const earlier = this.#prejoined.get(conn.id);
+    if (earlier && earlier !== conf) earlier.endPrejoin(conn.id, false);
+    conf ??= new Conference(group, this.#conference);
+    this.#prejoined.set(conn.id, conf);
+    conf.prejoin(conn, msg);
   }
 
   /** A registered user is in: the guests waiting for this room join, in the order they came. */
@@ -277,6 +329,8 @@ export class Focus implements BridgeEvents {
   #hangup(conn: Connection, msg: WebrtcClientMessage): void {
     const conf = this.#index.byGroup(msg.group);
     if (conf?.stopWaiting(conn.id)) return;
+    // Leaving the landing page: the prejoin's session goes.
+    if (conf?.endPrejoin(conn.id, false)) return;
     conf?.hangup(conn, msg);
   }
 

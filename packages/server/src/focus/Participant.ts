@@ -15,7 +15,7 @@ export class Participant {
   /** Its signaling connection, or its last one while it is away. */
   conn: string;
   /** Its session: the endpoint on the bridge, new for every peer connection. */
-  #endpoint = newId();
+  #endpoint: string;
   /** Muted by the owner: the bridge drops its audio until it unmutes itself. */
   muted = false;
   /** The bridge's last offer to it, until its answer came: sent again when it comes back. */
@@ -39,8 +39,11 @@ export class Participant {
     conn: string,
     readonly guest: boolean,
     readonly joinedAt: number,
+    /** The session its prejoin holds already (see `Conference.prejoin`). */
+    endpoint = newId(),
   ) {
     this.conn = conn;
+    this.#endpoint = endpoint;
   }
 
   get endpoint(): string {

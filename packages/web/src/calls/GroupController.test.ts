@@ -7,6 +7,7 @@ import {
   type ForwardedStream,
   groupChannelMessage,
   groupJoinedMessage,
+  groupPrejoinedMessage,
   maxViewsPerSecond,
   mediaChannelClientSchema,
   mediaChannelLabel,
@@ -1122,3 +1123,147 @@ test('a direct connection that is not up within 10 s is reported failed and clos
   });
   assert.equal(inGroup(m).direct, false);
 });
+
+/** The track each upstream mid's sender carries now (null: none). */
+function upstreamIds(m: Member): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const tx of m.rtc.last.getTransceivers())
+    if (tx.mid === 'a' || tx.mid === 'v' || tx.mid === 's')
+      out[tx.mid] = tx.sender.track?.id ?? null;
+  return out;
+}
+
+/** On the landing page: the prejoin asked for and granted session `session`, its offer answered. */
+async function prejoined(m: Member, session = 'p1') {
+  m.groups.prepare(room);
+  const pre = m.sent.at(-1) as { id: number; state: string; data: unknown };
+  m.receive(
+    groupPrejoinedMessage({
+      reply_to: pre.id,
+      channel,
+      group: room,
+      hash: 'group-hash',
+      state: pre.state,
+      session,
+    }),
+  );
+  m.receive(bridgeOffer(session, bobsStreams));
+  await settle();
+  return pre;
+}
+
+test('prejoin: on the landing page the bridge session is made and answered with nothing on its senders, nobody listed; "Join call" carries it on and the senders take the tracks', async () => {
+  const m = member();
+  const pre = await prejoined(m);
+  assert.deepEqual(pre.data, { prejoin: true });
+  assert.deepEqual(m.groups.getState(), { phase: 'idle' }, 'not in a call: nothing shown');
+  const [answer] = m.answers();
+  assert.ok(answer, 'the prejoin’s offer was answered');
+  assert.equal(answer.hash, 'group-hash');
+  assert.equal(answer.channel, channel);
+  assert.deepEqual(
+    upstreamIds(m),
+    { a: null, v: null, s: null },
+    'nothing goes up before the join',
+  );
+
+  m.groups.join(room);
+  const join = m.sent.at(-1);
+  assert.equal(join?.subtype, 'webrtc_group');
+  assert.deepEqual(join?.data, { p2p: true, session: 'p1' }, 'the join names the session');
+  await settle();
+  const [mic] = m.camera.getAudioTracks();
+  const [cam] = m.camera.getVideoTracks();
+  assert.deepEqual(upstreamIds(m), { a: mic?.id, v: cam?.id, s: null }, 'sending from the press');
+  m.receive(
+    groupJoinedMessage({
+      reply_to: join?.id as number,
+      channel,
+      group: room,
+      hash: 'group-hash',
+      state: (join as { state: string }).state,
+      members: membersOf('bob', 'alice'),
+    }),
+  );
+  assert.equal(inGroup(m).phase, 'joined');
+  assert.equal(
+    inGroup(m).media.bob?.camera?.getTracks().length,
+    2,
+    'Bob’s media from the prejoin’s session, without a new offer',
+  );
+  assert.equal(m.rtc.pcs.length, 1, 'the same connection');
+  assert.equal(m.rtc.last.closed, false);
+});
+
+test('a prejoin ends: leaving the page (or another room) closes its session and tells the server; refused or ended by the server it goes quietly; one the join did not carry on is not taken for the call', async () => {
+  const m = member();
+  await prejoined(m);
+  m.groups.prepare(undefined);
+  const hangup = m.sent.at(-1);
+  assert.equal(hangup?.subtype, 'webrtc_hangup');
+  assert.equal(hangup?.group, room);
+  assert.equal(m.rtc.last.closed, true);
+
+  // Refused (a guest before the room started): nothing more is sent, and the join goes the
+  // ordinary way.
+  m.groups.prepare(room);
+  const refused = m.sent.at(-1) as { id: number };
+  const before = m.sent.length;
+  m.receive(errorMessage('create_restricted', 'not yet', refused.id));
+  assert.equal(m.sent.length, before);
+  assert.deepEqual(m.groups.getState(), { phase: 'idle' }, 'a prejoin refused is no failure');
+  m.groups.join(room);
+  assert.deepEqual(m.sent.at(-1)?.data, { p2p: true });
+
+  // Ended by the server (expired): its session closes; the join names none.
+  const n = member();
+  await prejoined(n, 'p2');
+  n.receive(groupChannelMessage({ channel, group: room, data: { prejoined: null } }));
+  assert.equal(n.rtc.last.closed, true);
+  n.groups.join(room);
+  assert.deepEqual(n.sent.at(-1)?.data, { p2p: true });
+
+  // "Join call" before the server granted it: the join goes without it, and the grant and
+  // offer that come after are not the call's.
+  const o = member();
+  o.groups.prepare(room);
+  const asked = o.sent.at(-1) as { id: number; state: string };
+  o.groups.join(room);
+  o.receive(
+    groupPrejoinedMessage({
+      reply_to: asked.id,
+      channel,
+      group: room,
+      hash: 'group-hash',
+      state: asked.state,
+      session: 'p3',
+    }),
+  );
+  o.receive(bridgeOffer('p3', bobsStreams));
+  await settle();
+  assert.equal(o.answers().length, 0, 'the dropped session’s offer is not answered');
+  assert.equal(o.rtc.pcs.length, 0);
+  joinedAfter(o);
+  o.receive(bridgeOffer('e1', bobsStreams));
+  await settle();
+  assert.equal(o.answers().length, 1);
+  assert.equal(o.rtc.pcs.length, 1);
+});
+
+/** The welcome for the last join sent. */
+function joinedAfter(m: Member) {
+  const join = m.sent.findLast((s) => s.subtype === 'webrtc_group') as {
+    id: number;
+    state: string;
+  };
+  m.receive(
+    groupJoinedMessage({
+      reply_to: join.id,
+      channel,
+      group: room,
+      hash: 'group-hash',
+      state: join.state,
+      members: membersOf('alice'),
+    }),
+  );
+}

@@ -188,6 +188,14 @@ export class GroupController {
   #upstreamIdle = false;
   /** Bridge offers waiting for the direct connection to come up first (`#directFirst`). */
   readonly #directWaiters = new Set<() => void>();
+  /**
+   * The room's landing page holds a session on the bridge ahead of "Join call" (`prepare`):
+   * its request's id, and the session once the server said. Nothing goes up on it and the
+   * bridge forwards nothing on it until the join that names it.
+   */
+  #prejoin: { group: string; id: number | undefined; session: string | undefined } | undefined;
+  /** Sessions of prejoins that were not taken on: their late offers are not a call's. */
+  readonly #dropped = new Set<string>();
 
   readonly #rtc: Rtc;
   readonly #visibility: PageVisibility;
@@ -228,14 +236,79 @@ export class GroupController {
   /** Whether a server message is about a group (this controller's) rather than a call. */
   handles(message: ServerMessage): boolean {
     if (message.type === 'error')
-      return message.reply_to !== undefined && message.reply_to === this.#joinId;
+      return (
+        message.reply_to !== undefined &&
+        (message.reply_to === this.#joinId || message.reply_to === this.#prejoin?.id)
+      );
     if (message.type !== 'webrtc') return false;
     return ('group' in message && !!message.group) || message.channel.startsWith('@');
   }
 
-  join(group: string): void {
+  /**
+   * The room's landing page is shown (`group`) or not (undefined): a session on the bridge is
+   * made ahead (`webrtc_group` with `data.prejoin`, docs/protocol.md "Prejoin"), so that "Join
+   * call" needs neither a first negotiation nor ICE and DTLS. Nobody is told this user is there,
+   * nothing is sent on it and nothing is received until `join`. Another room's, or none, ends
+   * the one there was; in a call this does nothing.
+   */
+  prepare(group: string | undefined): void {
+    if (this.#state.phase === 'joining' || this.#state.phase === 'joined') return;
+    if (this.#prejoin && this.#prejoin.group === group) return;
+    this.#endPrejoin(true);
+    if (!group) return;
+    this.#call++;
+    this.#prejoin = { group, id: undefined, session: undefined };
+    this.#prejoin.id = this.opts.send({
+      type: 'webrtc',
+      subtype: 'webrtc_group',
+      target: group,
+      group,
+      state: crypto.randomUUID(),
+      v: webrtcVersion,
+      data: { prejoin: true },
+    });
+  }
+
+  /** A session not (or no longer) this side's: its late signals are dropped. */
+  #drop(session: string): void {
+    this.#dropped.add(session);
+    for (const old of this.#dropped) {
+      if (this.#dropped.size <= 16) break;
+      this.#dropped.delete(old);
+    }
+  }
+
+  /** The prejoin ends: its session is closed, and with `tell` the server hears it too. */
+  #endPrejoin(tell: boolean): void {
+    const p = this.#prejoin;
+    if (!p) return;
+    this.#prejoin = undefined;
+    if (p.session) this.#drop(p.session);
+    if (tell)
+      this.opts.send({
+        type: 'webrtc',
+        subtype: 'webrtc_hangup',
+        target: p.group,
+        group: p.group,
+        channel: this.#channel,
+        v: webrtcVersion,
+        data: { accept: false, reason: 'hangup' },
+      });
     this.#closeAll();
     this.#call++;
+  }
+
+  join(group: string): void {
+    const p = this.#prejoin;
+    // The prejoin's session carries on into the call when it is this room's (its offer may
+    // still be on its way, or being answered: that goes on).
+    const carried = p?.group === group ? p.session : undefined;
+    this.#prejoin = undefined;
+    if (!carried) {
+      if (p?.session) this.#drop(p.session);
+      this.#closeAll();
+      this.#call++;
+    }
     // A new call's screen says anew what it shows.
     this.#view = undefined;
     this.#viewJson = '';
@@ -251,7 +324,9 @@ export class GroupController {
       waiting: false,
       direct: false,
     });
-    this.#sendJoin(group);
+    this.#sendJoin(group, carried);
+    // What it sends starts at the press (the bridge takes it once the join is in).
+    if (carried) this.#applyUpstream();
   }
 
   /**
@@ -283,6 +358,7 @@ export class GroupController {
         data: { accept: false, reason: 'hangup' },
       });
     }
+    this.#endPrejoin(true);
     this.#closeAll();
     this.#call++;
     this.#set({ phase: 'idle' });
@@ -296,9 +372,20 @@ export class GroupController {
   reconnected(): void {
     const s = this.#state;
     if (s.phase === 'joining' || s.phase === 'joined') this.#sendJoin(s.group, this.#session);
+    // A prejoin ended with the old connection: a new one.
+    const p = this.#prejoin;
+    if (p) {
+      this.#endPrejoin(false);
+      this.prepare(p.group);
+    }
   }
 
   handle(message: ServerMessage): void {
+    if (message.type === 'error' && message.reply_to === this.#prejoin?.id) {
+      // Refused (a full room, a guest before the room started…): "Join call" will say why.
+      this.#endPrejoin(false);
+      return;
+    }
     if (message.type === 'error') {
       const s = this.#state;
       if (s.phase !== 'joining' && s.phase !== 'joined') return;
@@ -323,7 +410,11 @@ export class GroupController {
         return;
       }
       const data = pipelineSignalOf(message);
-      if (!data) return;
+      if (!data || this.#dropped.has(data.session)) return;
+      // Before a call, only the prejoin's session.
+      if (this.#state.phase === 'idle' || this.#state.phase === 'failed') {
+        if (!this.#prejoin?.session || data.session !== this.#prejoin.session) return;
+      }
       if ('type' in data) {
         const call = this.#call;
         this.#queue(async () => {
@@ -344,10 +435,11 @@ export class GroupController {
   }
 
   #onChannel(m: ChannelMessage): void {
+    const data = m.data;
+    if (data && 'prejoined' in data) return this.#onPrejoined(m, data.prejoined);
     const s = this.#state;
     if (s.phase !== 'joining' && s.phase !== 'joined') return;
     if (m.group && m.group !== s.group) return;
-    const data = m.data;
     if (!data) return; // every group channel message says something
     if ('waiting' in data) {
       this.#patch({ waiting: true });
@@ -387,6 +479,34 @@ export class GroupController {
         Object.entries(s.media).filter(([user]) => present.has(user)),
       );
       this.#patch({ participants, media, phase: 'joined', waiting: false });
+      // A session carried on from the prejoin has its streams already.
+      if (s.phase === 'joining') this.#updateMedia();
+    }
+  }
+
+  /**
+   * The server's word on the prejoin: its session (the bridge's offer follows), or `null`: it
+   * ended. One that comes after "Join call" did not carry it on is only noted, so that its
+   * offers are not taken for the call's; one that ends while the join is on its way drops the
+   * session the join named (the server's new one follows).
+   */
+  #onPrejoined(m: ChannelMessage, prejoined: { session: string } | null): void {
+    const p = this.#prejoin;
+    const s = this.#state;
+    if (prejoined && p && p.group === m.group && m.reply_to === p.id && !p.session) {
+      p.session = prejoined.session;
+      if (m.channel) this.#channel = m.channel;
+      if (m.hash) this.#hash = m.hash;
+      return;
+    }
+    if (prejoined) {
+      this.#drop(prejoined.session);
+      return;
+    }
+    if (p && p.group === m.group) this.#endPrejoin(false);
+    else if (s.phase === 'joining' && s.group === m.group && this.#session) {
+      this.#drop(this.#session);
+      this.#closePeer();
     }
   }
 
@@ -472,6 +592,13 @@ export class GroupController {
     mid: string | null,
     local = this.opts.localStream(),
   ): MediaStreamTrack | null | undefined {
+    // A prejoin's session carries nothing before "Join call".
+    if (this.#state.phase !== 'joining' && this.#state.phase !== 'joined')
+      return mid === upstreamMids.audio ||
+        mid === upstreamMids.camera ||
+        mid === upstreamMids.screen
+        ? null
+        : undefined;
     let track: MediaStreamTrack | null;
     if (mid === upstreamMids.audio) track = live(local?.getAudioTracks()[0]);
     else if (mid === upstreamMids.camera) track = live(local?.getVideoTracks()[0]);
@@ -941,12 +1068,16 @@ export class GroupController {
 
   #signal(data: Record<string, unknown>): void {
     const s = this.#state;
-    if (s.phase !== 'joining' && s.phase !== 'joined') return;
+    const group =
+      s.phase === 'joining' || s.phase === 'joined'
+        ? s.group
+        : this.#prejoin?.session && this.#prejoin.group;
+    if (!group) return;
     this.opts.send({
       type: 'webrtc',
       subtype: 'webrtc_signal',
       target: pipelinePeerId,
-      group: s.group,
+      group,
       channel: this.#channel,
       hash: this.#hash,
       v: webrtcVersion,

@@ -137,6 +137,12 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
 
   const inGroup = groupState.phase === 'joining' || groupState.phase === 'joined';
   const inCall = callState.phase === 'outgoing' || callState.phase === 'active' || inGroup;
+  // On the room's landing page (signaling up, the devices answered), its bridge session is
+  // made ahead of "Join call" (the prejoin); leaving the page, or a call, ends it. Not when the
+  // link joins by itself (`auto`): that join comes at once.
+  const landing =
+    !inCall && room && status === 'connected' && devicesReady && !autoJoin ? room : undefined;
+  useEffect(() => groups.prepare(landing), [groups, landing]);
 
   return (
     <>
