@@ -582,7 +582,7 @@ export const configSchema = z.strictObject({
     .default(300)
     .meta({
       description:
-        "Seconds a group room's landing page may hold a session on the bridge ahead of \"Join call\" (the prejoin: connected and negotiated, not listed, no media either way until the join). Past it the session ends and the join goes the ordinary way. 0: no prejoins (each is refused with `create_restricted`).",
+        'Seconds a group room\'s landing page may hold a session on the bridge ahead of "Join call" (the prejoin: connected and negotiated, not listed, no media either way until the join). Past it the session ends and the join goes the ordinary way. 0: no prejoins (each is refused with `create_restricted`).',
     } satisfies KeyMeta),
   conference_empty_timeout: z
     .number()
