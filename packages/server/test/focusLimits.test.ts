@@ -269,7 +269,38 @@ describe('focus limits: joins per minute', () => {
       join(again, 'group/r4');
       const tooFast = await again.next(isError('too_many_conferences'));
       assert.match(tooFast.type === 'error' ? tooFast.error.msg : '', /3 group joins a minute/);
+      // Prejoins have a budget of their own: the app's spent none of her joins, and her spent
+      // joins do not stop them; the fourth in the minute is refused.
+      for (const room of ['group/p1', 'group/p2', 'group/p3']) {
+        join(again, room, { prejoin: true });
+        await again.next(
+          (m) => channelOf(room)(m) && !!(m.data as { prejoined?: unknown }).prejoined,
+        );
+      }
+      join(again, 'group/p4', { prejoin: true });
+      const prejoinsTooFast = await again.next(isError('too_many_conferences'));
+      assert.match(
+        prejoinsTooFast.type === 'error' ? prejoinsTooFast.error.msg : '',
+        /3 prejoins a minute/,
+      );
       await again.close();
+
+      // A join that takes its prejoin on is not counted: Bob's prejoin and three joins fit.
+      const bob = await RtmClient.open(server.localUrl, users.bob?.token as string);
+      join(bob, 'group/b1', { prejoin: true });
+      const pre = (await bob.next(
+        (m) => channelOf('group/b1')(m) && !!(m.data as { prejoined?: unknown }).prejoined,
+      )) as { data: { prejoined: { session: string } } };
+      join(bob, 'group/b1', { session: pre.data.prejoined.session });
+      await bob.next((m) => channelOf('group/b1')(m) && !!(m.data as { group?: unknown }).group);
+      for (const room of ['group/b2', 'group/b3', 'group/b4']) await joined(bob, room);
+      join(bob, 'group/b5');
+      const bobTooFast = await bob.next(isError('too_many_conferences'));
+      assert.match(
+        bobTooFast.type === 'error' ? bobTooFast.error.msg : '',
+        /3 group joins a minute/,
+      );
+      await bob.close();
     } finally {
       await bridge.close();
       await server.close();

@@ -315,6 +315,9 @@ export class Conference {
     if (earlier) this.#bridge?.release(this.id, earlier.endpoint);
     if (this.#prejoins.size >= this.opts.maxParticipants)
       throw new Refusal('conference_full', 'as many are about to join this room as may');
+    // Members waiting for a bridge after theirs was lost are placed by `place`, not here.
+    if (!this.#bridge && this.#members.size > 0)
+      throw new Refusal('server_error', 'the conference has no bridge at the moment');
     this.#bridge ??= this.opts.hub.pick();
     const bridge = this.#bridge;
     if (!bridge) throw new Refusal('server_error', 'no media bridge is available');

@@ -79,6 +79,11 @@ export class Focus implements BridgeEvents {
   readonly #changes = new Map<string, { bucket: TokenBucket; usedAt: number }>();
   #changesPrunedAt = 0;
   readonly #joinRate: MemoryRateLimiter;
+  /**
+   * Prejoins have a budget of their own, as large: they are made by the app, not asked for, and
+   * must never cost a user the join they do ask for.
+   */
+  readonly #prejoinRate: MemoryRateLimiter;
   /** The conference each connection's prejoin is in (one per connection). */
   readonly #prejoined = new Map<string, Conference>();
   readonly #conference: ConferenceOptions;
@@ -88,6 +93,7 @@ export class Focus implements BridgeEvents {
   constructor(private readonly opts: FocusOptions) {
     this.#log = opts.logger.child({ module: 'focus' });
     this.#joinRate = new MemoryRateLimiter(opts.joinLimits.perMinute, 60_000);
+    this.#prejoinRate = new MemoryRateLimiter(opts.joinLimits.perMinute, 60_000);
     this.#conference = {
       state: opts.state,
       hash: opts.hash,
@@ -258,8 +264,9 @@ export class Focus implements BridgeEvents {
 
   /**
    * A prejoin (docs/protocol.md "Prejoin"): whoever may join the room now may hold a session on
-   * its bridge ahead, one per connection (another, here or in another room, replaces it),
-   * counted in `group_join_rate` as a join. A guest only once the room has started (before, it
+   * its bridge ahead, one per connection (another, here or in another room, replaces it), at
+   * most `group_join_rate` a minute per user (a budget apart from the joins': the join that
+   * takes a prejoin on is not counted). A guest only once the room has started (before, it
    * would wait anyway), and nobody in a full room or one they are in.
    */
   #prejoin(conn: Connection, msg: WebrtcClientMessage, group: string): void {
@@ -276,10 +283,10 @@ export class Focus implements BridgeEvents {
       throw new Refusal('conference_full', 'as many are about to join this room as may');
     if (!conf?.bridge && !this.opts.hub.pick())
       throw new Refusal('server_error', 'no media bridge is available');
-    if (!this.#joinRate.hit(conn.userId).allowed)
+    if (!this.#prejoinRate.hit(conn.userId).allowed)
       throw new Refusal(
         'too_many_conferences',
-        `at most ${this.opts.joinLimits.perMinute} group joins a minute`,
+        `at most ${this.opts.joinLimits.perMinute} prejoins a minute`,
       );
     const earlier = this.#prejoined.get(conn.id);
     if (earlier && earlier !== conf) earlier.endPrejoin(conn.id, false);

@@ -418,7 +418,7 @@ export class GroupController {
       if ('type' in data) {
         const call = this.#call;
         this.#queue(async () => {
-          if (data.session !== this.#session) await this.#directFirst();
+          await this.#directFirst();
           // Not for a call left (or another joined) while it waited.
           if (call === this.#call) await this.#onOffer(data);
         });
@@ -541,6 +541,9 @@ export class GroupController {
     const sdp = this.#withSimulcast(answer.sdp ?? '', local?.getVideoTracks()[0]);
     await pc.setLocalDescription({ type: 'answer', sdp });
     this.#signal({ type: 'answer', sdp });
+    // "Join call" pressed while a prejoin's offer was being answered: the senders take the
+    // tracks now.
+    this.#applyUpstream(local);
     await this.#tune();
     this.#updateMedia();
     this.#views.changed(true);
@@ -652,12 +655,14 @@ export class GroupController {
   }
 
   /**
-   * Before a new bridge session is answered: a direct connection on its way up gets there
-   * first, or fails, or `directFirstMs` pass. The browser negotiates one connection at a time
-   * (measured here: the bridge's answer, with its three simulcast encoders, held the direct
-   * offer and answer back by 100-170 ms each, and the first pictures of a room of two with
-   * them); the bridge's session is the fallback and its media would only be shown until the
-   * direct path's.
+   * Before a bridge offer is answered: a direct connection on its way up gets there first, or
+   * fails, or `directFirstMs` pass. The browser negotiates one connection at a time (measured
+   * here: the bridge's answer, with its three simulcast encoders, held the direct offer and
+   * answer back by 100-170 ms each, and the first pictures of a room of two with them); the
+   * bridge's session is the fallback and its media would only be shown until the direct
+   * path's. That holds for a new session (a joiner's first offer) as for a renegotiation (the
+   * one there offered the joiner's streams, which start at once when the joiner's prejoin is
+   * taken on).
    */
   #directFirst(): Promise<void> {
     const ready = () => {
