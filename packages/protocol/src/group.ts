@@ -102,10 +102,14 @@ export type DirectPair = z.output<typeof directPairSchema>;
  * first.
  */
 export const groupChannelPayloadSchema = z.union([
-  /** The join reply: who is there and the pipeline peer to signal to. */
+  /**
+   * The join reply: who is there and the pipeline peer to signal to, and (Confab's addition)
+   * the direct pair when the join made a room of one two.
+   */
   z.object({
     group: groupChannelDataSchema,
     pipeline: z.object({ pipeline: z.string(), mode: z.string() }),
+    p2p: directPairSchema.optional(),
   }),
   /** Someone joined, left, was muted or unmuted: who is there now. */
   z.object({ group: groupChannelDataSchema }),

@@ -1,5 +1,6 @@
 import type { RtmErrorCode } from './errors.js';
 import {
+  type DirectPair,
   type DirectSignal,
   type FromPipelineSignal,
   type GroupChannelData,
@@ -197,6 +198,8 @@ export function groupJoinedMessage(f: {
   state: string;
   transaction?: string | undefined;
   members: GroupChannelData;
+  /** The direct pair of a room of two the join made (Confab's addition). */
+  p2p?: DirectPair | undefined;
 }): ChannelMessage {
   return defined({
     type: 'webrtc',
@@ -208,7 +211,11 @@ export function groupJoinedMessage(f: {
     state: f.state,
     v: webrtcVersion,
     transaction: f.transaction || undefined,
-    data: { group: f.members, pipeline: { pipeline: pipelinePeerId, mode: pipelineMode } },
+    data: {
+      group: f.members,
+      pipeline: { pipeline: pipelinePeerId, mode: pipelineMode },
+      ...(f.p2p ? { p2p: f.p2p } : {}),
+    },
   });
 }
 

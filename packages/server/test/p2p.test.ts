@@ -18,17 +18,22 @@ interface Pair {
 const joinCapable = (client: RtmClient, group: string, p2p = true) =>
   join(client, group, p2p ? { p2p: true } : undefined);
 
+/** The join reply. */
+function replyOf(client: RtmClient, group: string): Promise<LooseWebrtcFrame> {
+  return client.next(
+    (f) => channelOf(group)(f) && f.hash !== undefined,
+  ) as Promise<LooseWebrtcFrame>;
+}
+
 /** The channel's hash, from the join reply. */
 async function hashOf(client: RtmClient, group: string): Promise<string> {
-  const m = (await client.next(
-    (f) => channelOf(group)(f) && f.hash !== undefined,
-  )) as LooseWebrtcFrame;
-  return m.hash as string;
+  return (await replyOf(client, group)).hash as string;
 }
 
 const p2pOf = (group: string) => (m: ServerMessage) =>
   channelOf(group)(m) && 'p2p' in ((m as LooseWebrtcFrame).data as object);
-const pairOf = (m: ServerMessage) => ((m as LooseWebrtcFrame).data as { p2p: Pair | null }).p2p;
+const pairOf = (m: ServerMessage | LooseWebrtcFrame) =>
+  ((m as LooseWebrtcFrame).data as { p2p: Pair | null }).p2p;
 
 /** A signal to the other member of the pair, in the group channel. */
 function direct(client: RtmClient, group: string, hash: string, target: string, data: unknown) {
@@ -69,11 +74,13 @@ describe('the focus: rooms of two run peer to peer', () => {
     assert.ok(await alice.nothing(p2pOf(group)), 'alone: nothing to pair with');
     const bob = await open('bob');
     joinCapable(bob, group);
-    const bobHash = await hashOf(bob, group);
-    const [toAlice, toBob] = (await Promise.all([
-      alice.next(p2pOf(group)).then(pairOf),
-      bob.next(p2pOf(group)).then(pairOf),
-    ])) as [Pair, Pair];
+    // The joiner hears it in its join reply (before it sends the bridge anything), the one
+    // there in the group channel.
+    const bobReply = await replyOf(bob, group);
+    const bobHash = bobReply.hash as string;
+    const toBob = pairOf(bobReply) as Pair;
+    const toAlice = pairOf(await alice.next(p2pOf(group))) as Pair;
+    assert.ok(await bob.nothing(p2pOf(group)), 'the joiner is told once');
     assert.equal(toAlice.pair, toBob.pair);
     assert.equal(toAlice.peer, id('bob'));
     assert.equal(toBob.peer, id('alice'));
@@ -180,9 +187,10 @@ describe('the focus: rooms of two run peer to peer', () => {
 
     const bob = await open('bob');
     joinCapable(bob, group);
-    const bobHash = await hashOf(bob, group);
+    const bobReply = await replyOf(bob, group);
+    const bobHash = bobReply.hash as string;
     const { pair } = pairOf(await alice.next(p2pOf(group))) as Pair;
-    await bob.next(p2pOf(group));
+    assert.equal((pairOf(bobReply) as Pair).pair, pair);
     const b = await bridge.next<'allocate'>((m) => m.type === 'allocate' && m.user === id('bob'));
     // The owner mutes Bob while direct: he is told, and so is the bridge.
     pipelineSignal(alice, group, aliceHash, { mute: { user: id('bob') } });

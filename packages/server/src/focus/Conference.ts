@@ -1,6 +1,7 @@
 import {
   type BridgeOffer,
   type ChannelMessage,
+  type DirectPair as DirectPairData,
   directSignalMessage,
   directSignalSchema,
   type EndpointState,
@@ -265,7 +266,10 @@ export class Conference {
     this.opts.index.connection(this, member.conn, true);
     if (!this.#owner && !guest) this.#owner = member.user;
 
-    this.#welcome(conn, msg, member);
+    // A room of one becoming two goes direct at once: the joiner hears it in its join reply,
+    // before it sends anything to the bridge, which it then need not.
+    const pair = this.#considerDirect(member);
+    this.#welcome(conn, msg, member, pair);
     this.#announce(member.user);
     if (this.#bridge && adopted) this.#admit(this.#bridge, member, adopted.offer);
     else if (this.#bridge) this.#allocate(this.#bridge, member);
@@ -273,7 +277,6 @@ export class Conference {
       { group: this.group, user: member.user, endpoint: member.endpoint },
       'joined conference',
     );
-    this.#considerDirect();
   }
 
   /**
@@ -592,7 +595,7 @@ export class Conference {
    * has not failed here) goes direct, at once when it reached two from one, after
    * `p2pSettleMs` when it was larger; any other room ends its direct pair.
    */
-  #considerDirect(): void {
+  #considerDirect(joiner?: Participant): DirectPairData | undefined {
     clearTimeout(this.#directTimer);
     this.#directTimer = undefined;
     const members = [...this.#members.values()];
@@ -609,7 +612,7 @@ export class Conference {
     if (eligible && d && ((d.a === a && d.b === b) || (d.a === b && d.b === a))) return;
     this.#endDirect();
     if (!eligible || !a || !b) return;
-    if (!this.#wasLarger) return this.#startDirect(a, b);
+    if (!this.#wasLarger) return this.#startDirect(a, b, joiner);
     this.#directTimer = setTimeout(() => {
       this.#directTimer = undefined;
       if (this.#members.get(a.user) === a && this.#members.get(b.user) === b && this.size === 2)
@@ -619,21 +622,25 @@ export class Conference {
   }
 
   /** Tells both members to connect directly; the greater user id offers (kwm's rule). */
-  #startDirect(a: Participant, b: Participant): void {
+  /**
+   * Tells both members to connect directly; the greater user id offers (kwm's rule). `joiner`
+   * (one of them, just joining) is not told here: its word is returned, for its join reply.
+   */
+  #startDirect(a: Participant, b: Participant, joiner?: Participant): DirectPairData | undefined {
     this.#wasLarger = false;
     const d: DirectPair = { id: newId(), a, b, connected: new Set() };
     this.#direct = d;
+    let forJoiner: DirectPairData | undefined;
     for (const [m, peer] of [
       [a, b],
       [b, a],
-    ] as const)
-      this.opts.state.deliver(
-        m.conn,
-        this.#channelMessage({
-          p2p: { pair: d.id, peer: peer.user, initiator: m.user > peer.user },
-        }),
-      );
+    ] as const) {
+      const p2p = { pair: d.id, peer: peer.user, initiator: m.user > peer.user };
+      if (m === joiner) forJoiner = p2p;
+      else this.opts.state.deliver(m.conn, this.#channelMessage({ p2p }));
+    }
     this.#log.debug({ group: this.group, pair: d.id }, 'room of two: connect directly');
+    return forJoiner;
   }
 
   /**
@@ -834,8 +841,16 @@ export class Conference {
       );
   }
 
-  /** The reply to a member's `webrtc_group`: the channel, its hash and who is there. */
-  #welcome(conn: Connection, msg: WebrtcClientMessage, member: Participant): void {
+  /**
+   * The reply to a member's `webrtc_group`: the channel, its hash and who is there, and the
+   * direct pair it is in from the start (a room of one it made two).
+   */
+  #welcome(
+    conn: Connection,
+    msg: WebrtcClientMessage,
+    member: Participant,
+    p2p?: DirectPairData,
+  ): void {
     conn.send(
       groupJoinedMessage({
         reply_to: msg.id,
@@ -845,6 +860,7 @@ export class Conference {
         state: msg.state,
         transaction: msg.transaction,
         members: this.#groupData(true),
+        p2p,
       }),
     );
     if (this.#speaker) conn.send(this.#channelMessage({ speaker: this.#speaker }));

@@ -1171,10 +1171,6 @@ test('prejoin: on the landing page the bridge session is made and answered with 
   const join = m.sent.at(-1);
   assert.equal(join?.subtype, 'webrtc_group');
   assert.deepEqual(join?.data, { p2p: true, session: 'p1' }, 'the join names the session');
-  await settle();
-  const [mic] = m.camera.getAudioTracks();
-  const [cam] = m.camera.getVideoTracks();
-  assert.deepEqual(upstreamIds(m), { a: mic?.id, v: cam?.id, s: null }, 'sending from the press');
   m.receive(
     groupJoinedMessage({
       reply_to: join?.id as number,
@@ -1185,6 +1181,10 @@ test('prejoin: on the landing page the bridge session is made and answered with 
       members: membersOf('bob', 'alice'),
     }),
   );
+  await settle();
+  const [mic] = m.camera.getAudioTracks();
+  const [cam] = m.camera.getVideoTracks();
+  assert.deepEqual(upstreamIds(m), { a: mic?.id, v: cam?.id, s: null }, 'sending once joined');
   assert.equal(inGroup(m).phase, 'joined');
   assert.equal(
     inGroup(m).media.bob?.camera?.getTracks().length,
@@ -1267,3 +1267,58 @@ function joinedAfter(m: Member) {
     }),
   );
 }
+
+test('a joiner whose join reply pairs it (a room of one it made two) sends the bridge nothing while the direct connection comes up and while it is up; when it drops, or is not up within a second, the bridge carries this side', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  /** Joined with a prejoin's session; the reply pairs Alice with Bob, Alice answering. */
+  const pairedJoin = async () => {
+    const m = member();
+    await prejoined(m);
+    m.groups.join(room);
+    const join = m.sent.at(-1) as { id: number; state: string };
+    m.receive(
+      groupJoinedMessage({
+        reply_to: join.id,
+        channel,
+        group: room,
+        hash: 'group-hash',
+        state: join.state,
+        members: membersOf('bob', 'alice'),
+        p2p: { pair: 'p1', peer: 'bob', initiator: false },
+      }),
+    );
+    await settle();
+    return m;
+  };
+  const m = await pairedJoin();
+  const nothing = { a: null, v: null };
+  assert.deepEqual(upstream(m), nothing, 'nothing to the bridge while the direct one comes up');
+  const direct = m.rtc.last;
+  assert.notEqual(direct, m.rtc.pcs[0], 'the direct connection is made at the join reply');
+  m.receive(directDescription('offer'));
+  await settle();
+  direct.setIceState('connected');
+  await settle();
+  t.mock.timers.tick(5000);
+  await settle();
+  assert.deepEqual(upstream(m), nothing, 'nor while it is up');
+  // It drops: the bridge carries Alice again at once.
+  direct.setIceState('disconnected');
+  await settle();
+  assert.deepEqual(upstream(m), {
+    a: m.camera.getAudioTracks()[0],
+    v: m.camera.getVideoTracks()[0],
+  });
+
+  // Not up within a second: the bridge carries Alice meanwhile, as the fallback.
+  const late = await pairedJoin();
+  t.mock.timers.tick(999);
+  await settle();
+  assert.deepEqual(upstream(late), nothing);
+  t.mock.timers.tick(1);
+  await settle();
+  assert.deepEqual(upstream(late), {
+    a: late.camera.getAudioTracks()[0],
+    v: late.camera.getVideoTracks()[0],
+  });
+});

@@ -186,6 +186,15 @@ export class GroupController {
    * paused meanwhile (dynacast) was nobody's choice, undone when they carry media again.
    */
   #upstreamIdle = false;
+  /**
+   * The join reply said the room goes direct from the start (a room of one this side made
+   * two): nothing goes to the bridge while the direct connection is on its way up
+   * (`waiting`, at most `directFirstMs`) and then up (`direct`); `off` once it fails, drops,
+   * ends or is late. The other side need not wait for this side's media through the bridge,
+   * and this side's browser does not start three simulcast encoders beside the direct one
+   * (which, on the bench's two cores, held the other's first direct frame back by 100-200 ms).
+   */
+  #upstreamHeld: 'off' | 'waiting' | 'direct' = 'off';
   /** Bridge offers waiting for the direct connection to come up first (`#directFirst`). */
   readonly #directWaiters = new Set<() => void>();
   /**
@@ -325,8 +334,6 @@ export class GroupController {
       direct: false,
     });
     this.#sendJoin(group, carried);
-    // What it sends starts at the press (the bridge takes it once the join is in).
-    if (carried) this.#applyUpstream();
   }
 
   /**
@@ -465,13 +472,16 @@ export class GroupController {
       this.opts.onMutedByOwner();
       this.#patch({ mutedBy: data.muted.name });
     }
-    if ('p2p' in data) this.#onDirect(data.p2p);
+    if (m.channel) this.#channel = m.channel;
+    if (m.hash) this.#hash = m.hash;
+    if ('p2p' in data && data.p2p !== undefined) {
+      if ('pipeline' in data && data.p2p && s.phase === 'joining') this.#upstreamHeld = 'waiting';
+      this.#onDirect(data.p2p);
+    }
     if ('speaker' in data) {
       const speaker = data.speaker;
       this.#patch({ speakers: [speaker, ...s.speakers.filter((u) => u !== speaker)].slice(0, 8) });
     }
-    if (m.channel) this.#channel = m.channel;
-    if (m.hash) this.#hash = m.hash;
     if ('group' in data) {
       const participants = data.group.participants;
       const present = new Set(participants.map((p) => p.id));
@@ -479,8 +489,12 @@ export class GroupController {
         Object.entries(s.media).filter(([user]) => present.has(user)),
       );
       this.#patch({ participants, media, phase: 'joined', waiting: false });
-      // A session carried on from the prejoin has its streams already.
-      if (s.phase === 'joining') this.#updateMedia();
+      // A session carried on from the prejoin has its streams already, and its senders take
+      // the tracks now that the join reply said whether the room goes direct.
+      if (s.phase === 'joining') {
+        this.#updateMedia();
+        this.#applyUpstream();
+      }
     }
   }
 
@@ -607,6 +621,7 @@ export class GroupController {
     else if (mid === upstreamMids.camera) track = live(local?.getVideoTracks()[0]);
     else if (mid === upstreamMids.screen) track = this.#screenTrack ?? null;
     else return undefined;
+    if (this.#upstreamHeld !== 'off') return null;
     if (!this.#direct?.settled) return track;
     this.#upstreamIdle = true;
     return null;
@@ -652,6 +667,13 @@ export class GroupController {
     this.#direct = peer;
     peer.setOutgoing(this.#directTracks(peer));
     peer.setMedia(this.#directMedia());
+    if (this.#upstreamHeld === 'waiting')
+      setTimeout(() => {
+        if (this.#direct !== peer || this.#upstreamHeld !== 'waiting') return;
+        // Not up in time: the bridge carries this side too, as the fallback.
+        this.#upstreamHeld = 'off';
+        this.#directChanged();
+      }, directFirstMs);
   }
 
   /**
@@ -715,6 +737,10 @@ export class GroupController {
       d.close();
     }
     for (const check of [...this.#directWaiters]) check();
+    const held = this.#direct;
+    if (!held || held.failed || held.closed || (this.#upstreamHeld === 'direct' && !held.connected))
+      this.#upstreamHeld = 'off';
+    else if (this.#upstreamHeld === 'waiting' && held.connected) this.#upstreamHeld = 'direct';
     if (this.#direct) {
       this.#direct.setOutgoing(this.#directTracks(this.#direct));
       this.#direct.setMedia(this.#directMedia());
@@ -1117,6 +1143,7 @@ export class GroupController {
     this.#leaving?.close();
     this.#leaving = undefined;
     this.#upstreamIdle = false;
+    this.#upstreamHeld = 'off';
     for (const check of [...this.#directWaiters]) check();
   }
 
