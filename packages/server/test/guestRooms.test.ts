@@ -90,7 +90,7 @@ describe('guests in rooms: only their own room, never the first, held until the 
     await john.close();
   });
 
-  test('a guest prejoins only a room that has started; one whose room empties before its join waits without its session', async () => {
+  test('a guest prejoins only a room that has started; one whose room empties before its join loses it and waits', async () => {
     const room = 'group/public/early';
     const g = await open((await guest(room, 'Early')).accessToken);
     join(g, room, { prejoin: true });
@@ -109,11 +109,15 @@ describe('guests in rooms: only their own room, never the first, held until the 
     const held = await bridge.next<'allocate'>((m) => m.type === 'allocate' && m.held === true);
     assert.equal(held.endpoint, session);
 
-    // Alice leaves before the guest presses "Join call": it waits, its session released.
+    // Alice leaves before the guest presses "Join call": the conference ends (its empty
+    // timeout is 0 here) with the prejoin, and the guest's join, naming it, waits.
     await alice.close();
+    await g.next(
+      (m) => channelOf(room)(m) && (m.data as { prejoined?: unknown }).prejoined === null,
+    );
+    await bridge.next((m) => m.type === 'expire' && m.conference === held.conference);
     join(g, room, { session });
     await g.next(waiting(room));
-    await bridge.next((m) => m.type === 'release' && m.endpoint === session);
     await g.close();
     bridge.received.length = 0;
   });

@@ -80,7 +80,9 @@ describe('the focus: rooms of two run peer to peer', () => {
     const bobHash = bobReply.hash as string;
     const toBob = pairOf(bobReply) as Pair;
     const toAlice = pairOf(await alice.next(p2pOf(group))) as Pair;
-    assert.ok(await bob.nothing(p2pOf(group)), 'the joiner is told once');
+    // …and again in the group channel right after it, for a page loaded before the reply
+    // carried it.
+    assert.deepEqual(pairOf(await bob.next(p2pOf(group))), toBob);
     assert.equal(toAlice.pair, toBob.pair);
     assert.equal(toAlice.peer, id('bob'));
     assert.equal(toBob.peer, id('alice'));
@@ -191,6 +193,7 @@ describe('the focus: rooms of two run peer to peer', () => {
     const bobHash = bobReply.hash as string;
     const { pair } = pairOf(await alice.next(p2pOf(group))) as Pair;
     assert.equal((pairOf(bobReply) as Pair).pair, pair);
+    assert.equal((pairOf(await bob.next(p2pOf(group))) as Pair).pair, pair, 'told again');
     const b = await bridge.next<'allocate'>((m) => m.type === 'allocate' && m.user === id('bob'));
     // The owner mutes Bob while direct: he is told, and so is the bridge.
     pipelineSignal(alice, group, aliceHash, { mute: { user: id('bob') } });

@@ -91,12 +91,14 @@ describe('prejoin: a session on the bridge ahead of the join, nobody told, nothi
       (await bridge.next<'candidate'>((m) => m.type === 'candidate')).endpoint,
       held.endpoint,
     );
-    // Anything a member could do besides is refused before the join, as is a wrong hash.
-    for (const data of [
-      { renegotiate: true },
-      { screenshare: { mid: 's' } },
-      { mute: { user: users.alice?.id } },
-    ]) {
+    // A client that could not take the offer asks again, as a member may.
+    pipelineSignal(bob, 'group/pre', pre.hash, { renegotiate: true });
+    assert.deepEqual(
+      { ...(await bridge.next<'renegotiate'>((m) => m.type === 'renegotiate')) },
+      { type: 'renegotiate', ...pick(held) },
+    );
+    // Anything else a member could do is refused before the join, as is a wrong hash.
+    for (const data of [{ screenshare: { mid: 's' } }, { mute: { user: users.alice?.id } }]) {
       pipelineSignal(bob, 'group/pre', pre.hash, data);
       await bob.next(isError('access_restricted'));
     }
@@ -228,7 +230,7 @@ describe('prejoin: a session on the bridge ahead of the join, nobody told, nothi
   });
 });
 
-test('prejoin_timeout: 0 turns prejoins off; a guest prejoins only a room that has started', async () => {
+test('prejoin_timeout: 0 turns prejoins off', async () => {
   const { server, users } = await startSignaling('prejoin_timeout: 0\n');
   const bridge = await FakeBridge.forServer(server);
   try {
@@ -239,6 +241,54 @@ test('prejoin_timeout: 0 turns prejoins off; a guest prejoins only a room that h
     join(alice, 'group/off');
     await alice.next(channelOf('group/off'));
     await alice.close();
+  } finally {
+    await bridge.close();
+    await server.close();
+  }
+});
+
+test('a started conference that empties ends at its empty timeout with its prejoins (told, so they ask again into a new one); a join refused ends its prejoin', async () => {
+  // prejoin_timeout at its default (300 s): nothing here ends by expiry.
+  const { server, users } = await startSignaling(
+    'conference_empty_timeout: 0\ncall_reconnect_grace: 0\n',
+  );
+  const bridge = await FakeBridge.forServer(server);
+  const open = (who: string) => RtmClient.open(server.localUrl, users[who]?.token as string);
+  try {
+    const alice = await open('alice');
+    join(alice, 'group/empties');
+    await alice.next(channelOf('group/empties'));
+    const first = await bridge.next<'allocate'>(
+      (m) => m.type === 'allocate' && m.user === users.alice?.id,
+    );
+    const bob = await open('bob');
+    await prejoin(bob, 'group/empties');
+    await alice.close();
+    assert.deepEqual(((await bob.next(prejoinedOf('group/empties'))) as LooseWebrtcFrame).data, {
+      prejoined: null,
+    });
+    await bridge.next((m) => m.type === 'expire' && m.conference === first.conference);
+    // Asked again, the prejoin is in a conference of its own.
+    const renewed = await prejoin(bob, 'group/empties');
+    const again = await bridge.next<'allocate'>(
+      (m) => m.type === 'allocate' && m.endpoint === renewed.session,
+    );
+    assert.notEqual(again.conference, first.conference);
+    await bob.close();
+    await bridge.next((m) => m.type === 'expire');
+
+    // A join refused (here: the connection is in as many conferences as it may, 4) ends the
+    // prejoin it named.
+    const late = await open('bob');
+    for (const room of ['group/c1', 'group/c2', 'group/c3', 'group/c4']) {
+      join(late, room);
+      await late.next(channelOf(room));
+    }
+    const pre = await prejoin(late, 'group/fills');
+    join(late, 'group/fills', { session: pre.session });
+    await late.next(isError('too_many_conferences'));
+    await bridge.next((m) => m.type === 'release' && m.endpoint === pre.session);
+    await late.close();
   } finally {
     await bridge.close();
     await server.close();

@@ -240,7 +240,9 @@ export class Forwarder {
   /** RTCP a receiver sent about a forwarded stream: keyframe requests go to its publisher. */
   feedback(slot: Slot, packet: Buffer): void {
     const src = slot.source;
-    if (!isRtcp(packet) || !src) return;
+    // A held (prejoin) receiver is forwarded nothing, so nothing it says counts: its keyframe
+    // requests would cost every publisher in the room a keyframe at the gate's pace.
+    if (!isRtcp(packet) || !src || slot.endpoint.held) return;
     for (const fb of parseFeedback(packet)) {
       if (fb.kind === 'remb') {
         // One estimate for everything the receiver gets (Chromium's REMB is per connection).

@@ -387,9 +387,14 @@ export class Conference {
     const data = parsed.data;
     const bridge = this.#bridge;
     const ids = { conference: this.id, endpoint: p.endpoint };
-    if ('noop' in data && !('renegotiate' in data)) return;
+    if ('noop' in data) return;
     if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
-    if ('type' in data) {
+    if ('renegotiate' in data) {
+      // Its client could not take an offer (it asks again), within the same budget as a member.
+      if (!this.opts.takeChange(this.group, p.user))
+        throw new Refusal('rate_limited', 'too many renegotiations: at most one every 3 seconds');
+      bridge.send({ type: 'renegotiate', ...ids });
+    } else if ('type' in data) {
       p.offer = undefined;
       bridge.send({ type: 'answer', ...ids, sdp: data.sdp });
     } else if ('candidate' in data)
@@ -621,10 +626,10 @@ export class Conference {
     this.#directTimer.unref();
   }
 
-  /** Tells both members to connect directly; the greater user id offers (kwm's rule). */
   /**
    * Tells both members to connect directly; the greater user id offers (kwm's rule). `joiner`
-   * (one of them, just joining) is not told here: its word is returned, for its join reply.
+   * (one of them, just joining) is told after its join reply, which carries the same word
+   * (returned here): a web app loaded before the reply carried it still hears it.
    */
   #startDirect(a: Participant, b: Participant, joiner?: Participant): DirectPairData | undefined {
     this.#wasLarger = false;
@@ -638,6 +643,13 @@ export class Conference {
       const p2p = { pair: d.id, peer: peer.user, initiator: m.user > peer.user };
       if (m === joiner) forJoiner = p2p;
       else this.opts.state.deliver(m.conn, this.#channelMessage({ p2p }));
+    }
+    if (forJoiner && joiner) {
+      const told = this.#channelMessage({ p2p: forJoiner });
+      queueMicrotask(() => {
+        if (this.#direct === d && this.#members.get(joiner.user) === joiner)
+          this.opts.state.deliver(joiner.conn, told);
+      });
     }
     this.#log.debug({ group: this.group, pair: d.id }, 'room of two: connect directly');
     return forJoiner;
@@ -754,14 +766,16 @@ export class Conference {
   }
 
   /**
-   * Nobody in, nobody waiting or about to join (a prejoin) and no empty timeout running: the
-   * conference is over.
+   * Nobody in, nobody waiting and no empty timeout running: the conference is over. Prejoins
+   * keep open only a conference nobody has joined yet (one made for them): a started one ends
+   * at its empty timeout as ever, its prejoins with it (their clients ask again, and get a new
+   * conference without this one's past: its owner, its speaker, its direct pairs).
    */
   #closeIfIdle(): void {
     if (
       this.#members.size > 0 ||
       this.#waiting.size > 0 ||
-      this.#prejoins.size > 0 ||
+      (this.#prejoins.size > 0 && !this.#started) ||
       this.#emptyTimer
     )
       return;

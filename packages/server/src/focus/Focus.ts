@@ -160,6 +160,10 @@ export class Focus implements BridgeEvents {
       }
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
+      // A join refused ends the connection's prejoin for that room: its client will not take
+      // it on.
+      if (msg.subtype === 'webrtc_group' && joinDataOf(msg)?.prejoin !== true)
+        this.#index.byGroup(msg.group || msg.target || '')?.endPrejoin(conn.id, false);
       conn.error(err.code, err.message, msg.id);
     }
   }

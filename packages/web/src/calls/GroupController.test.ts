@@ -1215,11 +1215,20 @@ test('a prejoin ends: leaving the page (or another room) closes its session and 
   m.groups.join(room);
   assert.deepEqual(m.sent.at(-1)?.data, { p2p: true });
 
-  // Ended by the server (expired): its session closes; the join names none.
+  // Ended by the server (expired, or its conference closed): its session closes and another
+  // is asked for, a bounded number of times; a join before that one is granted names none.
   const n = member();
   await prejoined(n, 'p2');
   n.receive(groupChannelMessage({ channel, group: room, data: { prejoined: null } }));
   assert.equal(n.rtc.last.closed, true);
+  assert.deepEqual(n.sent.at(-1)?.data, { prejoin: true }, 'asked again');
+  for (let i = 0; i < 20; i++)
+    n.receive(groupChannelMessage({ channel, group: room, data: { prejoined: null } }));
+  assert.equal(
+    n.sent.filter((s) => (s.data as { prejoin?: boolean } | undefined)?.prejoin).length,
+    1 + 12,
+    'at most twelve times again',
+  );
   n.groups.join(room);
   assert.deepEqual(n.sent.at(-1)?.data, { p2p: true });
 

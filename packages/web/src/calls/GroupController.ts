@@ -203,6 +203,8 @@ export class GroupController {
    * bridge forwards nothing on it until the join that names it.
    */
   #prejoin: { group: string; id: number | undefined; session: string | undefined } | undefined;
+  /** Prejoins the server ended that were asked again for this stay on the landing page. */
+  #renewals = 0;
   /** Sessions of prejoins that were not taken on: their late offers are not a call's. */
   readonly #dropped = new Set<string>();
 
@@ -264,7 +266,12 @@ export class GroupController {
     if (this.#state.phase === 'joining' || this.#state.phase === 'joined') return;
     if (this.#prejoin && this.#prejoin.group === group) return;
     this.#endPrejoin(true);
-    if (!group) return;
+    this.#renewals = 0;
+    if (group) this.#ask(group);
+  }
+
+  /** Asks the server for a prejoin in `group`. */
+  #ask(group: string): void {
     this.#call++;
     this.#prejoin = { group, id: undefined, session: undefined };
     this.#prejoin.id = this.opts.send({
@@ -517,8 +524,12 @@ export class GroupController {
       this.#drop(prejoined.session);
       return;
     }
-    if (p && p.group === m.group) this.#endPrejoin(false);
-    else if (s.phase === 'joining' && s.group === m.group && this.#session) {
+    if (p && p.group === m.group) {
+      // Ended by the server (it expired, its conference closed or moved): another, a bounded
+      // number of times for one stay on the landing page.
+      this.#endPrejoin(false);
+      if (this.#renewals++ < maxPrejoinRenewals) this.#ask(p.group);
+    } else if (s.phase === 'joining' && s.group === m.group && this.#session) {
       this.#drop(this.#session);
       this.#closePeer();
     }
@@ -1166,6 +1177,12 @@ export class GroupController {
     }
   }
 }
+
+/**
+ * How many times a prejoin the server ended is asked again while the landing page stays (an
+ * hour at the server's default `prejoin_timeout`); then "Join call" goes the ordinary way.
+ */
+const maxPrejoinRenewals = 12;
 
 /** How long a direct connection on its way out waits for the bridge's media at most. */
 const phaseOutMs = 1500;
