@@ -293,8 +293,12 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
         .map((n) => `${n} ${figures(before[n])} -> ${figures(later[n])}`)
         .join('; ')}`,
     );
-    // The two whose layers switched decode on through it, without a freeze. (Dave's thumbnail
-    // is not switched; on a busy machine the bridge may pause it while the estimate is short.)
+    // The two whose layers switched decode on through it, without a freeze of their own.
+    // (Dave's thumbnail is not switched; on a busy machine the bridge may pause it while the
+    // estimate is short.) A freeze Dave's tile had as well is the machine's, not the switch's:
+    // a CI run had one at every tile at once, switched or not.
+    const dave =
+      (later['Dave Bowman']?.freezeCount ?? 0) - (before['Dave Bowman']?.freezeCount ?? 0);
     for (const name of ['Bob Builder', 'Carol Danvers']) {
       const b = before[name];
       const s = switched[name];
@@ -303,7 +307,10 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
       assert.equal(s.mid, b.mid, `${name} keeps the m-line`);
       assert.ok(s.framesDecoded > b.framesDecoded, `${name}: frames decoded across the switch`);
       assert.ok(l.framesDecoded > s.framesDecoded, `${name}: and after it`);
-      assert.equal(l.freezeCount, b.freezeCount, `${name}: no freeze`);
+      assert.ok(
+        l.freezeCount - b.freezeCount <= Math.max(0, dave),
+        `${name}: no freeze (${l.freezeCount - b.freezeCount}; the unswitched tile had ${dave})`,
+      );
     }
     // Unpinned, the stage goes back to whoever speaks.
     await tiles.getByRole('button', { name: 'Pin Carol Danvers' }).click();
