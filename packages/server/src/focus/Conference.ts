@@ -89,6 +89,20 @@ interface DirectPair {
   connected: Set<string>;
 }
 
+/** A client's ICE candidate, passed to the bridge for its endpoint. */
+function relayCandidate(
+  bridge: BridgeLink,
+  ids: { conference: string; endpoint: string },
+  candidate: { candidate: string; sdpMid?: string | null | undefined },
+): void {
+  bridge.send({
+    type: 'candidate',
+    ...ids,
+    candidate: candidate.candidate,
+    mid: candidate.sdpMid ?? '',
+  });
+}
+
 /** The key of two users' pair, the same either way round. */
 const pairKey = (a: string, b: string): string => (a < b ? `${a}\n${b}` : `${b}\n${a}`);
 
@@ -397,13 +411,7 @@ export class Conference {
     } else if ('type' in data) {
       p.offer = undefined;
       bridge.send({ type: 'answer', ...ids, sdp: data.sdp });
-    } else if ('candidate' in data)
-      bridge.send({
-        type: 'candidate',
-        ...ids,
-        candidate: data.candidate.candidate,
-        mid: data.candidate.sdpMid ?? '',
-      });
+    } else if ('candidate' in data) relayCandidate(bridge, ids, data.candidate);
     else throw new Refusal('access_restricted', 'join the conference first');
   }
 
@@ -523,13 +531,7 @@ export class Conference {
     if ('type' in data) {
       member.offer = undefined;
       bridge.send({ type: 'answer', ...ids, sdp: data.sdp });
-    } else if ('candidate' in data)
-      bridge.send({
-        type: 'candidate',
-        ...ids,
-        candidate: data.candidate.candidate,
-        mid: data.candidate.sdpMid ?? '',
-      });
+    } else if ('candidate' in data) relayCandidate(bridge, ids, data.candidate);
     // kwmjs's `{renegotiate, noop}` comes from a new connection (handled above) or means nothing.
     else if ('renegotiate' in data && !('noop' in data)) {
       this.#change(member);

@@ -274,15 +274,7 @@ export class GroupController {
   #ask(group: string): void {
     this.#call++;
     this.#prejoin = { group, id: undefined, session: undefined };
-    this.#prejoin.id = this.opts.send({
-      type: 'webrtc',
-      subtype: 'webrtc_group',
-      target: group,
-      group,
-      state: crypto.randomUUID(),
-      v: webrtcVersion,
-      data: { prejoin: true },
-    });
+    this.#prejoin.id = this.#sendGroup(group, { prejoin: true });
   }
 
   /** A session not (or no longer) this side's: its late signals are dropped. */
@@ -348,14 +340,19 @@ export class GroupController {
    * this client connects directly to the other member of a room of two when told to.
    */
   #sendJoin(group: string, session?: string): void {
-    this.#joinId = this.opts.send({
+    this.#joinId = this.#sendGroup(group, { p2p: true, ...(session ? { session } : {}) });
+  }
+
+  /** `webrtc_group` for `group` with `data` (a join or a prejoin); its message id. */
+  #sendGroup(group: string, data: Record<string, unknown>): number | undefined {
+    return this.opts.send({
       type: 'webrtc',
       subtype: 'webrtc_group',
       target: group,
       group,
       state: crypto.randomUUID(),
       v: webrtcVersion,
-      data: { p2p: true, ...(session ? { session } : {}) },
+      data,
     });
   }
 
