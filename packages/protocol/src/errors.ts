@@ -57,7 +57,9 @@ export const errorCatalogue = {
   },
   payload_too_large: {
     status: 413,
-    description: 'The request body or message is larger than the configured limit.',
+    rtm: true,
+    description:
+      'The request body or message is larger than the configured limit (on the RTM socket: a chat message longer than 4,096 characters).',
   },
   unsupported_media_type: {
     status: 415,

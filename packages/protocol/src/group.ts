@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { knockSchema, reactionSchema } from './meeting.js';
 
 /**
  * Group rooms: names, the pipeline peer that stands for the bridge in a group channel, and the
@@ -47,6 +48,11 @@ export const groupParticipantSchema = z.object({
   guest: z.boolean(),
   /** The owner muted this participant: the bridge forwards none of its audio until it unmutes. */
   muted: z.boolean(),
+  /**
+   * When this participant raised its hand (ms since the epoch; Confab's addition): hands are
+   * taken in this order. Absent while the hand is down.
+   */
+  hand: z.number().optional(),
 });
 export type GroupParticipant = z.output<typeof groupParticipantSchema>;
 
@@ -56,6 +62,8 @@ export const groupChannelDataSchema = z.object({
   members: z.array(z.string()),
   reset: z.boolean(),
   participants: z.array(groupParticipantSchema),
+  /** The owner turned the lobby on: newcomers ask to join (Confab's addition). */
+  lobby: z.boolean().optional(),
 });
 export type GroupChannelData = z.output<typeof groupChannelDataSchema>;
 
@@ -121,6 +129,19 @@ export const groupChannelPayloadSchema = z.union([
    * failed); the join then goes the ordinary way.
    */
   z.object({ prejoined: z.union([z.object({ session: z.string() }), z.null()]) }),
+  /**
+   * The lobby is on: this join waits for the owner (the reply to `webrtc_group`); the join
+   * reply follows once admitted.
+   */
+  z.object({ asking: z.literal(true) }),
+  /** The owner did not let this one in; it may ask again after `lobbyRetryMs`. */
+  z.object({ denied: moderatedBySchema }),
+  /** To the owner: who asks to join now, in the order they came (empty: nobody). */
+  z.object({ knocking: z.array(knockSchema) }),
+  /** Someone sent a reaction: shown over their tile for a moment. */
+  z.object({ reaction: z.object({ user: z.string(), reaction: reactionSchema }) }),
+  /** The owner ended the meeting for everyone: it is over (a new join starts a new one). */
+  z.object({ ended: moderatedBySchema }),
   /** The same user joined from another connection: this one is out. */
   z.object({ replaced: z.literal(true) }),
   z.object({ muted: moderatedBySchema }),
@@ -204,6 +225,19 @@ export const pipelineSignalSchema = z.union([
   z.strictObject({ remove: z.strictObject({ user: z.string().min(1).max(256) }) }),
   // A participant the owner muted turns its microphone on again.
   z.strictObject({ unmute: z.literal(true) }),
+  // In the meeting (docs/protocol.md "In the meeting"): one's own hand up or down, a reaction.
+  z.strictObject({ hand: z.boolean() }),
+  z.strictObject({ reaction: reactionSchema }),
+  // The owner's: lower someone's hand, the lobby on or off, let in or turn away who asks,
+  // everyone in or one, hand the meeting over, mute everyone, end the meeting.
+  z.strictObject({ lowerHand: z.strictObject({ user: z.string().min(1).max(256) }) }),
+  z.strictObject({ lobby: z.boolean() }),
+  z.strictObject({ admit: z.strictObject({ user: z.string().min(1).max(256) }) }),
+  z.strictObject({ admitAll: z.literal(true) }),
+  z.strictObject({ deny: z.strictObject({ user: z.string().min(1).max(256) }) }),
+  z.strictObject({ makeOwner: z.strictObject({ user: z.string().min(1).max(256) }) }),
+  z.strictObject({ muteAll: z.literal(true) }),
+  z.strictObject({ end: z.literal(true) }),
   // How this member's direct connection of a room of two is doing.
   z.strictObject({
     p2p: z.strictObject({ pair: pairIdSchema, state: z.enum(['connected', 'failed']) }),

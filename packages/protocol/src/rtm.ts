@@ -71,8 +71,9 @@ export const webrtcMessageSchema = z.strictObject({
 export const chatsVersion = 20201201;
 
 /**
- * kwm's chat messages (`type: "chats"`, kwmjs `doSendChatMessage`), as kwmjs sends them. Confab
- * has no chat yet: they are answered with kwm's own error, and the connection goes on.
+ * kwm's chat messages (`type: "chats"`, kwmjs `doSendChatMessage`), as kwmjs sends them: the
+ * subtype `chats_message`, the channel of a group or call the sender is in, and `data` as
+ * `chatMessageInSchema` reads it (docs/protocol.md "Chat").
  */
 export const chatsMessageSchema = z.strictObject({
   type: z.literal('chats'),

@@ -8,10 +8,12 @@ import {
   pipelineMode,
   pipelinePeerId,
 } from './group.js';
-import { type CallAnswer, type RtmSelf, webrtcVersion } from './rtm.js';
+import type { ChatMessage, ChatProfile } from './meeting.js';
+import { type CallAnswer, chatsVersion, type RtmSelf, webrtcVersion } from './rtm.js';
 import type {
   AnsweredMessage,
   ChannelMessage,
+  ChatsServerMessage,
   ErrorMessage,
   GoodbyeMessage,
   HangupMessage,
@@ -246,12 +248,16 @@ export function groupPrejoinedMessage(f: {
   });
 }
 
-/** The reply to a guest's `webrtc_group` before the room started: held, without a hash. */
+/**
+ * The reply to a `webrtc_group` that is held, without a hash: a guest's before the room
+ * started (`{waiting: true}`), or anyone's while the lobby is on (`{asking: true}`).
+ */
 export function groupWaitingMessage(f: {
   reply_to: number;
   group: string;
   state: string;
   transaction?: string | undefined;
+  lobby?: boolean;
 }): ChannelMessage {
   return defined({
     type: 'webrtc',
@@ -262,7 +268,7 @@ export function groupWaitingMessage(f: {
     state: f.state,
     v: webrtcVersion,
     transaction: f.transaction || undefined,
-    data: { waiting: true },
+    data: f.lobby ? { asking: true } : { waiting: true },
   });
 }
 
@@ -335,5 +341,63 @@ export function directSignalMessage(f: {
     state: f.data.p2p,
     v: webrtcVersion,
     data: f.data,
+  };
+}
+
+/**
+ * A chat message in `channel`: to its sender as the reply (`reply_to`), to the others with who
+ * said it (`profile`), and to a late joiner as `history`.
+ */
+export function chatMessage(f: {
+  channel: string;
+  data: ChatMessage;
+  reply_to?: number;
+  profile?: ChatProfile;
+  history?: boolean;
+}): ChatsServerMessage {
+  return defined({
+    type: 'chats',
+    subtype: 'chats_message',
+    reply_to: f.reply_to,
+    channel: f.channel,
+    profile: f.profile,
+    v: chatsVersion,
+    history: f.history,
+    data: f.data,
+  });
+}
+
+/** kwm's delivery report to the sender: the message `id` went out to the channel. */
+export function chatQueuedMessage(f: { channel: string; id: string }): ChatsServerMessage {
+  return {
+    type: 'chats',
+    subtype: 'chats_system',
+    channel: f.channel,
+    v: chatsVersion,
+    data: { id: f.id, kind: 'delivery_queued' },
+  };
+}
+
+/**
+ * The end of the meeting as kwm clients hear it: a hangup from the pipeline peer in the group
+ * channel (kwmjs ends its pipeline connection; Confab's web app reads `{ended}`).
+ */
+export function groupHangupMessage(f: {
+  target: string;
+  channel: string;
+  group: string;
+  hash: string;
+}): HangupMessage {
+  return {
+    type: 'webrtc',
+    subtype: 'webrtc_hangup',
+    source: pipelinePeerId,
+    target: f.target,
+    channel: f.channel,
+    group: f.group,
+    hash: f.hash,
+    state: pipelinePeerId,
+    v: webrtcVersion,
+    data: { accept: false, reason: 'hangup', state: pipelinePeerId },
   };
 }

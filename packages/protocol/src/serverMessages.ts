@@ -7,6 +7,7 @@ import {
   groupChannelPayloadSchema,
   pipelinePeerId,
 } from './group.js';
+import { chatMessageSchema, chatProfileSchema } from './meeting.js';
 import { callAnswerSchema } from './rtm.js';
 
 /**
@@ -127,6 +128,8 @@ export const hangupMessageSchema = z.object({
   source: z.string(),
   target: z.string(),
   channel: z.string(),
+  /** A group's hangup (the meeting ended): the room. */
+  group: z.string().optional(),
   hash: z.string(),
   state: z.string(),
   data: z.object({
@@ -144,6 +147,23 @@ export const webrtcServerMessageSchema = z.discriminatedUnion('subtype', [
   hangupMessageSchema,
 ]);
 
+/**
+ * kwm's chat (`type: "chats"`): a message in a group or call channel. To its sender the reply
+ * (`reply_to`, the message with its id and time) and a `chats_system` of kind
+ * `delivery_queued`; to everyone else the message with `profile` (who said it). Confab's
+ * addition: `history: true` on what was said before this member joined, sent after the join.
+ */
+export const chatsServerMessageSchema = z.object({
+  type: z.literal('chats'),
+  subtype: z.enum(['chats_message', 'chats_system']),
+  reply_to: z.number().optional(),
+  channel: z.string(),
+  profile: chatProfileSchema.optional(),
+  v: z.number(),
+  history: z.boolean().optional(),
+  data: z.union([chatMessageSchema, z.object({ id: z.string(), kind: z.string() })]),
+});
+
 /** Every message the server sends. */
 export const serverMessageSchema = z.discriminatedUnion('type', [
   helloMessageSchema,
@@ -151,6 +171,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   pongMessageSchema,
   errorMessageSchema,
   webrtcServerMessageSchema,
+  chatsServerMessageSchema,
 ]);
 
 export type ServerMessage = z.output<typeof serverMessageSchema>;
@@ -165,6 +186,7 @@ export type RingMessage = z.output<typeof ringMessageSchema>;
 export type AnsweredMessage = z.output<typeof answeredMessageSchema>;
 export type SignalMessage = z.output<typeof signalMessageSchema>;
 export type HangupMessage = z.output<typeof hangupMessageSchema>;
+export type ChatsServerMessage = z.output<typeof chatsServerMessageSchema>;
 
 /** A signal from the pipeline peer, with its `data` parsed; undefined for anything else. */
 export function pipelineSignalOf(

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { registerAddressBook } from './addressbook/index.js';
 import { bridgeSecret } from './bridge/index.js';
+import { SqliteChatArchive } from './chat/index.js';
 import { loadOrCreateSecret } from './common/index.js';
 import {
   ConfigError,
@@ -222,6 +223,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       prejoinTimeoutMs: settings.prejoin_timeout * 1000,
       reconnectGraceMs: settings.call_reconnect_grace * 1000,
       allowGuestOnlyChannels: guestPolicy.guestOnlyRooms,
+      chatArchive: new SqliteChatArchive(db, logger.child({ module: 'chat' })),
+      chatRetentionMs: settings.chat_retention * 1000,
       joinLimits: {
         perConnection: settings.max_conferences_per_connection,
         perUser: settings.max_conferences_per_user,

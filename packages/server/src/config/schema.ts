@@ -544,6 +544,16 @@ export const configSchema = z.strictObject({
       description:
         'A group room of exactly two, both on clients that can (the web app; not kwmjs), runs peer to peer: their media goes directly between them (TURN when needed) and not through the bridge, which keeps their sessions for the move back when a third joins or the direct connection fails. false: every room goes through the bridge.',
     } satisfies KeyMeta),
+  chat_retention: z
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 365 * 86_400)
+    .default(0)
+    .meta({
+      description:
+        "Seconds a group room's chat is kept in the database after it was said, and shown to registered users when the room is opened again (guests only ever see what was said since they joined). 0: a meeting's chat lasts as long as the meeting.",
+    } satisfies KeyMeta),
   max_conferences_per_connection: z
     .number()
     .int()

@@ -1,6 +1,7 @@
 import {
   type BridgeOffer,
   type ChannelMessage,
+  type ChatsClientMessage,
   type DirectPair as DirectPairData,
   directSignalMessage,
   directSignalSchema,
@@ -10,16 +11,21 @@ import {
   type GroupChannelPayload,
   type GroupParticipant,
   groupChannelMessage,
+  groupHangupMessage,
   groupJoinDataSchema,
   groupJoinedMessage,
   groupPrejoinedMessage,
   groupWaitingMessage,
+  type ModeratedBy,
   type PipelineOffer,
+  type PipelineSignal,
   pipelinePeerId,
   pipelineSignalMessage,
   pipelineSignalSchema,
+  type Reaction,
   type WebrtcClientMessage,
 } from '@confab/protocol';
+import { type ChatArchive, ChatLog } from '../chat/index.js';
 import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import {
@@ -30,6 +36,7 @@ import {
 } from '../signaling/index.js';
 import type { BridgeHub, BridgeLink, EndpointMessage } from './BridgeHub.js';
 import type { ConferenceIndex } from './ConferenceIndex.js';
+import { Lobby } from './Lobby.js';
 import { newId, Participant } from './Participant.js';
 
 export interface ConferenceOptions {
@@ -50,6 +57,13 @@ export interface ConferenceOptions {
   prejoinTimeoutMs: number;
   /** Takes one screen-share change or renegotiation from the user's budget; false when spent. */
   takeChange(group: string, user: string): boolean;
+  /** Where rooms' chat is kept past their meetings, and for how long (`chat_retention`). */
+  chatArchive?: ChatArchive | undefined;
+  chatRetentionMs: number;
+  /** Someone the owner let in from the lobby joins (the focus checks its limits again). */
+  admit(conn: Connection, msg: WebrtcClientMessage): void;
+  /** The owner ended the meeting: its members' sessions, which must not start a new one. */
+  ended(sessions: string[], by: ModeratedBy): void;
   logger: Logger;
 }
 
@@ -127,6 +141,10 @@ export class Conference {
   readonly #away: ReconnectGrace<Participant>;
   /** Prejoins by connection id. */
   readonly #prejoins = new Map<string, Prejoin>();
+  readonly #lobby: Lobby;
+  /** Connections let in from the lobby, while their join runs. */
+  readonly #passes = new Set<string>();
+  readonly #chat: ChatLog;
   #owner: string | undefined;
   /** The user the bridge last named the dominant speaker. */
   #speaker: string | undefined;
@@ -151,6 +169,17 @@ export class Conference {
     this.channel = `@${group}`;
     this.#away = new ReconnectGrace(opts.reconnectGraceMs);
     this.#log = opts.logger;
+    this.#lobby = new Lobby(opts.maxParticipants);
+    this.#chat = new ChatLog({
+      channel: this.channel,
+      archive: opts.chatArchive && {
+        store: opts.chatArchive,
+        room: group,
+        retentionMs: opts.chatRetentionMs,
+      },
+      deliver: (conn, message) => this.opts.state.deliver(conn, message),
+      logger: opts.logger,
+    });
     opts.index.add(this);
   }
 
@@ -274,6 +303,7 @@ export class Conference {
       adopted?.endpoint,
     );
     member.muted = existing?.muted ?? false;
+    member.hand = existing?.hand;
     member.p2p = joinDataOf(msg)?.p2p === true;
     this.#members.set(member.user, member);
     this.opts.index.user(this, member.user, true);
@@ -507,11 +537,13 @@ export class Conference {
     if (!parsed.success)
       throw new Refusal(
         'bad_message',
-        'pipeline signals carry {type: "answer", sdp}, {candidate}, {renegotiate: true}, {screenshare}, {mute}, {remove}, {unmute}, {p2p: {pair, state}} or {noop: true}',
+        'pipeline signals carry {type: "answer", sdp}, {candidate}, {renegotiate: true}, {screenshare}, {mute}, {remove}, {unmute}, {p2p: {pair, state}}, {noop: true}, or a meeting action (docs/protocol.md "In the meeting")',
       );
+    const data = parsed.data;
+    // The meeting's own actions need no bridge (a room of two may run without its media).
+    if (this.#meetingAction(member, data)) return;
     const bridge = this.#bridge;
     if (!bridge) throw new Refusal('server_error', 'the conference has no bridge at the moment');
-    const data = parsed.data;
     // kwmjs names its peer connection (pcid) in its signals: another one means it dropped the old
     // connection (its recover()) and waits for an offer on a new one, which needs a new session.
     // The first pcid after a new session is the client's new connection; one from before it is
@@ -691,10 +723,16 @@ export class Conference {
       );
   }
 
-  /** The owner's orders: only the owner gives them, about someone in the conference. */
-  #target(by: Participant, user: string): Participant {
+  /** The owner's orders: only the owner gives them. */
+  #ownerOnly(by: Participant, what: string): Participant {
     if (this.#owner !== by.user)
-      throw new Refusal('access_restricted', 'only the owner can mute or remove participants');
+      throw new Refusal('access_restricted', `only the owner can ${what}`);
+    return by;
+  }
+
+  /** The owner's orders about someone in the conference. */
+  #target(by: Participant, user: string, what = 'mute or remove participants'): Participant {
+    this.#ownerOnly(by, what);
     const target = this.#members.get(user);
     if (!target) throw new Refusal('bad_message', 'no such participant in this conference');
     return target;
@@ -729,6 +767,217 @@ export class Conference {
     this.#leave(target);
   }
 
+  /**
+   * The meeting's actions (docs/protocol.md "In the meeting"); false when `data` is none of
+   * them. Anyone's own hand and reactions, within its budget; the owner's lobby, hand-over,
+   * others' hands, mute everyone and the end of the meeting, refused from anyone else.
+   */
+  #meetingAction(member: Participant, data: PipelineSignal): boolean {
+    if ('hand' in data) this.#setHand(member, data.hand);
+    else if ('reaction' in data) this.#react(member, data.reaction);
+    else if ('lowerHand' in data) {
+      const target = this.#target(member, data.lowerHand.user, 'lower hands');
+      if (target.hand === undefined) return true;
+      target.hand = undefined;
+      this.#announce(undefined);
+    } else if ('lobby' in data)
+      this.#setLobby(this.#ownerOnly(member, 'turn the lobby on or off'), data.lobby);
+    else if ('admit' in data) {
+      this.#ownerOnly(member, 'let anyone in');
+      const k = this.#lobby.take(data.admit.user);
+      if (!k) throw new Refusal('bad_message', 'nobody of that id asks to join');
+      this.#letIn([k]);
+    } else if ('admitAll' in data) {
+      this.#ownerOnly(member, 'let anyone in');
+      this.#letIn(this.#lobby.takeAll());
+    } else if ('deny' in data)
+      this.#deny(this.#ownerOnly(member, 'turn anyone away'), data.deny.user);
+    else if ('makeOwner' in data) this.#makeOwner(member, data.makeOwner.user);
+    else if ('muteAll' in data) this.#muteAll(this.#ownerOnly(member, 'mute everyone'));
+    else if ('end' in data) this.end(this.#ownerOnly(member, 'end the meeting'));
+    else return false;
+    return true;
+  }
+
+  /** A gesture (a hand, a reaction) within the member's budget. */
+  #gesture(member: Participant): void {
+    if (!member.gestures.take())
+      throw new Refusal(
+        'rate_limited',
+        'too many hands and reactions: 8 at once, then one a second',
+      );
+  }
+
+  #setHand(member: Participant, up: boolean): void {
+    if ((member.hand !== undefined) === up) return;
+    this.#gesture(member);
+    member.hand = up ? Date.now() : undefined;
+    this.#announce(undefined);
+  }
+
+  #react(member: Participant, reaction: Reaction): void {
+    this.#gesture(member);
+    this.#broadcast({ reaction: { user: member.user, reaction } });
+  }
+
+  /** A chat message from `conn` in this conference's channel, to every member. */
+  chat(conn: Connection, msg: ChatsClientMessage): void {
+    const member = this.#members.get(conn.userId);
+    if (!member || member.conn !== conn.id || this.#away.isAway(member))
+      throw new Refusal('bad_message', 'connection not in channel');
+    const conns: string[] = [];
+    for (const m of this.#members.values()) if (!this.#away.isAway(m)) conns.push(m.conn);
+    this.#chat.post(
+      { user: member.user, name: member.name, guest: member.guest, conn: conn.id },
+      msg,
+      conns,
+    );
+  }
+
+  /** Whether `conn`'s join waits in the lobby: while it is on, for all but the owner's. */
+  lobbyHolds(conn: Connection): boolean {
+    if (!this.#lobby.on || this.#passes.has(conn.id) || this.#members.has(conn.userId))
+      return false;
+    // With no owner, a registered user's join makes it the owner.
+    return this.#owner !== undefined || conn.guestPath !== undefined;
+  }
+
+  /**
+   * `conn` asks to join while the lobby is on: it waits (told `{asking: true}` in reply), and
+   * the owner is told who asks. The same user's earlier ask, from another connection, is
+   * replaced.
+   */
+  knock(conn: Connection, msg: WebrtcClientMessage): void {
+    const replaced = this.#lobby.add({
+      conn,
+      msg,
+      user: conn.userId,
+      name: conn.name,
+      guest: conn.guestPath !== undefined,
+    });
+    this.endPrejoin(conn.id, false);
+    if (replaced) replaced.conn.send(this.#channelMessage({ replaced: true }));
+    conn.send(
+      groupWaitingMessage({
+        reply_to: msg.id,
+        group: this.group,
+        state: msg.state,
+        transaction: msg.transaction,
+        lobby: true,
+      }),
+    );
+    this.#tellOwnerKnocking();
+    this.#log.debug({ group: this.group, user: conn.userId }, 'asking to join');
+  }
+
+  /** An ask ends: its connection hung up or went away. False when it had none here. */
+  stopKnocking(connId: string): boolean {
+    if (!this.#lobby.leave(connId)) return false;
+    this.#tellOwnerKnocking();
+    return true;
+  }
+
+  /** The owner's lobby switch: off lets everyone asking in, in the order they came. */
+  #setLobby(owner: Participant, on: boolean): void {
+    if (this.#lobby.on === on) return;
+    this.#lobby.on = on;
+    this.#log.info({ group: this.group, by: owner.user, on }, 'lobby switched');
+    if (on) {
+      // Sessions held ahead of a join would let their users past it (and learn who is here).
+      for (const p of [...this.#prejoins.values()])
+        if (p.user !== owner.user) this.endPrejoin(p.conn, true);
+    }
+    this.#announce(undefined);
+    if (!on) this.#letIn(this.#lobby.takeAll());
+  }
+
+  /** Those asking, taken off the queue, join now (the focus checks its limits again). */
+  #letIn(knocks: ReturnType<Lobby['takeAll']>): void {
+    for (const k of knocks) {
+      if (k.conn.closed) continue;
+      this.#passes.add(k.conn.id);
+      try {
+        this.opts.admit(k.conn, k.msg);
+      } finally {
+        this.#passes.delete(k.conn.id);
+      }
+    }
+    this.#tellOwnerKnocking();
+  }
+
+  #deny(owner: Participant, user: string): void {
+    const k = this.#lobby.take(user);
+    if (!k) throw new Refusal('bad_message', 'nobody of that id asks to join');
+    this.#lobby.denied(user);
+    k.conn.send(this.#channelMessage({ denied: { by: owner.user, name: owner.name } }));
+    this.#tellOwnerKnocking();
+    this.#log.info({ group: this.group, user, by: owner.user }, 'turned away at the lobby');
+  }
+
+  /** The owner tells the present owner who asks to join, while the lobby is on. */
+  #tellOwnerKnocking(): void {
+    const owner = this.#owner ? this.#members.get(this.#owner) : undefined;
+    if (!owner || this.#away.isAway(owner) || (!this.#lobby.on && this.#lobby.size === 0)) return;
+    this.opts.state.deliver(owner.conn, this.#channelMessage({ knocking: this.#lobby.list() }));
+  }
+
+  /** The owner hands the meeting (and its lobby) to another registered member. */
+  #makeOwner(by: Participant, user: string): void {
+    const target = this.#target(by, user, 'hand the meeting over');
+    if (target.guest) throw new Refusal('bad_message', 'a guest cannot be the owner');
+    if (target === by) return;
+    this.#setOwner(target.user);
+    this.#announce(undefined);
+    this.#log.info({ group: this.group, user: target.user, by: by.user }, 'owner handed over');
+  }
+
+  #setOwner(user: string | undefined): void {
+    this.#owner = user;
+    this.#tellOwnerKnocking();
+  }
+
+  /** Everyone but the owner is muted (each may unmute itself); told once each. */
+  #muteAll(owner: Participant): void {
+    const told = this.#channelMessage({ muted: { by: owner.user, name: owner.name } });
+    let n = 0;
+    for (const m of this.#members.values()) {
+      if (m === owner || m.muted) continue;
+      m.muted = true;
+      n++;
+      this.#bridge?.send({ type: 'mute', conference: this.id, endpoint: m.endpoint, muted: true });
+      this.opts.state.deliver(m.conn, told);
+    }
+    if (n > 0) this.#announce(undefined);
+    this.#log.info({ group: this.group, by: owner.user, muted: n }, 'everyone muted');
+  }
+
+  /**
+   * The owner ends the meeting: everyone in it, asking or waiting is told `{ended}` (kwm
+   * clients also get the group's hangup from the pipeline peer) and the conference closes. Its
+   * members' sessions are remembered by the focus, so that a client coming back with one does
+   * not start a new meeting by itself; a join after this starts one.
+   */
+  end(owner: Participant): void {
+    const by: ModeratedBy = { by: owner.user, name: owner.name };
+    const members = [...this.#members.values()];
+    this.opts.ended(
+      members.map((m) => m.endpoint),
+      by,
+    );
+    this.#log.info({ group: this.group, conference: this.id, by: owner.user }, 'meeting ended');
+    this.#close(this.#channelMessage({ ended: by }));
+    for (const m of members)
+      this.opts.state.deliver(
+        m.conn,
+        groupHangupMessage({
+          target: m.user,
+          channel: this.channel,
+          group: this.group,
+          hash: this.opts.hash.of(m.user, pipelinePeerId, this.channel),
+        }),
+      );
+  }
+
   /** The member's signaling connection: set, or taken out of the index (`undefined`). */
   #setConn(member: Participant, conn: string | undefined): void {
     this.opts.index.connection(this, member.conn, false);
@@ -740,7 +989,7 @@ export class Conference {
   #leave(member: Participant): void {
     if (this.#members.get(member.user) !== member) return;
     this.#unseat(member);
-    if (this.#owner === member.user) this.#owner = this.#longestRegistered();
+    if (this.#owner === member.user) this.#setOwner(this.#longestRegistered());
     this.#announce(undefined);
     this.#log.debug({ group: this.group, user: member.user }, 'left conference');
     this.#considerDirect();
@@ -827,6 +1076,11 @@ export class Conference {
    * leave announcements: everyone is told the same thing at once. Closing twice does nothing.
    */
   close(): void {
+    this.#close(this.#channelMessage({ closed: { code: 'unavailable' } }));
+  }
+
+  /** Closes with `told` to everyone in, waiting or asking. */
+  #close(told: ChannelMessage): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#emptyTimer);
@@ -842,11 +1096,11 @@ export class Conference {
       this.opts.state.deliver(p.conn, ended);
     }
     this.#prejoins.clear();
-    const closed = this.#channelMessage({ closed: { code: 'unavailable' } });
-    for (const { conn } of this.#waiting.values()) conn.send(closed);
+    for (const { conn } of this.#waiting.values()) conn.send(told);
     this.#waiting.clear();
+    for (const { conn } of this.#lobby.takeAll()) conn.send(told);
     const members = [...this.#members.values()];
-    for (const m of members) this.opts.state.deliver(m.conn, closed);
+    for (const m of members) this.opts.state.deliver(m.conn, told);
     for (const m of members) this.#unseat(m, false);
     this.#bridge?.expire(this.id);
     this.opts.index.remove(this);
@@ -880,6 +1134,9 @@ export class Conference {
       }),
     );
     if (this.#speaker) conn.send(this.#channelMessage({ speaker: this.#speaker }));
+    // What was said before it came (a guest: since it joined), and, to the owner, who asks.
+    this.#chat.replay(conn.id, member.guest ? member.joinedAt : undefined);
+    if (member.user === this.#owner && this.#lobby.on) this.#tellOwnerKnocking();
   }
 
   #channelMessage(data: GroupChannelPayload): ChannelMessage {
@@ -894,8 +1151,15 @@ export class Conference {
       owner: m.user === this.#owner,
       guest: m.guest,
       muted: m.muted,
+      ...(m.hand !== undefined ? { hand: m.hand } : {}),
     }));
-    return { group: this.group, members: members.map((m) => m.user), reset, participants };
+    return {
+      group: this.group,
+      members: members.map((m) => m.user),
+      reset,
+      participants,
+      lobby: this.#lobby.on,
+    };
   }
 
   /** Tells every member but `except` who is in the conference now. */

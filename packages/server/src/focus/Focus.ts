@@ -1,5 +1,12 @@
-import { isGroupId, type WebrtcClientMessage } from '@confab/protocol';
+import {
+  type ChatsClientMessage,
+  groupChannelMessage,
+  isGroupId,
+  type ModeratedBy,
+  type WebrtcClientMessage,
+} from '@confab/protocol';
 import { Gauge, type Registry } from 'prom-client';
+import type { ChatArchive } from '../chat/index.js';
 import { MemoryRateLimiter, TokenBucket } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import {
@@ -38,9 +45,18 @@ export interface FocusOptions {
    * them without bound.
    */
   joinLimits: { perConnection: number; perUser: number; perMinute: number };
+  /** Where rooms' chat is kept for `chat_retention` (ms; 0 or no archive: the meeting only). */
+  chatArchive?: ChatArchive;
+  chatRetentionMs?: number;
   registry: Registry;
   logger: Logger;
 }
+
+/**
+ * How long the sessions of a meeting its owner ended are remembered: a client that comes back
+ * with one (its signaling dropped meanwhile) hears that it ended instead of starting a new one.
+ */
+export const endedMemoryMs = 10 * 60_000;
 
 /**
  * Screen-share starts and stops, and renegotiations, a member may ask for: 10 at once, then
@@ -86,6 +102,10 @@ export class Focus implements BridgeEvents {
   readonly #prejoinRate: MemoryRateLimiter;
   /** The conference each connection's prejoin is in (one per connection). */
   readonly #prejoined = new Map<string, Conference>();
+  /** The conference each connection last asked to join at its lobby. */
+  readonly #knocks = new Map<string, Conference>();
+  /** Sessions of meetings their owner ended, with who ended it and when. */
+  readonly #ended = new Map<string, { by: ModeratedBy; at: number }>();
   readonly #conference: ConferenceOptions;
   readonly #log: Logger;
   #closed = false;
@@ -106,6 +126,10 @@ export class Focus implements BridgeEvents {
       reconnectGraceMs: opts.reconnectGraceMs,
       prejoinTimeoutMs: opts.prejoinTimeoutMs ?? prejoinTimeoutMs,
       takeChange: (group, user) => this.#changesOf(group, user).take(),
+      chatArchive: opts.chatArchive,
+      chatRetentionMs: opts.chatRetentionMs ?? 0,
+      admit: (conn, msg) => this.#admit(conn, msg),
+      ended: (sessions, by) => this.#meetingEnded(sessions, by),
       logger: this.#log,
     };
     opts.hub.setEvents(this);
@@ -169,12 +193,30 @@ export class Focus implements BridgeEvents {
   }
 
   /**
-   * A connection closed: it stops waiting, and its members are away from their conferences for
-   * the reconnect grace (then leave), or leave at once without one.
+   * A chat message in a group channel (`@group/<name>`): to everyone in that conference, from
+   * a member of it (docs/protocol.md "Chat").
+   */
+  chat(conn: Connection, msg: ChatsClientMessage): void {
+    try {
+      const conf = this.#index.byGroup(msg.channel.slice(1));
+      if (!msg.channel.startsWith('@') || !conf)
+        throw new Refusal('bad_message', 'channel not found');
+      conf.chat(conn, msg);
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      conn.error(err.code, err.message, msg.id);
+    }
+  }
+
+  /**
+   * A connection closed: it stops waiting and asking, and its members are away from their
+   * conferences for the reconnect grace (then leave), or leave at once without one.
    */
   connectionClosed(conn: Connection): void {
     this.#prejoined.get(conn.id)?.endPrejoin(conn.id, false);
     this.#prejoined.delete(conn.id);
+    this.#knocks.get(conn.id)?.stopKnocking(conn.id);
+    this.#knocks.delete(conn.id);
     if (conn.guestPath !== undefined) this.#index.byGroup(conn.guestPath)?.stopWaiting(conn.id);
     for (const conf of this.#index.ofConnection(conn.id)) conf.connectionClosed(conn);
   }
@@ -242,6 +284,13 @@ export class Focus implements BridgeEvents {
     if (this.#closed) throw new Refusal('server_error', 'the server is shutting down');
     const data = joinDataOf(msg);
     if (data?.prejoin === true) return this.#prejoin(conn, msg, group);
+    // A client back with a session of a meeting that ended does not start a new one by itself.
+    const ended = data?.session !== undefined ? this.#ended.get(data.session) : undefined;
+    if (ended && data?.session) {
+      this.#ended.delete(data.session);
+      conn.send(groupChannelMessage({ channel: `@${group}`, group, data: { ended: ended.by } }));
+      return;
+    }
     let conf = this.#index.byGroup(group);
     const existing = conf?.member(conn.userId);
     if (conf && existing && conf.mayResume(existing, msg)) return conf.resume(conn, msg, existing);
@@ -261,6 +310,11 @@ export class Focus implements BridgeEvents {
     if (existing?.conn !== conn.id) this.#checkJoinCounts(conn, !existing);
     if (!conf?.started && !this.opts.hub.pick())
       throw new Refusal('server_error', 'no media bridge is available');
+    if (conf?.lobbyHolds(conn)) {
+      conf.knock(conn, msg);
+      this.#knocks.set(conn.id, conf);
+      return;
+    }
     conf ??= new Conference(group, this.#conference);
     conf.join(conn, msg);
     if (!guest) this.#admitWaiting(conf);
@@ -287,6 +341,8 @@ export class Focus implements BridgeEvents {
       throw new Refusal('conference_full', 'as many are about to join this room as may');
     if (!conf?.bridge && !this.opts.hub.pick())
       throw new Refusal('server_error', 'no media bridge is available');
+    if (conf?.lobbyHolds(conn))
+      throw new Refusal('access_restricted', 'the lobby is on: ask to join first');
     if (!this.#prejoinRate.hit(conn.userId).allowed)
       throw new Refusal(
         'too_many_conferences',
@@ -297,6 +353,23 @@ export class Focus implements BridgeEvents {
     conf ??= new Conference(group, this.#conference);
     this.#prejoined.set(conn.id, conf);
     conf.prejoin(conn, msg);
+  }
+
+  /** Someone the owner let in from the lobby joins, its limits checked again. */
+  #admit(conn: Connection, msg: WebrtcClientMessage): void {
+    this.#knocks.delete(conn.id);
+    try {
+      this.#join(conn, msg, true);
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      conn.error(err.code, err.message, msg.id);
+    }
+  }
+
+  #meetingEnded(sessions: string[], by: ModeratedBy): void {
+    const now = Date.now();
+    for (const [s, e] of this.#ended) if (now - e.at > endedMemoryMs) this.#ended.delete(s);
+    for (const s of sessions) this.#ended.set(s, { by, at: now });
   }
 
   /** A registered user is in: the guests waiting for this room join, in the order they came. */
@@ -339,7 +412,7 @@ export class Focus implements BridgeEvents {
    */
   #hangup(conn: Connection, msg: WebrtcClientMessage): void {
     const conf = this.#index.byGroup(msg.group);
-    if (conf?.stopWaiting(conn.id)) return;
+    if (conf?.stopWaiting(conn.id) || conf?.stopKnocking(conn.id)) return;
     // Leaving the landing page: the prejoin's session goes.
     if (conf?.endPrejoin(conn.id, false)) return;
     conf?.hangup(conn, msg);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { PipelineOffer } from '@confab/protocol';
+import { gestureRateLimit, type PipelineOffer } from '@confab/protocol';
+import { TokenBucket } from '../common/index.js';
 
 export const newId = (): string => randomBytes(9).toString('base64url');
 
@@ -24,6 +25,10 @@ export class Participant {
   allocated = false;
   /** Its client can connect directly to the other member of a room of two (`data.p2p`). */
   p2p = false;
+  /** When it raised its hand (ms), while the hand is up. */
+  hand: number | undefined;
+  /** Its budget of hands raised and lowered, and reactions (`gestureRateLimit`). */
+  readonly gestures = new TokenBucket(gestureRateLimit.burst, gestureRateLimit.perSecond);
   /** When its endpoint was last replaced after failing (the bridge said its connection failed). */
   #restarts: number[] = [];
   /**

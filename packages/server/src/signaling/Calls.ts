@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   answeredMessage,
+  type ChatsClientMessage,
   callAnswerSchema,
   callChannelMessage,
   callSignalMessage,
@@ -10,6 +11,7 @@ import {
   type ServerMessage,
   type WebrtcClientMessage,
 } from '@confab/protocol';
+import { ChatLog } from '../chat/index.js';
 import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AnsweredCalls } from './AnsweredCalls.js';
@@ -71,6 +73,8 @@ export class Calls {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   /** Answered calls waiting for a member whose connection dropped, by channel. */
   readonly #grace: ReconnectGrace<string>;
+  /** The chat of each answered call that has one, by channel (this process's members). */
+  readonly #chats = new Map<string, ChatLog>();
   #closing = false;
 
   constructor(
@@ -95,6 +99,37 @@ export class Calls {
         case 'webrtc_group':
           throw new Refusal('bad_message', 'webrtc_group goes to the focus');
       }
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      conn.error(err.code, err.message, msg.id);
+    }
+  }
+
+  /**
+   * A chat message in a one-to-one call (docs/protocol.md "Chat"): from one of its two
+   * connections to the other. Not kept past the call, and not sent again to a member that was
+   * away meanwhile.
+   */
+  chat(conn: Connection, msg: ChatsClientMessage): void {
+    try {
+      const ch = msg.channel.startsWith('*') ? this.state.getChannel(msg.channel) : undefined;
+      if (!ch) throw new Refusal('bad_message', 'channel not found');
+      if (ch.status !== 'active' || (ch.callerConn !== conn.id && ch.calleeConn !== conn.id))
+        throw new Refusal('bad_message', 'connection not in channel');
+      let log = this.#chats.get(ch.id);
+      if (!log) {
+        log = new ChatLog({
+          channel: ch.id,
+          deliver: (c, m) => this.state.deliver(c, m),
+          logger: this.log,
+        });
+        this.#chats.set(ch.id, log);
+      }
+      const other = ch.callerConn === conn.id ? ch.calleeConn : ch.callerConn;
+      log.post({ user: conn.userId, name: conn.name, guest: false, conn: conn.id }, msg, [
+        conn.id,
+        ...(other ? [other] : []),
+      ]);
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
       conn.error(err.code, err.message, msg.id);
@@ -349,6 +384,7 @@ export class Calls {
    */
   #end(ch: CallChannel, from: string, to: string, reason: string, state = ch.state): void {
     this.#stopTimer(ch.id);
+    this.#chats.delete(ch.id);
     this.state.deleteChannel(ch.id, endedMemoryMs);
     // Only an answered call (or one taken up after a restart) was recorded.
     if (ch.status === 'active') this.answered.forget(ch.id);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  type ChatsClientMessage,
   type ClientMessage,
   helloMessage,
   pongMessage,
@@ -76,6 +77,8 @@ export const auditIntervalMs = 30_000;
 /** Who takes group messages (the focus). */
 export interface GroupHandler {
   handle(conn: Connection, msg: WebrtcClientMessage): void;
+  /** A chat message in a group channel (`@group/<name>`). */
+  chat(conn: Connection, msg: ChatsClientMessage): void;
   connectionClosed(conn: Connection): void;
 }
 
@@ -285,8 +288,21 @@ export class Signaling implements ConnectionHandler {
       conn.send(pongMessage(message));
       return;
     }
-    if (message.type === 'chats')
-      return conn.error('bad_message', 'chat is not available on this server', message.id);
+    if (message.type === 'chats') {
+      // A guest chats in the room of its link only (as it signals there only).
+      const path = conn.guestPath;
+      if (path !== undefined && message.channel !== `@${path}`)
+        return conn.error(
+          'access_restricted',
+          'a guest may only take part in the room of its link',
+          message.id,
+        );
+      if (path !== undefined && !this.opts.guestPolicy.roomOpen(path))
+        return conn.error('access_restricted', 'this room is no longer open to guests', message.id);
+      if (message.channel.startsWith('@') && this.opts.focus)
+        return this.opts.focus.chat(conn, message);
+      return this.#calls.chat(conn, message);
+    }
     const refusal = this.#guestRefusal(conn, message);
     if (refusal) return conn.error('access_restricted', refusal, message.id);
     if (this.opts.focus && (message.subtype === 'webrtc_group' || message.group !== ''))

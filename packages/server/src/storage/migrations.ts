@@ -120,4 +120,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX answered_calls_age ON answered_calls (answered_at);
     `,
   },
+  {
+    // Rooms' chat kept past their meetings (`chat_retention`; chat/ChatArchive.ts).
+    name: 'chat messages',
+    sql: `
+      CREATE TABLE chat_messages (
+        room   TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        guest  INTEGER NOT NULL,
+        text   TEXT NOT NULL,
+        PRIMARY KEY (room, id)
+      ) STRICT;
+      CREATE INDEX chat_messages_by_room ON chat_messages (room, at);
+      CREATE INDEX chat_messages_age ON chat_messages (at);
+    `,
+  },
 ];

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type ChatMessage,
+  type ChatProfile,
+  type ChatsClientMessage,
+  chatHistoryLimit,
+  chatMaxLength,
+  chatMessage,
+  chatMessageInSchema,
+  chatQueuedMessage,
+  chatRateLimit,
+  type ServerMessage,
+  textLength,
+} from '@confab/protocol';
+import { TokenBucket } from '../common/index.js';
+import type { Logger } from '../logging/index.js';
+import { Refusal } from '../signaling/index.js';
+import type { ChatArchive, ChatEntry } from './ChatArchive.js';
+
+/** Who says something in a chat, and on which connection. */
+export interface ChatAuthor {
+  user: string;
+  name: string;
+  guest: boolean;
+  conn: string;
+}
+
+/** kwm's 12-character message ids. */
+const messageId = (): string => randomBytes(9).toString('base64url');
+
+/**
+ * The text of a `chats_message` as kwmjs sends it, checked as kwmserver checks it (sender and
+ * target empty, a user text, no extra data), trimmed; refused when empty or longer than
+ * `chatMaxLength` characters. Rich text is dropped: the web app shows text only.
+ */
+export function chatTextOf(msg: ChatsClientMessage): string {
+  if (msg.subtype !== 'chats_message')
+    throw new Refusal('bad_message', 'chats messages have the subtype chats_message');
+  const parsed = chatMessageInSchema.safeParse(msg.data);
+  if (!parsed.success)
+    throw new Refusal(
+      'bad_message',
+      'chats_message data is {kind: "", sender: "", target: "", id, text} (kwm)',
+    );
+  const data = parsed.data;
+  if (data.sender !== '') throw new Refusal('bad_message', 'message sender must be empty');
+  if (data.target !== '') throw new Refusal('bad_message', 'message target must be empty');
+  if (data.kind !== '') throw new Refusal('bad_message', 'unknown message kind');
+  if (data.extra !== undefined)
+    throw new Refusal('bad_message', 'message contains unexpected extra data');
+  const text = data.text.trim();
+  if (text === '') throw new Refusal('bad_message', 'message text is empty');
+  if (textLength(text) > chatMaxLength)
+    throw new Refusal(
+      'payload_too_large',
+      `a chat message has at most ${chatMaxLength} characters`,
+    );
+  return text;
+}
+
+export interface ChatLogOptions {
+  /** The channel its messages name (`@group/<name>`, or a call's `*…`). */
+  channel: string;
+  /** Where a room's chat is kept past the meeting (`chat_retention`), and under which key. */
+  archive?: { store: ChatArchive; room: string; retentionMs: number } | undefined;
+  deliver(conn: string, message: ServerMessage): void;
+  logger: Logger;
+}
+
+/**
+ * One channel's chat (a group's meeting or a one-to-one call): the messages said in it since
+ * it began, up to `chatHistoryLimit` (and, with `chat_retention`, those of the room's earlier
+ * meetings still kept), each sender's budget, and the fan-out kwmserver does: the reply to
+ * the sender, the message with its author's profile to everyone else, then the sender's
+ * delivery report.
+ */
+export class ChatLog {
+  readonly #entries: ChatEntry[] = [];
+  /** Senders' budgets, by user: leaving and coming back does not refill one. */
+  readonly #budgets = new Map<string, TokenBucket>();
+
+  constructor(private readonly opts: ChatLogOptions) {
+    const a = opts.archive;
+    if (a && a.retentionMs > 0)
+      this.#entries.push(...a.store.recent(a.room, Date.now() - a.retentionMs, chatHistoryLimit));
+  }
+
+  /** Messages kept (this meeting's and the archive's). */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /**
+   * `author` says `msg` to everyone in `recipients` (its own connection among them or not):
+   * refused (nothing sent to anyone) when malformed, too long, or past its budget.
+   */
+  post(author: ChatAuthor, msg: ChatsClientMessage, recipients: Iterable<string>): void {
+    const text = chatTextOf(msg);
+    let budget = this.#budgets.get(author.user);
+    if (!budget) {
+      budget = new TokenBucket(chatRateLimit.burst, chatRateLimit.perSecond);
+      this.#budgets.set(author.user, budget);
+    }
+    if (!budget.take())
+      throw new Refusal(
+        'rate_limited',
+        `too many chat messages: ${chatRateLimit.burst} at once, then one a second`,
+      );
+    const at = Date.now();
+    const data: ChatMessage = {
+      kind: '',
+      id: messageId(),
+      ts: Math.floor(at / 1000),
+      sender: author.user,
+      target: '',
+      text,
+    };
+    const profile: ChatProfile = author.guest
+      ? { name: author.name, guest: true }
+      : { name: author.name };
+    const entry: ChatEntry = { at, data, profile };
+    this.#entries.push(entry);
+    if (this.#entries.length > chatHistoryLimit) this.#entries.shift();
+    const a = this.opts.archive;
+    if (a && a.retentionMs > 0) a.store.append(a.room, entry, at - a.retentionMs);
+
+    const channel = this.opts.channel;
+    this.opts.deliver(author.conn, chatMessage({ channel, data, reply_to: msg.id }));
+    const out = chatMessage({ channel, data, profile });
+    for (const conn of recipients) if (conn !== author.conn) this.opts.deliver(conn, out);
+    this.opts.deliver(author.conn, chatQueuedMessage({ channel, id: data.id }));
+  }
+
+  /**
+   * What was said before, to one who joins (or comes back): everything kept for a registered
+   * user; for a guest only what was said since `guestSince` (when it joined), never an
+   * earlier meeting's.
+   */
+  replay(conn: string, guestSince?: number): void {
+    for (const e of this.#entries) {
+      if (guestSince !== undefined && e.at < guestSince) continue;
+      this.opts.deliver(
+        conn,
+        chatMessage({
+          channel: this.opts.channel,
+          data: e.data,
+          profile: e.profile,
+          history: true,
+        }),
+      );
+    }
+  }
+}
