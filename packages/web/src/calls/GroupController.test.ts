@@ -8,18 +8,20 @@ import {
   groupChannelMessage,
   groupJoinedMessage,
   groupPrejoinedMessage,
+  groupWaitingMessage,
   maxViewsPerSecond,
   mediaChannelClientSchema,
   mediaChannelLabel,
   pipelinePeerId,
   pipelineSignalMessage,
+  pipelineSignalSchema,
   type ServerMessage,
   serverMessageSchema,
   type WebrtcClientDraft,
   webrtcMessageSchema,
 } from '@confab/protocol';
 import { FakeRtc, FakeTrack, fakeCamera, fakeSdp, readFakeSdp } from './FakeRtc.js';
-import { GroupController } from './GroupController.js';
+import { GroupController, reactionShownMs } from './GroupController.js';
 import { viewDebounceMs, viewIntervalMs } from './ViewSender.js';
 
 /**
@@ -1330,4 +1332,107 @@ test('a joiner whose join reply pairs it (a room of one it made two) sends the b
     a: late.camera.getAudioTracks()[0],
     v: late.camera.getVideoTracks()[0],
   });
+});
+
+test('the lobby: a join held shows "Asking to join…", the join reply once admitted takes the member in; the owner hears who asks; denied or ended, it is out and does not join again by itself', () => {
+  const m = member();
+  m.groups.join(room);
+  const join = m.sent[0] as { id: number; state: string };
+  m.receive(
+    groupWaitingMessage({ reply_to: join.id, group: room, state: join.state, lobby: true }),
+  );
+  assert.equal(inGroup(m).asking, true);
+  m.receive(
+    groupJoinedMessage({
+      reply_to: join.id,
+      channel,
+      group: room,
+      hash: 'group-hash',
+      state: join.state,
+      members: { ...membersOf('bob', 'alice'), lobby: true },
+    }),
+  );
+  assert.equal(inGroup(m).asking, false);
+  assert.equal(inGroup(m).phase, 'joined');
+  assert.equal(inGroup(m).lobby, true);
+  const knock = [{ id: 'guest-1', name: 'John', guest: true }];
+  m.receive(groupChannelMessage({ channel, group: room, data: { knocking: knock } }));
+  assert.deepEqual(inGroup(m).knocking, knock);
+
+  // Denied: out of the call, with who said so and when; signaling coming back joins nothing.
+  m.receive(
+    groupChannelMessage({ channel, group: room, data: { denied: { by: 'bob', name: 'BOB' } } }),
+  );
+  const s = m.groups.getState();
+  assert.equal(s.phase, 'failed');
+  assert.equal(s.phase === 'failed' && s.reason, 'denied');
+  assert.equal(s.phase === 'failed' && s.message, 'BOB');
+  assert.ok(s.phase === 'failed' && typeof s.at === 'number');
+  const before = m.sent.length;
+  m.groups.reconnected();
+  assert.equal(m.sent.length, before, 'no join of its own');
+
+  const e = member();
+  joined(e);
+  e.receive(
+    groupChannelMessage({ channel, group: room, data: { ended: { by: 'alice', name: 'ALICE' } } }),
+  );
+  const ended = e.groups.getState();
+  assert.deepEqual(ended.phase === 'failed' && [ended.reason, ended.message], ['ended', 'ALICE']);
+  assert.equal(
+    e.rtc.pcs.every((pc) => pc.closed),
+    true,
+    'its media closed',
+  );
+});
+
+test('the meeting’s actions go to the pipeline in the shapes the server takes; a reaction shows over its sender for a moment', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const m = member();
+  joined(m);
+  const g = m.groups;
+  g.raiseHand(true);
+  g.react('clap');
+  g.lowerHand('bob');
+  g.setLobby(true);
+  g.admit('carol');
+  g.admitAll();
+  g.deny('dave');
+  g.makeOwner('bob');
+  g.muteAll();
+  g.endMeeting();
+  const actions = m.sent.filter((s) => s.subtype === 'webrtc_signal');
+  for (const a of actions) {
+    assert.equal(a.target, pipelinePeerId);
+    assert.equal(a.hash, 'group-hash');
+    assert.ok(pipelineSignalSchema.safeParse(a.data).success, JSON.stringify(a.data));
+  }
+  assert.deepEqual(
+    actions.map((a) => a.data),
+    [
+      { hand: true },
+      { reaction: 'clap' },
+      { lowerHand: { user: 'bob' } },
+      { lobby: true },
+      { admit: { user: 'carol' } },
+      { admitAll: true },
+      { deny: { user: 'dave' } },
+      { makeOwner: { user: 'bob' } },
+      { muteAll: true },
+      { end: true },
+    ],
+  );
+  m.receive(
+    groupChannelMessage({
+      channel,
+      group: room,
+      data: { reaction: { user: 'bob', reaction: 'heart' } },
+    }),
+  );
+  assert.deepEqual(
+    inGroup(m).reactions.map((r) => [r.user, r.reaction]),
+    [['bob', 'heart']],
+  );
+  t.mock.timers.tick(reactionShownMs);
+  assert.deepEqual(inGroup(m).reactions, []);
 });

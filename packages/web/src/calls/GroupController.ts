@@ -4,10 +4,12 @@ import {
   directSignalOf,
   type ForwardedStream,
   type GroupParticipant,
+  type Knock,
   mediaChannelLabel,
   type PipelineOffer,
   pipelinePeerId,
   pipelineSignalOf,
+  type Reaction,
   type ServerMessage,
   type TurnCredentials,
   upstreamMids,
@@ -57,6 +59,14 @@ export type GroupState =
       mutedBy: string | undefined;
       /** A guest held by the server until a registered user starts the room. */
       waiting: boolean;
+      /** Held at the lobby until the owner lets this user in ("Asking to join…"). */
+      asking: boolean;
+      /** The owner has the lobby on. */
+      lobby: boolean;
+      /** To the owner: who asks to join, in the order they came. */
+      knocking: Knock[];
+      /** Reactions shown now over their sender's tile, oldest first. */
+      reactions: ShownReaction[];
       /**
        * A room of two that runs peer to peer: the other member's media comes over the direct
        * connection, and this side sends nothing to the bridge.
@@ -66,9 +76,22 @@ export type GroupState =
   | {
       phase: 'failed';
       group: string;
-      reason: 'replaced' | 'refused' | 'full' | 'removed' | 'media';
+      reason: 'replaced' | 'refused' | 'full' | 'removed' | 'media' | 'denied' | 'ended';
+      /** The refusal's text, or who removed, denied or ended. */
       message?: string;
+      /** When it happened (ms): "Ask again" waits `lobbyRetryMs` after a denial. */
+      at?: number;
     };
+
+/** A reaction over its sender's tile, for `reactionShownMs`. */
+export interface ShownReaction {
+  key: number;
+  user: string;
+  reaction: Reaction;
+}
+
+/** How long a reaction floats over its sender's tile. */
+export const reactionShownMs = 4000;
 
 type Joined = Extract<GroupState, { phase: 'joining' | 'joined' }>;
 
@@ -330,6 +353,10 @@ export class GroupController {
       speakers: [],
       mutedBy: undefined,
       waiting: false,
+      asking: false,
+      lobby: false,
+      knocking: [],
+      reactions: [],
       direct: false,
     });
     this.#sendJoin(group, carried);
@@ -456,6 +483,30 @@ export class GroupController {
       this.#patch({ waiting: true });
       return;
     }
+    if ('asking' in data) {
+      this.#patch({ asking: true });
+      return;
+    }
+    // Turned away at the lobby, or the owner ended the meeting: out, and no rejoin by itself.
+    if ('denied' in data || 'ended' in data) {
+      this.#closeAll();
+      this.#set({
+        phase: 'failed',
+        group: s.group,
+        reason: 'denied' in data ? 'denied' : 'ended',
+        message: 'denied' in data ? data.denied.name : data.ended.name,
+        at: Date.now(),
+      });
+      return;
+    }
+    if ('knocking' in data) {
+      this.#patch({ knocking: data.knocking });
+      return;
+    }
+    if ('reaction' in data) {
+      this.#showReaction(data.reaction.user, data.reaction.reaction);
+      return;
+    }
     // The server took this member out: its media kept failing.
     if ('failed' in data) {
       this.#closeAll();
@@ -492,7 +543,14 @@ export class GroupController {
       const media = Object.fromEntries(
         Object.entries(s.media).filter(([user]) => present.has(user)),
       );
-      this.#patch({ participants, media, phase: 'joined', waiting: false });
+      this.#patch({
+        participants,
+        media,
+        phase: 'joined',
+        waiting: false,
+        asking: false,
+        lobby: data.group.lobby === true,
+      });
       // A session carried on from the prejoin has its streams already, and its senders take
       // the tracks now that the join reply said whether the room goes direct.
       if (s.phase === 'joining') {
@@ -1044,6 +1102,63 @@ export class GroupController {
   /** The owner's powers: the focus refuses them from anyone else. */
   mute(user: string): void {
     this.#signal({ mute: { user } });
+  }
+
+  /** One's own hand up or down ("Raise hand"). */
+  raiseHand(up: boolean): void {
+    this.#signal({ hand: up });
+  }
+
+  react(reaction: Reaction): void {
+    this.#signal({ reaction });
+  }
+
+  lowerHand(user: string): void {
+    this.#signal({ lowerHand: { user } });
+  }
+
+  setLobby(on: boolean): void {
+    this.#signal({ lobby: on });
+  }
+
+  admit(user: string): void {
+    this.#signal({ admit: { user } });
+  }
+
+  admitAll(): void {
+    this.#signal({ admitAll: true });
+  }
+
+  deny(user: string): void {
+    this.#signal({ deny: { user } });
+  }
+
+  makeOwner(user: string): void {
+    this.#signal({ makeOwner: { user } });
+  }
+
+  muteAll(): void {
+    this.#signal({ muteAll: true });
+  }
+
+  endMeeting(): void {
+    this.#signal({ end: true });
+  }
+
+  #reactionKey = 0;
+
+  /** A reaction floats over its sender's tile for `reactionShownMs`. */
+  #showReaction(user: string, reaction: Reaction): void {
+    const s = this.#state;
+    if (s.phase !== 'joining' && s.phase !== 'joined') return;
+    const key = ++this.#reactionKey;
+    // A few at a time: the server's budget lets a room send many at once.
+    this.#patch({ reactions: [...s.reactions, { key, user, reaction }].slice(-12) });
+    setTimeout(() => {
+      const now = this.#state;
+      if (now.phase === 'joining' || now.phase === 'joined')
+        this.#patch({ reactions: now.reactions.filter((r) => r.key !== key) });
+    }, reactionShownMs);
   }
 
   remove(user: string): void {

@@ -1,7 +1,9 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { CallController, CallState } from '../../calls/CallController.js';
+import type { ChatController } from '../../calls/ChatController.js';
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
+import { ChatButton, ChatPanel } from '../chat/ChatPanel.js';
 import { CallControls, SharingIndicator } from './CallControls.js';
 import { Video } from './Video.js';
 
@@ -52,13 +54,16 @@ export function InCall({
   state,
   media,
   calls,
+  chat,
   onSettings,
 }: {
   state: Extract<CallState, { phase: 'active' }>;
   media: LocalMedia;
   calls: CallController;
+  chat: ChatController;
   onSettings(): void;
 }) {
+  const chatOpen = useSyncExternalStore(chat.subscribe, () => chat.getState().open);
   const [idle, setIdle] = useState(false);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
   const wake = useCallback(() => {
@@ -109,7 +114,10 @@ export function InCall({
           disabled: state.audioOnly,
           toggle: () => (state.sharing ? calls.stopScreenShare() : void calls.startScreenShare()),
         }}
-      />
+      >
+        <ChatButton chat={chat} />
+      </CallControls>
+      {chatOpen && <ChatPanel chat={chat} className="overlay-panel" />}
     </section>
   );
 }

@@ -1,15 +1,24 @@
-import { roomNameMaxLength, roomNamePattern } from '@confab/protocol';
-import { type RefObject, useEffect, useMemo, useRef, useState } from 'react';
+import { lobbyRetryMs, roomNameMaxLength, roomNamePattern } from '@confab/protocol';
+import { type RefObject, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { navigate } from '../../app/router.js';
+import type { ChatController } from '../../calls/ChatController.js';
 import type { GroupController, GroupState } from '../../calls/GroupController.js';
 import { t } from '../../i18n/index.js';
 import type { LocalMedia } from '../../media/useLocalMedia.js';
 import { CallControls, MediaToggles, SharingIndicator } from '../call/CallControls.js';
 import { LocalPreview } from '../call/LocalPreview.js';
 import { Video } from '../call/Video.js';
+import { ChatButton, ChatPanel } from '../chat/ChatPanel.js';
 import { FormDialog } from '../common/FormDialog.js';
 import { type GroupLayout, gridFit, initialsOf, planGroupLayout } from './groupLayout.js';
 import { InviteActions } from './Invite.js';
+import {
+  LobbyRequests,
+  OwnerControls,
+  RaiseHandButton,
+  ReactionBubbles,
+  ReactionsMenu,
+} from './MeetingControls.js';
 import { ShownTiles } from './ShownTiles.js';
 
 /** The room path for a name as typed: lower-cased, trimmed, `public/` when guests may join. */
@@ -82,6 +91,7 @@ export function GroupLanding({
   failed: Extract<GroupState, { phase: 'failed' }> | undefined;
   onJoin(): void;
 }) {
+  const denied = failed?.reason === 'denied';
   return (
     <section className="group-landing" aria-labelledby="group-title">
       <h1 id="group-title">{t('group.title', { name: group.replace(/^group\//, '') })}</h1>
@@ -90,12 +100,15 @@ export function GroupLanding({
           {t(`group.failed.${failed.reason}`, { name: failed.message ?? '' })}
         </p>
       )}
+      {denied && <AskAgain since={failed.at ?? 0} onAsk={onJoin} />}
       <LocalPreview media={media} />
       <div className="main-actions">
         <MediaToggles media={media} />
-        <button type="button" onClick={onJoin}>
-          {t('group.joinCall')}
-        </button>
+        {!denied && (
+          <button type="button" onClick={onJoin}>
+            {t('group.joinCall')}
+          </button>
+        )}
       </div>
       <div className="main-actions">
         <InviteActions group={group} isPublic={isPublic} />
@@ -130,6 +143,52 @@ export function GroupWaiting({
   );
 }
 
+/** "Ask again", enabled `lobbyRetryMs` after the host turned this user away (the server's wait). */
+function AskAgain({ since, onAsk }: { since: number; onAsk(): void }) {
+  const [ready, setReady] = useState(() => Date.now() - since >= lobbyRetryMs);
+  useEffect(() => {
+    if (ready) return;
+    const timer = setTimeout(
+      () => setReady(true),
+      Math.max(0, lobbyRetryMs - (Date.now() - since)),
+    );
+    return () => clearTimeout(timer);
+  }, [ready, since]);
+  return (
+    <div className="main-actions">
+      <button type="button" disabled={!ready} onClick={onAsk}>
+        {t('group.askAgain')}
+      </button>
+    </div>
+  );
+}
+
+/** Held at the lobby: "Asking to join…" until the owner lets this user in. */
+export function GroupAsking({
+  group,
+  media,
+  onLeave,
+}: {
+  group: string;
+  media: LocalMedia;
+  onLeave(): void;
+}) {
+  const name = group.replace(/^group\//, '');
+  return (
+    <section className="group-landing" aria-labelledby="asking-title">
+      <h1 id="asking-title">{t('group.asking')}</h1>
+      <p role="status">{t('group.askingLead', { name })}</p>
+      <LocalPreview media={media} />
+      <div className="main-actions">
+        <MediaToggles media={media} />
+        <button type="button" className="secondary" onClick={onLeave}>
+          {t('group.leave')}
+        </button>
+      </div>
+    </section>
+  );
+}
+
 /** The smallest tile of the grid, in CSS pixels: past it, the grid scrolls. */
 const minGridTile = 128;
 
@@ -150,6 +209,7 @@ export function GroupCall({
   selfId,
   media,
   groups,
+  chat,
   onSettings,
 }: {
   state: Extract<GroupState, { phase: 'joining' | 'joined' }>;
@@ -157,8 +217,10 @@ export function GroupCall({
   selfId: string | undefined;
   media: LocalMedia;
   groups: GroupController;
+  chat: ChatController;
   onSettings(): void;
 }) {
+  const chatOpen = useSyncExternalStore(chat.subscribe, () => chat.getState().open);
   const sinkId = media.settings.speakerId ?? '';
   const [pinnedId, setPinnedId] = useState<string>();
   const [layout, setLayout] = useState<GroupLayout>('speaker');
@@ -243,8 +305,10 @@ export function GroupCall({
               owner={!!self?.owner}
               guest={false}
               speaking={!!speaking && speaking === selfId}
+              hand={self?.hand !== undefined}
             />
           </span>
+          <ReactionBubbles user={selfId} name={t('group.you')} shown={state.reactions} />
         </li>
         {plan.tiles.map(({ user, source, stage }) => {
           const p = byId.get(user);
@@ -284,8 +348,14 @@ export function GroupCall({
               />
               <span className="tile-name">
                 {p.name}
-                <TileMarks owner={p.owner} guest={p.guest} speaking={p.id === speaking} />
+                <TileMarks
+                  owner={p.owner}
+                  guest={p.guest}
+                  speaking={p.id === speaking}
+                  hand={p.hand !== undefined}
+                />
               </span>
+              <ReactionBubbles user={p.id} name={p.name} shown={state.reactions} />
               <button
                 type="button"
                 className={`pin${isPinned ? ' on' : ''}`}
@@ -299,48 +369,84 @@ export function GroupCall({
           );
         })}
       </ul>
-      <aside className="participants" aria-labelledby="participants-title">
-        <h2 id="participants-title">
-          {t('group.participants', { count: state.participants.length })}
-        </h2>
-        <div className="invite-actions">
-          <InviteActions group={state.group} isPublic={isPublic} />
-        </div>
-        <ul>
-          {state.participants.map((p) => (
-            <li key={p.id}>
-              <span>
-                {p.id === selfId ? t('group.youNamed', { name: p.name }) : p.name}
-                {p.owner ? <span className="mark"> {t('group.owner')}</span> : null}
-                {p.guest ? <span className="mark"> {t('group.guest')}</span> : null}
-                {p.muted ? <span className="mark"> {t('group.muted')}</span> : null}
-              </span>
-              {isOwner && p.id !== selfId && (
-                <span className="moderation">
-                  {!p.muted && (
-                    <button
-                      type="button"
-                      className="secondary small"
-                      aria-label={t('group.mute', { name: p.name })}
-                      onClick={() => groups.mute(p.id)}
-                    >
-                      {t('group.muteShort')}
-                    </button>
-                  )}
+      {chatOpen ? (
+        <ChatPanel chat={chat} className="side-panel" />
+      ) : (
+        <aside className="participants" aria-labelledby="participants-title">
+          <h2 id="participants-title">
+            {t('group.participants', { count: state.participants.length })}
+          </h2>
+          <div className="invite-actions">
+            <InviteActions group={state.group} isPublic={isPublic} />
+          </div>
+          {isOwner && <OwnerControls lobby={state.lobby} groups={groups} />}
+          {isOwner && <LobbyRequests knocking={state.knocking} groups={groups} />}
+          <ul>
+            {byHand(state.participants).map((p) => (
+              <li key={p.id}>
+                <span>
+                  {p.id === selfId ? t('group.youNamed', { name: p.name }) : p.name}
+                  {p.owner ? <span className="mark"> {t('group.owner')}</span> : null}
+                  {p.guest ? <span className="mark"> {t('group.guest')}</span> : null}
+                  {p.muted ? <span className="mark"> {t('group.muted')}</span> : null}
+                  {p.hand !== undefined ? (
+                    <span className="mark hand-mark">
+                      {' '}
+                      <span aria-hidden="true">✋ </span>
+                      {t('group.handRaised')}
+                    </span>
+                  ) : null}
+                </span>
+                {isOwner && p.hand !== undefined && (
                   <button
                     type="button"
                     className="secondary small"
-                    aria-label={t('group.remove', { name: p.name })}
-                    onClick={() => groups.remove(p.id)}
+                    aria-label={t('group.lowerHand', { name: p.name })}
+                    onClick={() => groups.lowerHand(p.id)}
                   >
-                    {t('group.removeShort')}
+                    {t('group.lowerHandShort')}
                   </button>
-                </span>
-              )}
-            </li>
-          ))}
-        </ul>
-      </aside>
+                )}
+                {isOwner && p.id !== selfId && (
+                  <span className="moderation">
+                    {!p.muted && (
+                      <button
+                        type="button"
+                        className="secondary small"
+                        aria-label={t('group.mute', { name: p.name })}
+                        onClick={() => groups.mute(p.id)}
+                      >
+                        {t('group.muteShort')}
+                      </button>
+                    )}
+                    {!p.guest && (
+                      <button
+                        type="button"
+                        className="secondary small"
+                        aria-label={t('group.makeOwner', { name: p.name })}
+                        onClick={() => groups.makeOwner(p.id)}
+                      >
+                        {t('group.makeOwnerShort')}
+                      </button>
+                    )}
+                    <button
+                      type="button"
+                      className="secondary small"
+                      aria-label={t('group.remove', { name: p.name })}
+                      onClick={() => groups.remove(p.id)}
+                    >
+                      {t('group.removeShort')}
+                    </button>
+                  </span>
+                )}
+              </li>
+            ))}
+          </ul>
+        </aside>
+      )}
+      {chatOpen && isOwner && (
+        <LobbyRequests knocking={state.knocking} groups={groups} asNotification />
+      )}
       {state.mutedBy !== undefined && (
         <p className="call-status" role="status">
           {t('group.mutedBy', { name: state.mutedBy })}
@@ -362,6 +468,9 @@ export function GroupCall({
           toggle: () => (state.sharing ? groups.stopScreenShare() : void groups.startScreenShare()),
         }}
       >
+        <RaiseHandButton up={self?.hand !== undefined} groups={groups} />
+        <ReactionsMenu groups={groups} />
+        <ChatButton chat={chat} />
         <button
           type="button"
           role="switch"
@@ -376,18 +485,40 @@ export function GroupCall({
   );
 }
 
-/** " · owner", " · guest", " · speaking" after a tile's name, each kept whole when it wraps. */
+/** The participants with raised hands first, in the order the hands went up. */
+function byHand<P extends { hand?: number | undefined }>(participants: P[]): P[] {
+  const up = participants
+    .filter((p) => p.hand !== undefined)
+    .sort((a, b) => (a.hand ?? 0) - (b.hand ?? 0));
+  return [...up, ...participants.filter((p) => p.hand === undefined)];
+}
+
+/**
+ * " · owner", " · guest", " · speaking", "✋ Hand raised" after a tile's name, each kept whole
+ * when it wraps.
+ */
 function TileMarks({
   owner,
   guest,
   speaking = false,
+  hand = false,
 }: {
   owner: boolean;
   guest: boolean;
   speaking?: boolean;
+  hand?: boolean;
 }) {
   return (
     <>
+      {hand && (
+        <>
+          {' '}
+          <span className="tile-mark hand-mark">
+            · <span aria-hidden="true">✋ </span>
+            {t('group.handRaised')}
+          </span>
+        </>
+      )}
       {owner && (
         <>
           {' '}

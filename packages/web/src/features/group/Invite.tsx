@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { t } from '../../i18n/index.js';
 import { FormDialog } from '../common/FormDialog.js';
+import { localInputValue, nextHalfHour } from './startTime.js';
 
 /**
  * The HTML standard's "valid e-mail address" (what `<input type=email>` accepts): a local part
@@ -51,6 +52,7 @@ export function InviteDialog({
   onInvited(mailto: string): void;
 }) {
   const [text, setText] = useState('');
+  const [start, setStart] = useState(() => localInputValue(nextHalfHour()));
   const input = useRef<HTMLTextAreaElement>(null);
   useEffect(() => input.current?.focus(), []);
   const addresses = splitAddresses(text);
@@ -103,6 +105,30 @@ export function InviteDialog({
           })}
         </ul>
       )}
+      <div className="field calendar-field">
+        <label>
+          <span>{t('invite.startTime')}</span>
+          <input
+            type="datetime-local"
+            value={start}
+            required
+            onChange={(e) => setStart(e.target.value)}
+          />
+        </label>
+        <button
+          type="button"
+          className="secondary"
+          disabled={Number.isNaN(new Date(start).getTime())}
+          onClick={() =>
+            // The calendar library loads when it is needed, not with the app.
+            void import('./calendar.js').then((c) =>
+              c.downloadIcs(c.meetingIcs({ name, link, start: new Date(start) }), name),
+            )
+          }
+        >
+          {t('invite.calendar')}
+        </button>
+      </div>
     </FormDialog>
   );
 }

@@ -4,6 +4,7 @@ import { markLinkOptionsUsed } from '../../app/linkOptions.js';
 import { roomTakesGuests } from '../../auth/guestSignIn.js';
 import type { Auth } from '../../auth/useAuth.js';
 import { CallController } from '../../calls/CallController.js';
+import { ChatController } from '../../calls/ChatController.js';
 import { GroupController } from '../../calls/GroupController.js';
 import { addRecentCall, loadRecentCalls, type RecentCall } from '../../calls/recentCalls.js';
 import { t } from '../../i18n/index.js';
@@ -13,7 +14,13 @@ import { AppsGrid } from '../apps/AppsGrid.js';
 import { CallEnded, InCall, IncomingCall, OutgoingCall } from '../call/CallScreens.js';
 import { LocalPreview } from '../call/LocalPreview.js';
 import { Contacts } from '../contacts/Contacts.js';
-import { GroupCall, GroupLanding, GroupWaiting, JoinGroupDialog } from '../group/GroupScreens.js';
+import {
+  GroupAsking,
+  GroupCall,
+  GroupLanding,
+  GroupWaiting,
+  JoinGroupDialog,
+} from '../group/GroupScreens.js';
 import { SettingsDialog } from '../settings/SettingsDialog.js';
 
 export interface MainScreenProps {
@@ -38,6 +45,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
     'none',
   );
   const [selfId, setSelfId] = useState<string>();
+  const selfRef = useRef<{ id: string; name: string }>(undefined);
   // Calls take the camera stream current when they start.
   const streamRef = useRef(media.stream);
   streamRef.current = media.stream;
@@ -46,7 +54,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
   const muteMicRef = useRef(media.muteMic);
   muteMicRef.current = media.muteMic;
 
-  const { rtm, calls, groups } = useMemo(() => {
+  const { rtm, calls, groups, chat } = useMemo(() => {
     // The socket comes first (the calls send on it); its events reach the calls once they exist.
     const handlers: { message: (m: ServerMessage) => void } = { message: () => {} };
     const controllers: Pick<CallController, 'setTurn' | 'reconnected'>[] = [];
@@ -58,6 +66,7 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
         if (s === 'connected') {
           setEverConnected(true);
           setSelfId(self?.id);
+          selfRef.current = self ? { id: self.id, name: self.name } : undefined;
           for (const c of controllers) {
             c.setTurn(turn);
             c.reconnected();
@@ -87,8 +96,13 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
     });
     const groups = new GroupController({ ...shared, onMutedByOwner: () => muteMicRef.current() });
     controllers.push(calls, groups);
-    handlers.message = (m) => (groups.handles(m) ? groups.handle(m) : calls.handle(m));
-    return { rtm, calls, groups };
+    const chat = new ChatController({ send: (m) => rtm.send(m), self: () => selfRef.current });
+    handlers.message = (m) => {
+      if (chat.handles(m)) chat.handle(m);
+      else if (groups.handles(m)) groups.handle(m);
+      else calls.handle(m);
+    };
+    return { rtm, calls, groups, chat };
   }, [auth.tokens, auth.ended, config, userId]);
   const callState = useSyncExternalStore(calls.subscribe, calls.getState);
   const groupState = useSyncExternalStore(groups.subscribe, groups.getState);
@@ -136,6 +150,14 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
   useEffect(() => calls.setAudioOnly(media.settings.audioOnly), [calls, media.settings.audioOnly]);
 
   const inGroup = groupState.phase === 'joining' || groupState.phase === 'joined';
+  // The chat of the call or the group one is in (a group's channel is `@group/<name>`).
+  const chatChannel =
+    inGroup && !groupState.waiting && !groupState.asking
+      ? `@${groupState.group}`
+      : callState.phase === 'active'
+        ? callState.channel
+        : undefined;
+  useEffect(() => chat.setChannel(chatChannel), [chat, chatChannel]);
   const inCall = callState.phase === 'outgoing' || callState.phase === 'active' || inGroup;
   // On the room's landing page (signaling up, the devices answered), its bridge session is
   // made ahead of "Join call" (the prejoin); leaving the page, or a call, ends it. Not when the
@@ -159,14 +181,19 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
           state={callState}
           media={media}
           calls={calls}
+          chat={chat}
           onSettings={() => setPanel('settings')}
         />
       )}
       {inGroup && groupState.waiting && (
         <GroupWaiting group={groupState.group} media={media} onLeave={() => groups.leave()} />
       )}
-      {inGroup && !groupState.waiting && (
+      {inGroup && groupState.asking && (
+        <GroupAsking group={groupState.group} media={media} onLeave={() => groups.leave()} />
+      )}
+      {inGroup && !groupState.waiting && !groupState.asking && (
         <GroupCall
+          chat={chat}
           state={groupState}
           isPublic={roomTakesGuests(config, groupState.group)}
           selfId={selfId}
