@@ -529,11 +529,15 @@ describe('the lobby: newcomers ask, the owner admits or denies, it passes with t
     await alice.next(knocking(room, 2));
     pipelineSignal(alice, room, aliceHash, { admitAll: true });
     for (const g of [g1, g2]) await g.next((m) => channelOf(room)(m) && m.hash !== undefined);
+    await alice.next(knocking(room, 0));
     const g4 = await guest(room, 'Guest Four');
     join(g4, room);
     await g4.next(asking(room));
+    await alice.next(knocking(room, 1));
     pipelineSignal(alice, room, aliceHash, { lobby: false });
     await g4.next((m) => channelOf(room)(m) && m.hash !== undefined);
+    // The owner's requests are over.
+    await alice.next(knocking(room, 0));
     for (const c of [alice, g1, g2, g4]) await c.close();
   });
 

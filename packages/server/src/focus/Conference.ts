@@ -914,10 +914,13 @@ export class Conference {
     this.#log.info({ group: this.group, user, by: owner.user }, 'turned away at the lobby');
   }
 
-  /** The owner tells the present owner who asks to join, while the lobby is on. */
+  /**
+   * Tells the present owner who asks to join (an empty list too: the requests it shows are
+   * over, when the lobby was switched off or its last ask ended).
+   */
   #tellOwnerKnocking(): void {
     const owner = this.#owner ? this.#members.get(this.#owner) : undefined;
-    if (!owner || this.#away.isAway(owner) || (!this.#lobby.on && this.#lobby.size === 0)) return;
+    if (!owner || this.#away.isAway(owner)) return;
     this.opts.state.deliver(owner.conn, this.#channelMessage({ knocking: this.#lobby.list() }));
   }
 
