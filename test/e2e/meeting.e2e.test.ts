@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { chatsVersion, pipelinePeerId, type ServerMessage } from '@confab/protocol';
+import ICAL from 'ical.js';
 import type { Browser, Page } from 'playwright-core';
 import { guestSignInOverHttp } from '../support/oidcFlow.js';
 import { RtmClient } from '../support/rtmClient.js';
@@ -39,6 +41,7 @@ describe('in the meeting: chat, hands and reactions, the lobby, mute everyone, e
   const page = (who: keyof typeof users) => (users[who] as User).page;
   /** A kwmjs-style client in the room: a guest on the RTM socket, speaking kwm's chats. */
   let kwm: RtmClient;
+  let heartbeat: NodeJS.Timeout | undefined;
 
   before(async () => {
     server = await startConfab({
@@ -63,8 +66,11 @@ describe('in the meeting: chat, hands and reactions, the lobby, mute everyone, e
     // kwmjs's doGroup: webrtc_group with no data.
     kwm.send({ type: 'webrtc', subtype: 'webrtc_group', target: room, group: room, state: 'k1' });
     await kwm.next((m) => m.type === 'webrtc' && m.subtype === 'webrtc_channel' && !!m.hash);
+    // kwmjs's heartbeat: a ping every 5 s, or the server closes a silent socket.
+    heartbeat = setInterval(() => kwm.send({ type: 'ping', ts: Date.now() }), 5000);
   });
   after(async () => {
+    clearInterval(heartbeat);
     await kwm?.close().catch(() => {});
     await browser?.close();
     await server?.stop();
@@ -166,6 +172,39 @@ describe('in the meeting: chat, hands and reactions, the lobby, mute everyone, e
       .waitFor({ timeout: 10_000 });
   });
 
+  test('"Add to calendar" in the invite dialog downloads an .ics that a real iCalendar parser reads: the chosen start, 30 minutes, the room link', async () => {
+    const alice = await controls('alice');
+    await alice
+      .getByRole('complementary', { name: /^Participants/ })
+      .getByRole('button', { name: 'Invite to this group' })
+      .click();
+    const dialog = alice.getByRole('dialog');
+    const start = dialog.getByRole('textbox', { name: 'Start time' });
+    // The default: the next full half hour.
+    const shown = await start.inputValue();
+    assert.match(shown, /T\d\d:(00|30)$/);
+    await start.fill('2026-12-24T15:00');
+    const [download] = await Promise.all([
+      alice.waitForEvent('download'),
+      dialog.getByRole('button', { name: 'Add to calendar' }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), /\.ics$/);
+    const file = await download.path();
+    const ics = readFileSync(file, 'utf8');
+    const event = new ICAL.Event(
+      new ICAL.Component(ICAL.parse(ics)).getFirstSubcomponent('vevent') as ICAL.Component,
+    );
+    const origin = await alice.evaluate(() => location.origin);
+    const link = `${origin}/meet/r/${room}#guest=1`;
+    const expectedStart = await alice.evaluate(() => new Date('2026-12-24T15:00').getTime());
+    assert.equal(event.startDate.toJSDate().getTime(), expectedStart);
+    assert.equal(event.endDate.toJSDate().getTime() - expectedStart, 30 * 60_000);
+    assert.equal(event.component.getFirstPropertyValue('url'), link);
+    assert.ok(event.description.includes(link));
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'detached' });
+  });
+
   test('with the lobby on, Dave asks to join, Alice admits him, he decodes video and sees the chat so far; asking again after leaving, he is denied and sees the notice', async () => {
     const alice = await controls('alice');
     const lobby = alice.getByRole('switch', { name: 'Lobby', exact: true });
@@ -196,7 +235,19 @@ describe('in the meeting: chat, hands and reactions, the lobby, mute everyone, e
     await dave.getByText('The host did not let you in').waitFor();
     const askAgain = dave.getByRole('button', { name: 'Ask again' });
     assert.equal(await askAgain.isDisabled(), true, 'not at once');
+    // After the server's wait it is enabled, and asks again.
+    await pollUntil(
+      () => askAgain.isEnabled(),
+      (on) => on,
+      15_000,
+      '"Ask again" enabled',
+    );
+    await askAgain.click();
+    await dave.getByRole('heading', { name: 'Asking to join…' }).waitFor();
+    await alice.getByText('Dave Bowman wants to join').waitFor();
+    // Switching the lobby off lets him in.
     await lobby.click();
+    await dave.getByRole('region', { name: /^Group call / }).waitFor();
   });
 
   test('"Mute everyone" turns Bob’s and Carol’s microphones off; "End meeting" ends it for everyone, the kwm client gets the group hangup', async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chatsVersion, pipelinePeerId, type ServerMessage } from '@confab/protocol';
+import Database from 'better-sqlite3';
 import { type GuestTokens, guestSignInOverHttp } from '../../../test/support/oidcFlow.js';
 import { type LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
 import {
@@ -12,7 +14,7 @@ import {
   participants,
   pipelineSignal,
 } from './fakeBridge.js';
-import type { TestServer } from './helpers.js';
+import { startTestServer, type TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
 
 type Chats = Extract<ServerMessage, { type: 'chats' }>;
@@ -47,12 +49,13 @@ type Participant = ReturnType<typeof participants>[number] & {
 const people = (m: LooseWebrtcFrame) => participants(m) as Participant[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function start(yaml = '') {
+async function start(yaml = '', grace = 0) {
   const { server, users } = await startSignaling(
-    `conference_empty_timeout: 0\ncall_reconnect_grace: 0\nmax_participants: 6\n${yaml}`,
+    `conference_empty_timeout: 0\ncall_reconnect_grace: ${grace}\nmax_participants: 6\n${yaml}`,
   );
   const bridge = await FakeBridge.forServer(server);
   const open = (who: string) => RtmClient.open(server.localUrl, users[who]?.token as string);
+  const tokenOf = new Map<RtmClient, string>();
   const guest = async (room: string, name: string) => {
     const t: GuestTokens = await guestSignInOverHttp({
       base: server.localUrl,
@@ -60,9 +63,13 @@ async function start(yaml = '') {
       path: room,
       name,
     });
-    return RtmClient.open(server.localUrl, t.accessToken);
+    const client = await RtmClient.open(server.localUrl, t.accessToken);
+    tokenOf.set(client, t.accessToken);
+    return client;
   };
-  return { server, users, bridge, open, guest };
+  /** The same guest on a second connection (another tab). */
+  const guestAgain = (g: RtmClient) => RtmClient.open(server.localUrl, tokenOf.get(g) as string);
+  return { server, users, bridge, open, guest, guestAgain };
 }
 
 describe('chat in a group: kwm chats, late joiners see it, guests only since they came, limits', () => {
@@ -71,8 +78,9 @@ describe('chat in a group: kwm chats, late joiners see it, guests only since the
   let bridge: FakeBridge;
   let open: (who: string) => Promise<RtmClient>;
   let guest: (room: string, name: string) => Promise<RtmClient>;
+  let guestAgain: (g: RtmClient) => Promise<RtmClient>;
   before(async () => {
-    ({ server, users, bridge, open, guest } = await start());
+    ({ server, users, bridge, open, guest, guestAgain } = await start());
   });
   after(async () => {
     await bridge?.close();
@@ -130,6 +138,16 @@ describe('chat in a group: kwm chats, late joiners see it, guests only since the
     assert.deepEqual(fromGuest.profile, { name: 'John Doe', guest: true });
     say(alice, channel, 'welcome John');
     await john.next(isChat('welcome John'));
+    // John's second tab carries his membership on: it gets what was said since he joined
+    // (his own message and Alice's welcome), nothing from before.
+    const john2 = await guestAgain(john);
+    await joined(john2, room);
+    const h = [(await john2.next(isChat())) as Chats, (await john2.next(isChat())) as Chats].map(
+      (m) => (m.data as ChatData).text,
+    );
+    assert.deepEqual(h, ['hello from a guest', 'welcome John']);
+    assert.ok(await john2.nothing(isChat(), 200));
+    await john2.close();
     // A guest may not chat anywhere but its room.
     say(john, '@group/other', 'elsewhere');
     await john.next(isError('access_restricted'));
@@ -224,6 +242,37 @@ describe('chat in a group: kwm chats, late joiners see it, guests only since the
   });
 });
 
+test('a member back from a signaling drop gets what it missed, not again what it had', async () => {
+  const { server, bridge, open, users } = await start('', 30);
+  try {
+    const room = 'group/away';
+    const alice = await open('alice');
+    await joined(alice, room);
+    const bob = await open('bob');
+    await joined(bob, room);
+    const { endpoint } = await bridge.next<'allocate'>(
+      (m) => m.type === 'allocate' && m.user === bob.userId,
+    );
+    say(alice, `@${room}`, 'before the drop');
+    await bob.next(isChat('before the drop'));
+    bob.ws.terminate();
+    await sleep(200);
+    say(alice, `@${room}`, 'while Bob was away');
+    await alice.next((m) => isChat('while Bob was away')(m));
+    const back = await RtmClient.open(server.localUrl, users.bob?.token as string);
+    join(back, room, { p2p: true, session: endpoint });
+    await back.next((m) => channelOf(room)(m) && !!m.hash);
+    const missed = (await back.next(isChat())) as Chats;
+    assert.equal((missed.data as ChatData).text, 'while Bob was away');
+    assert.equal(missed.history, true);
+    assert.ok(await back.nothing(isChat(), 300), 'only what it missed');
+    await Promise.all([alice.close(), back.close()]);
+  } finally {
+    await bridge.close();
+    await server.close();
+  }
+});
+
 describe('chat_retention: a room reopened shows what was said to registered users, never to guests', () => {
   test('kept for the retention and shown in the next meeting; with 0, a meeting starts with no chat', async () => {
     for (const retention of [3600, 0]) {
@@ -257,6 +306,32 @@ describe('chat_retention: a room reopened shows what was said to registered user
   });
 });
 
+test('chat kept for chat_retention is deleted at start once the retention is lowered to 0', async () => {
+  const { server, bridge, open } = await start('chat_retention: 3600\n');
+  const rows = () => {
+    const db = new Database(path.join(server.dataDir, 'confab.sqlite'), { readonly: true });
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM chat_messages').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  try {
+    const alice = await open('alice');
+    await joined(alice, 'group/kept-then-not');
+    say(alice, '@group/kept-then-not', 'kept for an hour');
+    await alice.next(isChat());
+    await alice.close();
+  } finally {
+    await bridge.close();
+    await server.close();
+  }
+  assert.equal(rows(), 1);
+  const again = await startTestServer({ dir: server.dir, yaml: 'chat_retention: 0\n' });
+  await again.close();
+  assert.equal(rows(), 0, 'nothing kept past the retention');
+});
+
 describe('hands, reactions and the host controls, enforced by the focus', () => {
   let users: Users;
   let server: TestServer;
@@ -274,7 +349,7 @@ describe('hands, reactions and the host controls, enforced by the focus', () => 
     const alice = await open('alice');
     const bob = await open('bob');
     const carol = await open('carol');
-    const hashes = {
+    const hashes: Record<'alice' | 'bob' | 'carol', string> = {
       alice: await joined(alice, room),
       bob: await joined(bob, room),
       carol: await joined(carol, room),
@@ -285,7 +360,7 @@ describe('hands, reactions and the host controls, enforced by the focus', () => 
     // Everyone's news so far is drained: each test reads what its actions bring.
     await sleep(100);
     for (const c of all) c.received.length = 0;
-    return { alice, bob, carol, act, all };
+    return { alice, bob, carol, act, all, hashes };
   }
   const refusedWith = async (c: RtmClient, id: number, code: string) => {
     const e = await c.next((m) => m.type === 'error' && m.reply_to === id);
@@ -338,6 +413,15 @@ describe('hands, reactions and the host controls, enforced by the focus', () => 
     await sleep(150);
     const hearts = alice.received.filter(dataWith(room, 'reaction')).length;
     assert.equal(hearts, 8, 'the budget: 8 at once');
+    // Joining again (another tab) does not refill it.
+    const carol2 = await open('carol');
+    const hash2 = await joined(carol2, room);
+    await refusedWith(
+      carol2,
+      pipelineSignal(carol2, room, hash2, { reaction: 'heart' }),
+      'rate_limited',
+    );
+    await carol2.close();
     for (const c of all) await c.close();
   });
 
@@ -369,7 +453,8 @@ describe('hands, reactions and the host controls, enforced by the focus', () => 
 
   test('"End meeting" ends it for everyone (kwm clients get the group hangup), a client coming back with its session is told so, and a new join starts a new meeting', async () => {
     const room = 'group/end';
-    const { alice, bob, carol, act, all } = await room3(room);
+    const { alice, bob, carol, act, all, hashes } = await room3(room);
+    const aliceHash = hashes.alice;
     await refusedWith(bob, act('bob', { end: true }), 'access_restricted');
     const conference = allocations.filter((a) => a.user === users.alice?.id).at(-1)
       ?.conference as string;
@@ -390,6 +475,17 @@ describe('hands, reactions and the host controls, enforced by the focus', () => 
     join(carol, room, { session: carolAlloc });
     const told = (await carol.next(dataWith(room, 'ended'))) as LooseWebrtcFrame;
     assert.deepEqual(told.data, { ended: { by: users.alice?.id, name: 'Alice Liddell' } });
+    // A kwmjs client coming back by its group hash (refreshGroup) is told so too.
+    alice.send({
+      type: 'webrtc',
+      subtype: 'webrtc_group',
+      target: room,
+      group: room,
+      state: 's1',
+      hash: aliceHash,
+    });
+    const toKwm = (await alice.next(dataWith(room, 'ended'))) as LooseWebrtcFrame;
+    assert.deepEqual(toKwm.data, { ended: { by: users.alice?.id, name: 'Alice Liddell' } });
     // Bob joins again by choice: a new conference.
     bridge.received.length = 0;
     await joined(bob, room);
@@ -398,6 +494,26 @@ describe('hands, reactions and the host controls, enforced by the focus', () => 
     );
     assert.notEqual(again.conference, conference, 'a new meeting');
     for (const c of all) await c.close();
+  });
+
+  test('a room of two that runs peer to peer has chat, hands and the end of the meeting too', async () => {
+    const room = 'group/p2p-meeting';
+    const alice = await open('alice');
+    const bob = await open('bob');
+    join(alice, room, { p2p: true });
+    const aHash = ((await alice.next((m) => channelOf(room)(m) && !!m.hash)) as LooseWebrtcFrame)
+      .hash as string;
+    join(bob, room, { p2p: true });
+    const reply = (await bob.next((m) => channelOf(room)(m) && !!m.hash)) as LooseWebrtcFrame;
+    assert.ok((reply.data as { p2p?: unknown }).p2p, 'a direct pair');
+    const bHash = reply.hash as string;
+    say(bob, `@${room}`, 'direct hello');
+    await alice.next(isChat('direct hello'));
+    pipelineSignal(bob, room, bHash, { hand: true });
+    await alice.next((m) => groupNews(room)(m) && people(m).some((p) => p.hand));
+    pipelineSignal(alice, room, aHash, { end: true });
+    await bob.next(dataWith(room, 'ended'));
+    await Promise.all([alice.close(), bob.close()]);
   });
 
   /** The endpoint the bridge was asked to allocate for `user` in `conference`. */
@@ -472,13 +588,28 @@ describe('the lobby: newcomers ask, the owner admits or denies, it passes with t
       0,
       'no endpoint while asking',
     );
-    // A prejoin does not get past the lobby.
+    // A prejoin does not get past the lobby, nor a kwmjs join (no data: it cannot wait).
     const carol2 = await open('carol');
     await refusedWith(carol2, join(carol2, room, { prejoin: true }), 'access_restricted');
+    await refusedWith(carol2, join(carol2, room), 'access_restricted');
     await carol2.close();
+    // Nothing of the meeting reaches someone asking: no chat, no reactions, no news.
+    say(alice, `@${room}`, 'not for the lobby');
+    pipelineSignal(bob, room, bobHash, { reaction: 'laugh' });
+    pipelineSignal(bob, room, bobHash, { hand: true });
+    await bob.next((m) => groupNews(room)(m) && people(m).some((p) => p.hand));
+    assert.ok(
+      await carol.nothing(
+        (m) =>
+          isChat()(m) ||
+          (channelOf(room)(m) && !('asking' in ((m as LooseWebrtcFrame).data as object))),
+        300,
+      ),
+      'nothing reaches Carol while she asks',
+    );
 
     const john = await guest(room, 'John Doe');
-    join(john, room);
+    join(john, room, { p2p: true });
     await john.next(asking(room));
     const two = await alice.next(knocking(room, 2));
     assert.deepEqual(
@@ -508,7 +639,7 @@ describe('the lobby: newcomers ask, the owner admits or denies, it passes with t
     assert.deepEqual(denied.data, { denied: { by: users.alice?.id, name: 'Alice Liddell' } });
     await alice.next(knocking(room, 0));
     // Asking again at once is refused; the client waits ("Ask again" is enabled later).
-    await refusedWith(john, join(john, room), 'rate_limited');
+    await refusedWith(john, join(john, room, { p2p: true }), 'rate_limited');
     for (const c of [alice, bob, carol, john]) await c.close();
   });
 
@@ -521,7 +652,7 @@ describe('the lobby: newcomers ask, the owner admits or denies, it passes with t
     const g2 = await guest(room, 'Guest Two');
     const g3 = await guest(room, 'Guest Three');
     for (const g of [g1, g2, g3]) {
-      join(g, room);
+      join(g, room, { p2p: true });
       await g.next(asking(room));
     }
     await alice.next(knocking(room, 3));
@@ -531,7 +662,7 @@ describe('the lobby: newcomers ask, the owner admits or denies, it passes with t
     for (const g of [g1, g2]) await g.next((m) => channelOf(room)(m) && m.hash !== undefined);
     await alice.next(knocking(room, 0));
     const g4 = await guest(room, 'Guest Four');
-    join(g4, room);
+    join(g4, room, { p2p: true });
     await g4.next(asking(room));
     await alice.next(knocking(room, 1));
     pipelineSignal(alice, room, aliceHash, { lobby: false });
@@ -539,6 +670,43 @@ describe('the lobby: newcomers ask, the owner admits or denies, it passes with t
     // The owner's requests are over.
     await alice.next(knocking(room, 0));
     for (const c of [alice, g1, g2, g4]) await c.close();
+  });
+
+  test('one ask per connection: asking in another room ends the first; with nobody registered left, the first registered one asking comes in and owns the meeting', async () => {
+    const roomA = 'group/public/lobby-a';
+    const roomB = 'group/public/lobby-b';
+    const alice = await open('alice');
+    const bob = await open('bob');
+    const aHash = await joined(alice, roomA);
+    const bHash = await joined(bob, roomB);
+    const john = await guest(roomB, 'John Doe');
+    await joined(john, roomB);
+    pipelineSignal(alice, roomA, aHash, { lobby: true });
+    pipelineSignal(bob, roomB, bHash, { lobby: true });
+    const carol = await open('carol');
+    join(carol, roomA, { p2p: true });
+    await carol.next(asking(roomA));
+    await alice.next(knocking(roomA, 1));
+    join(carol, roomB, { p2p: true });
+    await carol.next(asking(roomB));
+    await bob.next(knocking(roomB, 1));
+    await alice.next(knocking(roomA, 0));
+
+    // Room B: a guest is in, Carol asks; Bob (the only registered member) leaves.
+    bob.send({
+      type: 'webrtc',
+      subtype: 'webrtc_hangup',
+      target: roomB,
+      group: roomB,
+      channel: `@${roomB}`,
+      hash: bHash,
+    });
+    await carol.next((m) => channelOf(roomB)(m) && m.hash !== undefined);
+    const news = (await john.next(
+      (m) => groupNews(roomB)(m) && people(m).some((p) => p.name === 'Carol Danvers'),
+    )) as LooseWebrtcFrame;
+    assert.equal(people(news).find((p) => p.owner)?.name, 'Carol Danvers');
+    for (const c of [alice, bob, carol, john]) await c.close();
   });
 
   test('the owner hands over with "Make NAME owner" (not to a guest); when the owner leaves, the lobby passes to the next owner', async () => {
@@ -570,7 +738,7 @@ describe('the lobby: newcomers ask, the owner admits or denies, it passes with t
     );
 
     const jane = await guest(room, 'Jane Roe');
-    join(jane, room);
+    join(jane, room, { p2p: true });
     await jane.next(asking(room));
     const atBob = await bob.next(knocking(room, 1));
     assert.equal(knocks(atBob)[0]?.name, 'Jane Roe');

@@ -19,6 +19,48 @@ export interface ChatArchive {
   append(room: string, entry: ChatEntry, expiredBefore: number): void;
   /** The room's entries said since `since` (ms), oldest first, the latest `limit` of them. */
   recent(room: string, since: number, limit: number): ChatEntry[];
+  /** Deletes every entry said before `before` (ms; `Infinity`: all of them). */
+  purge(before: number): void;
+}
+
+/**
+ * A meeting's chat since it began (what late joiners are shown), by meeting: in memory for one
+ * node; the several-nodes issue gives it a shared implementation.
+ */
+export interface ChatHistory {
+  /** Keeps `entry` for `meeting`, the latest `limit` entries at most. */
+  append(meeting: string, entry: ChatEntry, limit: number): void;
+  /** The meeting's entries, oldest first. */
+  list(meeting: string): readonly ChatEntry[];
+  /** The meeting is over. */
+  drop(meeting: string): void;
+}
+
+export class MemoryChatHistory implements ChatHistory {
+  readonly #meetings = new Map<string, ChatEntry[]>();
+
+  append(meeting: string, entry: ChatEntry, limit: number): void {
+    let entries = this.#meetings.get(meeting);
+    if (!entries) {
+      entries = [];
+      this.#meetings.set(meeting, entries);
+    }
+    entries.push(entry);
+    if (entries.length > limit) entries.splice(0, entries.length - limit);
+  }
+
+  list(meeting: string): readonly ChatEntry[] {
+    return this.#meetings.get(meeting) ?? [];
+  }
+
+  drop(meeting: string): void {
+    this.#meetings.delete(meeting);
+  }
+
+  /** Meetings it holds chat of. */
+  get size(): number {
+    return this.#meetings.size;
+  }
 }
 
 /** For one process without a database (tests). */
@@ -33,6 +75,14 @@ export class MemoryChatArchive implements ChatArchive {
 
   recent(room: string, since: number, limit: number): ChatEntry[] {
     return (this.#rooms.get(room) ?? []).filter((e) => e.at >= since).slice(-limit);
+  }
+
+  purge(before: number): void {
+    for (const [room, entries] of this.#rooms) {
+      const kept = entries.filter((e) => e.at >= before);
+      if (kept.length) this.#rooms.set(room, kept);
+      else this.#rooms.delete(room);
+    }
   }
 }
 
@@ -53,6 +103,7 @@ export class SqliteChatArchive implements ChatArchive {
   readonly #put;
   readonly #get;
   readonly #purge;
+  readonly #purgeAll;
   #purgedAt = 0;
 
   constructor(
@@ -66,6 +117,7 @@ export class SqliteChatArchive implements ChatArchive {
       'SELECT id, at, sender, name, guest, text FROM chat_messages WHERE room = ? AND at >= ? ORDER BY at DESC, rowid DESC LIMIT ?',
     );
     this.#purge = db.prepare<[number]>('DELETE FROM chat_messages WHERE at < ?');
+    this.#purgeAll = db.prepare('DELETE FROM chat_messages');
   }
 
   append(room: string, entry: ChatEntry, expiredBefore: number): void {
@@ -103,6 +155,12 @@ export class SqliteChatArchive implements ChatArchive {
       },
       profile: r.guest ? { name: r.name, guest: true } : { name: r.name },
     }));
+  }
+
+  purge(before: number): void {
+    this.#safely('purge', () =>
+      Number.isFinite(before) ? this.#purge.run(before) : this.#purgeAll.run(),
+    );
   }
 
   #safely<T>(what: string, run: () => T): T | undefined {

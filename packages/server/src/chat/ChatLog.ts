@@ -15,7 +15,7 @@ import {
 import { TokenBucket } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import { Refusal } from '../signaling/index.js';
-import type { ChatArchive, ChatEntry } from './ChatArchive.js';
+import type { ChatArchive, ChatEntry, ChatHistory } from './ChatArchive.js';
 
 /** Who says something in a chat, and on which connection. */
 export interface ChatAuthor {
@@ -61,6 +61,9 @@ export function chatTextOf(msg: ChatsClientMessage): string {
 export interface ChatLogOptions {
   /** The channel its messages name (`@group/<name>`, or a call's `*…`). */
   channel: string;
+  /** Where the meeting's chat is kept while it lasts, under which key (new for each meeting). */
+  history: ChatHistory;
+  meeting: string;
   /** Where a room's chat is kept past the meeting (`chat_retention`), and under which key. */
   archive?: { store: ChatArchive; room: string; retentionMs: number } | undefined;
   deliver(conn: string, message: ServerMessage): void;
@@ -75,19 +78,22 @@ export interface ChatLogOptions {
  * delivery report.
  */
 export class ChatLog {
-  readonly #entries: ChatEntry[] = [];
+  /** What earlier meetings of the room said within `chat_retention` (registered users see it). */
+  readonly #earlier: readonly ChatEntry[];
   /** Senders' budgets, by user: leaving and coming back does not refill one. */
   readonly #budgets = new Map<string, TokenBucket>();
 
   constructor(private readonly opts: ChatLogOptions) {
     const a = opts.archive;
-    if (a && a.retentionMs > 0)
-      this.#entries.push(...a.store.recent(a.room, Date.now() - a.retentionMs, chatHistoryLimit));
+    this.#earlier =
+      a && a.retentionMs > 0
+        ? a.store.recent(a.room, Date.now() - a.retentionMs, chatHistoryLimit)
+        : [];
   }
 
-  /** Messages kept (this meeting's and the archive's). */
-  get size(): number {
-    return this.#entries.length;
+  /** The meeting is over: its chat goes (the archive keeps what `chat_retention` asks). */
+  close(): void {
+    this.opts.history.drop(this.opts.meeting);
   }
 
   /**
@@ -119,8 +125,7 @@ export class ChatLog {
       ? { name: author.name, guest: true }
       : { name: author.name };
     const entry: ChatEntry = { at, data, profile };
-    this.#entries.push(entry);
-    if (this.#entries.length > chatHistoryLimit) this.#entries.shift();
+    this.opts.history.append(this.opts.meeting, entry, chatHistoryLimit);
     const a = this.opts.archive;
     if (a && a.retentionMs > 0) a.store.append(a.room, entry, at - a.retentionMs);
 
@@ -132,13 +137,16 @@ export class ChatLog {
   }
 
   /**
-   * What was said before, to one who joins (or comes back): everything kept for a registered
-   * user; for a guest only what was said since `guestSince` (when it joined), never an
-   * earlier meeting's.
+   * What was said before, to one who joins (or comes back): everything kept, or only what was
+   * said since `since` (ms): a guest's join (never an earlier meeting's), or what a member back
+   * from away missed.
    */
-  replay(conn: string, guestSince?: number): void {
-    for (const e of this.#entries) {
-      if (guestSince !== undefined && e.at < guestSince) continue;
+  replay(conn: string, since?: number): void {
+    const entries = [...this.#earlier, ...this.opts.history.list(this.opts.meeting)].slice(
+      -chatHistoryLimit,
+    );
+    for (const e of entries) {
+      if (since !== undefined && e.at < since) continue;
       this.opts.deliver(
         conn,
         chatMessage({

@@ -1,7 +1,9 @@
 export {
   type ChatArchive,
   type ChatEntry,
+  type ChatHistory,
   MemoryChatArchive,
+  MemoryChatHistory,
   SqliteChatArchive,
 } from './ChatArchive.js';
 export { type ChatAuthor, ChatLog, type ChatLogOptions, chatTextOf } from './ChatLog.js';

@@ -3,4 +3,4 @@ export { generateEcPem, jwkFromPem, KeyFileError, kidFromFile } from './ecKeys.j
 export { MemoryRateLimiter, type RateDecision, type RateLimiter } from './RateLimiter.js';
 export { ReconnectGrace } from './ReconnectGrace.js';
 export { loadOrCreateSecret } from './secrets.js';
-export { TokenBucket } from './TokenBucket.js';
+export { TokenBucket, TokenBuckets } from './TokenBucket.js';

@@ -25,7 +25,7 @@ import {
   type Reaction,
   type WebrtcClientMessage,
 } from '@confab/protocol';
-import { type ChatArchive, ChatLog } from '../chat/index.js';
+import { type ChatArchive, type ChatHistory, ChatLog } from '../chat/index.js';
 import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import {
@@ -57,13 +57,17 @@ export interface ConferenceOptions {
   prejoinTimeoutMs: number;
   /** Takes one screen-share change or renegotiation from the user's budget; false when spent. */
   takeChange(group: string, user: string): boolean;
+  /** Takes one hand or reaction from the user's budget (`gestureRateLimit`); false when spent. */
+  takeGesture(group: string, user: string): boolean;
+  /** Where meetings' chat is kept while they last. */
+  chatHistory: ChatHistory;
   /** Where rooms' chat is kept past their meetings, and for how long (`chat_retention`). */
   chatArchive?: ChatArchive | undefined;
   chatRetentionMs: number;
   /** Someone the owner let in from the lobby joins (the focus checks its limits again). */
   admit(conn: Connection, msg: WebrtcClientMessage): void;
-  /** The owner ended the meeting: its members' sessions, which must not start a new one. */
-  ended(sessions: string[], by: ModeratedBy): void;
+  /** The owner ended the meeting: its members and their sessions, which must not start a new one. */
+  ended(group: string, members: { user: string; session: string }[], by: ModeratedBy): void;
   logger: Logger;
 }
 
@@ -142,6 +146,8 @@ export class Conference {
   /** Prejoins by connection id. */
   readonly #prejoins = new Map<string, Prejoin>();
   readonly #lobby: Lobby;
+  /** Who was last told who asks to join, and how many asked then. */
+  #toldKnocking: { owner: string; count: number } | undefined;
   /** Connections let in from the lobby, while their join runs. */
   readonly #passes = new Set<string>();
   readonly #chat: ChatLog;
@@ -172,6 +178,8 @@ export class Conference {
     this.#lobby = new Lobby(opts.maxParticipants);
     this.#chat = new ChatLog({
       channel: this.channel,
+      history: opts.chatHistory,
+      meeting: this.id,
       archive: opts.chatArchive && {
         store: opts.chatArchive,
         room: group,
@@ -256,7 +264,10 @@ export class Conference {
   resume(conn: Connection, msg: WebrtcClientMessage, member: Participant): void {
     this.#away.cancel(member);
     this.#setConn(member, conn.id);
-    this.#welcome(conn, msg, member);
+    // What it missed while away, not again what its client has (kwmjs shows every message).
+    const since = member.awayAt;
+    member.awayAt = undefined;
+    this.#welcome(conn, msg, member, undefined, since);
     if (member.offer) this.#signalMember(member, member.offer);
     this.#log.debug({ group: this.group, user: member.user }, 'member back');
   }
@@ -503,6 +514,7 @@ export class Conference {
     if (!this.#away.waitsFor(conn)) return this.#leave(m);
     this.opts.index.connection(this, m.conn, false);
     this.#away.start(m, () => this.#leave(m));
+    m.awayAt = Date.now();
     this.#log.debug({ group: this.group, user: m.user }, 'member away');
   }
 
@@ -801,7 +813,7 @@ export class Conference {
 
   /** A gesture (a hand, a reaction) within the member's budget. */
   #gesture(member: Participant): void {
-    if (!member.gestures.take())
+    if (!this.opts.takeGesture(this.group, member.user))
       throw new Refusal(
         'rate_limited',
         'too many hands and reactions: 8 at once, then one a second',
@@ -921,7 +933,12 @@ export class Conference {
   #tellOwnerKnocking(): void {
     const owner = this.#owner ? this.#members.get(this.#owner) : undefined;
     if (!owner || this.#away.isAway(owner)) return;
-    this.opts.state.deliver(owner.conn, this.#channelMessage({ knocking: this.#lobby.list() }));
+    const knocking = this.#lobby.list();
+    // With the lobby off and nobody asking, only an owner that was shown requests hears it.
+    const shown = this.#toldKnocking?.owner === owner.user && this.#toldKnocking.count > 0;
+    if (!this.#lobby.on && knocking.length === 0 && !shown) return;
+    this.#toldKnocking = { owner: owner.user, count: knocking.length };
+    this.opts.state.deliver(owner.conn, this.#channelMessage({ knocking }));
   }
 
   /** The owner hands the meeting (and its lobby) to another registered member. */
@@ -964,7 +981,8 @@ export class Conference {
     const by: ModeratedBy = { by: owner.user, name: owner.name };
     const members = [...this.#members.values()];
     this.opts.ended(
-      members.map((m) => m.endpoint),
+      this.group,
+      members.map((m) => ({ user: m.user, session: m.endpoint })),
       by,
     );
     this.#log.info({ group: this.group, conference: this.id, by: owner.user }, 'meeting ended');
@@ -992,7 +1010,13 @@ export class Conference {
   #leave(member: Participant): void {
     if (this.#members.get(member.user) !== member) return;
     this.#unseat(member);
-    if (this.#owner === member.user) this.#setOwner(this.#longestRegistered());
+    if (this.#owner === member.user) {
+      this.#setOwner(this.#longestRegistered());
+      // Nobody registered is left to let anyone in: the first registered user asking comes in
+      // (and owns the meeting, and its lobby).
+      const next = this.#owner ? undefined : this.#lobby.takeFirstRegistered();
+      if (next) this.#letIn([next]);
+    }
     this.#announce(undefined);
     this.#log.debug({ group: this.group, user: member.user }, 'left conference');
     this.#considerDirect();
@@ -1106,6 +1130,7 @@ export class Conference {
     for (const m of members) this.opts.state.deliver(m.conn, told);
     for (const m of members) this.#unseat(m, false);
     this.#bridge?.expire(this.id);
+    this.#chat.close();
     this.opts.index.remove(this);
     if (this.#started)
       this.#log.info(
@@ -1123,6 +1148,8 @@ export class Conference {
     msg: WebrtcClientMessage,
     member: Participant,
     p2p?: DirectPairData,
+    /** Replay chat said since then only (ms): a member back from away. */
+    chatSince?: number,
   ): void {
     conn.send(
       groupJoinedMessage({
@@ -1138,7 +1165,10 @@ export class Conference {
     );
     if (this.#speaker) conn.send(this.#channelMessage({ speaker: this.#speaker }));
     // What was said before it came (a guest: since it joined), and, to the owner, who asks.
-    this.#chat.replay(conn.id, member.guest ? member.joinedAt : undefined);
+    const guestSince = member.guest ? member.joinedAt : undefined;
+    const since =
+      chatSince === undefined ? guestSince : Math.max(chatSince, guestSince ?? chatSince);
+    this.#chat.replay(conn.id, since);
     if (member.user === this.#owner && this.#lobby.on) this.#tellOwnerKnocking();
   }
 

@@ -1,13 +1,15 @@
 import {
   type ChatsClientMessage,
+  gestureRateLimit,
   groupChannelMessage,
   isGroupId,
   type ModeratedBy,
+  pipelinePeerId,
   type WebrtcClientMessage,
 } from '@confab/protocol';
 import { Gauge, type Registry } from 'prom-client';
-import type { ChatArchive } from '../chat/index.js';
-import { MemoryRateLimiter, TokenBucket } from '../common/index.js';
+import { type ChatArchive, type ChatHistory, MemoryChatHistory } from '../chat/index.js';
+import { MemoryRateLimiter, TokenBuckets } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import {
   type Connection,
@@ -48,6 +50,8 @@ export interface FocusOptions {
   /** Where rooms' chat is kept for `chat_retention` (ms; 0 or no archive: the meeting only). */
   chatArchive?: ChatArchive;
   chatRetentionMs?: number;
+  /** Where meetings' chat is kept while they last (default: in memory). */
+  chatHistory?: ChatHistory;
   registry: Registry;
   logger: Logger;
 }
@@ -57,6 +61,9 @@ export interface FocusOptions {
  * with one (its signaling dropped meanwhile) hears that it ended instead of starting a new one.
  */
 export const endedMemoryMs = 10 * 60_000;
+
+/** How often chat kept past `chat_retention` is deleted (and once at start). */
+export const chatPurgeIntervalMs = 3600_000;
 
 /**
  * Screen-share starts and stops, and renegotiations, a member may ask for: 10 at once, then
@@ -92,8 +99,9 @@ export class Focus implements BridgeEvents {
    * Each user's budget of screen-share changes per room, kept when it leaves, so that leaving
    * and joining again does not refill it; dropped once idle long enough to be full anyway.
    */
-  readonly #changes = new Map<string, { bucket: TokenBucket; usedAt: number }>();
-  #changesPrunedAt = 0;
+  readonly #changes = new TokenBuckets(sessionChangeLimit.burst, sessionChangeLimit.perSecond);
+  /** Each user's budget of hands and reactions per room, kept the same way. */
+  readonly #gestures = new TokenBuckets(gestureRateLimit.burst, gestureRateLimit.perSecond);
   readonly #joinRate: MemoryRateLimiter;
   /**
    * Prejoins have a budget of their own, as large: they are made by the app, not asked for, and
@@ -107,6 +115,7 @@ export class Focus implements BridgeEvents {
   /** Sessions of meetings their owner ended, with who ended it and when. */
   readonly #ended = new Map<string, { by: ModeratedBy; at: number }>();
   readonly #conference: ConferenceOptions;
+  #purgeTimer: NodeJS.Timeout | undefined;
   readonly #log: Logger;
   #closed = false;
 
@@ -125,14 +134,25 @@ export class Focus implements BridgeEvents {
       emptyTimeoutMs: opts.emptyTimeoutMs,
       reconnectGraceMs: opts.reconnectGraceMs,
       prejoinTimeoutMs: opts.prejoinTimeoutMs ?? prejoinTimeoutMs,
-      takeChange: (group, user) => this.#changesOf(group, user).take(),
+      takeChange: (group, user) => this.#changes.take(`${group}\n${user}`),
+      takeGesture: (group, user) => this.#gestures.take(`${group}\n${user}`),
+      chatHistory: opts.chatHistory ?? new MemoryChatHistory(),
       chatArchive: opts.chatArchive,
       chatRetentionMs: opts.chatRetentionMs ?? 0,
       admit: (conn, msg) => this.#admit(conn, msg),
-      ended: (sessions, by) => this.#meetingEnded(sessions, by),
+      ended: (group, members, by) => this.#meetingEnded(group, members, by),
       logger: this.#log,
     };
     opts.hub.setEvents(this);
+    // Kept chat past its retention goes at start and every hour after (all of it with 0).
+    const archive = opts.chatArchive;
+    if (archive) {
+      const retention = opts.chatRetentionMs ?? 0;
+      const purge = () => archive.purge(retention > 0 ? Date.now() - retention : Infinity);
+      purge();
+      this.#purgeTimer = setInterval(purge, chatPurgeIntervalMs);
+      this.#purgeTimer.unref();
+    }
     const index = this.#index;
     new Gauge({
       name: 'confab_conferences',
@@ -249,8 +269,10 @@ export class Focus implements BridgeEvents {
    */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#purgeTimer);
     for (const conf of [...this.#index.all()]) conf.close();
     this.#changes.clear();
+    this.#gestures.clear();
   }
 
   /**
@@ -285,10 +307,9 @@ export class Focus implements BridgeEvents {
     const data = joinDataOf(msg);
     if (data?.prejoin === true) return this.#prejoin(conn, msg, group);
     // A client back with a session of a meeting that ended does not start a new one by itself.
-    const ended = data?.session !== undefined ? this.#ended.get(data.session) : undefined;
-    if (ended && data?.session) {
-      this.#ended.delete(data.session);
-      conn.send(groupChannelMessage({ channel: `@${group}`, group, data: { ended: ended.by } }));
+    const ended = this.#endedFor(conn, msg, group);
+    if (ended) {
+      conn.send(groupChannelMessage({ channel: `@${group}`, group, data: { ended } }));
       return;
     }
     let conf = this.#index.byGroup(group);
@@ -311,6 +332,16 @@ export class Focus implements BridgeEvents {
     if (!conf?.started && !this.opts.hub.pick())
       throw new Refusal('server_error', 'no media bridge is available');
     if (conf?.lobbyHolds(conn)) {
+      // kwmjs takes the first reply to its join as the answer (and drops a later one): it
+      // cannot wait to be let in.
+      if (msg.data === undefined)
+        throw new Refusal(
+          'access_restricted',
+          'the lobby is on: this client cannot wait to be let in (join from the web app)',
+        );
+      // One ask per connection: asking in another room ends the one before.
+      const earlier = this.#knocks.get(conn.id);
+      if (earlier && earlier !== conf) earlier.stopKnocking(conn.id);
       conf.knock(conn, msg);
       this.#knocks.set(conn.id, conf);
       return;
@@ -366,10 +397,40 @@ export class Focus implements BridgeEvents {
     }
   }
 
-  #meetingEnded(sessions: string[], by: ModeratedBy): void {
+  /**
+   * The owner ended `group`'s meeting with these members in it: a client that comes back with
+   * one of their sessions (the web app) or with its group hash (kwmjs's refreshGroup) within
+   * `endedMemoryMs` is told so, once.
+   */
+  #meetingEnded(
+    group: string,
+    members: { user: string; session: string }[],
+    by: ModeratedBy,
+  ): void {
     const now = Date.now();
     for (const [s, e] of this.#ended) if (now - e.at > endedMemoryMs) this.#ended.delete(s);
-    for (const s of sessions) this.#ended.set(s, { by, at: now });
+    for (const m of members) {
+      this.#ended.set(`session\n${m.session}`, { by, at: now });
+      this.#ended.set(`hash\n${group}\n${m.user}`, { by, at: now });
+    }
+  }
+
+  #endedFor(conn: Connection, msg: WebrtcClientMessage, group: string): ModeratedBy | undefined {
+    const session = joinDataOf(msg)?.session;
+    const keys = [
+      ...(session !== undefined ? [`session\n${session}`] : []),
+      ...(msg.hash !== '' &&
+      this.opts.hash.verify(msg.hash, conn.userId, pipelinePeerId, `@${group}`)
+        ? [`hash\n${group}\n${conn.userId}`]
+        : []),
+    ];
+    for (const key of keys) {
+      const e = this.#ended.get(key);
+      if (!e) continue;
+      for (const k of keys) this.#ended.delete(k);
+      if (Date.now() - e.at <= endedMemoryMs) return e.by;
+    }
+    return undefined;
   }
 
   /** A registered user is in: the guests waiting for this room join, in the order they came. */
@@ -416,26 +477,6 @@ export class Focus implements BridgeEvents {
     // Leaving the landing page: the prejoin's session goes.
     if (conf?.endPrejoin(conn.id, false)) return;
     conf?.hangup(conn, msg);
-  }
-
-  #changesOf(group: string, user: string): TokenBucket {
-    const now = Date.now();
-    const idleMs = (sessionChangeLimit.burst / sessionChangeLimit.perSecond) * 1000;
-    if (now - this.#changesPrunedAt > idleMs) {
-      this.#changesPrunedAt = now;
-      for (const [key, c] of this.#changes) if (now - c.usedAt > idleMs) this.#changes.delete(key);
-    }
-    const key = `${group}\n${user}`;
-    let entry = this.#changes.get(key);
-    if (!entry) {
-      entry = {
-        bucket: new TokenBucket(sessionChangeLimit.burst, sessionChangeLimit.perSecond),
-        usedAt: now,
-      };
-      this.#changes.set(key, entry);
-    }
-    entry.usedAt = now;
-    return entry.bucket;
   }
 
   /** The conference a bridge's event is about, if it is on that bridge. */

@@ -41,6 +41,7 @@ export class Lobby {
         'rate_limited',
         `the host did not let you in: ask again in ${Math.ceil((lobbyRetryMs - (now - deniedAt)) / 1000)} s`,
       );
+    for (const [user, k] of this.#queue) if (k.conn.closed) this.#queue.delete(user);
     const earlier = this.#queue.get(knock.user);
     if (!earlier && this.#queue.size >= this.max)
       throw new Refusal('conference_full', 'as many are asking to join this room as may');
@@ -54,6 +55,12 @@ export class Lobby {
     const k = this.#queue.get(user);
     if (k) this.#queue.delete(user);
     return k;
+  }
+
+  /** The registered user who asked first, taken off the queue. */
+  takeFirstRegistered(): Knocking | undefined {
+    for (const k of this.#queue.values()) if (!k.guest) return this.take(k.user);
+    return undefined;
   }
 
   /** Everyone asking, in the order they came, taken off the queue. */
@@ -79,8 +86,9 @@ export class Lobby {
     return false;
   }
 
-  /** Who asks, as the owner is told. */
+  /** Who asks, as the owner is told (an ask whose connection closed is over). */
   list(): Knock[] {
+    for (const [user, k] of this.#queue) if (k.conn.closed) this.#queue.delete(user);
     return [...this.#queue.values()].map((k) => ({ id: k.user, name: k.name, guest: k.guest }));
   }
 }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { gestureRateLimit, type PipelineOffer } from '@confab/protocol';
-import { TokenBucket } from '../common/index.js';
+import type { PipelineOffer } from '@confab/protocol';
 
 export const newId = (): string => randomBytes(9).toString('base64url');
 
@@ -27,8 +26,8 @@ export class Participant {
   p2p = false;
   /** When it raised its hand (ms), while the hand is up. */
   hand: number | undefined;
-  /** Its budget of hands raised and lowered, and reactions (`gestureRateLimit`). */
-  readonly gestures = new TokenBucket(gestureRateLimit.burst, gestureRateLimit.perSecond);
+  /** When its signaling connection dropped, while it is away. */
+  awayAt: number | undefined;
   /** When its endpoint was last replaced after failing (the bridge said its connection failed). */
   #restarts: number[] = [];
   /**

@@ -11,7 +11,7 @@ import {
   type ServerMessage,
   type WebrtcClientMessage,
 } from '@confab/protocol';
-import { ChatLog } from '../chat/index.js';
+import { ChatLog, MemoryChatHistory } from '../chat/index.js';
 import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AnsweredCalls } from './AnsweredCalls.js';
@@ -75,6 +75,7 @@ export class Calls {
   readonly #grace: ReconnectGrace<string>;
   /** The chat of each answered call that has one, by channel (this process's members). */
   readonly #chats = new Map<string, ChatLog>();
+  readonly #chatHistory = new MemoryChatHistory();
   #closing = false;
 
   constructor(
@@ -120,6 +121,8 @@ export class Calls {
       if (!log) {
         log = new ChatLog({
           channel: ch.id,
+          history: this.#chatHistory,
+          meeting: ch.id,
           deliver: (c, m) => this.state.deliver(c, m),
           logger: this.log,
         });
@@ -384,6 +387,7 @@ export class Calls {
    */
   #end(ch: CallChannel, from: string, to: string, reason: string, state = ch.state): void {
     this.#stopTimer(ch.id);
+    this.#chats.get(ch.id)?.close();
     this.#chats.delete(ch.id);
     this.state.deleteChannel(ch.id, endedMemoryMs);
     // Only an answered call (or one taken up after a restart) was recorded.

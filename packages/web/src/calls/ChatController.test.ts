@@ -109,16 +109,27 @@ test('others’ messages count as unread while the panel is closed, history neve
   assert.equal(chat.getState().unread, 0, 'read as it comes while open');
 });
 
-test('another call’s chat is its own; a refused message says why; a message too long is not sent', () => {
+test('another call’s chat is its own, and a meeting left takes its chat along; a refused message says why; a message too long is not sent', () => {
   const { chat, sent, receive } = chatter();
+  // The history a join brings may come before the screen shows the group.
+  receive(
+    chatMessage({
+      channel,
+      data: said('h1', 'bob', 'earlier'),
+      profile: { name: 'Bob' },
+      history: true,
+    }),
+  );
   chat.setChannel(channel);
   receive(
     chatMessage({ channel, data: said('m1', 'bob', 'in the group'), profile: { name: 'Bob' } }),
   );
+  assert.equal(chat.getState().lines.length, 2);
   chat.setChannel('*CallChannel');
   assert.deepEqual(chat.getState().lines, []);
+  chat.setChannel(undefined);
   chat.setChannel(channel);
-  assert.equal(chat.getState().lines.length, 1, 'the group’s chat is still there');
+  assert.deepEqual(chat.getState().lines, [], 'the meeting left (or ended) took its chat along');
   chat.send('one too many');
   receive(errorMessage('rate_limited', 'too many', sent.length));
   assert.equal(chat.getState().failed, 'rate_limited');

@@ -71,9 +71,14 @@ export class ChatController {
     for (const l of this.#listeners) l();
   }
 
-  /** The call or group shown now (undefined: none); another one starts with its own chat. */
+  /**
+   * The call or group shown now (undefined: none); another one starts with its own chat. The
+   * one left is forgotten: a meeting left or ended takes its chat along (joining again, the
+   * server sends what this user may see of it).
+   */
   setChannel(channel: string | undefined): void {
     if (channel === this.#state.channel) return;
+    if (this.#state.channel) this.#byChannel.delete(this.#state.channel);
     this.#set({
       channel,
       lines: channel ? (this.#byChannel.get(channel) ?? []) : [],
