@@ -146,7 +146,7 @@ describe('kwmjs habits in group rooms', () => {
     await Promise.all([alice.close(), bob.close()]);
   });
 
-  test('a chats frame gets kwm’s own error with its reply_to, and the connection goes on', async () => {
+  test('a chats frame for a group the sender is not in gets kwm’s own error with its reply_to, and the connection goes on', async () => {
     const alice = await open('alice');
     const id = alice.send({
       type: 'chats',

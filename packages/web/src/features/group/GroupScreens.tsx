@@ -117,21 +117,27 @@ export function GroupLanding({
   );
 }
 
-/** A guest who came before the host: held by the server, joined when the host starts the room. */
+/**
+ * Held by the server before the call: a guest who came before the host (joined when the host
+ * starts the room), or anyone while the lobby is on ("Asking to join…", joined when the owner
+ * lets them in). Own preview, "Microphone", "Camera", "Leave".
+ */
 export function GroupWaiting({
   group,
   media,
   onLeave,
+  asking = false,
 }: {
   group: string;
   media: LocalMedia;
   onLeave(): void;
+  asking?: boolean;
 }) {
   const name = group.replace(/^group\//, '');
   return (
     <section className="group-landing" aria-labelledby="waiting-title">
-      <h1 id="waiting-title">{t('group.waiting')}</h1>
-      <p role="status">{t('group.waitingLead', { name })}</p>
+      <h1 id="waiting-title">{t(asking ? 'group.asking' : 'group.waiting')}</h1>
+      <p role="status">{t(asking ? 'group.askingLead' : 'group.waitingLead', { name })}</p>
       <LocalPreview media={media} />
       <div className="main-actions">
         <MediaToggles media={media} />
@@ -160,32 +166,6 @@ function AskAgain({ since, onAsk }: { since: number; onAsk(): void }) {
         {t('group.askAgain')}
       </button>
     </div>
-  );
-}
-
-/** Held at the lobby: "Asking to join…" until the owner lets this user in. */
-export function GroupAsking({
-  group,
-  media,
-  onLeave,
-}: {
-  group: string;
-  media: LocalMedia;
-  onLeave(): void;
-}) {
-  const name = group.replace(/^group\//, '');
-  return (
-    <section className="group-landing" aria-labelledby="asking-title">
-      <h1 id="asking-title">{t('group.asking')}</h1>
-      <p role="status">{t('group.askingLead', { name })}</p>
-      <LocalPreview media={media} />
-      <div className="main-actions">
-        <MediaToggles media={media} />
-        <button type="button" className="secondary" onClick={onLeave}>
-          {t('group.leave')}
-        </button>
-      </div>
-    </section>
   );
 }
 

@@ -14,13 +14,7 @@ import { AppsGrid } from '../apps/AppsGrid.js';
 import { CallEnded, InCall, IncomingCall, OutgoingCall } from '../call/CallScreens.js';
 import { LocalPreview } from '../call/LocalPreview.js';
 import { Contacts } from '../contacts/Contacts.js';
-import {
-  GroupAsking,
-  GroupCall,
-  GroupLanding,
-  GroupWaiting,
-  JoinGroupDialog,
-} from '../group/GroupScreens.js';
+import { GroupCall, GroupLanding, GroupWaiting, JoinGroupDialog } from '../group/GroupScreens.js';
 import { SettingsDialog } from '../settings/SettingsDialog.js';
 
 export interface MainScreenProps {
@@ -185,11 +179,13 @@ export function MainScreen({ config, auth, media, name, userId, room, autoJoin }
           onSettings={() => setPanel('settings')}
         />
       )}
-      {inGroup && groupState.waiting && (
-        <GroupWaiting group={groupState.group} media={media} onLeave={() => groups.leave()} />
-      )}
-      {inGroup && groupState.asking && (
-        <GroupAsking group={groupState.group} media={media} onLeave={() => groups.leave()} />
+      {inGroup && (groupState.waiting || groupState.asking) && (
+        <GroupWaiting
+          group={groupState.group}
+          media={media}
+          asking={groupState.asking}
+          onLeave={() => groups.leave()}
+        />
       )}
       {inGroup && !groupState.waiting && !groupState.asking && (
         <GroupCall
