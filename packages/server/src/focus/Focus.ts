@@ -214,18 +214,13 @@ export class Focus implements BridgeEvents {
 
   /**
    * A chat message in a group channel (`@group/<name>`): to everyone in that conference, from
-   * a member of it (docs/protocol.md "Chat").
+   * a member of it (docs/protocol.md "Chat"); throws a `Refusal` when refused.
    */
   chat(conn: Connection, msg: ChatsClientMessage): void {
-    try {
-      const conf = this.#index.byGroup(msg.channel.slice(1));
-      if (!msg.channel.startsWith('@') || !conf)
-        throw new Refusal('bad_message', 'channel not found');
-      conf.chat(conn, msg);
-    } catch (err) {
-      if (!(err instanceof Refusal)) throw err;
-      conn.error(err.code, err.message, msg.id);
-    }
+    const conf = this.#index.byGroup(msg.channel.slice(1));
+    if (!msg.channel.startsWith('@') || !conf)
+      throw new Refusal('bad_message', 'channel not found');
+    conf.chat(conn, msg);
   }
 
   /**

@@ -41,7 +41,7 @@ export class Lobby {
         'rate_limited',
         `the host did not let you in: ask again in ${Math.ceil((lobbyRetryMs - (now - deniedAt)) / 1000)} s`,
       );
-    for (const [user, k] of this.#queue) if (k.conn.closed) this.#queue.delete(user);
+    this.#dropClosed();
     const earlier = this.#queue.get(knock.user);
     if (!earlier && this.#queue.size >= this.max)
       throw new Refusal('conference_full', 'as many are asking to join this room as may');
@@ -86,9 +86,14 @@ export class Lobby {
     return false;
   }
 
+  /** Asks whose connection closed (a close the focus has not handled yet) are over. */
+  #dropClosed(): void {
+    for (const [user, k] of this.#queue) if (k.conn.closed) this.#queue.delete(user);
+  }
+
   /** Who asks, as the owner is told (an ask whose connection closed is over). */
   list(): Knock[] {
-    for (const [user, k] of this.#queue) if (k.conn.closed) this.#queue.delete(user);
+    this.#dropClosed();
     return [...this.#queue.values()].map((k) => ({ id: k.user, name: k.name, guest: k.guest }));
   }
 }

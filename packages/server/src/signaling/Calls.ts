@@ -109,34 +109,29 @@ export class Calls {
   /**
    * A chat message in a one-to-one call (docs/protocol.md "Chat"): from one of its two
    * connections to the other. Not kept past the call, and not sent again to a member that was
-   * away meanwhile.
+   * away meanwhile. Throws a `Refusal` when refused.
    */
   chat(conn: Connection, msg: ChatsClientMessage): void {
-    try {
-      const ch = msg.channel.startsWith('*') ? this.state.getChannel(msg.channel) : undefined;
-      if (!ch) throw new Refusal('bad_message', 'channel not found');
-      if (ch.status !== 'active' || (ch.callerConn !== conn.id && ch.calleeConn !== conn.id))
-        throw new Refusal('bad_message', 'connection not in channel');
-      let log = this.#chats.get(ch.id);
-      if (!log) {
-        log = new ChatLog({
-          channel: ch.id,
-          history: this.#chatHistory,
-          meeting: ch.id,
-          deliver: (c, m) => this.state.deliver(c, m),
-          logger: this.log,
-        });
-        this.#chats.set(ch.id, log);
-      }
-      const other = ch.callerConn === conn.id ? ch.calleeConn : ch.callerConn;
-      log.post({ user: conn.userId, name: conn.name, guest: false, conn: conn.id }, msg, [
-        conn.id,
-        ...(other ? [other] : []),
-      ]);
-    } catch (err) {
-      if (!(err instanceof Refusal)) throw err;
-      conn.error(err.code, err.message, msg.id);
+    const ch = msg.channel.startsWith('*') ? this.state.getChannel(msg.channel) : undefined;
+    if (!ch) throw new Refusal('bad_message', 'channel not found');
+    if (ch.status !== 'active' || (ch.callerConn !== conn.id && ch.calleeConn !== conn.id))
+      throw new Refusal('bad_message', 'connection not in channel');
+    let log = this.#chats.get(ch.id);
+    if (!log) {
+      log = new ChatLog({
+        channel: ch.id,
+        history: this.#chatHistory,
+        meeting: ch.id,
+        deliver: (c, m) => this.state.deliver(c, m),
+        logger: this.log,
+      });
+      this.#chats.set(ch.id, log);
     }
+    const other = ch.callerConn === conn.id ? ch.calleeConn : ch.callerConn;
+    log.post({ user: conn.userId, name: conn.name, guest: false, conn: conn.id }, msg, [
+      conn.id,
+      ...(other ? [other] : []),
+    ]);
   }
 
   /**

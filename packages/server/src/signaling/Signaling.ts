@@ -28,6 +28,7 @@ import { type AnsweredCalls, MemoryAnsweredCalls } from './AnsweredCalls.js';
 import { Calls } from './Calls.js';
 import { Connection, type ConnectionHandler } from './Connection.js';
 import { PairHash } from './pairHash.js';
+import { Refusal } from './Refusal.js';
 import type { SignalingState } from './SignalingState.js';
 import { turnCredentials } from './turn.js';
 
@@ -77,7 +78,7 @@ export const auditIntervalMs = 30_000;
 /** Who takes group messages (the focus). */
 export interface GroupHandler {
   handle(conn: Connection, msg: WebrtcClientMessage): void;
-  /** A chat message in a group channel (`@group/<name>`). */
+  /** A chat message in a group channel (`@group/<name>`); throws a `Refusal` when refused. */
   chat(conn: Connection, msg: ChatsClientMessage): void;
   connectionClosed(conn: Connection): void;
 }
@@ -288,26 +289,35 @@ export class Signaling implements ConnectionHandler {
       conn.send(pongMessage(message));
       return;
     }
-    if (message.type === 'chats') {
-      // A guest chats in the room of its link only (as it signals there only).
-      const path = conn.guestPath;
-      if (path !== undefined && message.channel !== `@${path}`)
-        return conn.error(
-          'access_restricted',
-          'a guest may only take part in the room of its link',
-          message.id,
-        );
-      if (path !== undefined && !this.opts.guestPolicy.roomOpen(path))
-        return conn.error('access_restricted', 'this room is no longer open to guests', message.id);
-      if (message.channel.startsWith('@') && this.opts.focus)
-        return this.opts.focus.chat(conn, message);
-      return this.#calls.chat(conn, message);
-    }
+    if (message.type === 'chats') return this.#chat(conn, message);
     const refusal = this.#guestRefusal(conn, message);
     if (refusal) return conn.error('access_restricted', refusal, message.id);
     if (this.opts.focus && (message.subtype === 'webrtc_group' || message.group !== ''))
       this.opts.focus.handle(conn, message);
     else this.#calls.handle(conn, message);
+  }
+
+  /**
+   * A chat message (docs/protocol.md "Chat"): to the focus for a group channel, to the calls
+   * for a call's; a guest chats in the room of its link only (as it signals there only). A
+   * refusal is answered with its code.
+   */
+  #chat(conn: Connection, message: ChatsClientMessage): void {
+    try {
+      const path = conn.guestPath;
+      if (path !== undefined && message.channel !== `@${path}`)
+        throw new Refusal(
+          'access_restricted',
+          'a guest may only take part in the room of its link',
+        );
+      if (path !== undefined && !this.opts.guestPolicy.roomOpen(path))
+        throw new Refusal('access_restricted', 'this room is no longer open to guests');
+      if (message.channel.startsWith('@') && this.opts.focus) this.opts.focus.chat(conn, message);
+      else this.#calls.chat(conn, message);
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      conn.error(err.code, err.message, message.id);
+    }
   }
 
   /**
