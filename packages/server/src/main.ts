@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { registerAddressBook } from './addressbook/index.js';
 import { bridgeSecret } from './bridge/index.js';
-import { SqliteChatArchive } from './chat/index.js';
+import { SqlChatArchive } from './chat/index.js';
 import { loadOrCreateSecret } from './common/index.js';
 import {
   ConfigError,
@@ -17,7 +17,7 @@ import { describeErrno, octalMode, prepareDataDir } from './dataDir.js';
 import {
   createUserStore,
   ensureInitialAdmin,
-  SqliteUserStore,
+  SqlUserStore,
   type UserStore,
 } from './directory/index.js';
 import { FatalError } from './FatalError.js';
@@ -37,10 +37,10 @@ import {
   MemorySignalingState,
   PairHash,
   Signaling,
-  SqliteAnsweredCalls,
+  SqlAnsweredCalls,
   signalingScope,
 } from './signaling/index.js';
-import { type Database, openDatabase } from './storage/index.js';
+import { openStorage } from './storage/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -132,14 +132,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   }
 
   async function build(): Promise<RunningServer> {
-    const db: Database = openDatabase(settings.data_dir);
+    const { db, secrets } = await openStorage(settings, logger);
     shutdown.on('database', () => db.close());
     const store = createUserStore(settings, db, logger.child({ module: 'directory' }));
     shutdown.on('user store', () => store.close());
-    if (store instanceof SqliteUserStore) await ensureInitialAdmin(store, settings.data_dir, log);
+    if (store instanceof SqlUserStore) await ensureInitialAdmin(store, settings.data_dir, log);
     const guests = new GuestClients(
       registry,
-      await loadOrCreateGuestKey(settings.data_dir),
+      await loadOrCreateGuestKey(secrets),
       settings.registryFile,
     );
     const guestStore = new GuestStore(db, settings.session_ttl);
@@ -155,12 +155,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       settings,
       store,
       db,
-      keys: await SigningKeys.loadOrCreate(settings.data_dir),
+      keys: await SigningKeys.loadOrCreate(secrets),
       registry,
       guests,
       guestPolicy,
       guestStore,
-      cookieSecret: loadOrCreateSecret(settings.data_dir, 'identity/cookie'),
+      cookieSecret: await loadOrCreateSecret(secrets, 'identity/cookie'),
       logger,
     });
     shutdown.on('identity', () => identity.close());
@@ -198,11 +198,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
     await identity.register(app);
     registerAddressBook(app, { store, tokenChecker: () => identity.tokenChecker });
-    const pairHashKey = loadOrCreateSecret(settings.data_dir, 'signaling/pair-hash');
+    const pairHashKey = await loadOrCreateSecret(secrets, 'signaling/pair-hash');
+    const secretOfBridges = await bridgeSecret(settings, secrets);
     const state = new MemorySignalingState();
     let launcher: BridgeLauncher | undefined;
     const hub = new BridgeHub({
-      secret: bridgeSecret(settings),
+      secret: secretOfBridges,
       videoMaxBitrate: settings.video_max_bitrate,
       screenMaxBitrate: settings.screenshare_max_bitrate,
       maxMlines: mlineLimit(settings.rtm_max_message_size),
@@ -223,7 +224,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       prejoinTimeoutMs: settings.prejoin_timeout * 1000,
       reconnectGraceMs: settings.call_reconnect_grace * 1000,
       allowGuestOnlyChannels: guestPolicy.guestOnlyRooms,
-      chatArchive: new SqliteChatArchive(db, logger.child({ module: 'chat' })),
+      chatArchive: new SqlChatArchive(db, logger.child({ module: 'chat' })),
       chatRetentionMs: settings.chat_retention * 1000,
       joinLimits: {
         perConnection: settings.max_conferences_per_connection,
@@ -253,7 +254,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           ? { watch: (onChange: () => void) => store.watch?.(onChange) ?? (() => {}) }
           : {}),
       },
-      answeredCalls: new SqliteAnsweredCalls(db, logger.child({ module: 'signaling' })),
+      answeredCalls: await SqlAnsweredCalls.load(db, logger.child({ module: 'signaling' })),
       logger,
     });
     shutdown.on('signaling', () => signaling.close());
@@ -295,7 +296,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       metricsUrl = `http://${hostForUrl(m.host)}:${mport}/metrics`;
     }
 
-    const bridges = new BridgeLauncher(settings, localUrl.replace(/^http/, 'ws'), logger);
+    const bridges = new BridgeLauncher(
+      settings,
+      localUrl.replace(/^http/, 'ws'),
+      secretOfBridges,
+      logger,
+    );
     launcher = bridges;
     shutdown.on('bridge processes', () => bridges.stop());
     bridges.start();

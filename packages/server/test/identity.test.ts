@@ -25,7 +25,7 @@ import {
   signInOverHttp,
   startSignIn,
 } from '../../../test/support/oidcFlow.js';
-import type { SqliteUserStore } from '../src/directory/index.js';
+import type { SqlUserStore } from '../src/directory/index.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
 const redirectUri = 'http://127.0.0.1:9/callback'; // never dialled: flows stop at the redirect
@@ -47,13 +47,13 @@ async function startIdentity(extraYaml = ''): Promise<TestServer> {
     files: { 'registry.yaml': registry },
     yaml: `identifier_registration_conf: registry.yaml\n${extraYaml}`,
   });
-  await (server.store as SqliteUserStore).add({
+  await (server.store as SqlUserStore).add({
     username: 'alice',
     displayName: 'Alice Liddell',
     mail: 'alice@example.com',
     password: 'wonderland',
   });
-  await (server.store as SqliteUserStore).add({
+  await (server.store as SqlUserStore).add({
     username: 'bob',
     displayName: 'Bob Builder',
     mail: 'bob@example.com',
@@ -234,7 +234,7 @@ describe('identity provider', () => {
     });
     assert.equal(protectedHeader.typ, 'at+jwt');
     assert.equal(protectedHeader.alg, 'ES256');
-    const user = (server.store as SqliteUserStore).findByUsername('alice');
+    const user = await (server.store as SqlUserStore).findByUsername('alice');
     assert.equal(payload.sub, user?.id);
     assert.deepEqual(String(payload.scope).split(' ').sort(), ['kopano/gc', 'kopano/kwm']);
     assert.equal(payload.client_id, 'test-rp');
@@ -263,7 +263,7 @@ describe('identity provider', () => {
   test('the address book finds alice with her token: search, one user, me', async () => {
     const { tokens } = await signIn(server);
     const at = tokens.access_token;
-    const alice = (server.store as SqliteUserStore).findByUsername('alice');
+    const alice = await (server.store as SqlUserStore).findByUsername('alice');
     const list = (await (await gc(server, '/api/gc/v1/users?$search=ali', at)).json()) as {
       value: { id: string }[];
     };
@@ -691,7 +691,7 @@ describe('address book parameters', () => {
   let token: string;
   before(async () => {
     server = await startIdentity();
-    const store = server.store as SqliteUserStore;
+    const store = server.store as SqlUserStore;
     for (let i = 0; i < 12; i++)
       await store.add({
         username: `user${i}`,

@@ -9,8 +9,9 @@ import {
   postSignIn,
   signInOverHttp,
 } from '../../../test/support/oidcFlow.js';
-import type { SqliteUserStore } from '../src/directory/index.js';
-import { storedId } from '../src/identity/SqliteOidcAdapter.js';
+import type { SqlUserStore } from '../src/directory/index.js';
+import { storedId } from '../src/identity/SqlOidcAdapter.js';
+import { sqlite } from '../src/storage/dialect.js';
 import { migrations } from '../src/storage/migrations.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
@@ -23,7 +24,7 @@ const web = (server: TestServer) => ({
 async function startWithAlice(opts: { dir?: string; listen?: string } = {}) {
   const server = await startTestServer(opts);
   if (!opts.dir)
-    await (server.store as SqliteUserStore).add({
+    await (server.store as SqlUserStore).add({
       username: 'alice',
       displayName: 'Alice Liddell',
       password: 'wonderland',
@@ -214,7 +215,7 @@ describe('OIDC artifacts are stored hashed', () => {
     const old = new BetterSqlite3(file);
     try {
       old.pragma('journal_mode = WAL');
-      for (const m of migrations.slice(0, hashed)) old.exec(m.sql);
+      for (const m of migrations.slice(0, hashed)) old.exec(m.sql(sqlite));
       old.pragma(`user_version = ${hashed}`);
       const addUser = old.prepare(
         `INSERT INTO users (id, username, display_name, mail, job_title, password_hash, search_text, created_at, updated_at)

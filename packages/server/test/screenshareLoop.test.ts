@@ -5,7 +5,7 @@ import { SyntheticPeer } from '../../../test/support/bridgeHarness.js';
 import { tokensFor } from '../../../test/support/oidcFlow.js';
 import { RtmClient } from '../../../test/support/rtmClient.js';
 import { RtmPipeline } from '../../../test/support/rtmPipeline.js';
-import type { SqliteUserStore } from '../src/directory/index.js';
+import type { SqlUserStore } from '../src/directory/index.js';
 import type { TestServer } from './helpers.js';
 import { startSignaling, type Users } from './signalingServer.js';
 
@@ -59,7 +59,7 @@ describe('a thousand screen shares on and off through the real focus and bridge'
 
   /** A fourth user, signed in as the others were. */
   const addDave = async () => {
-    const dave = await (server.store as SqliteUserStore).add({
+    const dave = await (server.store as SqlUserStore).add({
       username: 'dave',
       displayName: 'Dave Lister',
       password: 'dave-pw',

@@ -1,5 +1,5 @@
 import { testRp, tokensFor } from '../../../test/support/oidcFlow.js';
-import type { SqliteUserStore } from '../src/directory/index.js';
+import type { SqlUserStore } from '../src/directory/index.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
 const registry = `clients:\n  - id: ${testRp.id}\n    secret: ${testRp.secret}\n    trusted: true\n    redirect_uris: [${testRp.redirectUri}]\n`;
@@ -21,7 +21,7 @@ export async function startSignaling(
     ...(listen ? { listen } : {}),
     ...(env ? { env } : {}),
   });
-  const store = server.store as SqliteUserStore;
+  const store = server.store as SqlUserStore;
   const users: Users = {};
   for (const [name, display] of [
     ['alice', 'Alice Liddell'],

@@ -1,7 +1,7 @@
 import type { BridgeAgent } from './BridgeAgent.js';
 
 export type { BridgeAgent, BridgeAgentOptions } from './BridgeAgent.js';
-export { bridgeSecret, portRange } from './secret.js';
+export { bridgeSecret, bridgeSecretEnv, portRange } from './secret.js';
 
 /**
  * The bridge process's agent, loaded when a bridge starts: `confab serve` imports this folder

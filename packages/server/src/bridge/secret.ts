@@ -2,14 +2,19 @@ import { readFileSync } from 'node:fs';
 import { loadOrCreateSecret } from '../common/index.js';
 import { ConfigError, type Settings } from '../config/index.js';
 import { describeErrno } from '../dataDir.js';
+import type { SecretStore } from '../storage/Secrets.js';
+
+/** How `confab serve` hands the secret it generated to the bridges it starts itself. */
+export const bridgeSecretEnv = 'CONFAB_BRIDGE_SECRET';
 
 /**
- * The secret bridges present to the focus: read from `bridge.shared_secret`, or generated in
- * the data dir (`bridge-secret.key`) for the bridges `confab serve` starts itself.
+ * The secret bridges present to the focus: read from `bridge.shared_secret`, or generated
+ * (`bridge-secret.key` in the data dir, or in the database with `database_url`) for the bridges
+ * `confab serve` starts itself.
  */
-export function bridgeSecret(settings: Settings): string {
+export async function bridgeSecret(settings: Settings, secrets: SecretStore): Promise<string> {
   const file = settings.bridge.shared_secret;
-  if (!file) return loadOrCreateSecret(settings.data_dir, 'bridge-secret').toString('base64url');
+  if (!file) return (await loadOrCreateSecret(secrets, 'bridge-secret')).toString('base64url');
   let secret: string;
   try {
     secret = readFileSync(file, 'utf8').trim();

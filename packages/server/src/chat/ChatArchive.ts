@@ -1,6 +1,6 @@
 import type { ChatMessage, ChatProfile } from '@confab/protocol';
 import type { Logger } from '../logging/index.js';
-import type { Database } from '../storage/index.js';
+import { dialectOf, type Sql } from '../storage/index.js';
 
 /** A chat message as kept: when it was said (ms), the message and who said it. */
 export interface ChatEntry {
@@ -17,8 +17,11 @@ export interface ChatEntry {
 export interface ChatArchive {
   /** Keeps `entry` for `room`; entries said before `expiredBefore` (ms) may be deleted. */
   append(room: string, entry: ChatEntry, expiredBefore: number): void;
-  /** The room's entries said since `since` (ms), oldest first, the latest `limit` of them. */
-  recent(room: string, since: number, limit: number): ChatEntry[];
+  /**
+   * The room's entries said since `since` (ms), oldest first, the latest `limit` of them; none
+   * when the database cannot give them (logged).
+   */
+  recent(room: string, since: number, limit: number): Promise<ChatEntry[]>;
   /** Deletes every entry said before `before` (ms; `Infinity`: all of them). */
   purge(before: number): void;
 }
@@ -73,7 +76,7 @@ export class MemoryChatArchive implements ChatArchive {
     this.#rooms.set(room, kept);
   }
 
-  recent(room: string, since: number, limit: number): ChatEntry[] {
+  async recent(room: string, since: number, limit: number): Promise<ChatEntry[]> {
     return (this.#rooms.get(room) ?? []).filter((e) => e.at >= since).slice(-limit);
   }
 
@@ -96,53 +99,59 @@ interface Row {
 }
 
 /**
- * Rooms' chat in the SQLite database. Its methods run in socket events: a database error is
+ * Rooms' chat in Confab's database. Its methods run in socket events: a database error is
  * logged and the message goes on unkept (or the history comes without it), never thrown.
  */
-export class SqliteChatArchive implements ChatArchive {
-  readonly #put;
-  readonly #get;
-  readonly #purge;
-  readonly #purgeAll;
+export class SqlChatArchive implements ChatArchive {
+  readonly #order: string;
   #purgedAt = 0;
+  #writes: Promise<unknown> = Promise.resolve();
 
   constructor(
-    db: Database,
+    private readonly db: Sql,
     private readonly log: Logger,
   ) {
-    this.#put = db.prepare<[string, string, number, string, string, number, string]>(
-      'INSERT OR REPLACE INTO chat_messages (room, id, at, sender, name, guest, text) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.#get = db.prepare<[string, number, number], Row>(
-      'SELECT id, at, sender, name, guest, text FROM chat_messages WHERE room = ? AND at >= ? ORDER BY at DESC, rowid DESC LIMIT ?',
-    );
-    this.#purge = db.prepare<[number]>('DELETE FROM chat_messages WHERE at < ?');
-    this.#purgeAll = db.prepare('DELETE FROM chat_messages');
+    this.#order = dialectOf(db.dialect).insertionOrder;
   }
 
   append(room: string, entry: ChatEntry, expiredBefore: number): void {
-    this.#safely('append', () => {
-      const now = Date.now();
-      // Expired rows go as new ones come, at most once a minute.
-      if (now - this.#purgedAt > 60_000) {
-        this.#purgedAt = now;
-        this.#purge.run(expiredBefore);
-      }
-      const { data, profile } = entry;
-      this.#put.run(
-        room,
-        data.id,
-        entry.at,
-        data.sender,
-        profile.name ?? '',
-        profile.guest ? 1 : 0,
-        data.text,
-      );
-    });
+    const now = Date.now();
+    // Expired rows go as new ones come, at most once a minute.
+    if (now - this.#purgedAt > 60_000) {
+      this.#purgedAt = now;
+      this.purge(expiredBefore);
+    }
+    const { data, profile } = entry;
+    // One after the other: rows said in one millisecond keep the order they were said in.
+    this.#writes = this.#writes.then(() =>
+      this.#safely(
+        'append',
+        this.db.run(
+          `INSERT INTO chat_messages (room, id, at, sender, name, guest, text) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (room, id) DO NOTHING`,
+          [
+            room,
+            data.id,
+            entry.at,
+            data.sender,
+            profile.name ?? '',
+            profile.guest ? 1 : 0,
+            data.text,
+          ],
+        ),
+      ),
+    );
   }
 
-  recent(room: string, since: number, limit: number): ChatEntry[] {
-    const rows = this.#safely('recent', () => this.#get.all(room, since, limit)) ?? [];
+  async recent(room: string, since: number, limit: number): Promise<ChatEntry[]> {
+    const rows =
+      (await this.#safely(
+        'recent',
+        this.db.all<Row>(
+          `SELECT id, at, sender, name, guest, text FROM chat_messages WHERE room = ? AND at >= ? ORDER BY at DESC, ${this.#order} DESC LIMIT ?`,
+          [room, since, limit],
+        ),
+      )) ?? [];
     return rows.reverse().map((r) => ({
       at: r.at,
       data: {
@@ -158,14 +167,17 @@ export class SqliteChatArchive implements ChatArchive {
   }
 
   purge(before: number): void {
-    this.#safely('purge', () =>
-      Number.isFinite(before) ? this.#purge.run(before) : this.#purgeAll.run(),
+    this.#safely(
+      'purge',
+      Number.isFinite(before)
+        ? this.db.run('DELETE FROM chat_messages WHERE at < ?', [before])
+        : this.db.run('DELETE FROM chat_messages'),
     );
   }
 
-  #safely<T>(what: string, run: () => T): T | undefined {
+  async #safely<T>(what: string, run: Promise<T>): Promise<T | undefined> {
     try {
-      return run();
+      return await run;
     } catch (err) {
       this.log.error({ err, what }, 'chat archive: database error');
       return undefined;

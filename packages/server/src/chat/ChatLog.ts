@@ -78,17 +78,24 @@ export interface ChatLogOptions {
  * delivery report.
  */
 export class ChatLog {
-  /** What earlier meetings of the room said within `chat_retention` (registered users see it). */
-  readonly #earlier: readonly ChatEntry[];
+  /**
+   * What earlier meetings of the room said within `chat_retention` (registered users see it),
+   * once the archive has answered.
+   */
+  #earlier: readonly ChatEntry[] = [];
+  /** Settles when `#earlier` is loaded (or could not be). */
+  readonly #loaded: Promise<void>;
   /** Senders' budgets, by user: leaving and coming back does not refill one. */
   readonly #budgets = new Map<string, TokenBucket>();
 
   constructor(private readonly opts: ChatLogOptions) {
     const a = opts.archive;
-    this.#earlier =
+    this.#loaded =
       a && a.retentionMs > 0
-        ? a.store.recent(a.room, Date.now() - a.retentionMs, chatHistoryLimit)
-        : [];
+        ? a.store.recent(a.room, Date.now() - a.retentionMs, chatHistoryLimit).then((e) => {
+            this.#earlier = e;
+          })
+        : Promise.resolve();
   }
 
   /** The meeting is over: its chat goes (the archive keeps what `chat_retention` asks). */
@@ -142,20 +149,23 @@ export class ChatLog {
    * from away missed.
    */
   replay(conn: string, since?: number): void {
-    const entries = [...this.#earlier, ...this.opts.history.list(this.opts.meeting)].slice(
-      -chatHistoryLimit,
-    );
-    for (const e of entries) {
-      if (since !== undefined && e.at < since) continue;
-      this.opts.deliver(
-        conn,
-        chatMessage({
-          channel: this.opts.channel,
-          data: e.data,
-          profile: e.profile,
-          history: true,
-        }),
-      );
-    }
+    // What this meeting said so far, as of now: a message said while the archive answers
+    // reaches the member live, not again in the history.
+    const current = [...this.opts.history.list(this.opts.meeting)];
+    const send = () => {
+      for (const e of [...this.#earlier, ...current].slice(-chatHistoryLimit)) {
+        if (since !== undefined && e.at < since) continue;
+        this.opts.deliver(
+          conn,
+          chatMessage({
+            channel: this.opts.channel,
+            data: e.data,
+            profile: e.profile,
+            history: true,
+          }),
+        );
+      }
+    };
+    void this.#loaded.then(send, send);
   }
 }

@@ -4,6 +4,6 @@ export {
   type ChatHistory,
   MemoryChatArchive,
   MemoryChatHistory,
-  SqliteChatArchive,
+  SqlChatArchive,
 } from './ChatArchive.js';
 export { type ChatAuthor, ChatLog, type ChatLogOptions, chatTextOf } from './ChatLog.js';

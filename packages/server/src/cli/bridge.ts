@@ -26,7 +26,10 @@ itself; run more on other machines to spread the media load.`,
   },
   async run(values) {
     const settings = settingsFrom(values);
-    const { bridgeSecret, loadBridgeAgent, portRange } = await import('../bridge/index.js');
+    const { bridgeSecret, bridgeSecretEnv, loadBridgeAgent, portRange } = await import(
+      '../bridge/index.js'
+    );
+    const { FileSecrets } = await import('../storage/Secrets.js');
     const BridgeAgent = await loadBridgeAgent();
     const { createLogger } = await import('../logging/index.js');
     const focusUrl =
@@ -47,7 +50,10 @@ itself; run more on other machines to spread the media load.`,
     const name = (values.name as string | undefined) ?? `${hostname()}:${port}`;
     const agent = new BridgeAgent({
       focusUrl,
-      secret: bridgeSecret(settings),
+      // The bridges confab serve starts get its secret (which may live in its database).
+      secret:
+        process.env[bridgeSecretEnv] ??
+        (await bridgeSecret(settings, new FileSecrets(settings.data_dir))),
       name,
       iceAddress: settings.bridge.ice_address,
       port,

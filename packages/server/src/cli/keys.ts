@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import { stringify } from 'yaml';
 import { generateEcPem, jwkFromPem, KeyFileError, kidFromFile } from '../common/index.js';
-import { describeModeChanges, prepareDataDir } from '../dataDir.js';
 import { FatalError } from '../FatalError.js';
 import { type Command, dataOptions, dataOptionsHelp, helpOption } from './Command.js';
-import { settingsFrom } from './settings.js';
+import { settingsFrom, withDatabase } from './settings.js';
 
 /** ID tokens live an hour; access tokens `access_token_ttl`. A minute more for clock skew. */
 const idTokenTtl = 3600;
@@ -23,12 +22,12 @@ JWKS until every token they signed has expired, so nobody is signed out by a rot
   options: { ...helpOption, ...dataOptions },
   async run(values) {
     const settings = settingsFrom(values);
-    for (const line of describeModeChanges(prepareDataDir(settings.data_dir)))
-      process.stderr.write(`${line}\n`);
     const { SigningKeys } = await import('../identity/index.js');
-    const keys = await SigningKeys.loadOrCreate(settings.data_dir);
     const grace = Math.max(settings.access_token_ttl, idTokenTtl) + 60;
-    const fresh = await keys.rotate(grace);
+    const fresh = await withDatabase(settings, async ({ secrets }) => {
+      await SigningKeys.loadOrCreate(secrets);
+      return SigningKeys.rotate(secrets, grace);
+    });
     const until = new Date((Math.floor(Date.now() / 1000) + grace) * 1000).toISOString();
     process.stdout.write(`added ${fresh.map((k) => `${k.kid} (${k.alg})`).join(', ')}\n`);
     process.stdout.write(

@@ -1,33 +1,22 @@
 import type { Settings } from '../config/index.js';
-import { describeModeChanges, prepareDataDir } from '../dataDir.js';
-import type { SqliteUserStore, User } from '../directory/index.js';
+import type { SqlUserStore, User } from '../directory/index.js';
 import { type Command, dataOptions, dataOptionsHelp, helpOption, UsageError } from './Command.js';
 import { passwordFromStdin, promptPassword } from './password.js';
-import { settingsFrom } from './settings.js';
+import { settingsFrom, withDatabase } from './settings.js';
 
-/** Opens the built-in directory of the data dir, as `confab serve` does. */
+/** Opens the built-in directory of the settings' database, as `confab serve` does. */
 async function withStore<T>(
   settings: Settings,
-  fn: (store: SqliteUserStore) => Promise<T>,
+  fn: (store: SqlUserStore) => Promise<T>,
 ): Promise<T> {
   if (settings.directory !== 'builtin') {
     throw new UsageError(
       `confab user: users come from LDAP (directory: ${settings.directory}); manage them there`,
     );
   }
-  for (const line of describeModeChanges(prepareDataDir(settings.data_dir)))
-    process.stderr.write(`${line}\n`);
-  // Loaded here, not with the command line: other commands (a bridge) need no database.
-  const [{ openDatabase }, { SqliteUserStore }] = await Promise.all([
-    import('../storage/index.js'),
-    import('../directory/index.js'),
-  ]);
-  const db = openDatabase(settings.data_dir);
-  try {
-    return await fn(new SqliteUserStore(db));
-  } finally {
-    db.close();
-  }
+  return withDatabase(settings, ({ db }) =>
+    import('../directory/index.js').then(({ SqlUserStore }) => fn(new SqlUserStore(db))),
+  );
 }
 
 const passwordHelp = `  --password-stdin    read the password from the first line of standard input

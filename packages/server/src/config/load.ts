@@ -93,6 +93,15 @@ export function loadConfig(opts: LoadOptions = {}): Settings {
       `confab: ${where(layers, ['turn_uris'], configFile)}: turn_uris needs turn_server_shared_secret`,
     );
   }
+  if (
+    config.database_url &&
+    config.database_password_file &&
+    new URL(config.database_url).password
+  ) {
+    throw new ConfigError(
+      `confab: ${where(layers, ['database_password_file'], configFile)}: database_url holds a password already; give it in one place`,
+    );
+  }
   if (config.enable_guest_api && !config.allow_client_guests) {
     throw new ConfigError(
       `confab: ${where(layers, ['enable_guest_api'], configFile)}: enable_guest_api hands out guest logons that the identity provider would refuse: set allow_client_guests too, or enable_guest_api: no`,

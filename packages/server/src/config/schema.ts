@@ -124,6 +124,37 @@ export const configSchema = z.strictObject({
       description: 'Where Confab keeps its database and generated keys. Created with mode 0700.',
       path: true,
     } satisfies KeyMeta),
+  database_url: z
+    .string()
+    .refine(
+      (v) => {
+        try {
+          const u = new URL(v);
+          return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+        } catch {
+          return false;
+        }
+      },
+      { message: 'expected postgres://USER@HOST[:PORT]/DATABASE' },
+    )
+    .optional()
+    .meta({
+      description:
+        "PostgreSQL for everything Confab keeps (users, sessions and tokens, guests, chat, the generated secrets), instead of the SQLite file in `data_dir`. The password comes from the URL, `database_password_file`, or PostgreSQL's own environment (PGPASSWORD, ~/.pgpass); `?sslmode=require` (or verify-full) connects with TLS. Unset: SQLite.",
+      example: 'postgres://confab@db.example.com:5432/confab?sslmode=verify-full',
+      secret: true,
+    } satisfies KeyMeta),
+  database_password_file: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        'File holding the password for `database_url` (so it stays out of configuration files).',
+      example: '/etc/confab/database-password',
+      path: true,
+      secret: true,
+    } satisfies KeyMeta),
   tls_cert: z
     .string()
     .min(1)

@@ -1,20 +1,20 @@
 import type { Settings } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { Database } from '../storage/index.js';
+import type { Sql } from '../storage/index.js';
 import { LdapUserStore } from './LdapUserStore.js';
-import { SqliteUserStore } from './SqliteUserStore.js';
+import { SqlUserStore } from './SqlUserStore.js';
 import type { UserStore } from './User.js';
 
 export { DirectoryError, type DirectoryErrorCode } from './DirectoryError.js';
 export { ensureInitialAdmin, initialAdminFile } from './initialAdmin.js';
 export { LdapUserStore } from './LdapUserStore.js';
 export { hashPassword, verifyPassword } from './password.js';
-export { type NewUser, SqliteUserStore } from './SqliteUserStore.js';
+export { type NewUser, SqlUserStore } from './SqlUserStore.js';
 export type { User, UserQuery, UserStore } from './User.js';
 
 /** The user store the settings ask for. */
-export function createUserStore(settings: Settings, db: Database, log: Logger): UserStore {
-  if (settings.directory === 'builtin') return new SqliteUserStore(db);
+export function createUserStore(settings: Settings, db: Sql, log: Logger): UserStore {
+  if (settings.directory === 'builtin') return new SqlUserStore(db);
   return new LdapUserStore(
     {
       uri: settings.ldap_uri as string,

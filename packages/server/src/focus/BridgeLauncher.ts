@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { portRange } from '../bridge/index.js';
+import { bridgeSecretEnv, portRange } from '../bridge/index.js';
 import type { Settings } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 
@@ -26,6 +26,8 @@ export class BridgeLauncher {
   constructor(
     private readonly settings: Settings,
     private readonly focusUrl: string,
+    /** The secret they present (handed over in their environment, never on the command line). */
+    private readonly secret: string,
     logger: Logger,
   ) {
     this.#log = logger.child({ module: 'bridge-launcher' });
@@ -83,7 +85,10 @@ export class BridgeLauncher {
     if (s.configFile) args.push('--config', s.configFile);
     const startedAt = Date.now();
     // An IPC channel, so that a bridge whose server dies without stopping it exits too.
-    const child = fork(cli, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(cli, args, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, [bridgeSecretEnv]: this.secret },
+    });
     this.#children.set(index, child);
     child.on('exit', (code, signal) => {
       if (this.#stopping) return;

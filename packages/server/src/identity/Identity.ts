@@ -22,7 +22,7 @@ import {
   readGuestClaims,
 } from '../guests/index.js';
 import type { Logger } from '../logging/index.js';
-import type { Database } from '../storage/index.js';
+import { isDatabaseUnavailable, type Sql } from '../storage/index.js';
 import type { RegisteredClient } from './ClientRegistry.js';
 import { FragmentRedirects } from './FragmentRedirects.js';
 import {
@@ -36,7 +36,7 @@ import {
   staticCssPath,
 } from './pages.js';
 import { publicJwk, type SigningKeys } from './SigningKeys.js';
-import { sqliteOidcAdapter } from './SqliteOidcAdapter.js';
+import { sqlOidcAdapter } from './SqlOidcAdapter.js';
 import { TokenChecker, TokenError } from './TokenChecker.js';
 
 /** Endpoint paths, as Kopano Konnect has them, so reverse-proxy configs written for it still fit. */
@@ -121,7 +121,7 @@ function isGuestContext(ctx: KoaContextWithOIDC): boolean {
 export interface IdentityOptions {
   settings: Settings;
   store: UserStore;
-  db: Database;
+  db: Sql;
   keys: SigningKeys;
   registry: RegisteredClient[];
   /** Clients whose request objects may bring guests, and their keys. */
@@ -181,10 +181,11 @@ export class Identity {
       maxLockMs: 15 * 60_000,
     });
     this.#authorizePerIp = new MemoryRateLimiter(opts.settings.authorize_rate_limit_per_ip, 60_000);
-    this.#Adapter = sqliteOidcAdapter(opts.db);
+    this.#Adapter = sqlOidcAdapter(opts.db);
     this.#purgeTimer = setInterval(() => {
-      this.#Adapter.purgeExpired();
-      opts.guestStore.purgeExpired();
+      Promise.all([this.#Adapter.purgeExpired(), opts.guestStore.purgeExpired()]).catch((err) =>
+        this.#log.warn({ err }, 'identity: purging expired sign-ins failed; next time again'),
+      );
     }, 10 * 60_000);
     this.#purgeTimer.unref();
   }
@@ -251,7 +252,7 @@ export class Identity {
       // sign-in that was revoked (docs/identity.md).
       extraTokenClaims: async (ctx, token) => {
         const { accountId: id, grantId } = token as { accountId?: string; grantId?: string };
-        const guest = isGuestId(id) ? guestStore.find(id as string) : undefined;
+        const guest = isGuestId(id) ? await guestStore.find(id as string) : undefined;
         const oidcScope = authorizedOidcScope(ctx);
         return {
           ...(grantId ? { grant_id: grantId } : {}),
@@ -418,6 +419,16 @@ export class Identity {
    * not answer removes nobody: its users are taken as there.
    */
   async sessionsEnded(sessions: readonly SessionSubject[]): Promise<(string | undefined)[]> {
+    try {
+      return await this.#endedReasons(sessions);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      // Nobody is taken for signed out because the database is away: asked again later.
+      return sessions.map(() => undefined);
+    }
+  }
+
+  async #endedReasons(sessions: readonly SessionSubject[]): Promise<(string | undefined)[]> {
     const users = [...new Set(sessions.map((s) => s.sub).filter((sub) => !isGuestId(sub)))];
     let present: Set<string>;
     try {
@@ -428,9 +439,13 @@ export class Identity {
     }
     if (this.opts.store.kind === 'ldap') this.#sawPresent(present);
     const grants = sessions.flatMap((s) => (s.grantId ? [s.grantId] : []));
-    const live = grants.length ? this.#Adapter.liveIds('Grant', grants) : new Set<string>();
+    const live = grants.length ? await this.#Adapter.liveIds('Grant', grants) : new Set<string>();
+    const guests = new Set<string>();
+    for (const s of sessions)
+      if (isGuestId(s.sub) && !guests.has(s.sub) && (await this.opts.guestStore.find(s.sub)))
+        guests.add(s.sub);
     return sessions.map((s) => {
-      if (isGuestId(s.sub) ? !this.opts.guestStore.find(s.sub) : !present.has(s.sub)) {
+      if (isGuestId(s.sub) ? !guests.has(s.sub) : !present.has(s.sub)) {
         this.#present.delete(s.sub);
         return isGuestId(s.sub) ? 'the guest is no longer known' : 'the user no longer exists';
       }
@@ -453,10 +468,11 @@ export class Identity {
     const grantId = typeof claims.grant_id === 'string' ? claims.grant_id : undefined;
     // LDAP is a network round trip: a user seen lately is taken as there for a while.
     if (this.opts.store.kind === 'ldap' && (this.#present.get(sub) ?? 0) > Date.now()) {
-      if (!grantId || this.#Adapter.liveIds('Grant', [grantId]).has(grantId)) return undefined;
+      if (!grantId || (await this.#Adapter.liveIds('Grant', [grantId])).has(grantId))
+        return undefined;
       return 'the sign-in was revoked or has expired';
     }
-    const [why] = await this.sessionsEnded([{ sub, grantId }]);
+    const [why] = await this.#endedReasons([{ sub, grantId }]);
     return why;
   }
 
@@ -602,7 +618,7 @@ export class Identity {
   /** The claims of a subject (a user or a guest), for its ID tokens and userinfo. */
   async #claimsOf(sub: string): Promise<Record<string, unknown> | undefined> {
     if (isGuestId(sub)) {
-      const guest = this.opts.guestStore.find(sub);
+      const guest = await this.opts.guestStore.find(sub);
       return guest ? { name: guest.name, guest: { path: guest.path } } : undefined;
     }
     const user = await this.opts.store.findById(sub);
@@ -814,7 +830,7 @@ export class Identity {
             403,
             errorPage('error', 'this guest sign-in is not allowed here'),
           );
-        this.opts.guestStore.put(guest);
+        await this.opts.guestStore.put(guest);
         this.#log.info({ guest: guest.id, path: guest.path }, 'guest signed in');
         return this.#finish(request, reply, { login: { accountId: guest.id, remember: false } });
       }

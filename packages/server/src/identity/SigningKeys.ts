@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { FatalError } from '../FatalError.js';
+import type { SecretStore } from '../storage/Secrets.js';
 
 /** The algorithms Confab signs tokens with, and the only ones its token checker accepts. */
 export const signingAlgorithms = ['ES256', 'RS256'] as const;
@@ -26,56 +26,72 @@ export function publicJwk(jwk: JWK): JWK {
   return pub;
 }
 
-export const signingKeysFile = (dataDir: string) =>
-  path.join(dataDir, 'identity', 'signing-keys.json');
+/** The signing keys' name in the secret store (a file of the data dir with SQLite). */
+export const signingKeysName = 'identity/signing-keys.json';
+
+export const signingKeysFile = (dataDir: string) => path.join(dataDir, signingKeysName);
+
+function parseKeys(text: string | undefined, where: string): StoredKey[] {
+  if (text === undefined) return [];
+  try {
+    return (JSON.parse(text) as { keys: StoredKey[] }).keys;
+  } catch (err) {
+    throw new FatalError(
+      `confab: cannot read signing keys ${signingKeysName} in ${where}: ${(err as Error).message}`,
+    );
+  }
+}
+
+const serialize = (keys: StoredKey[]) => `${JSON.stringify({ keys }, null, 2)}\n`;
 
 /**
- * Token signing keys in the data dir (mode 0600): one ES256 and one RS256 key in use, plus
- * retired ones that stay published in the JWKS until tokens they signed have expired.
+ * Token signing keys, in the secret store (the data dir, mode 0600, or the database): one ES256
+ * and one RS256 key in use, plus retired ones that stay published in the JWKS until tokens they
+ * signed have expired. Changes are made under the store's lock, on what it holds then: two
+ * nodes starting at once on one database end up with the same keys.
  */
 export class SigningKeys {
-  private constructor(
-    private readonly file: string,
-    private keys: StoredKey[],
-  ) {}
+  private constructor(private keys: StoredKey[]) {}
 
   /** Loads the keys, generating the first pair on first start; drops keys past retirement. */
   static async loadOrCreate(
-    dataDir: string,
+    secrets: SecretStore,
     now = Math.floor(Date.now() / 1000),
   ): Promise<SigningKeys> {
-    const file = signingKeysFile(dataDir);
-    let keys: StoredKey[] | undefined;
-    try {
-      keys = (JSON.parse(readFileSync(file, 'utf8')) as { keys: StoredKey[] }).keys;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new FatalError(`confab: cannot read signing keys ${file}: ${(err as Error).message}`);
-    }
-    const store = new SigningKeys(file, keys ?? []);
-    const live = store.keys.filter((k) => k.retireAt === undefined || k.retireAt > now);
-    const changed =
-      live.length !== store.keys.length ||
-      signingAlgorithms.some((alg) => !live.some((k) => k.alg === alg && k.retireAt === undefined));
-    store.keys = live;
-    for (const alg of signingAlgorithms) {
-      if (!store.keys.some((k) => k.alg === alg && k.retireAt === undefined))
-        store.keys.unshift(await generate(alg, now));
-    }
-    if (changed) store.save();
-    return store;
+    const text = await secrets.update(signingKeysName, async (current) => {
+      const keys = parseKeys(current, secrets.where);
+      const live = keys.filter((k) => k.retireAt === undefined || k.retireAt > now);
+      const changed =
+        live.length !== keys.length ||
+        signingAlgorithms.some(
+          (alg) => !live.some((k) => k.alg === alg && k.retireAt === undefined),
+        );
+      if (!changed) return undefined;
+      for (const alg of signingAlgorithms) {
+        if (!live.some((k) => k.alg === alg && k.retireAt === undefined))
+          live.unshift(await generate(alg, now));
+      }
+      return serialize(live);
+    });
+    return new SigningKeys(parseKeys(text, secrets.where));
   }
 
   /**
    * Adds a new key per algorithm and retires the current ones after `graceSeconds`, the longest
    * lifetime of a token they may have signed. New tokens use the new keys from the next start.
    */
-  async rotate(graceSeconds: number, now = Math.floor(Date.now() / 1000)): Promise<StoredKey[]> {
+  static async rotate(
+    secrets: SecretStore,
+    graceSeconds: number,
+    now = Math.floor(Date.now() / 1000),
+  ): Promise<StoredKey[]> {
     const fresh: StoredKey[] = [];
     for (const alg of signingAlgorithms) fresh.push(await generate(alg, now));
-    for (const k of this.keys) if (k.retireAt === undefined) k.retireAt = now + graceSeconds;
-    this.keys = [...fresh, ...this.keys];
-    this.save();
+    await secrets.update(signingKeysName, async (current) => {
+      const keys = parseKeys(current, secrets.where);
+      for (const k of keys) if (k.retireAt === undefined) k.retireAt = now + graceSeconds;
+      return serialize([...fresh, ...keys]);
+    });
     return fresh;
   }
 
@@ -99,14 +115,6 @@ export class SigningKeys {
         Number(a.retireAt !== undefined) - Number(b.retireAt !== undefined) ||
         b.createdAt - a.createdAt,
     );
-  }
-
-  private save(): void {
-    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ keys: this.keys }, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.file);
   }
 }
 

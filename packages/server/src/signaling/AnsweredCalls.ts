@@ -1,5 +1,5 @@
 import type { Logger } from '../logging/index.js';
-import type { Database } from '../storage/index.js';
+import type { Sql } from '../storage/index.js';
 
 /**
  * One-to-one calls that were answered, kept where a restart does not lose them: a call the
@@ -21,8 +21,8 @@ export const answeredCallTtlMs = 7 * 24 * 3600_000;
 export class MemoryAnsweredCalls implements AnsweredCalls {
   readonly #calls = new Map<string, { a: string; b: string; at: number }>();
 
-  record(channel: string, caller: string, callee: string): void {
-    this.#calls.set(channel, { a: caller, b: callee, at: Date.now() });
+  record(channel: string, caller: string, callee: string, at = Date.now()): void {
+    this.#calls.set(channel, { a: caller, b: callee, at });
   }
 
   has(channel: string, a: string, b: string): boolean {
@@ -37,63 +37,69 @@ export class MemoryAnsweredCalls implements AnsweredCalls {
 }
 
 /**
- * Answered calls in the SQLite database, so that they survive a restart. Its methods run in
- * timers and socket events: a database error is logged and taken as "not answered", never
- * thrown (it would stop the server).
+ * Answered calls in Confab's database, so that they survive a restart: held in memory (the
+ * checks run in the message path and must not wait), loaded at start, each change written
+ * through. A write the database does not take is logged and the call stays known to this
+ * process. (Several nodes share them through the several-nodes issue's state, not this.)
  */
-export class SqliteAnsweredCalls implements AnsweredCalls {
-  readonly #put;
-  readonly #get;
-  readonly #forget;
-  readonly #purge;
+export class SqlAnsweredCalls implements AnsweredCalls {
+  readonly #memory = new MemoryAnsweredCalls();
   #purgedAt = 0;
+  #writes: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    db: Database,
+  private constructor(
+    private readonly db: Sql,
     private readonly log: Logger,
-  ) {
-    this.#put = db.prepare<[string, string, string, number]>(
-      'INSERT OR REPLACE INTO answered_calls (channel, caller, callee, answered_at) VALUES (?, ?, ?, ?)',
-    );
-    this.#get = db.prepare<[string, number], { caller: string; callee: string }>(
-      'SELECT caller, callee FROM answered_calls WHERE channel = ? AND answered_at > ?',
-    );
-    this.#forget = db.prepare<[string]>('DELETE FROM answered_calls WHERE channel = ?');
-    this.#purge = db.prepare<[number]>('DELETE FROM answered_calls WHERE answered_at <= ?');
+  ) {}
+
+  static async load(db: Sql, log: Logger): Promise<SqlAnsweredCalls> {
+    const calls = new SqlAnsweredCalls(db, log);
+    const since = Date.now() - answeredCallTtlMs;
+    const rows = await db.all<{
+      channel: string;
+      caller: string;
+      callee: string;
+      answered_at: number;
+    }>('SELECT channel, caller, callee, answered_at FROM answered_calls WHERE answered_at > ?', [
+      since,
+    ]);
+    for (const r of rows) calls.#memory.record(r.channel, r.caller, r.callee, r.answered_at);
+    return calls;
   }
 
   record(channel: string, caller: string, callee: string): void {
-    this.#safely('record', () => {
-      const now = Date.now();
-      // Expired rows go as new ones come, at most once an hour.
-      if (now - this.#purgedAt > 3600_000) {
-        this.#purgedAt = now;
-        this.#purge.run(now - answeredCallTtlMs);
-      }
-      this.#put.run(channel, caller, callee, now);
-    });
-  }
-
-  has(channel: string, a: string, b: string): boolean {
-    return (
-      this.#safely('has', () => {
-        const row = this.#get.get(channel, Date.now() - answeredCallTtlMs);
-        if (!row) return false;
-        return (row.caller === a && row.callee === b) || (row.caller === b && row.callee === a);
-      }) ?? false
+    this.#memory.record(channel, caller, callee);
+    const now = Date.now();
+    // Expired rows go as new ones come, at most once an hour.
+    if (now - this.#purgedAt > 3600_000) {
+      this.#purgedAt = now;
+      this.#write('purge', 'DELETE FROM answered_calls WHERE answered_at <= ?', [
+        now - answeredCallTtlMs,
+      ]);
+    }
+    this.#write(
+      'record',
+      `INSERT INTO answered_calls (channel, caller, callee, answered_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (channel) DO UPDATE SET caller = excluded.caller, callee = excluded.callee, answered_at = excluded.answered_at`,
+      [channel, caller, callee, now],
     );
   }
 
-  forget(channel: string): void {
-    this.#safely('forget', () => this.#forget.run(channel));
+  has(channel: string, a: string, b: string): boolean {
+    return this.#memory.has(channel, a, b);
   }
 
-  #safely<T>(what: string, run: () => T): T | undefined {
-    try {
-      return run();
-    } catch (err) {
-      this.log.error({ err, what }, 'answered calls: database error');
-      return undefined;
-    }
+  forget(channel: string): void {
+    this.#memory.forget(channel);
+    this.#write('forget', 'DELETE FROM answered_calls WHERE channel = ?', [channel]);
+  }
+
+  /** In the order made: a call forgotten right after it was recorded stays forgotten. */
+  #write(what: string, text: string, params: unknown[]): void {
+    this.#writes = this.#writes.then(() =>
+      this.db.run(text, params).catch((err: unknown) => {
+        this.log.error({ err, what }, 'answered calls: database error');
+      }),
+    );
   }
 }

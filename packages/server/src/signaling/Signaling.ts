@@ -220,7 +220,7 @@ export class Signaling implements ConnectionHandler {
     const guestPath = guestPathOf(token);
     name ??=
       guestPath !== undefined
-        ? this.opts.guests?.find(token.sub)?.name
+        ? (await this.opts.guests?.find(token.sub).catch(() => undefined))?.name
         : (await this.opts.store.findById(token.sub).catch(() => undefined))?.displayName;
     name ??= token.sub;
 

@@ -1,7 +1,7 @@
 export {
   type AnsweredCalls,
   MemoryAnsweredCalls,
-  SqliteAnsweredCalls,
+  SqlAnsweredCalls,
 } from './AnsweredCalls.js';
 export type { Connection } from './Connection.js';
 export { MemorySignalingState } from './MemorySignalingState.js';

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { Dialect } from './dialect.js';
 
 export interface Migration {
   name: string;
-  sql: string;
+  /** Its statements in the dialect's spelling (`dialect.ts`); empty where it has nothing to do. */
+  sql: (d: Dialect) => string;
   /** SQL functions `sql` calls, in JavaScript, registered on the connection before it runs. */
   functions?: Record<string, (...args: never[]) => unknown>;
   /** It rewrites values that must not survive in the file's free space: VACUUM afterwards. */
@@ -10,29 +12,32 @@ export interface Migration {
 }
 
 /**
- * Schema migrations of Confab's SQLite database, applied in order at open. Each runs once, in a
- * transaction, and bumps `PRAGMA user_version`; never edit one that has shipped: add another.
+ * Schema migrations of Confab's database, SQLite or PostgreSQL, applied in order at open
+ * (`Database.ts`): number N is `migrations[N - 1]`. Each runs once, in a transaction, and the
+ * database records its number (SQLite's `PRAGMA user_version`, PostgreSQL's `confab_schema`
+ * table). Never edit one that has shipped: add another. The SQLite text of those that shipped
+ * before PostgreSQL came is what they always were.
  */
 export const migrations: readonly Migration[] = [
   {
     name: 'users',
-    sql: `
+    sql: (d) => `
       CREATE TABLE users (
         id            TEXT PRIMARY KEY,
-        username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        username      TEXT NOT NULL UNIQUE${d.nocase},
         display_name  TEXT NOT NULL,
         mail          TEXT NOT NULL DEFAULT '',
         job_title     TEXT NOT NULL DEFAULT '',
         password_hash TEXT NOT NULL,
         search_text   TEXT NOT NULL,
-        created_at    INTEGER NOT NULL,
-        updated_at    INTEGER NOT NULL
-      ) STRICT;
+        created_at    ${d.integer} NOT NULL,
+        updated_at    ${d.integer} NOT NULL
+      )${d.strict};
     `,
   },
   {
     name: 'oidc payloads',
-    sql: `
+    sql: (d) => `
       CREATE TABLE oidc_payloads (
         model      TEXT NOT NULL,
         id         TEXT NOT NULL,
@@ -40,10 +45,10 @@ export const migrations: readonly Migration[] = [
         grant_id   TEXT,
         user_code  TEXT,
         uid        TEXT,
-        expires_at INTEGER,
-        consumed   INTEGER NOT NULL DEFAULT 0,
+        expires_at ${d.integer},
+        consumed   ${d.integer} NOT NULL DEFAULT 0,
         PRIMARY KEY (model, id)
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX oidc_payloads_grant ON oidc_payloads (grant_id) WHERE grant_id IS NOT NULL;
       CREATE INDEX oidc_payloads_uid ON oidc_payloads (model, uid) WHERE uid IS NOT NULL;
       CREATE INDEX oidc_payloads_expiry ON oidc_payloads (expires_at) WHERE expires_at IS NOT NULL;
@@ -54,27 +59,28 @@ export const migrations: readonly Migration[] = [
     // instead of sorting every match (a common term can match the whole directory), and
     // holding search_text spares a table lookup per row when a rare term scans it all.
     name: 'users by name',
-    sql: 'CREATE INDEX users_by_name ON users (display_name COLLATE NOCASE, id, search_text);',
+    sql: (d) =>
+      `CREATE INDEX users_by_name ON users (${d.orderNoCase('display_name')}, id, search_text);`,
   },
   {
     // Guests the identity provider let in from a signed request object: the subject of their
     // tokens, kept while their refresh tokens may still be used.
     name: 'guests',
-    sql: `
+    sql: (d) => `
       CREATE TABLE guests (
         id         TEXT PRIMARY KEY,
         name       TEXT NOT NULL,
         path       TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      ) STRICT;
+        created_at ${d.integer} NOT NULL,
+        expires_at ${d.integer} NOT NULL
+      )${d.strict};
       CREATE INDEX guests_expiry ON guests (expires_at);
     `,
   },
   {
     // oidc-provider's artifacts were stored under their own values (refresh tokens, codes,
     // session ids...), so a copy of the database could redeem them. Rows are now keyed by the
-    // SHA-256 of the value and their payloads no longer hold it (SqliteOidcAdapter); hashing the
+    // SHA-256 of the value and their payloads no longer hold it (SqlOidcAdapter); hashing the
     // rows in place keeps everyone signed in across the upgrade. The format is spelled out here,
     // not imported, so that this migration keeps meaning what it did when it shipped.
     name: 'oidc payloads hashed',
@@ -96,46 +102,63 @@ export const migrations: readonly Migration[] = [
         return JSON.stringify(p);
       },
     },
-    // SET expressions all read the row as it was: oidc_unlink sees the raw id.
-    sql: `
+    // SET expressions all read the row as it was: oidc_unlink sees the raw id. A PostgreSQL
+    // database is younger than this: it never held a value unhashed.
+    sql: (d) =>
+      d.name === 'sqlite'
+        ? `
       UPDATE oidc_payloads SET
         id = oidc_hash(id),
         uid = oidc_hash(uid),
         user_code = oidc_hash(user_code),
         payload = oidc_unlink(model, id, payload);
-    `,
+    `
+        : '',
     vacuum: true,
   },
   {
     // One-to-one calls that were answered: only those may be taken up again after a restart
     // (signaling/AnsweredCalls.ts).
     name: 'answered calls',
-    sql: `
+    sql: (d) => `
       CREATE TABLE answered_calls (
         channel     TEXT PRIMARY KEY,
         caller      TEXT NOT NULL,
         callee      TEXT NOT NULL,
-        answered_at INTEGER NOT NULL
-      ) STRICT;
+        answered_at ${d.integer} NOT NULL
+      )${d.strict};
       CREATE INDEX answered_calls_age ON answered_calls (answered_at);
     `,
   },
   {
     // Rooms' chat kept past their meetings (`chat_retention`; chat/ChatArchive.ts).
     name: 'chat messages',
-    sql: `
+    sql: (d) => `
       CREATE TABLE chat_messages (
+        ${d.insertionColumn}
         room   TEXT NOT NULL,
         id     TEXT NOT NULL,
-        at     INTEGER NOT NULL,
+        at     ${d.integer} NOT NULL,
         sender TEXT NOT NULL,
         name   TEXT NOT NULL,
-        guest  INTEGER NOT NULL,
+        guest  ${d.integer} NOT NULL,
         text   TEXT NOT NULL,
         PRIMARY KEY (room, id)
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX chat_messages_by_room ON chat_messages (room, at);
       CREATE INDEX chat_messages_age ON chat_messages (at);
+    `,
+  },
+  {
+    // Generated secrets every node on one database must share (`SecretStore`; with SQLite they
+    // stay files in the data dir and this table is empty).
+    name: 'secrets',
+    sql: (d) => `
+      CREATE TABLE secrets (
+        name       TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at ${d.integer} NOT NULL
+      )${d.strict};
     `,
   },
 ];

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Database } from '../storage/index.js';
+import { dialectOf, type Sql } from '../storage/index.js';
 
 type Payload = Record<string, unknown> & {
   jti?: string;
@@ -60,38 +60,15 @@ function relink(model: string, id: string, stored: Payload): Payload {
 }
 
 /**
- * oidc-provider's storage in the SQLite database: sessions, interactions, grants, codes and
- * refresh tokens survive a restart, and several processes could share them. Values are stored
- * hashed (`storedId`, `unlink`). Expired rows are ignored on read and purged by `purgeExpired`.
+ * oidc-provider's storage in Confab's database (SQLite or PostgreSQL): sessions, interactions,
+ * grants, codes and refresh tokens survive a restart, and every node on one database shares
+ * them. Values are stored hashed (`storedId`, `unlink`). Expired rows are ignored on read and
+ * purged by `purgeExpired`. A database that cannot be reached throws `DatabaseUnavailable`,
+ * which the identity provider answers with 503.
  */
-export function sqliteOidcAdapter(db: Database) {
-  const stmts = {
-    upsert: db.prepare(
-      `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at) VALUES (@model, @id, @payload, @grantId, @userCode, @uid, @expiresAt)
-       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed = 0`,
-    ),
-    find: db.prepare<[string, string], Row>(
-      'SELECT payload, expires_at, consumed FROM oidc_payloads WHERE model = ? AND id = ?',
-    ),
-    findByUid: db.prepare<[string, string], Row>(
-      'SELECT payload, expires_at, consumed FROM oidc_payloads WHERE model = ? AND uid = ?',
-    ),
-    findByUserCode: db.prepare<[string, string], Row>(
-      'SELECT payload, expires_at, consumed FROM oidc_payloads WHERE model = ? AND user_code = ?',
-    ),
-    consume: db.prepare<[number, string, string]>(
-      'UPDATE oidc_payloads SET consumed = ? WHERE model = ? AND id = ?',
-    ),
-    destroy: db.prepare<[string, string]>('DELETE FROM oidc_payloads WHERE model = ? AND id = ?'),
-    revokeByGrantId: db.prepare<[string]>('DELETE FROM oidc_payloads WHERE grant_id = ?'),
-    purge: db.prepare<[number]>(
-      'DELETE FROM oidc_payloads WHERE expires_at IS NOT NULL AND expires_at < ?',
-    ),
-    live: db.prepare<[string, string, number], { id: string }>(
-      `SELECT id FROM oidc_payloads WHERE model = ? AND id IN (SELECT value FROM json_each(?))
-       AND consumed = 0 AND (expires_at IS NULL OR expires_at > ?)`,
-    ),
-  };
+export function sqlOidcAdapter(db: Sql) {
+  const d = dialectOf(db.dialect);
+  const select = 'SELECT payload, expires_at, consumed FROM oidc_payloads WHERE model = ? AND';
 
   const read = (row: Row | undefined): Payload | undefined => {
     if (!row) return undefined;
@@ -101,23 +78,27 @@ export function sqliteOidcAdapter(db: Database) {
     return payload;
   };
 
-  return class SqliteOidcAdapter {
+  return class SqlOidcAdapter {
     constructor(readonly model: string) {}
 
     async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
-      stmts.upsert.run({
-        model: this.model,
-        id: storedId(id),
-        payload: JSON.stringify(unlink(this.model, id, payload)),
-        grantId: payload.grantId ?? null,
-        userCode: payload.userCode ? storedId(payload.userCode) : null,
-        uid: payload.uid ? storedId(payload.uid) : null,
-        expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : null,
-      });
+      await db.run(
+        `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed = 0`,
+        [
+          this.model,
+          storedId(id),
+          JSON.stringify(unlink(this.model, id, payload)),
+          payload.grantId ?? null,
+          payload.userCode ? storedId(payload.userCode) : null,
+          payload.uid ? storedId(payload.uid) : null,
+          expiresIn ? Date.now() + expiresIn * 1000 : null,
+        ],
+      );
     }
 
     async find(id: string): Promise<Payload | undefined> {
-      const stored = read(stmts.find.get(this.model, storedId(id)));
+      const stored = read(await db.get<Row>(`${select} id = ?`, [this.model, storedId(id)]));
       return stored && relink(this.model, id, stored);
     }
 
@@ -129,7 +110,7 @@ export function sqliteOidcAdapter(db: Database) {
      * neither saves nor destroys it.
      */
     async findByUid(uid: string): Promise<Payload | undefined> {
-      return read(stmts.findByUid.get(this.model, storedId(uid)));
+      return read(await db.get<Row>(`${select} uid = ?`, [this.model, storedId(uid)]));
     }
 
     /**
@@ -137,35 +118,50 @@ export function sqliteOidcAdapter(db: Database) {
      * to save it, but Confab does not enable that flow.
      */
     async findByUserCode(userCode: string): Promise<Payload | undefined> {
-      return read(stmts.findByUserCode.get(this.model, storedId(userCode)));
+      return read(await db.get<Row>(`${select} user_code = ?`, [this.model, storedId(userCode)]));
     }
 
     async consume(id: string): Promise<void> {
-      stmts.consume.run(Math.floor(Date.now() / 1000), this.model, storedId(id));
+      await db.run('UPDATE oidc_payloads SET consumed = ? WHERE model = ? AND id = ?', [
+        Math.floor(Date.now() / 1000),
+        this.model,
+        storedId(id),
+      ]);
     }
 
     async destroy(id: string): Promise<void> {
-      stmts.destroy.run(this.model, storedId(id));
+      await db.run('DELETE FROM oidc_payloads WHERE model = ? AND id = ?', [
+        this.model,
+        storedId(id),
+      ]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      stmts.revokeByGrantId.run(grantId);
+      await db.run('DELETE FROM oidc_payloads WHERE grant_id = ?', [grantId]);
     }
 
-    static purgeExpired(): number {
-      return stmts.purge.run(Date.now()).changes;
+    static async purgeExpired(): Promise<number> {
+      return (
+        await db.run('DELETE FROM oidc_payloads WHERE expires_at IS NOT NULL AND expires_at < ?', [
+          Date.now(),
+        ])
+      ).changes;
     }
 
     /**
      * Which of `ids` (values, as oidc-provider knows them) have a live row of `model`: there,
      * unexpired and not consumed. E.g. `liveIds('Grant', grantIds)`: the grants still standing.
      */
-    static liveIds(model: string, ids: string[]): Set<string> {
+    static async liveIds(model: string, ids: string[]): Promise<Set<string>> {
       const byStoredId = new Map(ids.map((id) => [storedId(id), id]));
       const live = new Set<string>();
       if (byStoredId.size === 0) return live;
-      for (const row of stmts.live.all(model, JSON.stringify([...byStoredId.keys()]), Date.now()))
-        live.add(byStoredId.get(row.id) as string);
+      const rows = await db.all<{ id: string }>(
+        `SELECT id FROM oidc_payloads WHERE model = ? AND ${d.inList('id')}
+         AND consumed = 0 AND (expires_at IS NULL OR expires_at > ?)`,
+        [model, d.list([...byStoredId.keys()]), Date.now()],
+      );
+      for (const row of rows) live.add(byStoredId.get(row.id) as string);
       return live;
     }
   };

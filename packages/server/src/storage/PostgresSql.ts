@@ -1,0 +1,225 @@
+import pg from 'pg';
+import type { Logger } from '../logging/index.js';
+import { DatabaseUnavailable, type RunResult, type Sql } from './Sql.js';
+
+/** `?` placeholders numbered as PostgreSQL wants them (`$1`, `$2`...). Confab's SQL has no `?` in literals. */
+export function numbered(text: string): string {
+  let n = 0;
+  return text.replace(/\?/g, () => `$${++n}`);
+}
+
+/**
+ * Whether `err` says the server cannot be reached (or is going away) rather than that a
+ * statement was wrong: no connection, a dropped one, a timeout, or the server's own classes
+ * 08 (connection exception), 57P (shutting down, starting up) and 53300 (too many connections).
+ */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown; message?: unknown };
+  if (typeof e?.severity === 'string' && typeof e.code === 'string')
+    return e.code.startsWith('08') || e.code.startsWith('57P') || e.code === '53300';
+  if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) return true; // ECONNREFUSED, ...
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /connection|terminated|timeout|not queryable/i.test(message);
+}
+
+/** The reason in one line, never a password (the server's messages hold none). */
+export function reasonOf(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e?.message === 'string' && e.message ? e.message : String(err);
+  return typeof e?.code === 'string' && !message.includes(e.code)
+    ? `${message} (${e.code})`
+    : message;
+}
+
+const int8 = 20;
+
+/** The pool's type parsers: BIGINT columns (milliseconds) as numbers, not strings. */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === int8 && format !== 'binary') return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as never);
+  },
+};
+
+export interface PostgresOptions {
+  /** `database_url`, with the password put in from `database_password_file` if there is one. */
+  connectionString: string;
+  password?: string | undefined;
+  logger: Logger;
+  /** Pool size. */
+  max?: number;
+}
+
+/**
+ * `Sql` over a node-postgres pool. When the server cannot be reached, statements fail with
+ * `DatabaseUnavailable`, and for a while (half a second, doubling up to 10 s while it lasts)
+ * fail at once without trying, so that a database that is down is not hammered and requests
+ * answer quickly; the first statement after that tries again, and one that works ends it.
+ */
+export class PostgresSql implements Sql {
+  readonly dialect = 'postgres';
+  readonly pool: pg.Pool;
+  readonly #log: Logger;
+  #downUntil = 0;
+  #backoffMs = 0;
+  #down = false;
+
+  constructor(opts: PostgresOptions) {
+    this.#log = opts.logger;
+    this.pool = new pg.Pool({
+      connectionString: opts.connectionString,
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+      max: opts.max ?? 10,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30_000,
+      // A server that stopped answering (paused, or its network gone) must not hold requests.
+      query_timeout: 15_000,
+      keepAlive: true,
+      types,
+      application_name: 'confab',
+    });
+    // An idle connection the server dropped: the pool forgets it. Unhandled, it would stop the
+    // process.
+    this.pool.on('error', (err) => this.#failed(err));
+  }
+
+  /** Whether the last statement found the server unreachable (for readiness). */
+  get down(): boolean {
+    return this.#down;
+  }
+
+  async all<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    return (await this.#query(this.pool, text, params)).rows as T[];
+  }
+
+  async get<T>(text: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    return (await this.#query(this.pool, text, params)).rows[0] as T | undefined;
+  }
+
+  async run(text: string, params: readonly unknown[] = []): Promise<RunResult> {
+    return { changes: (await this.#query(this.pool, text, params)).rowCount ?? 0 };
+  }
+
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    this.#check();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+    const tx = new PostgresTransaction(this, client);
+    let broken: unknown;
+    try {
+      await this.#query(client, 'BEGIN', []);
+      const result = await fn(tx);
+      await this.#query(client, 'COMMIT', []);
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        broken = e;
+      });
+      throw err;
+    } finally {
+      tx.ended = true;
+      // A connection that failed its ROLLBACK is not given to anyone else.
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** @internal For the transaction's statements. */
+  async query(
+    on: pg.Pool | pg.PoolClient,
+    text: string,
+    params: readonly unknown[],
+  ): Promise<pg.QueryResult> {
+    return this.#query(on, text, params);
+  }
+
+  async #query(
+    on: pg.Pool | pg.PoolClient,
+    text: string,
+    params: readonly unknown[],
+  ): Promise<pg.QueryResult> {
+    this.#check();
+    try {
+      const result = await on.query(numbered(text), params as unknown[]);
+      this.#worked();
+      return result;
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+  }
+
+  #check(): void {
+    const wait = this.#downUntil - Date.now();
+    if (wait > 0)
+      throw new DatabaseUnavailable(
+        'the database cannot be reached; try again shortly',
+        Math.max(1, Math.ceil(wait / 1000)),
+      );
+  }
+
+  #unavailable(err: unknown): unknown {
+    if (!isConnectionError(err)) return err;
+    this.#failed(err);
+    return new DatabaseUnavailable(
+      `the database cannot be reached: ${reasonOf(err)}`,
+      Math.max(1, Math.ceil(this.#backoffMs / 1000)),
+    );
+  }
+
+  #failed(err: unknown): void {
+    this.#backoffMs = Math.min(10_000, this.#backoffMs ? this.#backoffMs * 2 : 500);
+    this.#downUntil = Date.now() + this.#backoffMs;
+    if (!this.#down) {
+      this.#down = true;
+      this.#log.warn({ reason: reasonOf(err) }, 'database: cannot be reached; retrying');
+    }
+  }
+
+  #worked(): void {
+    this.#backoffMs = 0;
+    if (this.#down) {
+      this.#down = false;
+      this.#log.info('database: reachable again');
+    }
+  }
+}
+
+class PostgresTransaction implements Sql {
+  readonly dialect = 'postgres';
+  ended = false;
+
+  constructor(
+    private readonly owner: PostgresSql,
+    private readonly client: pg.PoolClient,
+  ) {}
+
+  async #query(text: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+    if (this.ended) throw new Error('the transaction has ended');
+    return this.owner.query(this.client, text, params);
+  }
+
+  async all<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    return (await this.#query(text, params)).rows as T[];
+  }
+
+  async get<T>(text: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    return (await this.#query(text, params)).rows[0] as T | undefined;
+  }
+
+  async run(text: string, params: readonly unknown[] = []): Promise<RunResult> {
+    return { changes: (await this.#query(text, params)).rowCount ?? 0 };
+  }
+
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+
+  async close(): Promise<void> {}
+}
