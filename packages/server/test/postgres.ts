@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,8 @@ export interface TestPostgres {
   /** Stops the server at once (as a crash would); `start` brings it back on the same port. */
   stop(): void;
   start(): void;
+  /** The server's main process (its connections are its children). */
+  pid(): number;
   /** Stops it for good and removes its files. */
   destroy(): void;
 }
@@ -106,6 +108,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     },
     stop,
     start,
+    pid: () => Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
     destroy() {
       try {
         stop();

@@ -25,15 +25,23 @@ let cluster: TestPostgres | undefined;
 let databases = 0;
 after(() => cluster?.destroy());
 
-/** A new, empty, migrated database of each kind. */
-const kinds: { name: string; open(): Promise<Sql> }[] = [
-  { name: 'SQLite', open: async () => openSqlite(tempDir('confab-store-')) },
+/** A new, empty, migrated database of each kind, and a second connection to it (another process's). */
+const kinds: { name: string; open(): Promise<{ db: Sql; another(): Promise<Sql> }> }[] = [
+  {
+    name: 'SQLite',
+    async open() {
+      const dir = tempDir('confab-store-');
+      return { db: openSqlite(dir), another: async () => openSqlite(dir) };
+    },
+  },
   {
     name: 'PostgreSQL',
     async open() {
       cluster ??= await startPostgres();
       const url = await cluster.createDatabase(`contract_${++databases}`);
-      return openPostgres({ database_url: url, database_password_file: undefined }, silentLogger());
+      const open = () =>
+        openPostgres({ database_url: url, database_password_file: undefined }, silentLogger());
+      return { db: await open(), another: open };
     },
   },
 ];
@@ -41,8 +49,9 @@ const kinds: { name: string; open(): Promise<Sql> }[] = [
 for (const kind of kinds) {
   describe(`storage on ${kind.name}`, () => {
     let db: Sql;
+    let another: () => Promise<Sql>;
     before(async () => {
-      db = await kind.open();
+      ({ db, another } = await kind.open());
     });
     after(() => db?.close());
 
@@ -100,7 +109,9 @@ for (const kind of kinds) {
       try {
         await new Promise((r) => setTimeout(r, 1200));
         assert.equal(changes, 0, 'nothing changed yet');
-        await new SqlUserStore(db).remove('wash');
+        const other = await another();
+        await new SqlUserStore(other).remove('wash');
+        await other.close();
         const until = Date.now() + 5000;
         while (changes === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
         assert.equal(changes, 1);
@@ -321,4 +332,32 @@ test('a database newer than this Confab is refused, SQLite and PostgreSQL alike'
     openPostgres({ database_url: url, database_password_file: undefined }, silentLogger()),
     /newer than this Confab knows/,
   );
+});
+
+test('PostgreSQL: four nodes opening one empty database at once migrate it once, under the lock', async () => {
+  cluster ??= await startPostgres();
+  const url = await cluster.createDatabase('at_once');
+  const logged: string[] = [];
+  const log = silentLogger();
+  const recording = Object.assign(Object.create(log), {
+    info: (_obj: unknown, msg: string) => logged.push(msg),
+    child: () => recording,
+  });
+  const nodes = await Promise.all(
+    [1, 2, 3, 4].map(() =>
+      openPostgres({ database_url: url, database_password_file: undefined }, recording),
+    ),
+  );
+  try {
+    assert.equal(logged.filter((m) => m === 'database: migrated').length, 1);
+    const rows = await nodes[0]?.all<{ version: number }>(
+      'SELECT version FROM confab_schema ORDER BY version',
+    );
+    assert.deepEqual(
+      rows?.map((r) => r.version),
+      migrations.map((_m, i) => i + 1),
+    );
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
 });

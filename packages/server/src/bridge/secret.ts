@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { loadOrCreateSecret } from '../common/index.js';
-import { ConfigError, type Settings } from '../config/index.js';
-import { describeErrno } from '../dataDir.js';
-import type { SecretStore } from '../storage/Secrets.js';
+import { bridgeSecretEnv, ConfigError, type Settings } from '../config/index.js';
 
-/** How `confab serve` hands the secret it generated to the bridges it starts itself. */
-export const bridgeSecretEnv = 'CONFAB_BRIDGE_SECRET';
+export { bridgeSecretEnv };
+
+import { describeErrno } from '../dataDir.js';
+import type { SecretStore } from '../storage/index.js';
 
 /**
  * The secret bridges present to the focus: read from `bridge.shared_secret`, or generated

@@ -29,7 +29,7 @@ itself; run more on other machines to spread the media load.`,
     const { bridgeSecret, bridgeSecretEnv, loadBridgeAgent, portRange } = await import(
       '../bridge/index.js'
     );
-    const { FileSecrets } = await import('../storage/Secrets.js');
+    const { FileSecrets } = await import('../storage/index.js');
     const BridgeAgent = await loadBridgeAgent();
     const { createLogger } = await import('../logging/index.js');
     const focusUrl =

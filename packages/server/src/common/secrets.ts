@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FatalError } from '../FatalError.js';
-import type { SecretStore } from '../storage/Secrets.js';
+import type { SecretStore } from '../storage/index.js';
 
 /**
  * A random 32-byte key Confab makes for itself on first use, kept in `secrets` as base64url

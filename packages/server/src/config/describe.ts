@@ -19,6 +19,12 @@ export const envPrefix = 'CONFAB_';
 /** Reserved variable naming the config file, as `--config` does. */
 export const configFileEnv = 'CONFAB_CONFIG';
 
+/**
+ * How `confab serve` hands its generated bridge secret (which may live in its database) to the
+ * bridge processes it starts: a variable of the environment, not a configuration key.
+ */
+export const bridgeSecretEnv = 'CONFAB_BRIDGE_SECRET';
+
 type AnySchema = z.core.$ZodType;
 
 type Def = { type: string } & Record<string, unknown>;

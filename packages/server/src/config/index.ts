@@ -1,5 +1,5 @@
 export { ConfigError } from './ConfigError.js';
-export { type ConfigKey, describeSchema } from './describe.js';
+export { bridgeSecretEnv, type ConfigKey, describeSchema } from './describe.js';
 export {
   type FlagOverrides,
   flagKeys,

@@ -3,7 +3,13 @@ import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './ConfigError.js';
-import { type ConfigKey, configFileEnv, describeSchema, envPrefix } from './describe.js';
+import {
+  bridgeSecretEnv,
+  type ConfigKey,
+  configFileEnv,
+  describeSchema,
+  envPrefix,
+} from './describe.js';
 import { type Config, configSchema, type ListenAddress, parseListen } from './schema.js';
 import { yamlPosition } from './yamlPosition.js';
 
@@ -171,7 +177,8 @@ function envLayer(env: Record<string, string | undefined>): Layer {
   const data: Record<string, unknown> = {};
   const sources = new Map<string, string>();
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(envPrefix) || name === configFileEnv || raw === undefined) continue;
+    if (!name.startsWith(envPrefix) || name === configFileEnv || name === bridgeSecretEnv) continue;
+    if (raw === undefined) continue;
     const key = keysByEnv.get(name);
     if (!key) {
       const hint = suggest(name, [...keysByEnv.keys(), configFileEnv]);

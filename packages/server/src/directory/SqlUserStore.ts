@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Dialect, dialectOf, type Sql } from '../storage/index.js';
+import { type Dialect, dialectOf, type Sql, SqliteSql } from '../storage/index.js';
 import { DirectoryError } from './DirectoryError.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password.js';
 import type { User, UserQuery, UserStore } from './User.js';
@@ -74,13 +74,19 @@ export class SqlUserStore implements UserStore {
   }
 
   /**
-   * Polls, once a second, a figure that every change of the users moves (how many there are
-   * and the latest change): the `confab user` command, or another node, removed or changed one.
-   * A database that does not answer is asked again at the next tick.
+   * Polls, once a second, a figure that another process's change moves: SQLite's
+   * `data_version` (any commit of another connection, the `confab user` command's among them:
+   * it also catches a grant deleted by hand), or on PostgreSQL how many users there are and
+   * their latest change (another node, or `confab user`, removed or changed one). A database
+   * that does not answer is asked again at the next tick.
    */
   watch(onChange: () => void): () => void {
-    const version = async () =>
-      JSON.stringify(await this.db.get('SELECT count(*) AS n, max(updated_at) AS at FROM users'));
+    const db = this.db;
+    const version =
+      db instanceof SqliteSql
+        ? async () => String(db.db.pragma('data_version', { simple: true }))
+        : async () =>
+            JSON.stringify(await db.get('SELECT count(*) AS n, max(updated_at) AS at FROM users'));
     let seen: string | undefined;
     let asking = false;
     const tick = async () => {

@@ -1,6 +1,6 @@
 import type { JWK } from 'jose';
 import { generateEcPem, jwkFromPem, kidFromFile } from '../common/index.js';
-import type { SecretStore } from '../storage/Secrets.js';
+import type { SecretStore } from '../storage/index.js';
 
 /** Request objects for guests are signed with ES256 (Kopano's `request_object_signing_alg`). */
 export const guestRequestAlg = 'ES256';

@@ -3,7 +3,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { FileSecrets } from '../storage/Secrets.js';
+import { FileSecrets } from '../storage/index.js';
 import { SigningKeys, signingKeysFile } from './SigningKeys.js';
 
 test('first start makes one ES256 and one RS256 key, in a 0600 file, the same on reload', async () => {

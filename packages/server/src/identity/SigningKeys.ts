@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { FatalError } from '../FatalError.js';
-import type { SecretStore } from '../storage/Secrets.js';
+import type { SecretStore } from '../storage/index.js';
 
 /** The algorithms Confab signs tokens with, and the only ones its token checker accepts. */
 export const signingAlgorithms = ['ES256', 'RS256'] as const;

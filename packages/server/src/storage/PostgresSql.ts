@@ -31,6 +31,13 @@ export function reasonOf(err: unknown): string {
     : message;
 }
 
+function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url;
+  const u = new URL(url);
+  u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
 const int8 = 20;
 
 /** The pool's type parsers: BIGINT columns (milliseconds) as numbers, not strings. */
@@ -67,8 +74,8 @@ export class PostgresSql implements Sql {
   constructor(opts: PostgresOptions) {
     this.#log = opts.logger;
     this.pool = new pg.Pool({
-      connectionString: opts.connectionString,
-      ...(opts.password !== undefined ? { password: opts.password } : {}),
+      // In the URL: node-postgres lets what it parses from one override a separate password.
+      connectionString: withPassword(opts.connectionString, opts.password),
       max: opts.max ?? 10,
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,

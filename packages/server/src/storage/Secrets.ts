@@ -28,7 +28,7 @@ export interface SecretStore {
 }
 
 /** The changes under way of each secret file, by path. */
-const fileChanges = new Map<string, Promise<void>>();
+const fileChanges = new Map<string, Promise<unknown>>();
 
 /** The data dir's files, mode 0600 in folders of mode 0700. */
 export class FileSecrets implements SecretStore {
