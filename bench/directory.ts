@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { importJWK, type JWK, SignJWT } from 'jose';
-import { openDatabase } from '../packages/server/src/storage/index.js';
+import { openSqlite } from '../packages/server/src/storage/index.js';
 
 export function seedUsers(dataDir: string, count: number): void {
-  const db = openDatabase(dataDir);
+  const db = openSqlite(dataDir).db;
   const insert = db.prepare(
     "INSERT INTO users (id, username, display_name, mail, job_title, password_hash, search_text, created_at, updated_at) VALUES (?, ?, ?, '', '', 'x', ?, 0, 0)",
   );

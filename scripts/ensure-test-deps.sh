@@ -12,10 +12,14 @@ declare -A need=(
 # Binaries outside root's PATH on some images.
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 
+# PostgreSQL's server binaries are not on PATH: checked where Debian puts them.
+pg_initdb=/usr/lib/postgresql/15/bin/initdb
+
 missing=()
 for bin in "${!need[@]}"; do
   have "$bin" || missing+=("${need[$bin]}")
 done
+[ -x "$pg_initdb" ] || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "test deps: installing ${missing[*]}"
@@ -30,3 +34,4 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 for bin in "${!need[@]}"; do
   have "$bin" || { echo "test deps: $bin still missing after install" >&2; exit 1; }
 done
+[ -x "$pg_initdb" ] || { echo "test deps: $pg_initdb still missing after install" >&2; exit 1; }

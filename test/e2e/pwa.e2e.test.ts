@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import type { SqliteUserStore } from '../../packages/server/src/directory/index.js';
+import type { SqlUserStore } from '../../packages/server/src/directory/index.js';
 import { startTestServer, type TestServer } from '../../packages/server/test/helpers.js';
 import { chromiumArgs, chromiumPath, launchBrowser, openUser, signIn } from './helpers/index.js';
 
@@ -36,7 +36,7 @@ describe('the installable app: manifest, update notice', () => {
     webRoot = mkdtempSync(path.join(tmpdir(), 'confab-webroot-'));
     cpSync(builtWebApp, webRoot, { recursive: true });
     server = await startTestServer({ webRoot });
-    await (server.store as SqliteUserStore).add({
+    await (server.store as SqlUserStore).add({
       username: 'dana',
       displayName: 'Dana Scully',
       password: 'trust-no-one',

@@ -97,6 +97,11 @@ export const errorCatalogue = {
     rtm: true,
     description: 'An unexpected failure on the server; details are in the server log.',
   },
+  database_unavailable: {
+    status: 503,
+    description:
+      'The database cannot be reached just now: sign-in, tokens and the address book answer this, with Retry-After, until it is back. Calls and meetings in progress carry on.',
+  },
   unavailable: {
     status: 503,
     rtm: true,

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import {
   bridge,
   type Command,
+  dbCopy,
   keysGenerate,
   keysJwkFromPem,
   keysRotate,
@@ -25,6 +26,7 @@ const commands: Command[] = [
   keysRotate,
   keysGenerate,
   keysJwkFromPem,
+  dbCopy,
 ];
 
 function commandHelp(cmd: Command): string {

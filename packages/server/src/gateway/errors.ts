@@ -1,5 +1,6 @@
 import { type ErrorCode, errorBody, errorCatalogue } from '@confab/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { isDatabaseUnavailable } from '../storage/index.js';
 
 /** Answers with the catalogue's status for `code`, or `status` where a protocol fixes another. */
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, status?: number) {
@@ -36,6 +37,11 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     sendError(reply, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
   );
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isDatabaseUnavailable(err)) {
+      request.log.warn({ reason: err.message }, 'request needs the database, which is away');
+      reply.header('retry-after', String(err.retryAfterSeconds));
+      return sendError(reply, 'database_unavailable', err.message);
+    }
     const status = err.statusCode ?? 500;
     if (status >= 500) {
       request.log.error({ err }, 'request failed');

@@ -22,7 +22,7 @@ import {
   readGuestClaims,
 } from '../guests/index.js';
 import type { Logger } from '../logging/index.js';
-import { isDatabaseUnavailable, type Sql } from '../storage/index.js';
+import { type DatabaseUnavailable, isDatabaseUnavailable, type Sql } from '../storage/index.js';
 import type { RegisteredClient } from './ClientRegistry.js';
 import { FragmentRedirects } from './FragmentRedirects.js';
 import {
@@ -350,9 +350,31 @@ export class Identity {
           .filter(Boolean)
           .join(' ');
     });
-    provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) =>
-      this.#log.error({ err }, 'identity provider error'),
-    );
+    // The database went away under a request (a token, a sign-in step): 503 and when to try
+    // again, not the provider's 500. OAuth's own code for it on JSON endpoints.
+    provider.use(async (ctx, next) => {
+      await next();
+      const away = ctx.state.databaseUnavailable as DatabaseUnavailable | undefined;
+      if (!away) return;
+      ctx.status = 503;
+      ctx.set('retry-after', String(away.retryAfterSeconds));
+      const description = `database_unavailable: ${away.message}`;
+      if (ctx.type.includes('html')) {
+        ctx.type = 'html';
+        ctx.body = errorPage('error', `${description}. Try again in a moment.`);
+      } else {
+        ctx.type = 'json';
+        ctx.body = { error: 'temporarily_unavailable', error_description: description };
+      }
+    });
+    provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
+      if (isDatabaseUnavailable(err)) {
+        ctx.state.databaseUnavailable = err;
+        this.#log.warn({ reason: err.message }, 'identity: the database is away');
+        return;
+      }
+      this.#log.error({ err }, 'identity provider error');
+    });
     provider.on('grant.revoked', (_ctx: KoaContextWithOIDC, grantId: string) => {
       for (const listener of this.#grantRevoked) listener(grantId);
     });
