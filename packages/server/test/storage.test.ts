@@ -87,6 +87,9 @@ for (const kind of kinds) {
       assert.deepEqual(await names('SERENITY'), ['Zoë Washburne'], 'mail, any case');
       assert.deepEqual(await names('e', 1, 1), ['malcolm Reynolds'], 'a page');
       assert.deepEqual(await names('nobody'), []);
+      assert.deepEqual(await names('%'), [], 'LIKE wildcards are text');
+      assert.deepEqual(await names('_'), []);
+      assert.deepEqual(await names('w_sh'), []);
       assert.deepEqual(await store.existing([zoe.id, 'not-a-user', zoe.id]), new Set([zoe.id]));
       assert.deepEqual(await store.existing([]), new Set());
 

@@ -120,7 +120,9 @@ export class SqlUserStore implements UserStore {
   async search(query: UserQuery): Promise<User[]> {
     const rows = await this.db.all<Row>(
       `SELECT * FROM users WHERE ${this.#d.contains('search_text')} ORDER BY ${this.#d.orderNoCase('display_name')}, id LIMIT ? OFFSET ?`,
-      [(query.search ?? '').toLowerCase(), query.top, query.skip],
+      [this.#d.containsParam((query.search ?? '').toLowerCase()), query.top, query.skip],
+      // A rare term is best found through the trigram index, a common one along the names.
+      { planEachTime: true },
     );
     return rows.map(toUser);
   }

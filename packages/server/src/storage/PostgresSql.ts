@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../logging/index.js';
-import { DatabaseUnavailable, type RunResult, type Sql } from './Sql.js';
+import { DatabaseUnavailable, type QueryOptions, type RunResult, type Sql } from './Sql.js';
 
 /** `?` placeholders numbered as PostgreSQL wants them (`$1`, `$2`...). Confab's SQL has no `?` in literals. */
 export function numbered(text: string): string {
@@ -31,7 +31,11 @@ export function reasonOf(err: unknown): string {
     : message;
 }
 
-function withPassword(url: string, password: string | undefined): string {
+/**
+ * The URL the pool connects with, the password in it: node-postgres lets what it parses from a
+ * URL override a separate one.
+ */
+export function connectionUrl(url: string, password: string | undefined): string {
   if (password === undefined) return url;
   const u = new URL(url);
   u.password = encodeURIComponent(password);
@@ -67,6 +71,8 @@ export class PostgresSql implements Sql {
   readonly dialect = 'postgres';
   readonly pool: pg.Pool;
   readonly #log: Logger;
+  /** Prepared statements' names, by text. */
+  readonly #names = new Map<string, string>();
   #downUntil = 0;
   #backoffMs = 0;
   #down = false;
@@ -74,8 +80,7 @@ export class PostgresSql implements Sql {
   constructor(opts: PostgresOptions) {
     this.#log = opts.logger;
     this.pool = new pg.Pool({
-      // In the URL: node-postgres lets what it parses from one override a separate password.
-      connectionString: withPassword(opts.connectionString, opts.password),
+      connectionString: connectionUrl(opts.connectionString, opts.password),
       max: opts.max ?? 10,
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
@@ -95,8 +100,8 @@ export class PostgresSql implements Sql {
     return this.#down;
   }
 
-  async all<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-    return (await this.#query(this.pool, text, params)).rows as T[];
+  async all<T>(text: string, params: readonly unknown[] = [], opts?: QueryOptions): Promise<T[]> {
+    return (await this.#query(this.pool, text, params, opts)).rows as T[];
   }
 
   async get<T>(text: string, params: readonly unknown[] = []): Promise<T | undefined> {
@@ -143,23 +148,42 @@ export class PostgresSql implements Sql {
     on: pg.Pool | pg.PoolClient,
     text: string,
     params: readonly unknown[],
+    opts?: QueryOptions,
   ): Promise<pg.QueryResult> {
-    return this.#query(on, text, params);
+    return this.#query(on, text, params, opts);
   }
 
   async #query(
     on: pg.Pool | pg.PoolClient,
     text: string,
     params: readonly unknown[],
+    opts?: QueryOptions,
   ): Promise<pg.QueryResult> {
     this.#check();
     try {
-      const result = await on.query(numbered(text), params as unknown[]);
+      // Statements with parameters are prepared once per connection (named), unless planned
+      // each time; the rest (DDL, BEGIN, several statements at once) sent as they are.
+      const result = await on.query(
+        params.length === 0
+          ? { text }
+          : opts?.planEachTime
+            ? { text: numbered(text), values: params as unknown[] }
+            : { name: this.#nameOf(text), text: numbered(text), values: params as unknown[] },
+      );
       this.#worked();
       return result;
     } catch (err) {
       throw this.#unavailable(err);
     }
+  }
+
+  #nameOf(text: string): string {
+    let name = this.#names.get(text);
+    if (!name) {
+      name = `confab_${this.#names.size + 1}`;
+      this.#names.set(text, name);
+    }
+    return name;
   }
 
   #check(): void {
@@ -207,13 +231,17 @@ class PostgresTransaction implements Sql {
     private readonly client: pg.PoolClient,
   ) {}
 
-  async #query(text: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+  async #query(
+    text: string,
+    params: readonly unknown[],
+    opts?: QueryOptions,
+  ): Promise<pg.QueryResult> {
     if (this.ended) throw new Error('the transaction has ended');
-    return this.owner.query(this.client, text, params);
+    return this.owner.query(this.client, text, params, opts);
   }
 
-  async all<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-    return (await this.#query(text, params)).rows as T[];
+  async all<T>(text: string, params: readonly unknown[] = [], opts?: QueryOptions): Promise<T[]> {
+    return (await this.#query(text, params, opts)).rows as T[];
   }
 
   async get<T>(text: string, params: readonly unknown[] = []): Promise<T | undefined> {

@@ -6,6 +6,15 @@ export interface RunResult {
   changes: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Planned for its parameters each time (PostgreSQL), not once for all: a statement whose
+   * best plan depends on them (the address book's search term). Others are prepared once per
+   * connection.
+   */
+  planEachTime?: boolean;
+}
+
 /**
  * The one seam between Confab's stores and a database: statements with `?` placeholders (the
  * PostgreSQL implementation numbers them), rows as plain objects, and transactions. What the
@@ -13,7 +22,7 @@ export interface RunResult {
  */
 export interface Sql {
   readonly dialect: DialectName;
-  all<T>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  all<T>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<T[]>;
   get<T>(text: string, params?: readonly unknown[]): Promise<T | undefined>;
   run(text: string, params?: readonly unknown[]): Promise<RunResult>;
   /**

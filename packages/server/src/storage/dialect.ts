@@ -15,8 +15,9 @@ export interface Dialect {
   readonly nocase: string;
   /** An expression that orders `column` without regard to case (its index uses the same). */
   orderNoCase(column: string): string;
-  /** `column` holds the text of the next parameter. */
+  /** `column` holds the text of the next parameter, passed as `containsParam(text)`. */
   contains(column: string): string;
+  containsParam(text: string): string;
   /** `column` is one of the next parameter, passed as `list(values)`. */
   inList(column: string): string;
   list(values: readonly string[]): unknown;
@@ -35,6 +36,7 @@ export const sqlite: Dialect = {
   nocase: ' COLLATE NOCASE',
   orderNoCase: (column) => `${column} COLLATE NOCASE`,
   contains: (column) => `instr(${column}, ?) > 0`,
+  containsParam: (text) => text,
   inList: (column) => `${column} IN (SELECT value FROM json_each(?))`,
   list: (values) => JSON.stringify(values),
   insertionOrder: 'rowid',
@@ -50,7 +52,10 @@ export const postgres: Dialect = {
   // Usernames are stored lower-cased: the unique index compares them as they are.
   nocase: '',
   orderNoCase: (column) => `lower(${column})`,
-  contains: (column) => `strpos(${column}, ?) > 0`,
+  // LIKE, which the trigram index (migration "users by search text") answers for rare terms
+  // instead of a walk through every name; its wildcards in the text are escaped.
+  contains: (column) => `${column} LIKE '%' || ? || '%'`,
+  containsParam: (text) => text.replace(/[\\%_]/g, '\\$&'),
   inList: (column) => `${column} = ANY(?::text[])`,
   list: (values) => [...values],
   insertionOrder: 'seq',
