@@ -133,7 +133,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   async function build(): Promise<RunningServer> {
     const { db, secrets } = await openStorage(settings, logger);
-    shutdown.on('database', () => db.close());
+    // Writes the stores queued (answered calls, kept chat) finish before the database closes.
+    const flushes: (() => Promise<void>)[] = [];
+    shutdown.on('database', async () => {
+      await Promise.all(flushes.map((f) => f().catch(() => {})));
+      await db.close();
+    });
     const store = createUserStore(settings, db, logger.child({ module: 'directory' }));
     shutdown.on('user store', () => store.close());
     if (store instanceof SqlUserStore) await ensureInitialAdmin(store, settings.data_dir, log);
@@ -214,6 +219,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       onUnresponsive: (name) => launcher?.kill(name),
     });
     shutdown.on('bridge links', () => hub.close());
+    const chatArchive = new SqlChatArchive(db, logger.child({ module: 'chat' }));
+    const answeredCalls = await SqlAnsweredCalls.load(db, logger.child({ module: 'signaling' }));
+    flushes.push(
+      () => chatArchive.flush(),
+      () => answeredCalls.flush(),
+    );
     const focus = new Focus({
       state,
       hash: new PairHash(pairHashKey),
@@ -224,7 +235,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       prejoinTimeoutMs: settings.prejoin_timeout * 1000,
       reconnectGraceMs: settings.call_reconnect_grace * 1000,
       allowGuestOnlyChannels: guestPolicy.guestOnlyRooms,
-      chatArchive: new SqlChatArchive(db, logger.child({ module: 'chat' })),
+      chatArchive,
       chatRetentionMs: settings.chat_retention * 1000,
       joinLimits: {
         perConnection: settings.max_conferences_per_connection,
@@ -254,7 +265,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           ? { watch: (onChange: () => void) => store.watch?.(onChange) ?? (() => {}) }
           : {}),
       },
-      answeredCalls: await SqlAnsweredCalls.load(db, logger.child({ module: 'signaling' })),
+      answeredCalls,
       logger,
     });
     shutdown.on('signaling', () => signaling.close());

@@ -167,8 +167,22 @@ describe('Confab on PostgreSQL', () => {
     );
     const malformed = await runConfab(['serve', '--config', 'confab.yaml'], { cwd: dir });
     assert.equal(malformed.code, 2, malformed.stderr);
-    assert.match(malformed.stderr, /database_url/);
+    assert.match(
+      malformed.stderr.trim(),
+      /^confab: [^\n]*database_url: expected postgres:\/\/USER@HOST/,
+    );
+    assert.equal(malformed.stderr.trim().split('\n').length, 1, 'one line');
     assert.ok(!`${malformed.stdout}${malformed.stderr}`.includes(postgresPassword));
+
+    // A password in the query string (node-postgres would take it) is refused too.
+    writeFileSync(
+      path.join(dir, 'confab.yaml'),
+      `database_url: postgres://postgres@127.0.0.1:${cluster.port}/x?password=${postgresPassword}\n`,
+    );
+    const inQuery = await runConfab(['serve', '--config', 'confab.yaml'], { cwd: dir });
+    assert.equal(inQuery.code, 2, inQuery.stderr);
+    assert.match(inQuery.stderr, /database_url: a password in the query string/);
+    assert.ok(!`${inQuery.stdout}${inQuery.stderr}`.includes(postgresPassword));
   });
 
   test('the database stopped mid-run: sign-in, tokens and the address book answer 503 with Retry-After, signaling carries on, and all is back without a restart', async () => {
@@ -206,9 +220,17 @@ describe('Confab on PostgreSQL', () => {
         assert.ok(Number(signin.headers.get('retry-after')) >= 1);
         const health = await fetch(new URL('/health-check', server.localUrl));
         assert.equal(health.status, 200, 'the server itself is well');
-        // Signaling in progress goes on.
+        // Signaling in progress goes on, and a client that lost its connection gets back in
+        // (its sign-in was found standing before the database went).
         rtm.send({ type: 'ping', ts: 1 });
         assert.equal((await rtm.next((m) => m.type === 'pong')).type, 'pong');
+        const back = await RtmClient.open(server.localUrl, tokens.access_token);
+        back.ws.close();
+        // A sign-in never seen before waits for the database.
+        const other = await tokensFor(server.localUrl, 'alice', 'wonderland').catch(
+          (err: Error) => err,
+        );
+        assert.ok(other instanceof Error, 'no new sign-in without the database');
       } finally {
         cluster.start();
       }

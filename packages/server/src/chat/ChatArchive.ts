@@ -166,12 +166,19 @@ export class SqlChatArchive implements ChatArchive {
     }));
   }
 
+  /** Settles once every write asked for so far is done (at shutdown, before the database closes). */
+  async flush(): Promise<void> {
+    await this.#writes;
+  }
+
   purge(before: number): void {
-    this.#safely(
-      'purge',
-      Number.isFinite(before)
-        ? this.db.run('DELETE FROM chat_messages WHERE at < ?', [before])
-        : this.db.run('DELETE FROM chat_messages'),
+    this.#writes = this.#writes.then(() =>
+      this.#safely(
+        'purge',
+        Number.isFinite(before)
+          ? this.db.run('DELETE FROM chat_messages WHERE at < ?', [before])
+          : this.db.run('DELETE FROM chat_messages'),
+      ),
     );
   }
 

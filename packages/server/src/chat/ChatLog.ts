@@ -85,6 +85,12 @@ export class ChatLog {
   #earlier: readonly ChatEntry[] = [];
   /** Settles when `#earlier` is loaded (or could not be). */
   readonly #loaded: Promise<void>;
+  #isLoaded = false;
+  /**
+   * Connections whose history waits for the archive, with what was said to them meanwhile: it
+   * reaches them after the history, in the order said.
+   */
+  readonly #replaying = new Map<string, ServerMessage[]>();
   /** Senders' budgets, by user: leaving and coming back does not refill one. */
   readonly #budgets = new Map<string, TokenBucket>();
 
@@ -96,6 +102,16 @@ export class ChatLog {
             this.#earlier = e;
           })
         : Promise.resolve();
+    if (!(a && a.retentionMs > 0)) this.#isLoaded = true;
+    void this.#loaded.then(() => {
+      this.#isLoaded = true;
+    });
+  }
+
+  #deliver(conn: string, message: ServerMessage): void {
+    const held = this.#replaying.get(conn);
+    if (held) held.push(message);
+    else this.opts.deliver(conn, message);
   }
 
   /** The meeting is over: its chat goes (the archive keeps what `chat_retention` asks). */
@@ -137,10 +153,10 @@ export class ChatLog {
     if (a && a.retentionMs > 0) a.store.append(a.room, entry, at - a.retentionMs);
 
     const channel = this.opts.channel;
-    this.opts.deliver(author.conn, chatMessage({ channel, data, reply_to: msg.id }));
+    this.#deliver(author.conn, chatMessage({ channel, data, reply_to: msg.id }));
     const out = chatMessage({ channel, data, profile });
-    for (const conn of recipients) if (conn !== author.conn) this.opts.deliver(conn, out);
-    this.opts.deliver(author.conn, chatQueuedMessage({ channel, id: data.id }));
+    for (const conn of recipients) if (conn !== author.conn) this.#deliver(conn, out);
+    this.#deliver(author.conn, chatQueuedMessage({ channel, id: data.id }));
   }
 
   /**
@@ -149,8 +165,8 @@ export class ChatLog {
    * from away missed.
    */
   replay(conn: string, since?: number): void {
-    // What this meeting said so far, as of now: a message said while the archive answers
-    // reaches the member live, not again in the history.
+    // What this meeting said so far, as of now: what is said while the archive answers is
+    // held for this connection and follows the history.
     const current = [...this.opts.history.list(this.opts.meeting)];
     const send = () => {
       for (const e of [...this.#earlier, ...current].slice(-chatHistoryLimit)) {
@@ -166,6 +182,19 @@ export class ChatLog {
         );
       }
     };
-    void this.#loaded.then(send, send);
+    if (this.#isLoaded) return send();
+    if (this.#replaying.has(conn)) return;
+    this.#replaying.set(conn, []);
+    const done = () => {
+      const held = this.#replaying.get(conn) ?? [];
+      this.#replaying.delete(conn);
+      try {
+        send();
+        for (const m of held) this.opts.deliver(conn, m);
+      } catch (err) {
+        this.opts.logger.error({ err, conn }, 'chat: the history could not be sent');
+      }
+    };
+    void this.#loaded.then(done, done);
   }
 }

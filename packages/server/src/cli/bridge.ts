@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { ConfigError, type Settings } from '../config/index.js';
 import { type Command, dataOptions, dataOptionsHelp, helpOption, UsageError } from './Command.js';
 import { settingsFrom } from './settings.js';
 
@@ -26,10 +27,7 @@ itself; run more on other machines to spread the media load.`,
   },
   async run(values) {
     const settings = settingsFrom(values);
-    const { bridgeSecret, bridgeSecretEnv, loadBridgeAgent, portRange } = await import(
-      '../bridge/index.js'
-    );
-    const { FileSecrets } = await import('../storage/index.js');
+    const { loadBridgeAgent, portRange } = await import('../bridge/index.js');
     const BridgeAgent = await loadBridgeAgent();
     const { createLogger } = await import('../logging/index.js');
     const focusUrl =
@@ -50,10 +48,7 @@ itself; run more on other machines to spread the media load.`,
     const name = (values.name as string | undefined) ?? `${hostname()}:${port}`;
     const agent = new BridgeAgent({
       focusUrl,
-      // The bridges confab serve starts get its secret (which may live in its database).
-      secret:
-        process.env[bridgeSecretEnv] ??
-        (await bridgeSecret(settings, new FileSecrets(settings.data_dir))),
+      secret: await secretOf(settings),
       name,
       iceAddress: settings.bridge.ice_address,
       port,
@@ -71,3 +66,20 @@ itself; run more on other machines to spread the media load.`,
     process.on('disconnect', stop);
   },
 };
+
+/**
+ * The bridges `confab serve` starts get its secret in their environment (it may live in its
+ * database); one started on its own reads `bridge.shared_secret`, or the data dir's generated
+ * one, which only a server on SQLite with the same data dir knows.
+ */
+async function secretOf(settings: Settings): Promise<string> {
+  const { bridgeSecret, bridgeSecretEnv } = await import('../bridge/index.js');
+  const handed = process.env[bridgeSecretEnv];
+  if (handed) return handed;
+  if (settings.database_url && !settings.bridge.shared_secret)
+    throw new ConfigError(
+      'confab bridge: with database_url the generated bridge secret lives in the database: set bridge.shared_secret (a file) here and on the servers',
+    );
+  const { FileSecrets } = await import('../storage/index.js');
+  return bridgeSecret(settings, new FileSecrets(settings.data_dir));
+}

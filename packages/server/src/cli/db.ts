@@ -75,7 +75,12 @@ again: everyone stays signed in.`,
     try {
       const u = new URL(to);
       if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error();
-    } catch {
+      if (storage.secretParams.some((p) => u.searchParams.has(p)))
+        throw new UsageError(
+          'confab db copy: --to: a password in the query string would be shown wherever the URL is: use --password-file or PGPASSWORD',
+        );
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
       throw new UsageError(
         `confab db copy: --to ${storage.redactedUrl(to)}: expected postgres://USER@HOST[:PORT]/DATABASE`,
       );

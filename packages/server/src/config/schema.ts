@@ -137,6 +137,20 @@ export const configSchema = z.strictObject({
       },
       { message: 'expected postgres://USER@HOST[:PORT]/DATABASE' },
     )
+    .refine(
+      (v) => {
+        try {
+          const q = new URL(v).searchParams;
+          return !q.has('password') && !q.has('sslpassword');
+        } catch {
+          return true;
+        }
+      },
+      {
+        message:
+          'a password in the query string would be shown wherever the URL is: put it in database_password_file or PGPASSWORD',
+      },
+    )
     .optional()
     .meta({
       description:

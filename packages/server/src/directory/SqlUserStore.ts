@@ -143,8 +143,8 @@ export class SqlUserStore implements UserStore {
     if (!displayName || displayName.length > 128)
       throw new DirectoryError('invalid_user', 'the display name must have 1 to 128 characters');
     const mail = (input.mail ?? '').trim();
-    if (mail && !mailPattern.test(mail))
-      throw new DirectoryError('invalid_user', `invalid mail address "${mail}"`);
+    if (mail && (!mailPattern.test(mail) || mail.length > 254))
+      throw new DirectoryError('invalid_user', `invalid mail address "${mail.slice(0, 300)}"`);
     if (!input.password) throw new DirectoryError('invalid_user', 'the password must not be empty');
     if (await this.findByUsername(username))
       throw new DirectoryError('user_exists', `user "${username}" already exists`);

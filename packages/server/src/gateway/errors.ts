@@ -10,6 +10,9 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
     .send(errorBody(code, message));
 }
 
+/** What clients are told while the database is away (the reason is logged). */
+export const databaseAwayMessage = 'the database cannot be reached just now; try again shortly';
+
 /** Maps fastify's own errors (bad JSON, too large, wrong content type) onto stable codes. */
 function codeForStatus(status: number): ErrorCode {
   switch (status) {
@@ -38,9 +41,17 @@ export function registerErrorHandlers(app: FastifyInstance): void {
   );
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isDatabaseUnavailable(err)) {
+      // The reason (host, port, error) goes to the log, not to the client.
       request.log.warn({ reason: err.message }, 'request needs the database, which is away');
       reply.header('retry-after', String(err.retryAfterSeconds));
-      return sendError(reply, 'database_unavailable', err.message);
+      if (request.headers.accept?.includes('text/html') && request.method !== 'OPTIONS')
+        return reply
+          .code(503)
+          .type('text/html; charset=utf-8')
+          .send(
+            `<!doctype html><meta charset="utf-8"><title>Try again shortly</title><p>Confab cannot reach its database just now. Try again in a moment.</p>`,
+          );
+      return sendError(reply, 'database_unavailable', databaseAwayMessage);
     }
     const status = err.statusCode ?? 500;
     if (status >= 500) {

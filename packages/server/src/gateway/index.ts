@@ -1,4 +1,4 @@
-export { sendError } from './errors.js';
+export { databaseAwayMessage, sendError } from './errors.js';
 export { createGateway, createMetricsListener, type GatewayOptions } from './Gateway.js';
 export { Metrics } from './metrics.js';
 export { contentSecurityPolicy } from './securityHeaders.js';

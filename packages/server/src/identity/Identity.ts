@@ -11,7 +11,12 @@ import type {
 import { BackoffLimiter, MemoryRateLimiter, type RateLimiter } from '../common/index.js';
 import { isLoopbackHost, type Settings } from '../config/index.js';
 import { DirectoryError, type UserStore } from '../directory/index.js';
-import { contentSecurityPolicy, sendError, webClientIdFor } from '../gateway/index.js';
+import {
+  contentSecurityPolicy,
+  databaseAwayMessage,
+  sendError,
+  webClientIdFor,
+} from '../gateway/index.js';
 import {
   asksForGuest,
   type GuestClients,
@@ -96,6 +101,12 @@ const guestRequestMaxLifetime = 600;
  */
 export const authorizeLimits = { maxParameters: 40, maxValue: 4096, maxRequestObject: 8192 };
 /** How long an LDAP user found is taken as still there, for token checks at every request. */
+/**
+ * While the database is away, how long a sign-in found standing before is still taken as
+ * standing by the APIs' token checks (docs/deployment.md, PostgreSQL).
+ */
+export const activeGraceMs = 10 * 60_000;
+
 const ldapPresenceTtlMs = 30_000;
 
 /** A signaling session's subject and sign-in, as checked for removal and revocation. */
@@ -170,6 +181,8 @@ export class Identity {
   /** LDAP users seen lately, until when: LDAP is asked at most this often per user. */
   readonly #present = new Map<string, number>();
   readonly #Adapter;
+  /** When each sign-in (user and grant) was last found standing, oldest first. */
+  readonly #lastActive = new Map<string, number>();
 
   constructor(private readonly opts: IdentityOptions) {
     this.#log = opts.logger.child({ module: 'identity' });
@@ -358,7 +371,7 @@ export class Identity {
       if (!away) return;
       ctx.status = 503;
       ctx.set('retry-after', String(away.retryAfterSeconds));
-      const description = `database_unavailable: ${away.message}`;
+      const description = `database_unavailable: ${databaseAwayMessage}`;
       if (ctx.type.includes('html')) {
         ctx.type = 'html';
         ctx.body = errorPage('error', `${description}. Try again in a moment.`);
@@ -488,14 +501,37 @@ export class Identity {
   async #inactive(claims: JWTPayload): Promise<string | undefined> {
     const sub = claims.sub as string;
     const grantId = typeof claims.grant_id === 'string' ? claims.grant_id : undefined;
-    // LDAP is a network round trip: a user seen lately is taken as there for a while.
-    if (this.opts.store.kind === 'ldap' && (this.#present.get(sub) ?? 0) > Date.now()) {
-      if (!grantId || (await this.#Adapter.liveIds('Grant', [grantId])).has(grantId))
+    const key = `${grantId ?? ''} ${sub}`;
+    try {
+      let why: string | undefined;
+      // LDAP is a network round trip: a user seen lately is taken as there for a while.
+      if (this.opts.store.kind === 'ldap' && (this.#present.get(sub) ?? 0) > Date.now()) {
+        if (grantId && !(await this.#Adapter.liveIds('Grant', [grantId])).has(grantId))
+          why = 'the sign-in was revoked or has expired';
+      } else [why] = await this.#endedReasons([{ sub, grantId }]);
+      if (why) this.#lastActive.delete(key);
+      else this.#sawActive(key);
+      return why;
+    } catch (err) {
+      // The database is away: a sign-in found standing within `activeGraceMs` still stands, so
+      // that signaling reconnects (rtm/connect, TURN) while it is away. Others wait for it.
+      if (
+        isDatabaseUnavailable(err) &&
+        (this.#lastActive.get(key) ?? 0) > Date.now() - activeGraceMs
+      )
         return undefined;
-      return 'the sign-in was revoked or has expired';
+      throw err;
     }
-    const [why] = await this.#endedReasons([{ sub, grantId }]);
-    return why;
+  }
+
+  /** Remembers when a sign-in was last found standing (bounded: the oldest go first). */
+  #sawActive(key: string): void {
+    this.#lastActive.delete(key);
+    this.#lastActive.set(key, Date.now());
+    if (this.#lastActive.size > 100_000) {
+      const oldest = this.#lastActive.keys().next().value;
+      if (oldest !== undefined) this.#lastActive.delete(oldest);
+    }
   }
 
   #need(): Started {

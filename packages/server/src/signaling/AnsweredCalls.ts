@@ -94,6 +94,11 @@ export class SqlAnsweredCalls implements AnsweredCalls {
     this.#write('forget', 'DELETE FROM answered_calls WHERE channel = ?', [channel]);
   }
 
+  /** Settles once every write asked for so far is done (at shutdown, before the database closes). */
+  async flush(): Promise<void> {
+    await this.#writes;
+  }
+
   /** In the order made: a call forgotten right after it was recorded stays forgotten. */
   #write(what: string, text: string, params: unknown[]): void {
     this.#writes = this.#writes.then(() =>

@@ -23,11 +23,15 @@ export async function openDatabase(settings: Settings, log: Logger): Promise<Sql
   return openPostgres(settings, log);
 }
 
+/** Query parameters of a PostgreSQL URL that carry a secret (node-postgres takes them all). */
+export const secretParams = ['password', 'sslpassword'];
+
 /** `database_url` without its password, for messages. */
 export function redactedUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '';
+    for (const p of secretParams) u.searchParams.delete(p);
     return u.toString();
   } catch {
     return '(unreadable URL)';
@@ -116,14 +120,22 @@ export async function openPostgres(
   waitMs = databaseStartWaitMs,
 ): Promise<PostgresSql> {
   const url = settings.database_url as string;
-  const db = new PostgresSql({
+  const options = {
     connectionString: url,
     password: passwordOf(settings),
     logger: log.child({ module: 'database' }),
-  });
+  };
+  const db = new PostgresSql(options);
   try {
     await waitForServer(db, url, log, waitMs);
-    await migratePostgres(db, redactedUrl(url), log);
+    // On a connection of its own without the statement timeout: waiting for another node's
+    // migration (the lock) may take longer.
+    const migrating = new PostgresSql({ ...options, max: 1, queryTimeoutMs: 0 });
+    try {
+      await migratePostgres(migrating, redactedUrl(url), log);
+    } finally {
+      await migrating.close();
+    }
   } catch (err) {
     await db.close().catch(() => {});
     throw err;

@@ -17,9 +17,29 @@ export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: unknown; severity?: unknown; message?: unknown };
   if (typeof e?.severity === 'string' && typeof e.code === 'string')
     return e.code.startsWith('08') || e.code.startsWith('57P') || e.code === '53300';
-  if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) return true; // ECONNREFUSED, ...
+  // The network's errors; others (ENOENT for a missing sslrootcert, say) are settings to fix.
+  if (typeof e?.code === 'string') return networkErrors.has(e.code);
   const message = typeof e?.message === 'string' ? e.message : '';
   return /connection|terminated|timeout|not queryable/i.test(message);
+}
+
+const networkErrors = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+
+/** A prepared statement whose table another node changed: prepare it anew. */
+function isStalePlan(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === '0A000' && /cached plan/i.test(String(e.message));
 }
 
 /** The reason in one line, never a password (the server's messages hold none). */
@@ -59,6 +79,8 @@ export interface PostgresOptions {
   logger: Logger;
   /** Pool size. */
   max?: number;
+  /** How long a statement may take, in ms (default 15 s; 0: no limit, for migrations). */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -73,6 +95,8 @@ export class PostgresSql implements Sql {
   readonly #log: Logger;
   /** Prepared statements' names, by text. */
   readonly #names = new Map<string, string>();
+  /** Bumped when prepared statements must be made anew (another node changed the schema). */
+  #generation = 0;
   #downUntil = 0;
   #backoffMs = 0;
   #down = false;
@@ -85,14 +109,17 @@ export class PostgresSql implements Sql {
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
       // A server that stopped answering (paused, or its network gone) must not hold requests.
-      query_timeout: 15_000,
+      ...(opts.queryTimeoutMs === 0 ? {} : { query_timeout: opts.queryTimeoutMs ?? 15_000 }),
       keepAlive: true,
       types,
       application_name: 'confab',
     });
-    // An idle connection the server dropped: the pool forgets it. Unhandled, it would stop the
-    // process.
-    this.pool.on('error', (err) => this.#failed(err));
+    // An idle connection the server dropped (restarted, pg_terminate_backend, a proxy's idle
+    // timeout): the pool forgets it and the next statement gets another. Only logged: the
+    // server may well be there. Unhandled, it would stop the process.
+    this.pool.on('error', (err) =>
+      this.#log.info({ reason: reasonOf(err) }, 'database: an idle connection was dropped'),
+    );
   }
 
   /** Whether the last statement found the server unreachable (for readiness). */
@@ -122,6 +149,12 @@ export class PostgresSql implements Sql {
     }
     const tx = new PostgresTransaction(this, client);
     let broken: unknown;
+    // Checked out, the client has no listener of the pool's: a connection lost now (emitted as
+    // 'error') would stop the process. Its statement fails too, and it is not used again.
+    const lost = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', lost);
     try {
       await this.#query(client, 'BEGIN', []);
       const result = await fn(tx);
@@ -134,7 +167,8 @@ export class PostgresSql implements Sql {
       throw err;
     } finally {
       tx.ended = true;
-      // A connection that failed its ROLLBACK is not given to anyone else.
+      client.off('error', lost);
+      // A connection that was lost or failed its ROLLBACK is not given to anyone else.
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
@@ -160,16 +194,27 @@ export class PostgresSql implements Sql {
     opts?: QueryOptions,
   ): Promise<pg.QueryResult> {
     this.#check();
-    try {
-      // Statements with parameters are prepared once per connection (named), unless planned
-      // each time; the rest (DDL, BEGIN, several statements at once) sent as they are.
-      const result = await on.query(
+    // Statements with parameters are prepared once per connection (named), unless planned each
+    // time; the rest (DDL, BEGIN, several statements at once) sent as they are.
+    const send = () =>
+      on.query(
         params.length === 0
           ? { text }
           : opts?.planEachTime
             ? { text: numbered(text), values: params as unknown[] }
             : { name: this.#nameOf(text), text: numbered(text), values: params as unknown[] },
       );
+    try {
+      let result: pg.QueryResult;
+      try {
+        result = await send();
+      } catch (err) {
+        // (Within a transaction the error has ended it: its caller sees it.)
+        if (!isStalePlan(err) || on !== this.pool) throw err;
+        this.#generation++;
+        this.#names.clear();
+        result = await send();
+      }
       this.#worked();
       return result;
     } catch (err) {
@@ -180,7 +225,7 @@ export class PostgresSql implements Sql {
   #nameOf(text: string): string {
     let name = this.#names.get(text);
     if (!name) {
-      name = `confab_${this.#names.size + 1}`;
+      name = `confab_${this.#generation}_${this.#names.size + 1}`;
       this.#names.set(text, name);
     }
     return name;

@@ -98,7 +98,8 @@ export class FileSecrets implements SecretStore {
     if (next === undefined) return current;
     const file = this.file(name);
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.tmp`;
+    // Its own temporary file: another process writing the same secret cannot clobber it.
+    const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, next, { mode: 0o600 });
     chmodSync(tmp, 0o600);
     renameSync(tmp, file);

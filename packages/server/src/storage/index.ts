@@ -7,6 +7,7 @@ export {
   openStorage,
   redactedUrl,
   type Storage,
+  secretParams,
 } from './Database.js';
 export { type Dialect, dialectOf, postgres, sqlite } from './dialect.js';
 export { migrations } from './migrations.js';
@@ -16,6 +17,7 @@ export {
   DatabaseUnavailable,
   type DialectName,
   isDatabaseUnavailable,
+  type QueryOptions,
   type RunResult,
   type Sql,
 } from './Sql.js';
