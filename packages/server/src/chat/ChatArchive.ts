@@ -168,7 +168,12 @@ export class SqlChatArchive implements ChatArchive {
 
   /** Settles once every write asked for so far is done (at shutdown, before the database closes). */
   async flush(): Promise<void> {
-    await this.#writes;
+    // Writes queued while it waits are waited for too.
+    let last: Promise<unknown>;
+    do {
+      last = this.#writes;
+      await last;
+    } while (last !== this.#writes);
   }
 
   purge(before: number): void {

@@ -103,9 +103,10 @@ export class ChatLog {
           })
         : Promise.resolve();
     if (!(a && a.retentionMs > 0)) this.#isLoaded = true;
-    void this.#loaded.then(() => {
+    const loaded = () => {
       this.#isLoaded = true;
-    });
+    };
+    void this.#loaded.then(loaded, loaded);
   }
 
   #deliver(conn: string, message: ServerMessage): void {

@@ -100,13 +100,13 @@ const guestRequestMaxLifetime = 600;
  * signed request object is the largest parameter real clients send (about 1.5 kB).
  */
 export const authorizeLimits = { maxParameters: 40, maxValue: 4096, maxRequestObject: 8192 };
-/** How long an LDAP user found is taken as still there, for token checks at every request. */
 /**
  * While the database is away, how long a sign-in found standing before is still taken as
  * standing by the APIs' token checks (docs/deployment.md, PostgreSQL).
  */
 export const activeGraceMs = 10 * 60_000;
 
+/** How long an LDAP user found is taken as still there, for token checks at every request. */
 const ldapPresenceTtlMs = 30_000;
 
 /** A signaling session's subject and sign-in, as checked for removal and revocation. */
@@ -389,6 +389,7 @@ export class Identity {
       this.#log.error({ err }, 'identity provider error');
     });
     provider.on('grant.revoked', (_ctx: KoaContextWithOIDC, grantId: string) => {
+      this.#forgetStanding((key) => key.startsWith(`${grantId} `));
       for (const listener of this.#grantRevoked) listener(grantId);
     });
 
@@ -482,9 +483,13 @@ export class Identity {
     return sessions.map((s) => {
       if (isGuestId(s.sub) ? !guests.has(s.sub) : !present.has(s.sub)) {
         this.#present.delete(s.sub);
+        this.#forgetStanding((key) => key.endsWith(` ${s.sub}`));
         return isGuestId(s.sub) ? 'the guest is no longer known' : 'the user no longer exists';
       }
-      if (s.grantId && !live.has(s.grantId)) return 'the sign-in was revoked or has expired';
+      if (s.grantId && !live.has(s.grantId)) {
+        this.#lastActive.delete(`${s.grantId} ${s.sub}`);
+        return 'the sign-in was revoked or has expired';
+      }
       return undefined;
     });
   }
@@ -522,6 +527,11 @@ export class Identity {
         return undefined;
       throw err;
     }
+  }
+
+  /** A removed user's or revoked sign-in's standing goes: no grace for it if the database goes. */
+  #forgetStanding(match: (key: string) => boolean): void {
+    for (const key of this.#lastActive.keys()) if (match(key)) this.#lastActive.delete(key);
   }
 
   /** Remembers when a sign-in was last found standing (bounded: the oldest go first). */

@@ -96,7 +96,12 @@ export class SqlAnsweredCalls implements AnsweredCalls {
 
   /** Settles once every write asked for so far is done (at shutdown, before the database closes). */
   async flush(): Promise<void> {
-    await this.#writes;
+    // Writes queued while it waits are waited for too.
+    let last: Promise<unknown>;
+    do {
+      last = this.#writes;
+      await last;
+    } while (last !== this.#writes);
   }
 
   /** In the order made: a call forgotten right after it was recorded stays forgotten. */

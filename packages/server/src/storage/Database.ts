@@ -14,6 +14,9 @@ import { SqliteSql } from './SqliteSql.js';
 
 export const databaseFileName = 'confab.sqlite';
 
+/** How long a migration statement (the lock's wait among them) may take. */
+const migrationTimeoutMs = 10 * 60_000;
+
 /** How long a start waits for a PostgreSQL server that does not answer. */
 export const databaseStartWaitMs = 30_000;
 
@@ -128,9 +131,9 @@ export async function openPostgres(
   const db = new PostgresSql(options);
   try {
     await waitForServer(db, url, log, waitMs);
-    // On a connection of its own without the statement timeout: waiting for another node's
-    // migration (the lock) may take longer.
-    const migrating = new PostgresSql({ ...options, max: 1, queryTimeoutMs: 0 });
+    // On a connection of its own with a long statement timeout: waiting for another node's
+    // migration (the lock) may take longer than a request may, but not forever.
+    const migrating = new PostgresSql({ ...options, max: 1, queryTimeoutMs: migrationTimeoutMs });
     try {
       await migratePostgres(migrating, redactedUrl(url), log);
     } finally {

@@ -17,8 +17,17 @@ export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: unknown; severity?: unknown; message?: unknown };
   if (typeof e?.severity === 'string' && typeof e.code === 'string')
     return e.code.startsWith('08') || e.code.startsWith('57P') || e.code === '53300';
-  // The network's errors; others (ENOENT for a missing sslrootcert, say) are settings to fix.
-  if (typeof e?.code === 'string') return networkErrors.has(e.code);
+  // The network's errors: a refused or dropped connection, a name that does not resolve (a
+  // database container restarting), a socket file gone (a local server stopped). Others (ENOENT
+  // opening a missing sslrootcert, say) are settings to fix.
+  if (typeof e?.code === 'string') {
+    const syscall = (err as { syscall?: unknown }).syscall;
+    return (
+      networkErrors.has(e.code) ||
+      syscall === 'getaddrinfo' ||
+      (syscall === 'connect' && e.code === 'ENOENT')
+    );
+  }
   const message = typeof e?.message === 'string' ? e.message : '';
   return /connection|terminated|timeout|not queryable/i.test(message);
 }
@@ -33,13 +42,15 @@ const networkErrors = new Set([
   'ENETUNREACH',
   'ENETDOWN',
   'EAI_AGAIN',
+  'ENOTFOUND',
   'EPIPE',
 ]);
 
 /** A prepared statement whose table another node changed: prepare it anew. */
 function isStalePlan(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown };
-  return e?.code === '0A000' && /cached plan/i.test(String(e.message));
+  const e = err as { code?: unknown; routine?: unknown };
+  // By the server's routine, not its message (which follows lc_messages).
+  return e?.code === '0A000' && e.routine === 'RevalidateCachedQuery';
 }
 
 /** The reason in one line, never a password (the server's messages hold none). */
@@ -209,10 +220,12 @@ export class PostgresSql implements Sql {
       try {
         result = await send();
       } catch (err) {
-        // (Within a transaction the error has ended it: its caller sees it.)
-        if (!isStalePlan(err) || on !== this.pool) throw err;
+        if (!isStalePlan(err)) throw err;
         this.#generation++;
         this.#names.clear();
+        // Within a transaction the error has ended it: its caller sees it (the next one gets
+        // the statement prepared anew).
+        if (on !== this.pool) throw err;
         result = await send();
       }
       this.#worked();
