@@ -57,6 +57,76 @@ async function received(page: Page, name: string): Promise<Received | undefined>
   }, name);
 }
 
+/**
+ * One tile's inbound video over time, as `sampleTiles` records it: [ms, width, freezes, keyframe
+ * requests (PLI) the page sent for it].
+ */
+type Series = [number, number, number, number][];
+
+/**
+ * Starts recording, every 40 ms in the page, the frame width and freeze count of the tiles
+ * named; the returned function stops it and gives each tile's series. A freeze is counted when
+ * the frame after the gap is decoded, so a switch that freezes the decoder shows at its moment.
+ */
+async function sampleTiles(
+  page: Page,
+  names: string[],
+): Promise<() => Promise<Record<string, Series>>> {
+  await page.evaluate((who) => {
+    const w = window as unknown as {
+      __series: Record<string, Series>;
+      __sampling: boolean;
+      __confabPeerConnections?: RTCPeerConnection[];
+    };
+    w.__series = Object.fromEntries(who.map((n) => [n, []]));
+    w.__sampling = true;
+    const t0 = performance.now();
+    const tick = async () => {
+      for (const name of who) {
+        const li = [...document.querySelectorAll('ul.tiles li[data-user]')].find((l) =>
+          l.querySelector('.tile-name')?.textContent?.startsWith(name),
+        );
+        const stream = li?.querySelector('video')?.srcObject as MediaStream | null | undefined;
+        const track = stream?.getVideoTracks()[0];
+        for (const pc of w.__confabPeerConnections ?? []) {
+          const tx = pc.getTransceivers().find((t) => track && t.receiver.track === track);
+          if (!tx) continue;
+          (await tx.receiver.getStats()).forEach((s: Record<string, unknown>) => {
+            if (s.type !== 'inbound-rtp') return;
+            w.__series[name]?.push([
+              Math.round(performance.now() - t0),
+              Number(s.frameWidth ?? 0),
+              Number(s.freezeCount ?? 0),
+              Number(s.pliCount ?? 0),
+            ]);
+          });
+        }
+      }
+      if (w.__sampling) setTimeout(tick, 40);
+    };
+    void tick();
+  }, names);
+  return () =>
+    page.evaluate(() => {
+      const w = window as unknown as { __series: Record<string, Series>; __sampling: boolean };
+      w.__sampling = false;
+      return w.__series;
+    });
+}
+
+/** When the tile's width first changed in the series (ms), if it did. */
+function switchedAt(series: Series): number | undefined {
+  const first = series.find(([, width]) => width > 0)?.[1];
+  return series.find(([, width]) => width > 0 && width !== first)?.[0];
+}
+
+/** How much column `column` of the series (2: freezes, 3: PLIs) grew from `from` to `to` (ms). */
+function grewBetween(series: Series, column: 2 | 3, from: number, to: number): number {
+  const at = (t: number) =>
+    series.filter(([ms]) => ms <= t).at(-1)?.[column] ?? series[0]?.[column] ?? 0;
+  return at(to) - at(from);
+}
+
 /** The page's camera's outbound-rtp entries and its connection's estimate, for messages. */
 async function sending(page: Page): Promise<unknown> {
   return page.evaluate(async () => {
@@ -272,6 +342,11 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
   test('"Pin NAME" moves the large layer to the pinned person, and nobody’s video stalls across the switch', async () => {
     const before = await atAlice('all decoding', (_n, r) => (r?.framesDecoded ?? 0) > 0);
     const tiles = alice().getByRole('list', { name: 'Participants’ videos' });
+    const stopSampling = await sampleTiles(alice(), [
+      'Bob Builder',
+      'Carol Danvers',
+      'Dave Bowman',
+    ]);
     await tiles.getByRole('button', { name: 'Pin Carol Danvers' }).click();
     assert.equal(
       await tiles.getByRole('button', { name: 'Pin Bob Builder' }).getAttribute('aria-pressed'),
@@ -286,6 +361,7 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
     );
     await new Promise((r) => setTimeout(r, 1500));
     const later = await atAlice('still decoding', () => true);
+    const series = await stopSampling();
     const figures = (r: Received | undefined) =>
       `${r?.frameWidth} wide, ${r?.framesDecoded} frames, ${r?.freezeCount} freezes`;
     console.log(
@@ -293,12 +369,12 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
         .map((n) => `${n} ${figures(before[n])} -> ${figures(later[n])}`)
         .join('; ')}`,
     );
-    // The two whose layers switched decode on through it, without a freeze of their own.
-    // (Dave's thumbnail is not switched; on a busy machine the bridge may pause it while the
-    // estimate is short.) A freeze Dave's tile had as well is the machine's, not the switch's:
-    // a CI run had one at every tile at once, switched or not.
-    const dave =
-      (later['Dave Bowman']?.freezeCount ?? 0) - (before['Dave Bowman']?.freezeCount ?? 0);
+    // The two whose layers switched decode on through it, without a freeze at the switch: one
+    // counted from just before the moment their width changed to a second after it. On a
+    // machine running four browsers on two cores any tile can freeze now and then, switched or
+    // not (runs here had them before the switch, and at every tile at once), so a freeze that
+    // Dave's unswitched tile had in the same window is the machine's, not the switch's.
+    const dave = series['Dave Bowman'] ?? [];
     for (const name of ['Bob Builder', 'Carol Danvers']) {
       const b = before[name];
       const s = switched[name];
@@ -307,9 +383,19 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
       assert.equal(s.mid, b.mid, `${name} keeps the m-line`);
       assert.ok(s.framesDecoded > b.framesDecoded, `${name}: frames decoded across the switch`);
       assert.ok(l.framesDecoded > s.framesDecoded, `${name}: and after it`);
+      const own = series[name] ?? [];
+      const at = switchedAt(own);
+      assert.ok(at !== undefined, `${name}: the switch is in the samples (${JSON.stringify(own)})`);
+      const grew = (series: Series, column: 2 | 3) =>
+        grewBetween(series, column, at - 250, at + 1000);
       assert.ok(
-        l.freezeCount - b.freezeCount <= Math.max(0, dave),
-        `${name}: no freeze (${l.freezeCount - b.freezeCount}; the unswitched tile had ${dave})`,
+        grew(own, 2) <= grew(dave, 2),
+        `${name}: no freeze at the switch, ${at} ms after the click (${grew(own, 2)}; the unswitched tile had ${grew(dave, 2)})`,
+      );
+      // A frame it could not decode would have made the page ask for a keyframe (PLI).
+      assert.ok(
+        grew(own, 3) <= grew(dave, 3),
+        `${name}: no keyframe asked for at the switch (${grew(own, 3)}; the unswitched tile ${grew(dave, 3)})`,
       );
     }
     // Unpinned, the stage goes back to whoever speaks.
