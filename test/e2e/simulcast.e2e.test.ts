@@ -59,9 +59,9 @@ async function received(page: Page, name: string): Promise<Received | undefined>
 
 /**
  * One tile's inbound video over time, as `sampleTiles` records it: [ms, width, freezes, keyframe
- * requests (PLI) the page sent for it].
+ * requests (PLI) the page sent for it, frames decoded].
  */
-type Series = [number, number, number, number][];
+type Series = [number, number, number, number, number][];
 
 /**
  * Starts recording, every 40 ms in the page, the frame width and freeze count of the tiles
@@ -98,6 +98,7 @@ async function sampleTiles(
               Number(s.frameWidth ?? 0),
               Number(s.freezeCount ?? 0),
               Number(s.pliCount ?? 0),
+              Number(s.framesDecoded ?? 0),
             ]);
           });
         }
@@ -118,6 +119,23 @@ async function sampleTiles(
 function switchedAt(series: Series): number | undefined {
   const first = series.find(([, width]) => width > 0)?.[1];
   return series.find(([, width]) => width > 0 && width !== first)?.[0];
+}
+
+/**
+ * The longest time (ms) between two samples that saw new frames decoded, among those from
+ * `from` to `to`: how long the picture stood still there (to the sampling's 40 ms).
+ */
+function longestStall(series: Series, from = -Infinity, to = Infinity): number {
+  let longest = 0;
+  let lastNew: number | undefined;
+  for (let i = 1; i < series.length; i++) {
+    const [ms, , , , decoded] = series[i] as Series[number];
+    if (decoded <= (series[i - 1]?.[4] ?? 0)) continue;
+    if (lastNew !== undefined && ms >= from && lastNew <= to)
+      longest = Math.max(longest, ms - lastNew);
+    lastNew = ms;
+  }
+  return longest;
 }
 
 /** How much column `column` of the series (2: freezes, 3: PLIs) grew from `from` to `to` (ms). */
@@ -369,12 +387,18 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
         .map((n) => `${n} ${figures(before[n])} -> ${figures(later[n])}`)
         .join('; ')}`,
     );
-    // The two whose layers switched decode on through it, without a freeze at the switch: one
-    // counted from just before the moment their width changed to a second after it. On a
-    // machine running four browsers on two cores any tile can freeze now and then, switched or
-    // not (runs here had them before the switch, and at every tile at once), so a freeze that
-    // Dave's unswitched tile had in the same window is the machine's, not the switch's.
+    // The two whose layers switched decode on through it: around the moment their width
+    // changed (from just before it to a second after) their picture stands still no longer than
+    // twice the worst that Dave's unswitched one did over the whole time sampled (or 500 ms).
+    // On a machine running four browsers on two cores every tile stalls now and then, switched
+    // or not: even unloaded, Dave's picture stood still up to ~350 ms at times, and CI runs had a
+    // freeze a second at every tile, one of them at one tile's switch and not at Dave's; so
+    // counting freezes in the window cannot tell the machine from the switch. What this catches
+    // is a switch that leaves the decoder waiting (for a keyframe, or on frames it cannot use);
+    // the fine points of continuity (sequence numbers, timestamps, PictureID, TL0PICIDX) are
+    // for RtpRewriter.test.ts, Vp8Munger.test.ts and simulcast.test.ts to hold.
     const dave = series['Dave Bowman'] ?? [];
+    const machine = Math.max(500, 2 * longestStall(dave));
     for (const name of ['Bob Builder', 'Carol Danvers']) {
       const b = before[name];
       const s = switched[name];
@@ -388,9 +412,13 @@ describe('simulcast: each receiver gets the layer its tiles show', () => {
       assert.ok(at !== undefined, `${name}: the switch is in the samples (${JSON.stringify(own)})`);
       const grew = (series: Series, column: 2 | 3) =>
         grewBetween(series, column, at - 250, at + 1000);
+      const stall = longestStall(own, at - 250, at + 1000);
+      console.log(
+        `simulcast: ${name} switched ${at} ms after the click; longest stall around it ${stall} ms, Dave's worst ${longestStall(dave)} ms`,
+      );
       assert.ok(
-        grew(own, 2) <= grew(dave, 2),
-        `${name}: no freeze at the switch, ${at} ms after the click (${grew(own, 2)}; the unswitched tile had ${grew(dave, 2)})`,
+        stall <= machine,
+        `${name}: no freeze at the switch, ${at} ms after the click: the picture stood still ${stall} ms there (${grew(own, 2)} freezes counted), the unswitched tile's worst over the whole time ${longestStall(dave)} ms (${grew(dave, 2)} freezes in the window)`,
       );
       // A frame it could not decode would have made the page ask for a keyframe (PLI).
       assert.ok(

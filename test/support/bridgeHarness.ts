@@ -257,13 +257,15 @@ export function simulcastPacket(
  * (lowest first), 20 frames a second with temporal layers TID 0, 2, 1, 2; each layer a keyframe
  * every 3 s and at its next frame after a PLI for its SSRC; NACKs answered. A layer `sending`
  * says is off sends nothing, and starts again with a keyframe (as Chromium does for an encoding
- * set active again). Returns the timer.
+ * set active again). While `holdKeyframes` says so it sends none (a busy publisher): those asked
+ * for come once it stops. Returns the timer.
  */
 export function syntheticSimulcast(
   track: ndc.Track,
   ssrcs: readonly number[],
   sending: () => readonly boolean[] = () => [],
   onRemb: (bitrate: number) => void = () => {},
+  holdKeyframes: () => boolean = () => false,
 ): NodeJS.Timeout {
   const fps = 20;
   const seqs = ssrcs.map(() => randomInt(0, 0xffff));
@@ -296,7 +298,7 @@ export function syntheticSimulcast(
         return;
       }
       const spec = syntheticLayers[layer] ?? syntheticLayers[0];
-      const key = asked[layer] === true || frame % (fps * 3) === 0;
+      const key = !holdKeyframes() && (asked[layer] === true || frame % (fps * 3) === 0);
       if (key) asked[layer] = false;
       const ts = frame * (90_000 / fps);
       for (let i = 0; i < spec.perFrame; i++) {
@@ -594,6 +596,8 @@ export class SyntheticPeer {
   cameraSending = [true, true, true];
   /** The last REMB the bridge sent its simulcast camera (bits/s; 0: none yet). */
   remb = 0;
+  /** Its simulcast camera sends no keyframe while this is true (asked ones come after). */
+  holdKeyframes = false;
   /** PLIs and FIRs that came for its camera (without simulcast). */
   keyframeRequests = 0;
 
@@ -617,6 +621,7 @@ export class SyntheticPeer {
           (bitrate) => {
             this.remb = bitrate;
           },
+          () => this.holdKeyframes,
         ),
       );
       return;

@@ -151,6 +151,39 @@ describe('large meetings on the bridge: silence, last-N and dynacast, with synth
     );
     await until('and B gets it', () => got.since(cam(), 300).some((g) => g.layer === 0), 8000);
   });
+
+  test('a receiver switching down keeps the layer it gets funded at the publisher until the lower one’s keyframe comes', async () => {
+    const a = await join('d2', 'A', true);
+    const b = await join('d2', 'B');
+    a.publish();
+    const cam = () => midOf(b, 'A', 'camera');
+    await until('A forwarded to B', () => cam() !== undefined && b.mediaChannel?.isOpen() === true);
+    const got = arrivals(b);
+    b.sendView({ [cam() as string]: { width: 1280, height: 720, stage: true } });
+    await until(
+      'B gets the top layer',
+      () => got.since(cam(), 300).some((g) => g.layer === 2),
+      8000,
+    );
+    await until('room for every layer', () => a.remb > 2_000_000, 8000);
+    // A busy publisher: no keyframe for a while, so B's switch down waits on it.
+    a.holdKeyframes = true;
+    b.sendView({ [cam() as string]: { width: 320, height: 180 } });
+    let least = Number.POSITIVE_INFINITY;
+    const sampling = setInterval(() => {
+      least = Math.min(least, a.remb);
+    }, 50);
+    await sleep(2500); // two REMBs at least
+    clearInterval(sampling);
+    assert.ok(
+      got.since(cam(), 300).every((g) => g.layer === 2),
+      'B still gets the top layer: the lower one has had no keyframe',
+    );
+    assert.ok(least > 2_000_000, `the top layer stays funded meanwhile (least REMB ${least})`);
+    a.holdKeyframes = false;
+    await until('B switched down', () => got.since(cam(), 300).some((g) => g.layer === 0), 8000);
+    await until('then room for the lowest layer only', () => a.remb < 400_000, 8000);
+  });
 });
 
 function same(a: readonly boolean[] | undefined, b: readonly boolean[]): boolean {

@@ -356,14 +356,18 @@ export class Forwarder {
 
   /**
    * What a publisher's video source may send. A simulcast camera: room for every layer up to
-   * the highest any receiver's tile needs (so that layers nobody shows can go off), at least its
-   * lowest. One layer: the cap, or less if a receiver's estimate says it takes less.
+   * the highest any receiver's tile needs or still gets (so that layers nobody shows can go
+   * off), at least its lowest. One layer: the cap, or less if a receiver's estimate says it takes less.
    */
   #rate(src: Source): number {
     const cap = src.source === 'screen' ? this.#bitrates.screen : this.#bitrates.video;
     if (src.simulcast) {
       let highest = 0;
-      for (const slot of src.sinks) highest = Math.max(highest, slot.endpoint.wants(slot));
+      // A receiver switching down still gets the layer it had until the lower one's keyframe
+      // comes: that layer stays funded till then, or the publisher would drop it first and the
+      // receiver's picture stand still between the two (seconds, with a busy publisher).
+      for (const slot of src.sinks)
+        highest = Math.max(highest, slot.endpoint.wants(slot), slot.layer?.index ?? 0);
       const n = src.layers.length;
       let rate = 0;
       for (let i = 0; i <= Math.min(highest, n - 1); i++)
