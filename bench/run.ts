@@ -20,6 +20,7 @@ const benches: Record<string, string> = {
   'audio-room': 'audio-room/run.ts',
   soak: 'soak/run.ts',
   failover: 'failover/run.ts',
+  'redis-client': 'redis-client/run.ts',
 };
 /** Test hosts some benchmarks need inside their namespace (TESTING.md "Janus"). */
 const janusHost =

@@ -8,6 +8,7 @@ declare -A need=(
   [turnserver]=coturn
   [slapd]=slapd
   [ldapsearch]=ldap-utils
+  [redis-server]=redis-server
 )
 # Binaries outside root's PATH on some images.
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }

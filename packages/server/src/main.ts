@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { registerAddressBook } from './addressbook/index.js';
 import { bridgeSecret } from './bridge/index.js';
 import { SqlChatArchive } from './chat/index.js';
+import { Cluster, openRedis, type RedisLink, redisUrlRedacted } from './cluster/index.js';
 import { loadOrCreateSecret } from './common/index.js';
 import {
   ConfigError,
@@ -92,7 +93,10 @@ export const shutdownOrder = [
   'bridge links',
   // Calls stop their timers (so they can be taken up after a restart); goodbye to every client.
   'signaling',
+  // Several nodes: leases given up, this node out of the registry, the bus closed.
+  'cluster',
   ['gateway', 'metrics listener', 'bridge processes'],
+  'redis',
   'identity',
   'user store',
   'database',
@@ -205,7 +209,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     registerAddressBook(app, { store, tokenChecker: () => identity.tokenChecker });
     const pairHashKey = await loadOrCreateSecret(secrets, 'signaling/pair-hash');
     const secretOfBridges = await bridgeSecret(settings, secrets);
-    const state = new MemorySignalingState();
+    const cluster = settings.redis_url ? await openCluster(settings, logger) : undefined;
+    if (cluster) {
+      shutdown.on('redis', () => cluster.link.close());
+      shutdown.on('cluster', () => cluster.stop());
+    }
+    const state = cluster?.state ?? new MemorySignalingState();
     let launcher: BridgeLauncher | undefined;
     const hub = new BridgeHub({
       secret: secretOfBridges,
@@ -266,9 +275,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           : {}),
       },
       answeredCalls,
+      ...(cluster ? { router: cluster } : {}),
       logger,
     });
     shutdown.on('signaling', () => signaling.close());
+    if (cluster) {
+      cluster.attach(signaling, (group) => focus.conference(group) !== undefined);
+      await cluster.start().catch((err: Error) => {
+        throw new FatalError(
+          `confab: redis_url: cannot join the deployment on ${redisUrlRedacted(settings.redis_url as string)}: ${err.message}`,
+        );
+      });
+    }
     signaling.register(app);
     registerGuestLogon(app, {
       policy: guestPolicy,
@@ -418,4 +436,22 @@ function readTls(settings: Settings): { cert: Buffer; key: Buffer } {
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString()))
     throw new ConfigError(`confab: tls_key: ${settings.tls_key} holds no PEM private key`);
   return { cert, key };
+}
+
+/** Several nodes (`redis_url`): Redis opened, this node's part in the deployment built. */
+async function openCluster(settings: Settings, logger: Logger): Promise<Cluster> {
+  const url = settings.redis_url as string;
+  let link: RedisLink;
+  try {
+    link = await openRedis({
+      url,
+      deployment: new URL(settings.hostname as string).host,
+      logger,
+    });
+  } catch (err) {
+    throw new FatalError(
+      `confab: redis_url: cannot reach ${redisUrlRedacted(url)}: ${(err as Error).message}`,
+    );
+  }
+  return new Cluster({ link, nodeId: settings.node_id, logger });
 }

@@ -325,3 +325,32 @@ describe('loadConfig errors (exit code 2, one line naming key and source)', () =
     );
   });
 });
+
+describe('several nodes: redis_url and node_id', () => {
+  const pgUrl = 'postgres://confab@db.example.com/confab';
+  test('redis_url needs database_url and hostname; with both it loads', () => {
+    assert.match(
+      configError(withFile('redis_url: redis://127.0.0.1:6379\n').load),
+      /redis_url needs database_url/,
+    );
+    assert.match(
+      configError(withFile(`redis_url: redis://127.0.0.1:6379\ndatabase_url: ${pgUrl}\n`).load),
+      /redis_url needs hostname/,
+    );
+    const s = withFile(
+      `redis_url: rediss://:pw@redis.example.com:6380/1\ndatabase_url: ${pgUrl}\nhostname: https://meet.example.com\nnode_id: meet-1\n`,
+    ).load();
+    assert.equal(s.redis_url, 'rediss://:pw@redis.example.com:6380/1');
+    assert.equal(s.node_id, 'meet-1');
+  });
+
+  test('a malformed redis_url or node_id names the key', () => {
+    const base = `database_url: ${pgUrl}\nhostname: https://meet.example.com\n`;
+    assert.match(configError(withFile(`${base}redis_url: http://redis\n`).load), /redis_url/);
+    assert.match(configError(withFile(`${base}redis_url: not a url\n`).load), /redis_url/);
+    assert.match(
+      configError(withFile(`${base}redis_url: redis://r\nnode_id: "two words"\n`).load),
+      /node_id/,
+    );
+  });
+});

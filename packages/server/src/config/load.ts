@@ -108,6 +108,16 @@ export function loadConfig(opts: LoadOptions = {}): Settings {
       `confab: ${where(layers, ['database_password_file'], configFile)}: database_url holds a password already; give it in one place`,
     );
   }
+  if (config.redis_url && !config.database_url) {
+    throw new ConfigError(
+      `confab: ${where(layers, ['redis_url'], configFile)}: redis_url needs database_url: nodes that share Redis must share their durable data too (PostgreSQL)`,
+    );
+  }
+  if (config.redis_url && !config.hostname) {
+    throw new ConfigError(
+      `confab: ${where(layers, ['redis_url'], configFile)}: redis_url needs hostname: the nodes behind one load balancer must name the same public origin (their tokens' issuer)`,
+    );
+  }
   if (config.enable_guest_api && !config.allow_client_guests) {
     throw new ConfigError(
       `confab: ${where(layers, ['enable_guest_api'], configFile)}: enable_guest_api hands out guest logons that the identity provider would refuse: set allow_client_guests too, or enable_guest_api: no`,

@@ -169,6 +169,35 @@ export const configSchema = z.strictObject({
       path: true,
       secret: true,
     } satisfies KeyMeta),
+  redis_url: z
+    .string()
+    .refine(
+      (v) => {
+        try {
+          const u = new URL(v);
+          return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+        } catch {
+          return false;
+        }
+      },
+      { message: 'expected redis://[:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS' },
+    )
+    .optional()
+    .meta({
+      description:
+        'Redis that several Confab nodes share (presence, one-time keys, messages between nodes, who runs each conference): nodes with the same `hostname`, `database_url` and `redis_url` serve one organisation, any of them any request (docs/deployment.md "Several nodes"). Needs `database_url`. Unset: one node, with that state in memory.',
+      example: 'redis://redis.example.com:6379/0',
+      secret: true,
+    } satisfies KeyMeta),
+  node_id: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)')
+    .optional()
+    .meta({
+      description:
+        "This node's name among the nodes sharing `redis_url` (in logs, metrics and Redis). Unset: generated at each start.",
+      example: 'meet-1',
+    } satisfies KeyMeta),
   tls_cert: z
     .string()
     .min(1)

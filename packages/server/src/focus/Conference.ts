@@ -29,9 +29,9 @@ import { type ChatArchive, type ChatHistory, ChatLog } from '../chat/index.js';
 import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import {
-  type Connection,
   type PairHash,
   Refusal,
+  type SignalingSession,
   type SignalingState,
 } from '../signaling/index.js';
 import type { BridgeHub, BridgeLink, EndpointMessage } from './BridgeHub.js';
@@ -65,7 +65,7 @@ export interface ConferenceOptions {
   chatArchive?: ChatArchive | undefined;
   chatRetentionMs: number;
   /** Someone the owner let in from the lobby joins (the focus checks its limits again). */
-  admit(conn: Connection, msg: WebrtcClientMessage): void;
+  admit(conn: SignalingSession, msg: WebrtcClientMessage): void;
   /** The owner ended the meeting: its members and their sessions, which must not start a new one. */
   ended(group: string, members: { user: string; session: string }[], by: ModeratedBy): void;
   logger: Logger;
@@ -73,7 +73,7 @@ export interface ConferenceOptions {
 
 /** A guest's join held back: its connection and the `webrtc_group` message, answered later. */
 export interface Waiting {
-  conn: Connection;
+  conn: SignalingSession;
   msg: WebrtcClientMessage;
 }
 
@@ -261,7 +261,7 @@ export class Conference {
    * A member back within the reconnect grace on a new connection: same endpoint, same media
    * (which went on meanwhile); an offer it had not answered comes again.
    */
-  resume(conn: Connection, msg: WebrtcClientMessage, member: Participant): void {
+  resume(conn: SignalingSession, msg: WebrtcClientMessage, member: Participant): void {
     this.#away.cancel(member);
     this.#setConn(member, conn.id);
     // What it missed while away, not again what its client has (kwmjs shows every message).
@@ -276,7 +276,7 @@ export class Conference {
    * Seats `conn`'s user (the focus checked it may join): a user already in (a second tab, a
    * fresh page after a drop) is replaced. The bridge is asked for the member's endpoint.
    */
-  join(conn: Connection, msg: WebrtcClientMessage): void {
+  join(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const guest = conn.guestPath !== undefined;
     const existing = this.#members.get(conn.userId);
     clearTimeout(this.#emptyTimer);
@@ -339,7 +339,7 @@ export class Conference {
    * is `{waiting: true}` (Confab's addition; kwm answers `create_restricted`). At most
    * `maxParticipants` wait; more are refused with `create_restricted`.
    */
-  hold(conn: Connection, msg: WebrtcClientMessage): void {
+  hold(conn: SignalingSession, msg: WebrtcClientMessage): void {
     if (!this.#waiting.has(conn.id) && this.#waiting.size >= this.opts.maxParticipants)
       throw new Refusal('create_restricted', 'too many guests are waiting for this room to start');
     this.#waiting.set(conn.id, { conn, msg });
@@ -368,7 +368,7 @@ export class Conference {
    * negotiation nor ICE and DTLS. One per connection here (a second replaces the first), at most
    * `maxParticipants` per conference, each for `prejoinTimeoutMs`.
    */
-  prejoin(conn: Connection, msg: WebrtcClientMessage): void {
+  prejoin(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const earlier = this.#takePrejoin(conn.id);
     if (earlier) this.#bridge?.release(this.id, earlier.endpoint);
     if (this.#prejoins.size >= this.opts.maxParticipants)
@@ -429,7 +429,7 @@ export class Conference {
    * A prejoin's `webrtc_signal` to the pipeline: its answer and candidates reach the bridge;
    * anything else needs the join first.
    */
-  prejoinSignal(conn: Connection, msg: WebrtcClientMessage): void {
+  prejoinSignal(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const p = this.#prejoins.get(conn.id);
     if (!p) throw new Refusal('access_restricted', 'this connection is not in that group');
     if (!this.opts.hash.verify(msg.hash, p.user, pipelinePeerId, this.channel))
@@ -508,7 +508,7 @@ export class Conference {
    * `conn` closed: its member is away for the reconnect grace (then leaves), or leaves at once
    * when the grace does not wait for it.
    */
-  connectionClosed(conn: Connection): void {
+  connectionClosed(conn: SignalingSession): void {
     const m = this.#members.get(conn.userId);
     if (m?.conn !== conn.id || this.#away.isAway(m)) return;
     if (!this.#away.waitsFor(conn)) return this.#leave(m);
@@ -519,7 +519,7 @@ export class Conference {
   }
 
   /** The member `conn` speaks for, in this conference's channel. */
-  memberOf(conn: Connection, msg: WebrtcClientMessage): Participant {
+  memberOf(conn: SignalingSession, msg: WebrtcClientMessage): Participant {
     const member = this.#members.get(conn.userId);
     if (!member || member.conn !== conn.id || this.#away.isAway(member))
       throw new Refusal('access_restricted', 'this connection is not in that group');
@@ -532,7 +532,7 @@ export class Conference {
    * A hangup to the group or the pipeline: the member leaves. One to a member, or from a
    * connection not in the conference, leaves nothing (kwmjs sends all of them).
    */
-  hangup(conn: Connection, msg: WebrtcClientMessage): void {
+  hangup(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const member = this.#members.get(conn.userId);
     if (!member || member.conn !== conn.id || this.#away.isAway(member)) return;
     if (msg.channel && msg.channel !== this.channel) return;
@@ -833,7 +833,7 @@ export class Conference {
   }
 
   /** A chat message from `conn` in this conference's channel, to every member. */
-  chat(conn: Connection, msg: ChatsClientMessage): void {
+  chat(conn: SignalingSession, msg: ChatsClientMessage): void {
     const member = this.#members.get(conn.userId);
     if (!member || member.conn !== conn.id || this.#away.isAway(member))
       throw new Refusal('bad_message', 'connection not in channel');
@@ -847,7 +847,7 @@ export class Conference {
   }
 
   /** Whether `conn`'s join waits in the lobby: while it is on, for all but the owner's. */
-  lobbyHolds(conn: Connection): boolean {
+  lobbyHolds(conn: SignalingSession): boolean {
     if (!this.#lobby.on || this.#passes.has(conn.id) || this.#members.has(conn.userId))
       return false;
     // With no owner, a registered user's join makes it the owner.
@@ -859,7 +859,7 @@ export class Conference {
    * the owner is told who asks. The same user's earlier ask, from another connection, is
    * replaced.
    */
-  knock(conn: Connection, msg: WebrtcClientMessage): void {
+  knock(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const replaced = this.#lobby.add({
       conn,
       msg,
@@ -1144,7 +1144,7 @@ export class Conference {
    * direct pair it is in from the start (a room of one it made two).
    */
   #welcome(
-    conn: Connection,
+    conn: SignalingSession,
     msg: WebrtcClientMessage,
     member: Participant,
     p2p?: DirectPairData,

@@ -12,9 +12,9 @@ import { type ChatArchive, type ChatHistory, MemoryChatHistory } from '../chat/i
 import { MemoryRateLimiter, TokenBuckets } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import {
-  type Connection,
   type PairHash,
   Refusal,
+  type SignalingSession,
   type SignalingState,
 } from '../signaling/index.js';
 import type { BridgeEvents, BridgeHub, BridgeLink, EndpointMessage } from './BridgeHub.js';
@@ -186,7 +186,7 @@ export class Focus implements BridgeEvents {
     });
   }
 
-  handle(conn: Connection, msg: WebrtcClientMessage): void {
+  handle(conn: SignalingSession, msg: WebrtcClientMessage): void {
     try {
       switch (msg.subtype) {
         case 'webrtc_group':
@@ -216,7 +216,7 @@ export class Focus implements BridgeEvents {
    * A chat message in a group channel (`@group/<name>`): to everyone in that conference, from
    * a member of it (docs/protocol.md "Chat"); throws a `Refusal` when refused.
    */
-  chat(conn: Connection, msg: ChatsClientMessage): void {
+  chat(conn: SignalingSession, msg: ChatsClientMessage): void {
     const conf = this.#index.byGroup(msg.channel.slice(1));
     if (!msg.channel.startsWith('@') || !conf)
       throw new Refusal('bad_message', 'channel not found');
@@ -227,7 +227,7 @@ export class Focus implements BridgeEvents {
    * A connection closed: it stops waiting and asking, and its members are away from their
    * conferences for the reconnect grace (then leave), or leave at once without one.
    */
-  connectionClosed(conn: Connection): void {
+  connectionClosed(conn: SignalingSession): void {
     this.#prejoined.get(conn.id)?.endPrejoin(conn.id, false);
     this.#prejoined.delete(conn.id);
     this.#knocks.get(conn.id)?.stopKnocking(conn.id);
@@ -275,7 +275,7 @@ export class Focus implements BridgeEvents {
    * `max_conferences_per_connection` and `max_conferences_per_user`. (A guest waiting is not
    * counted: its token names one room, so it can wait for one only.)
    */
-  #checkJoinCounts(conn: Connection, newForUser: boolean): void {
+  #checkJoinCounts(conn: SignalingSession, newForUser: boolean): void {
     const { perConnection, perUser } = this.opts.joinLimits;
     if (this.#index.countOfConnection(conn.id) >= perConnection)
       throw new Refusal(
@@ -290,7 +290,7 @@ export class Focus implements BridgeEvents {
   }
 
   /** `admitted`: a held guest's join, already counted when it came. */
-  #join(conn: Connection, msg: WebrtcClientMessage, admitted = false): void {
+  #join(conn: SignalingSession, msg: WebrtcClientMessage, admitted = false): void {
     const group = msg.group || msg.target;
     if (!isGroupId(group) || (msg.target && msg.target !== group))
       throw new Refusal(
@@ -353,7 +353,7 @@ export class Focus implements BridgeEvents {
    * takes a prejoin on is not counted). A guest only once the room has started (before, it
    * would wait anyway), and nobody in a full room or one they are in.
    */
-  #prejoin(conn: Connection, msg: WebrtcClientMessage, group: string): void {
+  #prejoin(conn: SignalingSession, msg: WebrtcClientMessage, group: string): void {
     if (this.#conference.prejoinTimeoutMs <= 0)
       throw new Refusal('create_restricted', 'prejoins are turned off (prejoin_timeout: 0)');
     let conf = this.#index.byGroup(group);
@@ -382,7 +382,7 @@ export class Focus implements BridgeEvents {
   }
 
   /** Someone the owner let in from the lobby joins, its limits checked again. */
-  #admit(conn: Connection, msg: WebrtcClientMessage): void {
+  #admit(conn: SignalingSession, msg: WebrtcClientMessage): void {
     this.#knocks.delete(conn.id);
     try {
       this.#join(conn, msg, true);
@@ -410,7 +410,11 @@ export class Focus implements BridgeEvents {
     }
   }
 
-  #endedFor(conn: Connection, msg: WebrtcClientMessage, group: string): ModeratedBy | undefined {
+  #endedFor(
+    conn: SignalingSession,
+    msg: WebrtcClientMessage,
+    group: string,
+  ): ModeratedBy | undefined {
     const session = joinDataOf(msg)?.session;
     const keys = [
       ...(session !== undefined ? [`session\n${session}`] : []),
@@ -442,7 +446,7 @@ export class Focus implements BridgeEvents {
   }
 
   #memberOf(
-    conn: Connection,
+    conn: SignalingSession,
     msg: WebrtcClientMessage,
   ): [Conference, ReturnType<Conference['memberOf']>] {
     const conf = this.#index.byGroup(msg.group);
@@ -456,7 +460,7 @@ export class Focus implements BridgeEvents {
    * call from a member is taken without a reply and forwarded to nobody (as nothing would build
    * a mesh connection from it); from anyone else it is refused.
    */
-  #meshCall(conn: Connection, msg: WebrtcClientMessage): void {
+  #meshCall(conn: SignalingSession, msg: WebrtcClientMessage): void {
     this.#memberOf(conn, msg);
   }
 
@@ -466,7 +470,7 @@ export class Focus implements BridgeEvents {
    * member: those after the first, and any from a connection no longer in the group, are taken
    * without an error (kwmserver answers none of them either).
    */
-  #hangup(conn: Connection, msg: WebrtcClientMessage): void {
+  #hangup(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const conf = this.#index.byGroup(msg.group);
     if (conf?.stopWaiting(conn.id) || conf?.stopKnocking(conn.id)) return;
     // Leaving the landing page: the prejoin's session goes.

@@ -1,9 +1,9 @@
 import { type Knock, lobbyRetryMs, type WebrtcClientMessage } from '@confab/protocol';
-import { type Connection, Refusal } from '../signaling/index.js';
+import { Refusal, type SignalingSession } from '../signaling/index.js';
 
 /** Someone asking to join: its connection and its `webrtc_group`, answered when let in. */
 export interface Knocking {
-  conn: Connection;
+  conn: SignalingSession;
   msg: WebrtcClientMessage;
   user: string;
   name: string;

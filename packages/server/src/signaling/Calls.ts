@@ -15,23 +15,26 @@ import { ChatLog, MemoryChatHistory } from '../chat/index.js';
 import { ReconnectGrace } from '../common/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AnsweredCalls } from './AnsweredCalls.js';
-import type { Connection } from './Connection.js';
+import type { SignalingSession } from './Connection.js';
 import type { PairHash } from './pairHash.js';
 import { Refusal } from './Refusal.js';
 import type { CallChannel, SignalingState } from './SignalingState.js';
 
 const channelAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-/** kwm's one-to-one channel name: `*` and 24 random characters. */
-function newChannelId(): string {
-  const bytes = randomBytes(24);
-  let id = '*';
+/**
+ * kwm's one-to-one channel name: `*` and 24 random characters; with several nodes the first
+ * ones are the routing tag of the node that runs the call.
+ */
+function newChannelId(tag: string): string {
+  const bytes = randomBytes(24 - tag.length);
+  let id = `*${tag}`;
   for (const b of bytes) id += channelAlphabet[b % channelAlphabet.length];
   return id;
 }
 
 /** A call from before a restart, as its message names it: the sender here, the other away. */
-function channelFromBefore(conn: Connection, msg: WebrtcClientMessage): CallChannel {
+function channelFromBefore(conn: SignalingSession, msg: WebrtcClientMessage): CallChannel {
   return {
     id: msg.channel,
     caller: conn.userId,
@@ -54,6 +57,8 @@ export interface CallTimings {
   reconnectGraceMs: number;
   /** `max_rings_per_target`: callers that may ring one user at once (one call each). */
   maxRingsPerTarget: number;
+  /** Several nodes: this node's routing tag, at the start of its channel ids. */
+  channelTag?: string;
 }
 
 /**
@@ -88,7 +93,7 @@ export class Calls {
     this.#grace = new ReconnectGrace(timings.reconnectGraceMs);
   }
 
-  handle(conn: Connection, msg: WebrtcClientMessage): void {
+  handle(conn: SignalingSession, msg: WebrtcClientMessage): void {
     try {
       switch (msg.subtype) {
         case 'webrtc_call':
@@ -111,7 +116,7 @@ export class Calls {
    * connections to the other. Not kept past the call, and not sent again to a member that was
    * away meanwhile. Throws a `Refusal` when refused.
    */
-  chat(conn: Connection, msg: ChatsClientMessage): void {
+  chat(conn: SignalingSession, msg: ChatsClientMessage): void {
     const ch = msg.channel.startsWith('*') ? this.state.getChannel(msg.channel) : undefined;
     if (!ch) throw new Refusal('bad_message', 'channel not found');
     if (ch.status !== 'active' || (ch.callerConn !== conn.id && ch.calleeConn !== conn.id))
@@ -138,7 +143,7 @@ export class Calls {
    * A connection went away: a call it still rings ends; in an answered call its member is away
    * until it reconnects, or the grace runs out. Nothing ends while the server shuts down.
    */
-  connectionClosed(conn: Connection): void {
+  connectionClosed(conn: SignalingSession): void {
     if (this.#closing) return;
     for (const ch of this.state.channelsOfConnection(conn.id)) {
       if (ch.status === 'ringing') {
@@ -181,7 +186,7 @@ export class Calls {
   }
 
   /** The sender's connection takes its place in an answered call it is away from. */
-  #attach(ch: CallChannel, conn: Connection): CallChannel {
+  #attach(ch: CallChannel, conn: SignalingSession): CallChannel {
     const side = conn.userId === ch.caller ? 'callerConn' : 'calleeConn';
     if (ch.status !== 'active' || ch[side] !== undefined) return ch;
     const back: CallChannel = { ...ch, [side]: conn.id };
@@ -191,7 +196,7 @@ export class Calls {
     return back;
   }
 
-  #start(conn: Connection, msg: WebrtcClientMessage): void {
+  #start(conn: SignalingSession, msg: WebrtcClientMessage): void {
     if (!msg.target) throw new Refusal('bad_message', 'webrtc_call needs a target');
     if (!msg.state) throw new Refusal('bad_message', 'webrtc_call needs a state');
     if (msg.channel || msg.hash || msg.data !== undefined)
@@ -209,7 +214,7 @@ export class Calls {
         `that user already has ${this.timings.maxRingsPerTarget} calls ringing; try again later`,
       );
     const channel: CallChannel = {
-      id: newChannelId(),
+      id: newChannelId(this.timings.channelTag ?? ''),
       caller: conn.userId,
       callerConn: conn.id,
       callee: msg.target,
@@ -261,7 +266,7 @@ export class Calls {
    * The channel a message names, if the sender may act in it towards its target; undefined for
    * a call this server does not know (it restarted) whose pair hash the sender presents.
    */
-  #channelFor(conn: Connection, msg: WebrtcClientMessage): CallChannel | undefined {
+  #channelFor(conn: SignalingSession, msg: WebrtcClientMessage): CallChannel | undefined {
     const ch = msg.channel ? this.state.getChannel(msg.channel) : undefined;
     if (!ch) {
       if (msg.channel && this.state.channelEnded(msg.channel))
@@ -289,7 +294,7 @@ export class Calls {
     return ch;
   }
 
-  #answer(conn: Connection, msg: WebrtcClientMessage): void {
+  #answer(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const ch = this.#channelFor(conn, msg);
     if (!ch) throw new Refusal('access_restricted', 'the call has ended');
     if (conn.userId !== ch.callee)
@@ -328,7 +333,7 @@ export class Calls {
     if (ch.callerConn) this.state.deliver(ch.callerConn, toCaller);
   }
 
-  #signal(conn: Connection, msg: WebrtcClientMessage): void {
+  #signal(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const ch = this.#attach(this.#channelFor(conn, msg) ?? this.#resume(conn, msg), conn);
     if (ch.status !== 'active' || (ch.callerConn !== conn.id && ch.calleeConn !== conn.id)) {
       throw new Refusal(
@@ -353,7 +358,7 @@ export class Calls {
   }
 
   /** A call from before a restart, taken up again with the other member away until it is back. */
-  #resume(conn: Connection, msg: WebrtcClientMessage): CallChannel {
+  #resume(conn: SignalingSession, msg: WebrtcClientMessage): CallChannel {
     const ch = channelFromBefore(conn, msg);
     this.state.putChannel(ch);
     this.#awaitReturn(ch);
@@ -361,7 +366,7 @@ export class Calls {
     return ch;
   }
 
-  #hangup(conn: Connection, msg: WebrtcClientMessage): void {
+  #hangup(conn: SignalingSession, msg: WebrtcClientMessage): void {
     const known = this.#channelFor(conn, msg);
     const reason = callAnswerSchema.safeParse(msg.data).data?.reason ?? 'hangup';
     if (!known) {

@@ -32,6 +32,22 @@ function onSocketError(this: TaggedSocket, err: Error): void {
   this[connectionOf]?.socketError(err);
 }
 
+/**
+ * A signaling session as calls and conferences see it: a socket on this node (`Connection`), or
+ * one on another node whose messages that node relays here (`RemoteSession`, cluster/).
+ */
+export interface SignalingSession {
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  readonly guestPath: string | undefined;
+  readonly session: SessionInfo;
+  readonly closed: boolean;
+  readonly revoked: boolean;
+  send(message: ServerMessage): void;
+  error(code: RtmErrorCode, msg: string, replyTo?: number): void;
+}
+
 /** How long a client told goodbye has to close its side before its socket is cut. */
 const closeGraceMs = 2000;
 
@@ -47,7 +63,7 @@ export interface ConnectionLimits {
  * answers what is wrong with kwm's error codes, keeps time of the last message for heartbeats,
  * and slows a client that sends too fast by pausing its socket, closing it if it keeps on.
  */
-export class Connection {
+export class Connection implements SignalingSession {
   readonly id = randomBytes(9).toString('base64url');
   lastSeen = Date.now();
   closed = false;

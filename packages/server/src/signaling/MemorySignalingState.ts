@@ -73,6 +73,16 @@ export class MemorySignalingState implements SignalingState {
     return true;
   }
 
+  /** Whether the connection is one of this process's. */
+  has(connId: string): boolean {
+    return this.#connections.has(connId);
+  }
+
+  /** Every connection of this process. */
+  all(): LocalConnection[] {
+    return [...this.#connections.values()];
+  }
+
   connectionCount(): number {
     return this.#connections.size;
   }

@@ -26,10 +26,10 @@ import { type AccessToken, type TokenChecker, TokenError } from '../identity/ind
 import type { Logger } from '../logging/index.js';
 import { type AnsweredCalls, MemoryAnsweredCalls } from './AnsweredCalls.js';
 import { Calls } from './Calls.js';
-import { Connection, type ConnectionHandler } from './Connection.js';
+import { Connection, type ConnectionHandler, type SignalingSession } from './Connection.js';
 import { PairHash } from './pairHash.js';
 import { Refusal } from './Refusal.js';
-import type { SignalingState } from './SignalingState.js';
+import type { SessionInfo, SignalingState } from './SignalingState.js';
 import { turnCredentials } from './turn.js';
 
 /** The scope an access token needs for signaling. */
@@ -55,7 +55,37 @@ export interface SignalingOptions {
   audit?: SessionAudit;
   /** Answered calls, remembered across restarts: only those may be taken up again. */
   answeredCalls?: AnsweredCalls;
+  /** Where calls and conferences run when several nodes share the work (cluster/). */
+  router?: SignalingRouter;
   logger: Logger;
+}
+
+/** What a relayed message is for: a call, a conference, or a chat in either. */
+export type RelayKind = 'calls' | 'focus' | 'chat';
+
+/**
+ * Several nodes: a call runs on the node that made it (its channel id carries that node's tag),
+ * and the other nodes hand their members' messages to it; what it sends back reaches them
+ * through the signaling state.
+ */
+export interface SignalingRouter {
+  /** Channel ids of calls made here carry this after the `*`. */
+  readonly channelTag: string;
+  /** The node that runs the call of `channel`, when that is another live node. */
+  callNode(channel: string): string | undefined;
+  /** Hands a message of this node's connection to `node`, which runs what it is about. */
+  relay(node: string, conn: SignalingSession, kind: RelayKind, message: ClientMessage): void;
+  /**
+   * Runs `local` if this node runs the conference of `group`, or relays the message to the node
+   * that does; a connection's messages keep their order.
+   */
+  group(
+    conn: SignalingSession,
+    group: string,
+    kind: RelayKind,
+    message: ClientMessage,
+    local: () => void,
+  ): void;
 }
 
 /**
@@ -77,10 +107,10 @@ export const auditIntervalMs = 30_000;
 
 /** Who takes group messages (the focus). */
 export interface GroupHandler {
-  handle(conn: Connection, msg: WebrtcClientMessage): void;
+  handle(conn: SignalingSession, msg: WebrtcClientMessage): void;
   /** A chat message in a group channel (`@group/<name>`); throws a `Refusal` when refused. */
-  chat(conn: Connection, msg: ChatsClientMessage): void;
-  connectionClosed(conn: Connection): void;
+  chat(conn: SignalingSession, msg: ChatsClientMessage): void;
+  connectionClosed(conn: SignalingSession): void;
 }
 
 /**
@@ -117,6 +147,7 @@ export class Signaling implements ConnectionHandler {
         callTimeoutMs: s.call_timeout * 1000,
         reconnectGraceMs: s.call_reconnect_grace * 1000,
         maxRingsPerTarget: s.max_rings_per_target,
+        channelTag: opts.router?.channelTag ?? '',
       },
       opts.answeredCalls ?? new MemoryAnsweredCalls(),
       this.#log,
@@ -226,17 +257,28 @@ export class Signaling implements ConnectionHandler {
 
     const self = { id: token.sub, name, auth: '' };
     const key = randomBytes(24).toString('base64url');
-    this.opts.state.putConnectKey(
-      key,
-      {
-        userId: self.id,
-        name: self.name,
-        auth: self.auth,
-        ...(guestPath !== undefined ? { guest: { path: guestPath } } : {}),
-        ...(typeof token.claims.grant_id === 'string' ? { grantId: token.claims.grant_id } : {}),
-      },
-      connectKeyTtlMs,
-    );
+    try {
+      await this.opts.state.putConnectKey(
+        key,
+        {
+          userId: self.id,
+          name: self.name,
+          auth: self.auth,
+          ...(guestPath !== undefined ? { guest: { path: guestPath } } : {}),
+          ...(typeof token.claims.grant_id === 'string' ? { grantId: token.claims.grant_id } : {}),
+        },
+        connectKeyTtlMs,
+      );
+    } catch (err) {
+      // Several nodes: the key lives in Redis, which is away.
+      this.#log.warn({ err: (err as Error).message }, 'rtm/connect: the key was not stored');
+      reply.header('retry-after', '5');
+      return sendError(
+        reply,
+        'unavailable',
+        'signaling is not available just now; try again shortly',
+      );
+    }
     const turn = this.#turnFor(self.id);
     const answer: RtmConnectResponse = {
       ok: true,
@@ -263,15 +305,28 @@ export class Signaling implements ConnectionHandler {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (!path.startsWith(`${rtmWebsocketPath}/`)) return false;
-    const session = this.opts.state.takeConnectKey(path.slice(rtmWebsocketPath.length + 1));
+    void this.#upgrade(req, socket, head, path.slice(rtmWebsocketPath.length + 1));
+    return true;
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, key: string): Promise<void> {
+    let session: SessionInfo | undefined;
+    try {
+      session = await this.opts.state.takeConnectKey(key);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'rtm: the key could not be read');
+      refuseUpgrade(socket, '503 Service Unavailable');
+      return;
+    }
+    if (socket.destroyed) return;
     if (!session) {
       refuseUpgrade(socket, '403 Forbidden');
-      return true;
+      return;
     }
     // Keys fetched in a burst could open more sockets than rtm/connect would have allowed.
     if (this.#tooManyConnections(session.userId)) {
       refuseUpgrade(socket, '429 Too Many Requests');
-      return true;
+      return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new Connection(ws, session, this.#limits, this.#log, this);
@@ -280,7 +335,6 @@ export class Signaling implements ConnectionHandler {
       this.#log.debug({ conn: conn.id, user: session.userId }, 'signaling connected');
       conn.send(helloMessage({ id: session.userId, name: session.name, auth: session.auth }));
     });
-    return true;
   }
 
   /** @internal A valid message from a connection (ConnectionHandler). */
@@ -292,9 +346,46 @@ export class Signaling implements ConnectionHandler {
     if (message.type === 'chats') return this.#chat(conn, message);
     const refusal = this.#guestRefusal(conn, message);
     if (refusal) return conn.error('access_restricted', refusal, message.id);
-    if (this.opts.focus && (message.subtype === 'webrtc_group' || message.group !== ''))
-      this.opts.focus.handle(conn, message);
-    else this.#calls.handle(conn, message);
+    const focus = this.opts.focus;
+    if (focus && (message.subtype === 'webrtc_group' || message.group !== '')) {
+      const router = this.opts.router;
+      if (router)
+        router.group(conn, message.group || message.target, 'focus', message, () =>
+          focus.handle(conn, message),
+        );
+      else focus.handle(conn, message);
+    } else {
+      const node = message.channel ? this.opts.router?.callNode(message.channel) : undefined;
+      if (node) this.opts.router?.relay(node, conn, 'calls', message);
+      else this.#calls.handle(conn, message);
+    }
+  }
+
+  /**
+   * A message of a connection on another node, relayed here because this node runs what it is
+   * about; checked there as every message is (schema, rate, guest restrictions).
+   */
+  remoteDispatch(session: SignalingSession, kind: RelayKind, message: ClientMessage): void {
+    try {
+      if (kind === 'chat' && message.type === 'chats') {
+        if (message.channel.startsWith('@') && this.opts.focus)
+          this.opts.focus.chat(session, message);
+        else this.#calls.chat(session, message);
+      } else if (message.type === 'webrtc') {
+        if (kind === 'focus') this.opts.focus?.handle(session, message);
+        else this.#calls.handle(session, message);
+      }
+    } catch (err) {
+      if (err instanceof Refusal) return session.error(err.code, err.message, message.id);
+      this.#log.error({ err, conn: session.id }, 'relayed signaling message failed');
+      session.error('server_error', 'the server could not handle this message', message.id);
+    }
+  }
+
+  /** A connection on another node closed: its calls and conferences here let it go. */
+  remoteClosed(session: SignalingSession): void {
+    this.#calls.connectionClosed(session);
+    this.opts.focus?.connectionClosed(session);
   }
 
   /**
@@ -312,8 +403,20 @@ export class Signaling implements ConnectionHandler {
         );
       if (path !== undefined && !this.opts.guestPolicy.roomOpen(path))
         throw new Refusal('access_restricted', 'this room is no longer open to guests');
-      if (message.channel.startsWith('@') && this.opts.focus) this.opts.focus.chat(conn, message);
-      else this.#calls.chat(conn, message);
+      const focus = this.opts.focus;
+      const router = this.opts.router;
+      if (message.channel.startsWith('@') && focus) {
+        // A refusal there comes back as an error message, not as this throw.
+        if (router)
+          router.group(conn, message.channel.slice(1), 'chat', message, () =>
+            this.remoteDispatch(conn, 'chat', message),
+          );
+        else focus.chat(conn, message);
+      } else {
+        const node = this.opts.router?.callNode(message.channel);
+        if (node) this.opts.router?.relay(node, conn, 'chat', message);
+        else this.#calls.chat(conn, message);
+      }
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
       conn.error(err.code, err.message, message.id);

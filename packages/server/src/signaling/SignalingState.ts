@@ -20,6 +20,8 @@ export interface ConnectionRef {
 
 /** A connection of this process: a reference that messages can be handed to. */
 export interface LocalConnection extends ConnectionRef {
+  /** Who it belongs to, for other nodes (a cluster's presence). */
+  readonly session?: SessionInfo;
   send(message: ServerMessage): void;
 }
 
@@ -43,14 +45,15 @@ export interface CallChannel {
 
 /**
  * Shared signaling state: one-time connect keys, who is connected where, open calls, and
- * delivery of messages to a connection. In memory for one process now; the Redis version will
- * route deliveries between nodes, which is why nothing outside this port holds another
- * connection's socket.
+ * delivery of messages to a connection. In memory for one process (`MemorySignalingState`), or
+ * shared by several nodes through Redis (`ClusterSignalingState`, which routes deliveries between
+ * nodes): which is why nothing outside this port holds another connection's socket. The
+ * one-time keys may live in Redis, so they may be asynchronous.
  */
 export interface SignalingState {
-  putConnectKey(key: string, info: SessionInfo, ttlMs: number): void;
+  putConnectKey(key: string, info: SessionInfo, ttlMs: number): void | Promise<void>;
   /** Returns the session once; a second take, or one after the TTL, finds nothing. */
-  takeConnectKey(key: string): SessionInfo | undefined;
+  takeConnectKey(key: string): SessionInfo | undefined | Promise<SessionInfo | undefined>;
 
   addConnection(conn: LocalConnection): void;
   removeConnection(connId: string): void;

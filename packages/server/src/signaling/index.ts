@@ -3,7 +3,7 @@ export {
   MemoryAnsweredCalls,
   SqlAnsweredCalls,
 } from './AnsweredCalls.js';
-export type { Connection } from './Connection.js';
+export type { Connection, SignalingSession } from './Connection.js';
 export { MemorySignalingState } from './MemorySignalingState.js';
 export { PairHash } from './pairHash.js';
 export { Refusal } from './Refusal.js';
@@ -11,9 +11,11 @@ export {
   auditIntervalMs,
   connectKeyTtlMs,
   type GroupHandler,
+  type RelayKind,
   type SessionAudit,
   Signaling,
   type SignalingOptions,
+  type SignalingRouter,
   signalingScope,
 } from './Signaling.js';
 export type {
