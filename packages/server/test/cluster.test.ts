@@ -3,9 +3,13 @@
 // through: sign-in, the address book, a call between users whose sockets are on different
 // nodes, a group room whose members sit on all three, and two nodes racing for one new room.
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ServerMessage } from '@confab/protocol';
-import type { ConfabProcess } from '../../../test/support/confabProcess.js';
+import { type ConfabProcess, startConfab } from '../../../test/support/confabProcess.js';
+import { freePort } from '../../../test/support/net.js';
 import { tokensFor } from '../../../test/support/oidcFlow.js';
 import type { RoundRobinProxy } from '../../../test/support/roundRobinProxy.js';
 import { type LooseWebrtcFrame, RtmClient } from '../../../test/support/rtmClient.js';
@@ -91,6 +95,9 @@ describe('several nodes on one PostgreSQL and one Redis, behind a round-robin pr
     const alice = await open('alice');
     const bob = await openOn('bob', [alice.node]);
     assert.notEqual(alice.node, bob.node, 'the two sockets are on different nodes');
+    // The other nodes learn of Bob's connection over the bus (one hop through Redis, about a
+    // millisecond); a call placed within that moment would find him not connected.
+    await new Promise((r) => setTimeout(r, 200));
     const id = alice.client.send({
       type: 'webrtc',
       subtype: 'webrtc_call',
@@ -196,6 +203,30 @@ describe('several nodes on one PostgreSQL and one Redis, behind a round-robin pr
     for (const s of seated) await s.client.close();
   });
 
+  test('a node whose Redis does not answer stops its start with exit 1 and a line naming redis_url', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'confab-no-redis-'));
+    for (const f of ['confab.yaml', 'db-password', 'registry.yaml'])
+      copyFileSync(path.join(several.dirs[0] as string, f), path.join(dir, f));
+    const started = Date.now();
+    await assert.rejects(
+      startConfab({
+        dir,
+        env: { CONFAB_REDIS_URL: `redis://127.0.0.1:${port}`, CONFAB_NODE_ID: 'node-x' },
+        args: ['--config', 'confab.yaml'],
+      }),
+      (err: Error) => {
+        assert.match(err.message, /exited with 1/);
+        assert.match(
+          err.message,
+          new RegExp(`redis_url: cannot reach redis://127\\.0\\.0\\.1:${port}`),
+        );
+        return true;
+      },
+    );
+    assert.ok(Date.now() - started < 25_000, 'within the 10 s it waits, and the start');
+  });
+
   test('two nodes asked at once for the same new room never both own it', async () => {
     const racers = await Promise.all(
       [0, 1, 2, 3].map(async (i) => {
@@ -213,7 +244,7 @@ describe('several nodes on one PostgreSQL and one Redis, behind a round-robin pr
       for (let round = 0; round < 20; round++) {
         const room = `group/race-${round}`;
         const owners = await Promise.all(racers.map((r) => r.leases.ownerOf(room)));
-        const nodesOwning = new Set(owners.map((o) => o.node));
+        const nodesOwning = new Set(owners.map((o) => o?.node));
         assert.equal(nodesOwning.size, 1, `one owner for ${room}: ${JSON.stringify(owners)}`);
         assert.equal(
           racers.filter((r) => r.leases.holds(room)).length,

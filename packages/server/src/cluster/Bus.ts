@@ -37,6 +37,8 @@ export interface BusOptions {
 }
 
 interface Outbox {
+  /** A new one each time the box is made (a node forgotten and met again numbers from 1). */
+  boot: string;
   seq: number;
   acked: number;
   queue: unknown[];
@@ -66,7 +68,6 @@ interface Inbox {
  * RPUSH, LTRIM, PEXPIRE and PUBLISH.
  */
 export class Bus {
-  readonly #boot = randomBytes(6).toString('base64url');
   readonly #out = new Map<string, Outbox>();
   readonly #in = new Map<string, Inbox>();
   readonly #log: Logger;
@@ -114,7 +115,7 @@ export class Bus {
     if (this.#closed) return;
     let box = this.#out.get(to);
     if (!box) {
-      box = { seq: 0, acked: 0, queue: [], sentAt: 0 };
+      box = { boot: randomBytes(6).toString('base64url'), seq: 0, acked: 0, queue: [], sentAt: 0 };
       this.#out.set(to, box);
     }
     box.queue.push(message);
@@ -140,7 +141,7 @@ export class Bus {
     const cmd = this.opts.link.cmd;
     for (const [to, box] of this.#out) {
       if (box.queue.length === 0) continue;
-      const env: Envelope = { f: this.opts.nodeId, b: this.#boot, s: box.seq + 1, m: box.queue };
+      const env: Envelope = { f: this.opts.nodeId, b: box.boot, s: box.seq + 1, m: box.queue };
       box.seq += box.queue.length;
       box.queue = [];
       box.sentAt = performance.now();
@@ -167,13 +168,13 @@ export class Bus {
     for (const [from, box] of this.#in) {
       if (box.next - 1 > box.acked) {
         box.acked = box.next - 1;
-        this.#control(from, { f: this.opts.nodeId, b: this.#boot, s: box.acked, k: 'a' });
+        this.#control(from, { f: this.opts.nodeId, b: box.boot, s: box.acked, k: 'a' });
       }
     }
     for (const [to, box] of this.#out) {
       if (box.seq > box.acked && now - box.sentAt >= 500) {
         box.sentAt = now;
-        this.#control(to, { f: this.opts.nodeId, b: this.#boot, s: box.seq, k: 't' });
+        this.#control(to, { f: this.opts.nodeId, b: box.boot, s: box.seq, k: 't' });
       }
     }
   }
@@ -187,14 +188,18 @@ export class Bus {
   #receive(env: Envelope): void {
     if (env.k === 'a') {
       const box = this.#out.get(env.f);
-      if (box && env.s > box.acked) box.acked = env.s;
+      if (box && box.boot === env.b && env.s > box.acked) box.acked = env.s;
       return;
     }
     let box = this.#in.get(env.f);
     if (!box || box.boot !== env.b) {
-      // First word from this sender (or it started again): its numbers count from here.
-      box = { boot: env.b, next: env.k === 't' ? env.s + 1 : env.s, acked: 0, held: undefined };
+      // First word from this sender (or it numbers anew): its numbers count from here. Not from
+      // 1: what it said before may be a minute old, meant for an earlier run of this node; but
+      // what this node should know of it is read again (onLost), since that may be lost too.
+      const first = env.k === 't' ? env.s + 1 : env.s;
+      box = { boot: env.b, next: first, acked: 0, held: undefined };
       this.#in.set(env.f, box);
+      if (first > 1) this.opts.onLost(env.f);
       if (env.k === 't') return;
     }
     if (box.held) {

@@ -29,6 +29,8 @@ interface Relay {
   m: ClientMessage;
   /** How many nodes handed it on: a stale owner hands it to the real one, once or twice. */
   h: number;
+  /** The node the connection is on (a stale owner that hands it on is not). */
+  n: string;
 }
 
 type ClusterMessage = PresenceMessage | Relay;
@@ -141,6 +143,12 @@ export class Cluster implements SignalingRouter {
       onLeft: (node) => {
         this.state.left(node.id);
         this.bus.forget(node.id);
+        for (const [id, rs] of this.#remote) {
+          if (rs.node !== node.id) continue;
+          rs.closed = true;
+          this.#remote.delete(id);
+          this.#signaling?.remoteClosed(rs);
+        }
       },
     });
     this.leases = new ConferenceLeases({
@@ -149,6 +157,10 @@ export class Cluster implements SignalingRouter {
       logger: opts.logger,
       running: (group) => this.#running(group),
       live: (node) => node === this.nodeId || this.registry.get(node) !== undefined,
+      // Taken over meanwhile (this node stalled, or Redis restarted empty): issue 28 makes the
+      // conference step down; until then it goes on here and the log says so.
+      onLost: (group) =>
+        this.#log.error({ group }, 'cluster: the lease of a conference this node runs was lost'),
     });
     this.state.onRemoteClosed((ref) => {
       const rs = this.#remote.get(ref.id);
@@ -185,9 +197,9 @@ export class Cluster implements SignalingRouter {
     this.bus.close();
   }
 
-  /** @internal */
+  /** @internal A message to a live node (one that left gets nothing: it is forgotten). */
   sendTo(node: string, message: ClusterMessage): void {
-    this.bus.send(node, message);
+    if (this.registry.get(node)) this.bus.send(node, message);
   }
 
   callNode(channel: string): string | undefined {
@@ -207,7 +219,16 @@ export class Cluster implements SignalingRouter {
     hops: number,
   ): void {
     this.relayed++;
-    this.bus.send(node, { t: 'r', c: conn.id, s: conn.session, k: kind, m: message, h: hops });
+    const origin = conn instanceof RemoteSession ? conn.node : this.nodeId;
+    this.sendTo(node, {
+      t: 'r',
+      c: conn.id,
+      s: conn.session,
+      k: kind,
+      m: message,
+      h: hops,
+      n: origin,
+    });
   }
 
   /**
@@ -232,20 +253,35 @@ export class Cluster implements SignalingRouter {
     if (!isGroupId(group)) return local();
     const owner = this.leases.cached(group);
     if (owner) return this.#route(owner.node, conn, kind, message, local, hops);
+    // Only a join may start a conference (and take its lease); anything else about a room
+    // nobody runs is answered here, as one node would (not in the conference).
+    const create = message.type === 'webrtc' && message.subtype === 'webrtc_group';
     const queue: (() => void)[] = [];
     this.#waiting.set(conn.id, queue);
+    const safely = (run: () => void) => {
+      // Closed meanwhile: what it sent is dropped (a join would seat a connection that is gone).
+      if (conn.closed) return;
+      try {
+        run();
+      } catch (err) {
+        this.#log.error({ err, conn: conn.id }, 'cluster: a routed message failed');
+        conn.error('server_error', 'the server could not handle this message', message.id);
+      }
+    };
     this.leases
-      .ownerOf(group)
+      .ownerOf(group, create)
       .then(
-        (o) => this.#route(o.node, conn, kind, message, local, hops),
+        (o) => safely(() => this.#route(o?.node ?? this.nodeId, conn, kind, message, local, hops)),
         (err: Error) => {
           this.#log.warn({ group, err: err.message }, 'cluster: no owner found');
-          conn.error('unavailable', 'the meeting cannot be reached just now', message.id);
+          safely(() =>
+            conn.error('unavailable', 'the meeting cannot be reached just now', message.id),
+          );
         },
       )
       .finally(() => {
         this.#waiting.delete(conn.id);
-        for (const next of queue) next();
+        for (const next of queue) safely(next);
       });
   }
 
@@ -269,9 +305,13 @@ export class Cluster implements SignalingRouter {
     if (msg.t !== 'r') return this.state.receive(from, msg);
     const signaling = this.#signaling;
     if (!signaling) return;
+    const origin = typeof msg.n === 'string' ? msg.n : from;
+    // A connection this node's copy of presence does not have (its node joined a moment ago):
+    // learnt from the relay, so that its close reaches the calls and conferences here too.
+    if (!this.state.remote(msg.c)) this.state.learn(origin, msg.c, msg.s);
     let rs = this.#remote.get(msg.c);
-    if (!rs || rs.node !== from) {
-      rs = new RemoteSession(msg.c, from, msg.s, this);
+    if (!rs) {
+      rs = new RemoteSession(msg.c, origin, msg.s, this);
       this.#remote.set(msg.c, rs);
     }
     const session = rs;
@@ -289,9 +329,4 @@ export class Cluster implements SignalingRouter {
       this.group(session, group, msg.k, msg.m, run, msg.h);
     else run();
   }
-}
-
-/** The node id, routing tag and counters, for /health-check and metrics. */
-export function describeCluster(c: Cluster): { node: string; nodes: number } {
-  return { node: c.nodeId, nodes: c.registry.others().length + 1 };
 }

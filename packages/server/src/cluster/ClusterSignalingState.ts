@@ -194,6 +194,11 @@ export class ClusterSignalingState implements SignalingState {
     );
   }
 
+  /** A connection of `node` learnt another way than its node's word (a relayed message). */
+  learn(node: string, connId: string, session: SessionInfo): void {
+    this.#add(node, connId, session);
+  }
+
   #add(node: string, connId: string, session: SessionInfo): void {
     if (this.#remote.has(connId)) return;
     const ref: RemoteRef = { id: connId, userId: session.userId, node, session };

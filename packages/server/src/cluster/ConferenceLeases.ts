@@ -19,6 +19,7 @@ if cur then
   if owner == ARGV[1] or redis.call('EXISTS', ARGV[3] .. owner) == 1 then return cur end
 end
 local epoch = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], 86400000)
 local v = ARGV[1] .. ' ' .. epoch
 redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
 return v`;
@@ -55,7 +56,7 @@ export interface ConferenceLeasesOptions {
  * remembered for a second, and not at all once that node left.
  */
 export class ConferenceLeases {
-  readonly #held = new Map<string, { epoch: number; since: number }>();
+  readonly #held = new Map<string, { epoch: number; since: number; renewedAt: number }>();
   readonly #known = new Map<string, { owner: Owner; at: number }>();
   readonly #pending = new Map<string, Promise<Owner>>();
   readonly #log: Logger;
@@ -89,16 +90,29 @@ export class ConferenceLeases {
     return this.#held.has(group);
   }
 
-  /** The owner of `group`: this node if nobody held it. One question to Redis per group at a time. */
-  ownerOf(group: string): Promise<Owner> {
+  /**
+   * The owner of `group`: with `create`, this node if nobody held it (one question to Redis per
+   * group at a time); without, whoever holds it, or undefined.
+   */
+  ownerOf(group: string, create = true): Promise<Owner | undefined> {
     const cached = this.cached(group);
     if (cached) return Promise.resolve(cached);
+    if (!create) return this.#find(group);
     let pending = this.#pending.get(group);
     if (!pending) {
       pending = this.#acquire(group).finally(() => this.#pending.delete(group));
       this.#pending.set(group, pending);
     }
     return pending;
+  }
+
+  async #find(group: string): Promise<Owner | undefined> {
+    const raw = await this.opts.link.cmd.get(this.#key(group));
+    if (!raw) return undefined;
+    const owner = parseOwner(raw);
+    if (!this.opts.live(owner.node)) return undefined;
+    if (owner.node !== this.opts.nodeId) this.#known.set(group, { owner, at: Date.now() });
+    return owner;
   }
 
   async #acquire(group: string): Promise<Owner> {
@@ -110,15 +124,23 @@ export class ConferenceLeases {
     const owner = parseOwner(raw);
     if (owner.node === this.opts.nodeId) {
       if (!this.#held.has(group)) this.#log.info({ group, epoch: owner.epoch }, 'lease taken');
-      this.#held.set(group, { epoch: owner.epoch, since: Date.now() });
+      const now = Date.now();
+      this.#held.set(group, { epoch: owner.epoch, since: now, renewedAt: now });
     } else this.#known.set(group, { owner, at: Date.now() });
     return owner;
   }
 
   async #renew(): Promise<void> {
+    const now = Date.now();
+    for (const [group, known] of this.#known) if (now - known.at > 1000) this.#known.delete(group);
     if (this.#held.size === 0) return;
     const { cmd } = this.opts.link;
-    const now = Date.now();
+    // Not renewed for a whole lease (Redis away): another node may hold it now.
+    for (const [group, lease] of this.#held) {
+      if (now - lease.renewedAt < this.#leaseMs) continue;
+      this.#held.delete(group);
+      this.opts.onLost?.(group);
+    }
     const pipe = cmd.multi();
     const groups: [string, 'renew' | 'release'][] = [];
     for (const [group, lease] of this.#held) {
@@ -144,7 +166,12 @@ export class ConferenceLeases {
     }
     results.forEach((ok, i) => {
       const [group, what] = groups[i] ?? [];
-      if (!group || what !== 'renew' || ok === 1) return;
+      if (!group || what !== 'renew') return;
+      const lease = this.#held.get(group);
+      if (ok === 1) {
+        if (lease) lease.renewedAt = now;
+        return;
+      }
       this.#held.delete(group);
       this.#log.warn({ group }, 'leases: a lease was lost');
       this.opts.onLost?.(group);

@@ -67,9 +67,16 @@ export async function openRedis(opts: RedisLinkOptions): Promise<RedisLink> {
   };
   const cmd = make('cmd');
   const sub = make('sub');
+  // node-redis retries a first connection without end: a start gives up after 10 s.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+  });
   try {
-    await Promise.all([cmd.connect(), sub.connect()]);
+    await Promise.race([Promise.all([cmd.connect(), sub.connect()]), deadline]);
+    clearTimeout(timer);
   } catch (err) {
+    clearTimeout(timer);
     cmd.destroy();
     sub.destroy();
     throw err;

@@ -195,7 +195,7 @@ export const configSchema = z.strictObject({
     .optional()
     .meta({
       description:
-        "This node's name among the nodes sharing `redis_url` (in logs, metrics and Redis). Unset: generated at each start.",
+        "This node's name among the nodes sharing `redis_url` (in its logs and in Redis). Unset: generated at each start.",
       example: 'meet-1',
     } satisfies KeyMeta),
   tls_cert: z

@@ -305,7 +305,13 @@ export class Signaling implements ConnectionHandler {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (!path.startsWith(`${rtmWebsocketPath}/`)) return false;
-    void this.#upgrade(req, socket, head, path.slice(rtmWebsocketPath.length + 1));
+    this.#upgrade(req, socket, head, path.slice(rtmWebsocketPath.length + 1)).catch(
+      (err: unknown) => {
+        // Out of the upgrade listener's reach once it waited: nothing may escape from here.
+        this.#log.error({ err }, 'rtm: the upgrade failed');
+        socket.destroy();
+      },
+    );
     return true;
   }
 
